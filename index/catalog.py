@@ -1,0 +1,308 @@
+"""The catalog: one SQLite database that is the index's single commit point.
+
+It holds every article (with content hash and normalized-text hash), every indexed
+sentence, the German keyword index (FTS5 over Snowball stems, updated in the same
+transaction) and a small intent log of vector sets that may exist in Chroma but
+are not, or no longer, committed. Search trusts the catalog: a vector whose id the
+catalog does not list is never returned, so a crash between writing vectors and
+committing here leaves nothing half-visible, and the intent log lets the next
+writer delete the orphans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from index.keywords import stems
+from index.models import Article, Prepared
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    version TEXT NOT NULL,
+    norm_hash TEXT NOT NULL,
+    duplicate_of TEXT,
+    title TEXT NOT NULL,
+    source TEXT, url TEXT, published TEXT, updated TEXT, date_ts REAL,
+    section TEXT, author TEXT,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    notes TEXT NOT NULL DEFAULT '[]',
+    broadcast TEXT NOT NULL DEFAULT '[]',
+    origin TEXT,
+    n_sentences INTEGER NOT NULL DEFAULT 0,
+    n_passages INTEGER NOT NULL DEFAULT 0,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_norm ON articles (norm_hash);
+CREATE INDEX IF NOT EXISTS articles_dup ON articles (duplicate_of);
+CREATE INDEX IF NOT EXISTS articles_date ON articles (date_ts);
+CREATE TABLE IF NOT EXISTS sentences (
+    rowid INTEGER PRIMARY KEY,
+    vid TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    passage INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    heading TEXT,
+    teaser_title TEXT,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_article ON sentences (article_id, idx);
+CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5 (stems);
+CREATE TABLE IF NOT EXISTS pending (
+    key TEXT NOT NULL, version TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (key, version)
+);
+"""
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What the catalog has committed for one article id."""
+
+    id: str
+    key: str
+    version: str
+    norm_hash: str
+    duplicate_of: str | None
+    n_sentences: int
+    origin: str | None
+
+
+def article_key(article_id: str) -> str:
+    """Short, fixed-length key of an article id (ids may be long URLs)."""
+    return hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
+
+
+def vector_ids(key: str, version: str, n: int) -> list[str]:
+    """Chroma ids of one article version's sentences: versioned, so versions never collide."""
+    return [f"{key}-{version}-{i}" for i in range(n)]
+
+
+class Catalog:
+    """SQLite catalog of articles, sentences and the keyword index."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a committed transaction survives a killed process; only a power cut
+        # can lose the last one, and never leaves a half-written one.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+        if self.meta("index_id") is None:
+            with self.transaction():
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('index_id', ?)", (uuid.uuid4().hex[:12],)
+                )
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ---- meta --------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, db: sqlite3.Connection, **values: Any) -> None:
+        """Set meta keys inside an open transaction."""
+        for key, value in values.items():
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def state(self, article_id: str) -> ArticleState | None:
+        row = self.db.execute(
+            "SELECT id, key, version, norm_hash, duplicate_of, n_sentences, origin FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        return ArticleState(*row) if row else None
+
+    def original_for(self, norm_hash: str, exclude_id: str) -> str | None:
+        """The indexed article (not a duplicate) with this normalized text, other than ``exclude_id``."""
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE norm_hash = ? AND duplicate_of IS NULL AND id != ? "
+            "ORDER BY date_ts IS NULL, date_ts, ingested_at LIMIT 1",
+            (norm_hash, exclude_id),
+        ).fetchone()
+        return row[0] if row else None
+
+    def sentence_vids(self, article_id: str) -> dict[str, str]:
+        """Text -> vector id of an article's committed sentences (to reuse their vectors)."""
+        rows = self.db.execute(
+            "SELECT text, vid FROM sentences WHERE article_id = ? ORDER BY idx", (article_id,)
+        )
+        return {text: vid for text, vid in rows}
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return _row_to_article(row) if row else None
+
+    def iter_articles(self, where: str = "1", params: tuple[Any, ...] = ()) -> Iterator[Article]:
+        for row in self.db.execute(f"SELECT * FROM articles WHERE {where} ORDER BY rowid", params).fetchall():
+            yield _row_to_article(row)
+
+    def ids_with_origin_under(self, prefix: str) -> list[tuple[str, str]]:
+        """(id, origin) of articles loaded from files below a directory."""
+        rows = self.db.execute(
+            "SELECT id, origin FROM articles WHERE substr(origin, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def orphaned_duplicates(self) -> list[str]:
+        """Duplicates whose original is gone or changed: they must be indexed on their own now."""
+        rows = self.db.execute(
+            "SELECT d.id FROM articles d LEFT JOIN articles o ON o.id = d.duplicate_of "
+            "WHERE d.duplicate_of IS NOT NULL AND (o.id IS NULL OR o.norm_hash != d.norm_hash "
+            "OR o.duplicate_of IS NOT NULL) ORDER BY d.rowid"
+        )
+        return [r[0] for r in rows]
+
+    def iter_sentences(self, batch: int = 512) -> Iterator[list[tuple[str, str, str, float | None]]]:
+        """All committed sentences as (vid, text, article key, date_ts), in batches."""
+        cursor = self.db.execute(
+            "SELECT s.vid, s.text, a.key, a.date_ts FROM sentences s JOIN articles a ON a.id = s.article_id "
+            "ORDER BY s.rowid"
+        )
+        while rows := cursor.fetchmany(batch):
+            yield [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def pending(self) -> list[tuple[str, str, int]]:
+        return [tuple(r) for r in self.db.execute("SELECT key, version, n FROM pending")]  # type: ignore[misc]
+
+    def committed_version(self, key: str) -> str | None:
+        row = self.db.execute(
+            "SELECT version FROM articles WHERE key = ? AND duplicate_of IS NULL", (key,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def stats(self) -> dict[str, Any]:
+        one = self.db.execute(
+            "SELECT count(*), sum(n_sentences), sum(n_passages), count(DISTINCT source), "
+            "min(date_ts), max(date_ts) FROM articles WHERE duplicate_of IS NULL"
+        ).fetchone()
+        duplicates = self.db.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL").fetchone()[0]
+        sources = [
+            {"source": r[0], "articles": r[1]}
+            for r in self.db.execute(
+                "SELECT source, count(*) FROM articles WHERE duplicate_of IS NULL "
+                "GROUP BY source ORDER BY count(*) DESC"
+            )
+        ]
+        return {
+            "articles": one[0],
+            "sentences": one[1] or 0,
+            "passages": one[2] or 0,
+            "duplicates": duplicates,
+            "sources": sources,
+            "oldest": _ts_iso(one[4]),
+            "newest": _ts_iso(one[5]),
+        }
+
+    def count_sentence_rows(self) -> tuple[int, int]:
+        """(sentence rows, keyword rows): equal whenever the catalog is consistent."""
+        s = self.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        f = self.db.execute("SELECT count(*) FROM sentence_fts").fetchone()[0]
+        return s, f
+
+    # ---- writing (inside ``transaction()``) ----------------------------------------------
+
+    def add_pending(self, db: sqlite3.Connection, key: str, version: str, n: int) -> None:
+        db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?)", (key, version, n))
+
+    def clear_pending(self, db: sqlite3.Connection, key: str, version: str) -> None:
+        db.execute("DELETE FROM pending WHERE key = ? AND version = ?", (key, version))
+
+    def delete_article(self, db: sqlite3.Connection, article_id: str) -> None:
+        """Remove an article, its sentences and its keyword rows."""
+        self._delete_sentences(db, article_id)
+        db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+
+    def put_article(
+        self, db: sqlite3.Connection, prepared: Prepared, duplicate_of: str | None
+    ) -> None:
+        """Insert or replace an article; its sentences are indexed unless it is a duplicate."""
+        article = prepared.article
+        key = article_key(article.id)
+        self._delete_sentences(db, article.id)
+        sentences = [] if duplicate_of else prepared.sentences
+        db.execute(
+            "INSERT OR REPLACE INTO articles (id, key, version, norm_hash, duplicate_of, title, source, url, "
+            "published, updated, date_ts, section, author, text, metadata, notes, broadcast, origin, "
+            "n_sentences, n_passages, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                article.id, key, prepared.version, prepared.norm_hash, duplicate_of, article.title,
+                article.source, article.url, _iso(article.published), _iso(article.updated),
+                article.date.timestamp() if article.date else None, article.section, article.author,
+                article.text, json.dumps(article.metadata, ensure_ascii=False),
+                json.dumps(prepared.notes, ensure_ascii=False),
+                json.dumps(prepared.broadcast, ensure_ascii=False), article.origin,
+                len(sentences), len({s.passage for s in sentences}),
+                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            ),
+        )
+        vids = vector_ids(key, prepared.version, len(sentences))
+        for s, vid in zip(sentences, vids):
+            cur = db.execute(
+                "INSERT INTO sentences (vid, article_id, idx, passage, kind, heading, teaser_title, text) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (vid, article.id, s.idx, s.passage, s.kind, s.heading, s.teaser_title, s.text),
+            )
+            db.execute(
+                "INSERT INTO sentence_fts (rowid, stems) VALUES (?, ?)", (cur.lastrowid, " ".join(stems(s.text)))
+            )
+
+    def set_origin(self, db: sqlite3.Connection, article_id: str, origin: str | None) -> None:
+        db.execute("UPDATE articles SET origin = ? WHERE id = ?", (origin, article_id))
+
+    def _delete_sentences(self, db: sqlite3.Connection, article_id: str) -> None:
+        db.execute(
+            "DELETE FROM sentence_fts WHERE rowid IN (SELECT rowid FROM sentences WHERE article_id = ?)",
+            (article_id,),
+        )
+        db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _ts_iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if ts is not None else None
+
+
+def _row_to_article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"], title=row["title"], text=row["text"], source=row["source"], url=row["url"],
+        published=datetime.fromisoformat(row["published"]) if row["published"] else None,
+        updated=datetime.fromisoformat(row["updated"]) if row["updated"] else None,
+        section=row["section"], author=row["author"], metadata=json.loads(row["metadata"]),
+        origin=row["origin"],
+    )

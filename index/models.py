@@ -1,0 +1,86 @@
+"""The data that flows through ingestion."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+# Bump when cleaning or splitting rules change: every article then counts as changed on its
+# next ingest and is re-split, so no sentence cut by old rules stays in the index.
+PIPELINE_VERSION = "1"
+
+BlockKind = Literal["text", "heading", "teaser"]
+SentenceKind = Literal["title", "text", "teaser"]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as loaded from any format; ``text`` is the raw body before cleaning."""
+
+    id: str
+    title: str
+    text: str
+    source: str | None = None
+    url: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    section: str | None = None
+    author: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None  # file, URL or "<stdin>" it came from; not part of the content
+
+    @property
+    def date(self) -> datetime | None:
+        """The date an article is filed under: when it was last updated, else published."""
+        return self.updated or self.published
+
+    def content_hash(self) -> str:
+        """Hash over everything that is content, so any edit (text, "Stand", title) shows."""
+        payload = asdict(self)
+        payload.pop("origin")
+        payload["pipeline"] = PIPELINE_VERSION
+        blob = json.dumps(payload, sort_keys=True, default=_json_default, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Block:
+    """A cleaned piece of an article body."""
+
+    kind: BlockKind
+    text: str
+    teaser_title: str | None = None  # for teasers: the headline of the linked article
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One indexed sentence; ``passage`` numbers the passage it belongs to within its article."""
+
+    idx: int
+    passage: int
+    kind: SentenceKind
+    text: str
+    heading: str | None = None
+    teaser_title: str | None = None
+
+
+@dataclass
+class Prepared:
+    """An article after cleaning and splitting, ready to embed and store."""
+
+    article: Article
+    version: str
+    norm_hash: str
+    sentences: list[Sentence]
+    notes: list[str]
+    broadcast: list[str]
+    dropped: list[str]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

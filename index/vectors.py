@@ -1,0 +1,89 @@
+"""Sentence vectors in Chroma: embedded in the data dir, or a Chroma server.
+
+newsbot always hands Chroma its own vectors. Collections are created without an
+embedding function, so Chroma's default one (which downloads a model) never runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from bot.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+class VectorStore:
+    """One Chroma collection of sentence vectors (cosine space)."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client = client
+        self.name = name
+        self.collection = client.get_or_create_collection(
+            name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+        self._max_batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
+
+    @staticmethod
+    def connect(data_dir: Path, url: str | None) -> Any:
+        """A Chroma client: ``HttpClient`` for ``url``, else ``PersistentClient`` in ``data_dir``."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ConfigError(f"NEWSBOT_CHROMA_URL must look like http://host:port, got '{url}'")
+            try:
+                return chromadb.HttpClient(
+                    host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https", settings=settings,
+                )
+            except Exception as exc:  # chromadb raises plain Exception/ValueError when unreachable
+                raise ConfigError(f"Cannot reach the Chroma server at {url}: {exc}") from exc
+        path = data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        for start in range(0, len(ids), self._max_batch):
+            end = start + self._max_batch
+            self.collection.upsert(
+                ids=list(ids[start:end]), embeddings=vectors[start:end], metadatas=list(metadatas[start:end])
+            )
+
+    def get(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id; ids that are not stored are left out."""
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), self._max_batch):
+            got = self.collection.get(ids=list(ids[start:start + self._max_batch]), include=["embeddings"])
+            for vid, vec in zip(got["ids"], got["embeddings"]):
+                out[vid] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), self._max_batch):
+            self.collection.delete(ids=list(ids[start:start + self._max_batch]))
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """The ``k`` nearest ids with cosine similarity."""
+        count = self.count()
+        if count == 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[vector], n_results=min(k, count), where=where, include=["distances"]
+        )
+        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def all_ids(self) -> list[str]:
+        return list(self.collection.get(include=[])["ids"])
