@@ -194,6 +194,30 @@ class Catalog:
         while rows := cursor.fetchmany(batch):
             yield [tuple(r) for r in rows]  # type: ignore[misc]
 
+    def sentences_by_vid(self, vids: list[str]) -> dict[str, sqlite3.Row]:
+        """Committed sentences (with their article's title and date) for vector ids; others are absent."""
+        if not vids:
+            return {}
+        marks = ",".join("?" * len(vids))
+        rows = self.db.execute(
+            f"SELECT s.*, a.title, a.date_ts FROM sentences s JOIN articles a ON a.id = s.article_id "
+            f"WHERE s.vid IN ({marks})", vids,
+        )
+        return {row["vid"]: row for row in rows}
+
+    def keyword_search(self, query_stems: list[str], limit: int = 20) -> list[tuple[str, float]]:
+        """(vector id, BM25 score; higher is better) of sentences matching any of the stems."""
+        terms = sorted({t for t in query_stems if t})
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        rows = self.db.execute(
+            "SELECT s.vid, -bm25(sentence_fts) FROM sentence_fts JOIN sentences s ON s.rowid = sentence_fts.rowid "
+            "WHERE sentence_fts MATCH ? ORDER BY bm25(sentence_fts) LIMIT ?",
+            (match, limit),
+        )
+        return [(r[0], float(r[1])) for r in rows]
+
     def pending(self) -> list[tuple[str, str, int]]:
         return [tuple(r) for r in self.db.execute("SELECT key, version, n FROM pending")]  # type: ignore[misc]
 

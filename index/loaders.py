@@ -289,9 +289,15 @@ class Loader:
         import feedparser
 
         feed = feedparser.parse(data)
+        broken = feed.bozo and not isinstance(
+            feed.bozo_exception, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+        )
+        if broken:
+            # A truncated or malformed feed: its last items may be cut off, so none is trusted.
+            yield Problem(origin, f"feed does not parse: {feed.bozo_exception}")
+            return
         if not feed.entries:
-            reason = f"feed does not parse: {feed.bozo_exception}" if feed.bozo else "feed has no items"
-            yield Problem(origin, reason)
+            yield Problem(origin, "feed has no items")
             return
         source = feed.feed.get("title")
         for n, entry in enumerate(feed.entries):
@@ -354,8 +360,9 @@ class Loader:
             "url": entry.get("link"),
             "title": _html_to_text(entry.get("title", "")),
             "text": _html_to_text(body or ""),
-            "published": entry.get("published_parsed") or entry.get("published"),
-            "updated": entry.get("updated_parsed") or entry.get("updated"),
+            # dict.get: feedparser's own get() silently maps a missing "updated" to "published".
+            "published": dict.get(entry, "published_parsed") or dict.get(entry, "published"),
+            "updated": dict.get(entry, "updated_parsed") or dict.get(entry, "updated"),
             "source": source,
             "section": (entry.get("tags") or [{}])[0].get("term"),
             "author": entry.get("author"),

