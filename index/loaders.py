@@ -443,7 +443,7 @@ class Loader:
 
 
 def _title_from_text(text: str) -> str:
-    first = split_sentences(text.split("\n", 1)[0][:2000])
+    first = split_sentences(text.split("\n", 1)[0][:400])
     title = first[0] if first else text
     return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
 

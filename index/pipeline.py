@@ -38,7 +38,7 @@ from index.embed import NewsEmbedding, embedder_id, make_embedder
 from index.keywords import stems
 from index.loaders import LoadResult, Problem
 from index.models import Article, Prepared
-from index.split import prepare
+from index.split import prepare, version_of
 from index.vectors import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -343,16 +343,17 @@ class Indexer:
     # ---- internals -----------------------------------------------------------------------
 
     def _plan(self, article: Article, report: IngestReport, batch: list[_Change]) -> _Change | None:
-        prepared = prepare(article, self.settings.passage_max_chars)
-        if all(s.kind == "title" for s in prepared.sentences):
-            report.fail(article.origin or article.id, "no article text left after removing page furniture")
-            return None
         state = self.catalog.state(article.id)
-        if state is not None and state.version == prepared.version:
+        if state is not None and state.version == version_of(article):
+            # Unchanged: decided from the content hash alone, before any cleaning or splitting.
             report.unchanged += 1
             if state.origin != article.origin:
                 with self.catalog.transaction() as db:
                     self.catalog.set_origin(db, article.id, article.origin)
+            return None
+        prepared = prepare(article, self.settings.passage_max_chars)
+        if all(s.kind == "title" for s in prepared.sentences):
+            report.fail(article.origin or article.id, "no article text left after removing page furniture")
             return None
         duplicate_of = next(
             (c.prepared.article.id for c in batch

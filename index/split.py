@@ -78,13 +78,18 @@ def prepare(article: Article, passage_max_chars: int = 700) -> Prepared:
 
     return Prepared(
         article=article,
-        version=article.content_hash()[:16],
+        version=version_of(article),
         norm_hash=normalized_hash(" ".join(s.text for s in sentences if s.kind != "title")),
         sentences=sentences,
         notes=cleaned.notes,
         broadcast=cleaned.broadcast,
         dropped=cleaned.dropped,
     )
+
+
+def version_of(article: Article) -> str:
+    """The version an article's content hash gives it; part of its vector ids."""
+    return article.content_hash()[:16]
 
 
 def normalized_hash(text: str) -> str:
