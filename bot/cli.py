@@ -64,6 +64,8 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: int) -> None:
     \b
     Typical start:
       newsbot ingest corpus/          # index the sample articles
+      newsbot repl                    # ask questions interactively
+      newsbot ask "Wer hat in Belarus verhandelt?"
       newsbot stats                   # what the index holds
     Settings come from NEWSBOT_* environment variables or a .env file (see .env.example).
     """
@@ -191,6 +193,88 @@ def check(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"Index is {state}: {result['sentences']} sentences, {result['missing_vectors']} "
                    f"missing vectors, {result['orphan_vectors']} orphan vectors.")
     sys.exit(0 if result["ok"] else 1)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (a stable contract).")
+@click.option("--since", help="Only articles from this date on (e.g. 07.03.2022 or 2022-03-07).")
+@click.option("--until", help="Only articles up to and including this date.")
+@click.option("--source", "sources", multiple=True, help="Only articles from this source (repeatable).")
+@click.option("--debug", is_flag=True, help="Show the rewritten query, date filter, scores and timings.")
+@click.pass_context
+@handle_errors
+def ask(ctx: click.Context, question: str, as_json: bool, since: str | None, until: str | None,
+        sources: tuple[str, ...], debug: bool) -> None:
+    """Answer QUESTION with verbatim quotes from the articles, or say that nothing was found.
+
+    \b
+    Examples:
+      newsbot ask "Wer hat in Belarus verhandelt?"
+      newsbot ask "Who negotiated in Belarus?" --json
+      newsbot ask "Was geschah gestern?" --since 2022-03-01
+    """
+    from bot.qa import NewsQA
+    from bot.render import answer_text
+
+    with NewsQA(_settings(ctx)) as qa:
+        answer = qa.ask(question, since=since, until=until, sources=list(sources) or None)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(debug=debug), ensure_ascii=False))
+    else:
+        click.echo(answer_text(answer, debug=debug))
+
+
+@main.command()
+@click.pass_context
+@handle_errors
+def repl(ctx: click.Context) -> None:
+    """Ask questions interactively (line editing, history, follow-ups; :help inside)."""
+    from bot.qa import NewsQA
+    from bot.repl import Repl
+
+    settings = _settings(ctx)
+    with NewsQA(settings) as qa:
+        if qa.indexer.catalog.stats()["articles"] == 0:
+            click.secho("The index is empty: run `newsbot ingest corpus/` first.", fg="yellow", err=True)
+        interactive = sys.stdin.isatty()
+        qa.warm_up()
+        Repl(qa, write=click.echo, history_file=Path(settings.data_dir) / "repl_history").run(
+            None if interactive else click.get_text_stream("stdin"))
+
+
+@main.command(name="eval")
+@click.argument("squad_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--questions", "questions_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Ask the questions from this file instead (same ids, another language).")
+@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Leave this share of paragraphs out of the index; their questions should be refused.")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.pass_context
+@handle_errors
+def evaluate(ctx: click.Context, squad_json: Path, questions_path: Path | None, holdout: float,
+             limit: int | None, as_json: bool) -> None:
+    """Measure retrieval and answers on a SQuAD-format file (e.g. XQuAD).
+
+    The paragraphs are indexed as articles in a temporary data dir unless --data-dir is given.
+    """
+    import tempfile
+
+    from bot import evaluate as ev
+
+    settings = _settings(ctx)
+    show = sys.stderr.isatty()
+    with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as tmp:
+        if ctx.parent is None or ctx.parent.params.get("data_dir") is None:
+            settings = settings.model_copy(update={"data_dir": Path(tmp)})
+        result = ev.run(settings, squad_json, questions_path=questions_path, holdout=holdout, limit=limit,
+                        progress=show)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        click.echo(f"{key:<22} {value}")
 
 
 def _print_report(report: dict[str, Any], as_json: bool) -> None:

@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS sentences (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sentences_article ON sentences (article_id, idx);
+CREATE INDEX IF NOT EXISTS sentences_text ON sentences (text);
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5 (stems);
+CREATE VIRTUAL TABLE IF NOT EXISTS sentence_vocab USING fts5vocab (sentence_fts, 'row');
 CREATE TABLE IF NOT EXISTS pending (
     key TEXT NOT NULL, version TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (key, version)
@@ -205,18 +207,83 @@ class Catalog:
         )
         return {row["vid"]: row for row in rows}
 
-    def keyword_search(self, query_stems: list[str], limit: int = 20) -> list[tuple[str, float]]:
-        """(vector id, BM25 score; higher is better) of sentences matching any of the stems."""
+    def keyword_search(
+        self,
+        query_stems: list[str],
+        limit: int = 20,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        sources: list[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """(vector id, BM25 score; higher is better) of sentences matching any of the stems.
+
+        ``since``/``until`` (epoch seconds, half-open) and ``sources`` filter on the article.
+        """
         terms = sorted({t for t in query_stems if t})
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, params = _article_filter(since, until, sources)
         rows = self.db.execute(
             "SELECT s.vid, -bm25(sentence_fts) FROM sentence_fts JOIN sentences s ON s.rowid = sentence_fts.rowid "
-            "WHERE sentence_fts MATCH ? ORDER BY bm25(sentence_fts) LIMIT ?",
-            (match, limit),
+            f"JOIN articles a ON a.id = s.article_id WHERE sentence_fts MATCH ? AND {where} "
+            "ORDER BY bm25(sentence_fts) LIMIT ?",
+            (match, *params, limit),
         )
         return [(r[0], float(r[1])) for r in rows]
+
+    def passage_sentences(self, passages: list[tuple[str, int]]) -> list[sqlite3.Row]:
+        """All sentences of the given (article id, passage) pairs, with their stems, in order."""
+        out: list[sqlite3.Row] = []
+        for start in range(0, len(passages), 400):
+            chunk = passages[start:start + 400]
+            cond = " OR ".join("(s.article_id = ? AND s.passage = ?)" for _ in chunk)
+            params = [v for pair in chunk for v in pair]
+            out.extend(self.db.execute(
+                "SELECT s.vid, s.article_id, s.idx, s.passage, s.kind, s.heading, s.teaser_title, s.text, "
+                f"f.stems FROM sentences s JOIN sentence_fts f ON f.rowid = s.rowid WHERE {cond} "
+                "ORDER BY s.article_id, s.idx", params,
+            ))
+        return out
+
+    def doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """(number of sentences, sentences containing each term) for IDF weights."""
+        total = self.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        if not terms:
+            return total, {}
+        marks = ",".join("?" * len(terms))
+        rows = self.db.execute(f"SELECT term, doc FROM sentence_vocab WHERE term IN ({marks})", terms)
+        return total, {r[0]: r[1] for r in rows}
+
+    def articles_by_id(self, ids: list[str]) -> dict[str, sqlite3.Row]:
+        """Article rows (without the raw text) for citations."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            "SELECT id, title, source, url, published, updated, date_ts, section, notes, norm_hash "
+            f"FROM articles WHERE id IN ({marks})", ids,
+        )
+        return {r["id"]: r for r in rows}
+
+    def articles_with_sentences(self, texts: list[str]) -> dict[str, list[sqlite3.Row]]:
+        """Sentence text -> rows of every indexed article containing exactly that sentence."""
+        out: dict[str, list[sqlite3.Row]] = {}
+        if not texts:
+            return out
+        marks = ",".join("?" * len(texts))
+        rows = self.db.execute(
+            "SELECT DISTINCT s.text AS sentence, a.id, a.title, a.source, a.url, a.published, a.updated, "
+            f"a.date_ts, a.notes FROM sentences s JOIN articles a ON a.id = s.article_id WHERE s.text IN ({marks})",
+            texts,
+        )
+        for row in rows:
+            out.setdefault(row["sentence"], []).append(row)
+        return out
+
+    def newest_ts(self) -> float | None:
+        return self.db.execute("SELECT max(date_ts) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]
 
     def pending(self) -> list[tuple[str, str, int]]:
         return [tuple(r) for r in self.db.execute("SELECT key, version, n FROM pending")]  # type: ignore[misc]
@@ -312,6 +379,23 @@ class Catalog:
             (article_id,),
         )
         db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+
+
+def _article_filter(
+    since: float | None, until: float | None, sources: list[str] | None
+) -> tuple[str, list[Any]]:
+    """SQL condition on ``articles a`` for a date range and a source list."""
+    where, params = ["1"], []
+    if since is not None:
+        where.append("a.date_ts >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("a.date_ts < ?")
+        params.append(until)
+    if sources:
+        where.append(f"a.source IN ({','.join('?' * len(sources))})")
+        params.extend(sources)
+    return " AND ".join(where), params
 
 
 def _iso(value: datetime | None) -> str | None:

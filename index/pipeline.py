@@ -114,20 +114,23 @@ class Indexer:
         self._embedder = embedder
         self._vectors: VectorStore | None = None
         self._client: Any = None
+        self._lock: FileLock | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
 
     @classmethod
-    @contextmanager
-    def open(
+    def connect(
         cls,
         settings: Settings,
         *,
         write: bool = False,
         embedder: NewsEmbedding | None = None,
         check_embedder: bool = True,
-    ) -> Iterator[Indexer]:
-        """Open the index in ``settings.data_dir``; writers take the lock first."""
+    ) -> Indexer:
+        """Open the index in ``settings.data_dir``; call ``close()`` when done.
+
+        Writers take the data dir's lock first and repair what a killed writer left.
+        """
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(data_dir / "write.lock"), timeout=settings.lock_timeout) if write else None
@@ -137,19 +140,38 @@ class Indexer:
             except Timeout:
                 raise _locked_error(data_dir, settings.lock_timeout) from None
             (data_dir / "writer.pid").write_text(str(os.getpid()))
+        indexer: Indexer | None = None
         try:
             indexer = cls(settings, Catalog(data_dir / "catalog.sqlite3"), embedder=embedder, write=write)
-            try:
-                if check_embedder:
-                    indexer.check_embedder()
-                if write:
-                    indexer.recover()
-                yield indexer
-            finally:
+            indexer._lock = lock
+            if check_embedder:
+                indexer.check_embedder()
+            if write:
+                indexer.recover()
+            return indexer
+        except BaseException:
+            if indexer is not None:
                 indexer.catalog.close()
-        finally:
             if lock is not None:
                 lock.release()
+            raise
+
+    @classmethod
+    @contextmanager
+    def open(cls, settings: Settings, **kwargs: Any) -> Iterator[Indexer]:
+        """``connect()`` as a context manager."""
+        indexer = cls.connect(settings, **kwargs)
+        try:
+            yield indexer
+        finally:
+            indexer.close()
+
+    def close(self) -> None:
+        """Close the catalog and release the write lock (if held)."""
+        self.catalog.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @property
     def embedder(self) -> NewsEmbedding:

@@ -1,0 +1,51 @@
+"""What the facade returns: an answer with structured citations. Front ends only format these."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Citation:
+    """One cited article, with the verbatim sentence(s) quoted from it."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None  # ISO 8601
+    updated: str | None  # ISO 8601
+    quote: str
+    score: float
+    quotes: list[str] = field(default_factory=list)  # every quote from this article, in answer order
+    also: list[dict[str, Any]] = field(default_factory=list)  # other articles with the same quote
+    note: str | None = None  # the article's editorial note, if any
+
+
+@dataclass
+class Answer:
+    """An extractive answer, or a refusal (``refused``) when the evidence is too weak."""
+
+    question: str
+    text: str
+    refused: bool
+    language: str
+    citations: list[Citation] = field(default_factory=list)
+    note: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    debug: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, debug: bool = False) -> dict[str, Any]:
+        """The JSON contract of ``newsbot ask --json`` (and of the HTTP API)."""
+        data = asdict(self)
+        data["answer"] = data.pop("text")
+        if not debug:
+            data.pop("debug")
+        return {"question": data.pop("question"), "answer": data.pop("answer"), **data}
+
+    @property
+    def query(self) -> str:
+        """The query actually searched (after follow-up rewriting)."""
+        return str(self.debug.get("query") or self.question)

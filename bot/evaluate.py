@@ -1,0 +1,155 @@
+"""``newsbot eval``: retrieval and answer quality on a SQuAD-format file (XQuAD).
+
+Every paragraph becomes an article; every question goes through the full ``NewsQA``
+pipeline. Reported: paragraph MRR@10, recall@1/@5, answer_top1 (a gold answer string
+inside the first quote), answer_any (inside any quote), the refusal rate, and latency.
+With ``holdout`` a share of the paragraphs is left out of the index: their questions
+must be refused (``refused_unanswerable``), which calibrates ``NEWSBOT_MIN_EVIDENCE``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bot.errors import ConfigError
+from bot.qa import NewsQA
+from bot.settings import Settings
+from index.models import Article
+from index.pipeline import Indexer
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    answers: list[str]
+    article_id: str
+    answerable: bool
+
+
+def load_squad(path: Path, questions_path: Path | None = None, holdout: float = 0.0) -> tuple[list[Article], list[EvalQuestion]]:
+    """Paragraphs as articles, and the questions (optionally from a translation, same ids)."""
+    data = _read(path)
+    other: dict[str, str] = {}
+    if questions_path is not None:
+        for _, _, qa in _walk(_read(questions_path)):
+            other[qa["id"]] = qa["question"]
+    every = round(1 / holdout) if holdout > 0 else 0
+    articles: list[Article] = []
+    questions: list[EvalQuestion] = []
+    for n, (title, paragraph, qas) in enumerate(_paragraphs(data)):
+        article_id = f"squad-{n:04d}"
+        answerable = not (every and n % every == every - 1)
+        if answerable:
+            articles.append(Article(id=article_id, title="", text=paragraph["context"], source=title))
+        for qa in qas:
+            question = other.get(qa["id"], qa["question"]) if questions_path else qa["question"]
+            if questions_path and qa["id"] not in other:
+                continue
+            questions.append(EvalQuestion(qa["id"], question, [a["text"] for a in qa["answers"]], article_id, answerable))
+    return articles, questions
+
+
+def run(
+    settings: Settings,
+    squad: Path,
+    *,
+    questions_path: Path | None = None,
+    holdout: float = 0.0,
+    limit: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Index the paragraphs into ``settings.data_dir``, ask every question, return the metrics."""
+    articles, questions = load_squad(squad, questions_path, holdout)
+    if limit:
+        questions = questions[:limit]
+    with Indexer.open(settings, write=True) as indexer:
+        report = indexer.ingest(articles, progress=progress)
+        if report.failed:
+            raise ConfigError(f"{len(report.failed)} paragraphs could not be indexed: {report.failed[:3]}")
+        embedder = indexer.embedder
+    with NewsQA(settings, embedder=embedder) as qa:
+        qa.warm_up()
+        return score(qa, questions, progress=progress)
+
+
+def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) -> dict[str, Any]:
+    rr: list[float] = []
+    r1 = r5 = top1 = anyq = refused = refused_un = 0
+    latencies: list[float] = []
+    answerable = [q for q in questions if q.answerable]
+    for q in tqdm(questions, desc="Asking", unit="question", disable=not progress, leave=False):
+        answer = qa.ask(q.question)
+        latencies.append(answer.timings_ms["total"])
+        if not q.answerable:
+            refused_un += answer.refused
+            continue
+        ranking = answer.debug["ranking"][:10]
+        rank = ranking.index(q.article_id) + 1 if q.article_id in ranking else None
+        rr.append(1 / rank if rank else 0.0)
+        r1 += rank == 1
+        r5 += rank is not None and rank <= 5
+        refused += answer.refused
+        quotes = [text for c in answer.citations for text in c.quotes]
+        first = _first_quote(answer)
+        top1 += any(gold in first for gold in q.answers)
+        anyq += any(gold in text for text in quotes for gold in q.answers)
+    n = max(len(answerable), 1)
+    result: dict[str, Any] = {
+        "n": len(answerable),
+        "mrr10": round(sum(rr) / n, 4),
+        "recall1": round(r1 / n, 4),
+        "recall5": round(r5 / n, 4),
+        "answer_top1": round(top1 / n, 4),
+        "answer_any": round(anyq / n, 4),
+        "refused": round(refused / n, 4),
+        "latency_ms": _percentiles(latencies),
+    }
+    unanswerable = len(questions) - len(answerable)
+    if unanswerable:
+        result["n_unanswerable"] = unanswerable
+        result["refused_unanswerable"] = round(refused_un / unanswerable, 4)
+    return result
+
+
+def _first_quote(answer: Any) -> str:
+    for c in answer.citations:
+        if c.n == 1 and c.quotes:
+            return c.quotes[0]
+    return ""
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"p50": round(statistics.median(ordered), 2), "p95": round(p95, 2)}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"Cannot read SQuAD file {path}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise ConfigError(f"{path} is not in SQuAD format (a 'data' list of articles).")
+    return data
+
+
+def _paragraphs(data: dict[str, Any]):
+    for article in data["data"]:
+        for paragraph in article.get("paragraphs", []):
+            yield article.get("title", ""), paragraph, paragraph.get("qas", [])
+
+
+def _walk(data: dict[str, Any]):
+    for title, paragraph, qas in _paragraphs(data):
+        for qa in qas:
+            yield title, paragraph, qa

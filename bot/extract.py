@@ -1,0 +1,171 @@
+"""Extractive answers: the best sentences, quoted verbatim, each cited with its article.
+
+Every quote is a sentence (or two consecutive ones) exactly as stored in the index,
+so nothing in an extractive answer can be invented. A sentence that only makes sense
+with the one before it ("Er ...", "Allerdings ...") brings that one along, so quotes
+stay attributable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.answer import Citation
+from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
+
+SENTENCE_KEYWORD_WEIGHT = 0.1  # keyword coverage when choosing the quoted sentence
+TYPE_BONUS = 0.02  # a number for "how many", a date for "when"
+TITLE_PENALTY = 0.05  # headlines help find an article but make poor quotes
+SECOND_ARTICLE_PENALTY = 0.02
+QUOTE_MARGIN = 0.03  # further quotes must score within this of the best one
+QUOTE_ARTICLES = 3  # quotes come from the best few articles only
+MAX_QUOTES = 3
+
+# Sentence openers that refer back to the previous sentence.
+DEPENDENT_START = re.compile(
+    r"^(Er|Sie|Es|Das|Dies\w*|Diese\w*|Dabei|Damit|Dazu|Daher|Deshalb|Darauf|Dadurch|Dort|Danach|"
+    r"Allerdings|Zudem|Außerdem|Auch|Jedoch|Doch|Somit|Trotzdem|Stattdessen|Ihr\w*|Sein\w*|Beide\w*|"
+    r"He|She|It|They|This|That|These|Those|However|Also|But)\b"
+)
+NUMBER_QUESTION = re.compile(
+    r"\b(wie ?viele?|wie hoch|wie groß|wie lang\w*|wie alt|wie weit|how many|how much|how long|how old|"
+    r"how far|what percentage|welche[rn]? anteil)\b", re.IGNORECASE)
+TIME_QUESTION = re.compile(r"\b(wann|when|in welchem jahr|what year|which year|seit wann)\b", re.IGNORECASE)
+HAS_NUMBER = re.compile(
+    r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|hundert|tausend|million\w*|"
+    r"milliard\w*|prozent|hälfte|dutzend)\b", re.IGNORECASE)
+HAS_TIME = re.compile(
+    r"\b(1\d{3}|20\d{2})\b|\b(januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|"
+    r"dezember|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|jahrhundert\w*)\b", re.IGNORECASE)
+
+PHRASES = {
+    "de": {
+        "refusal": "Dazu habe ich in den Artikeln nichts gefunden.",
+        "according": "Laut {who}",
+        "updated": "Stand {date}",
+        "published": "vom {date}",
+        "note": "Hinweis zur Berichterstattung: {note}",
+        "open": "„", "close": "“",
+    },
+    "en": {
+        "refusal": "I found nothing about that in the articles.",
+        "according": "According to {who}",
+        "updated": "updated {date}",
+        "published": "published {date}",
+        "note": "Editorial note from the cited article: {note}",
+        "open": "\u201c", "close": "\u201d",
+    },
+}
+
+
+@dataclass
+class Quote:
+    sentence: ScoredSentence
+    text: str  # the quoted text (the sentence, or the previous one plus the sentence)
+    score: float
+    article: RankedArticle
+
+
+def phrases(language: str) -> dict[str, str]:
+    return PHRASES.get(language, PHRASES["de"])
+
+
+def choose_quotes(retrieval: Retrieval, question: str) -> list[Quote]:
+    """The 1-3 best sentences among the top articles, with their context when needed."""
+    bonus_pattern = HAS_NUMBER if NUMBER_QUESTION.search(question) else HAS_TIME if TIME_QUESTION.search(question) else None
+    candidates: list[Quote] = []
+    for rank, article in enumerate(retrieval.articles[:QUOTE_ARTICLES]):
+        for s in article.sentences:
+            score = s.similarity + SENTENCE_KEYWORD_WEIGHT * s.coverage - rank * SECOND_ARTICLE_PENALTY
+            if s.kind == "title":
+                score -= TITLE_PENALTY
+            if bonus_pattern is not None and bonus_pattern.search(s.text):
+                score += TYPE_BONUS
+            candidates.append(Quote(s, s.text, score, article))
+    candidates.sort(key=lambda q: q.score, reverse=True)
+    chosen: list[Quote] = []
+    for quote in candidates:
+        if len(chosen) == MAX_QUOTES or (chosen and quote.score < chosen[0].score - QUOTE_MARGIN):
+            break
+        if any(_overlaps(quote, other) for other in chosen):
+            continue
+        chosen.append(_with_context(quote))
+    return chosen
+
+
+def cite(quotes: list[Quote], same_text: dict[str, list[Any]]) -> list[Citation]:
+    """One citation per article, numbered in answer order; agency copies cite the earliest."""
+    citations: dict[str, Citation] = {}
+    for quote in quotes:
+        meta = quote.article.meta
+        copies = [r for r in same_text.get(quote.sentence.text, []) if r["id"] != meta["id"]]
+        earliest = min([meta, *copies], key=lambda r: (r["date_ts"] is None, r["date_ts"] or 0))
+        also = [_ref(r) for r in [meta, *copies] if r["id"] != earliest["id"]]
+        citation = citations.get(earliest["id"])
+        if citation is None:
+            notes = json.loads(earliest["notes"] or "[]")
+            citation = citations[earliest["id"]] = Citation(
+                n=len(citations) + 1, article_id=earliest["id"], title=earliest["title"],
+                source=earliest["source"], url=earliest["url"], published=earliest["published"],
+                updated=earliest["updated"], quote=quote.text, score=round(quote.score, 4),
+                note=notes[0] if notes else None,
+            )
+        citation.quotes.append(quote.text)
+        citation.also.extend(a for a in also if a not in citation.also)
+    return list(citations.values())
+
+
+def compose(citations: list[Citation], language: str) -> str:
+    """Framing text in the question's language: Laut tagesschau.de (Stand 07.03.2022, 19:45): „...“ [1]"""
+    p = phrases(language)
+    lines = []
+    for c in citations:
+        who = c.source or f"{p['open']}{c.title}{p['close']}"
+        when = _when(c, p)
+        head = p["according"].format(who=who) + (f" ({when})" if when else "")
+        quoted = " … ".join(f"{p['open']}{q}{p['close']}" for q in c.quotes)
+        lines.append(f"{head}: {quoted} [{c.n}]")
+    return "\n".join(lines)
+
+
+def _when(c: Citation, p: dict[str, str]) -> str | None:
+    if c.updated:
+        return p["updated"].format(date=_local(c.updated))
+    if c.published:
+        return p["published"].format(date=_local(c.published))
+    return None
+
+
+def _local(iso: str) -> str:
+    value = datetime.fromisoformat(iso)
+    if value.hour == 0 and value.minute == 0:
+        return value.strftime("%d.%m.%Y")
+    return value.strftime("%d.%m.%Y, %H:%M")
+
+
+def _ref(row: Any) -> dict[str, Any]:
+    return {"article_id": row["id"], "title": row["title"], "source": row["source"], "url": row["url"],
+            "published": row["published"], "updated": row["updated"]}
+
+
+def _overlaps(a: Quote, b: Quote) -> bool:
+    if a.sentence.article_id != b.sentence.article_id:
+        return a.sentence.text == b.sentence.text
+    return a.sentence.text in b.text or b.sentence.text in a.text
+
+
+def _with_context(quote: Quote) -> Quote:
+    s = quote.sentence
+    if s.kind == "title" or not DEPENDENT_START.match(s.text):
+        return quote
+    previous = next(
+        (o for o in quote.article.sentences if o.idx == s.idx - 1 and o.passage == s.passage and o.kind == s.kind),
+        None,
+    )
+    if previous is None:
+        return quote
+    return Quote(s, f"{previous.text} {s.text}", quote.score, quote.article)

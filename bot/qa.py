@@ -1,0 +1,168 @@
+"""``NewsQA``: the one facade every front end talks to.
+
+    qa = NewsQA(settings)
+    answer = qa.ask("Wer hat in Belarus verhandelt?")
+    answer.text, answer.citations, answer.refused
+
+``ask`` runs retrieval and answer building synchronously; ``aask`` runs the same in a
+worker thread so Telegram and HTTP handlers never block their event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.answer import Answer
+from bot.conversation import rewrite, trim
+from bot.errors import ConfigError
+from bot.extract import choose_quotes, cite, compose, phrases
+from bot.language import ENGLISH, GERMAN, detect_language
+from bot.retrieve import Retrieval, Retriever
+from bot.settings import Settings
+from bot.when import DateFilter, resolve
+from index.dates import parse_datetime
+from index.embed import NewsEmbedding
+from index.pipeline import Indexer
+
+MAX_QUESTION_CHARS = 2000
+
+Turn = str | Answer  # a previous question, or the answer it got
+
+
+class NewsQA:
+    """Question answering over an index, opened read-only; ``close()`` when done."""
+
+    def __init__(self, settings: Settings, *, embedder: NewsEmbedding | None = None) -> None:
+        self.settings = settings
+        self.indexer = Indexer.connect(settings, embedder=embedder)
+        self.retriever = Retriever(self.indexer)
+        self.zone = ZoneInfo(settings.timezone)
+
+    def close(self) -> None:
+        self.indexer.close()
+
+    def __enter__(self) -> NewsQA:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def warm_up(self) -> None:
+        """Load the model and open the vector store now rather than on the first question."""
+        self.retriever.retrieve("warm-up")
+
+    async def aask(self, question: str, **kwargs: Any) -> Answer:
+        """``ask`` in a worker thread (CPU-bound work never blocks the event loop)."""
+        return await asyncio.to_thread(self.ask, question, **kwargs)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        sources: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> Answer:
+        """Answer ``question`` with verbatim quotes from the index, or refuse.
+
+        ``history`` holds the conversation's earlier turns (for follow-ups); ``since`` and
+        ``until`` limit article dates (half-open range; a plain date means that whole day
+        for ``until``); ``now`` is the clock for "gestern" and friends.
+        """
+        started = time.perf_counter()
+        question = " ".join(question.split())
+        if not question:
+            raise ConfigError("The question is empty.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ConfigError(f"The question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS}).")
+        language = detect_language(question)
+        previous = trim([t.query if isinstance(t, Answer) else t for t in history or []])
+        query = rewrite(question, previous)
+        dates = self._dates(query, since, until, now)
+
+        # The filter carries the date; left in, "am 7. März" only blurs the query's meaning.
+        search = _without(query, dates.phrases)
+        retrieval = self.retriever.retrieve(search, dates=dates, sources=sources)
+        best = retrieval.articles[0].score if retrieval.articles else None
+        refused = best is None or best < self.settings.min_evidence or _gibberish(question, retrieval)
+        quotes = [] if refused else choose_quotes(retrieval, question)
+        if quotes:
+            same = self.indexer.catalog.articles_with_sentences([q.sentence.text for q in quotes])
+            citations = cite(quotes, same)
+            text = compose(citations, language)
+            notes = list(dict.fromkeys(c.note for c in citations if c.note))
+            note = "\n".join(phrases(language)["note"].format(note=n) for n in notes) or None
+        else:
+            refused, citations, note = True, [], None
+            text = phrases(language)["refusal"]
+
+        timings = {"total": round((time.perf_counter() - started) * 1000, 2), **retrieval.timings_ms}
+        return Answer(
+            question=question, text=text, refused=refused, language=language, citations=citations,
+            note=note, timings_ms=timings, debug=_debug(query, search, dates, retrieval, best),
+        )
+
+    def _dates(self, query: str, since: Any, until: Any, now: datetime | None) -> DateFilter:
+        now = now or datetime.now(self.zone)
+        dates = resolve(query, now, self.settings.timezone)
+        try:
+            explicit_since = parse_datetime(since, self.settings.timezone)
+            explicit_until = parse_datetime(until, self.settings.timezone)
+        except ValueError as exc:
+            raise ConfigError(f"Invalid date filter: {exc}") from exc
+        if explicit_since is not None:
+            dates.since = max(filter(None, [dates.since, explicit_since]))
+        if explicit_until is not None:
+            if _is_day(until):
+                explicit_until += timedelta(days=1)  # "until 07.03.2022" includes that day
+            dates.until = min(filter(None, [dates.until, explicit_until]))
+        return dates
+
+
+def _without(query: str, phrases: list[str]) -> str:
+    for phrase in phrases:
+        query = re.sub(re.escape(phrase), " ", query, flags=re.IGNORECASE)
+    stripped = " ".join(query.split())
+    return stripped if re.search(r"\w{3,}", stripped) else query
+
+
+def _gibberish(question: str, retrieval: Retrieval) -> bool:
+    """No word of the question is known: not a function word, not in any article."""
+    words = {w.casefold() for w in re.findall(r"[^\W\d_]+", question)}
+    return retrieval.known_terms == 0 and not words & (GERMAN | ENGLISH)
+
+
+def _is_day(value: Any) -> bool:
+    """A date without a time of day: a bound given as a day means the whole day."""
+    if isinstance(value, datetime):
+        return False
+    if isinstance(value, date):
+        return True
+    return isinstance(value, str) and ":" not in value and "T" not in value
+
+
+def _debug(query: str, search: str, dates: DateFilter, retrieval: Retrieval, best: float | None) -> dict[str, Any]:
+    return {
+        "query": query,
+        "search": search,
+        "date_filter": dates.as_dict(),
+        "best_score": round(best, 4) if best is not None else None,
+        "ranking": [a.article_id for a in retrieval.articles],
+        "candidates": [
+            {
+                "article_id": a.article_id,
+                "title": a.meta["title"],
+                "score": round(a.score, 4),
+                "sentence": max(a.sentences, key=lambda s: s.similarity).text if a.sentences else None,
+            }
+            for a in retrieval.articles[:10]
+        ],
+    }

@@ -1,0 +1,51 @@
+"""Plain-text rendering of answers for the terminal (CLI and REPL)."""
+
+from __future__ import annotations
+
+import json
+
+from bot.answer import Answer, Citation
+
+
+def day(iso: str | None) -> str:
+    """07.03.2022 from an ISO 8601 timestamp ('' when unknown)."""
+    return f"{iso[8:10]}.{iso[5:7]}.{iso[0:4]}" if iso else ""
+
+
+def source_line(c: Citation) -> str:
+    when = day(c.updated or c.published)
+    parts = [f"[{c.n}] {c.title}", f"({c.source}, {when})" if c.source and when else f"({c.source or when})" if c.source or when else ""]
+    line = " ".join(p for p in parts if p)
+    if c.url:
+        line += f"\n    {c.url}"
+    for other in c.also:
+        line += f"\n    also: {other['title']} ({other.get('source') or '-'}, {day(other.get('updated') or other.get('published'))})"
+    return line
+
+
+def answer_text(answer: Answer, *, debug: bool = False) -> str:
+    """The answer, its editorial note, its sources, and (with ``debug``) how it was found."""
+    lines = [answer.text]
+    if answer.note:
+        lines += ["", answer.note]
+    if answer.citations:
+        lines += ["", "Quellen:" if answer.language == "de" else "Sources:"]
+        lines += [source_line(c) for c in answer.citations]
+    if debug:
+        lines += ["", debug_text(answer)]
+    return "\n".join(lines)
+
+
+def debug_text(answer: Answer) -> str:
+    d = answer.debug
+    lines = [
+        f"query:       {d.get('query')}",
+        f"language:    {answer.language}",
+        f"date filter: {json.dumps(d.get('date_filter'), ensure_ascii=False)}",
+        f"best score:  {d.get('best_score')}",
+        f"timings ms:  {json.dumps(answer.timings_ms)}",
+        "candidates:",
+    ]
+    for c in d.get("candidates", []):
+        lines.append(f"  {c['score']:.4f}  {c['title'][:60]}  |  {(c['sentence'] or '')[:80]}")
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""``newsbot repl``: ask questions interactively, with line editing, history and follow-ups."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from bot.answer import Answer
+from bot.conversation import trim
+from bot.errors import NewsbotError
+from bot.qa import NewsQA
+from bot.render import answer_text, debug_text, source_line
+
+logger = logging.getLogger(__name__)
+
+HELP = """Ask a question in German or English; follow-up questions use the conversation so far.
+  :sources       all sources of the last answer, with links
+  :debug         show/hide how answers are found (query, date filter, scores, timings)
+  :since DATE    only articles from DATE on (":since" alone clears it); :until DATE likewise
+  :reset         forget the conversation and the date filters
+  :help          this text
+  :quit          leave (Ctrl-D works too)"""
+
+
+class Repl:
+    """The read-eval-print loop; reads lines from ``input`` and never dies on an error."""
+
+    def __init__(
+        self,
+        qa: NewsQA,
+        *,
+        write: Callable[[str], None] = print,
+        history_file: Path | None = None,
+        prompt: str = "newsbot> ",
+    ) -> None:
+        self.qa = qa
+        self.write = write
+        self.prompt = prompt
+        self.history_file = history_file
+        self.turns: list[Answer] = []
+        self.since: str | None = None
+        self.until: str | None = None
+        self.debug = False
+
+    def run(self, stdin: TextIO | None = None) -> None:
+        """Loop until ``:quit`` or end of input."""
+        interactive = stdin is None
+        if interactive:
+            self._setup_readline()
+        self.write('newsbot: ask about the articles (":help" for commands, ":quit" to leave).')
+        while True:
+            try:
+                line = input(self.prompt) if interactive else stdin.readline()  # type: ignore[union-attr]
+            except EOFError:
+                break
+            except KeyboardInterrupt:
+                self.write("")
+                continue
+            if not interactive and line == "":
+                break
+            if not self.handle(line.strip()):
+                break
+        if interactive:
+            self._save_history()
+
+    def handle(self, line: str) -> bool:
+        """Process one line; ``False`` ends the loop."""
+        if not line:
+            return True
+        try:
+            if line.startswith(":"):
+                return self._command(line)
+            answer = self.qa.ask(line, history=self.turns, since=self.since, until=self.until)
+            self.turns = trim(self.turns + [answer])
+            self.write(answer_text(answer, debug=self.debug))
+        except NewsbotError as exc:
+            self.write(f"Error: {exc}")
+        except Exception as exc:  # the loop survives anything; details go to the log
+            logger.exception("REPL command failed")
+            self.write(f"Unexpected error ({type(exc).__name__}: {exc}); the session goes on.")
+        return True
+
+    def _command(self, line: str) -> bool:
+        name, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if name in (":quit", ":exit", ":q"):
+            return False
+        if name == ":help":
+            self.write(HELP)
+        elif name == ":sources":
+            last = self.turns[-1] if self.turns else None
+            if last is None or not last.citations:
+                self.write("No sources yet: the last answer cited nothing.")
+            else:
+                self.write("\n".join(source_line(c) for c in last.citations))
+        elif name == ":debug":
+            self.debug = not self.debug
+            self.write(f"debug {'on' if self.debug else 'off'}")
+            if self.debug and self.turns:
+                self.write(debug_text(self.turns[-1]))
+        elif name in (":since", ":until"):
+            self._set_date(name[1:], arg or None)
+        elif name == ":reset":
+            self.turns, self.since, self.until = [], None, None
+            self.write("Conversation and date filters reset.")
+        else:
+            self.write(f"Unknown command {name}. Type :help for the list.")
+        return True
+
+    def _set_date(self, which: str, value: str | None) -> None:
+        from index.dates import parse_datetime
+
+        if value is not None:
+            try:
+                parse_datetime(value, self.qa.settings.timezone)
+            except ValueError as exc:
+                self.write(f"Error: {exc}. Try e.g. 07.03.2022 or 2022-03-07.")
+                return
+        setattr(self, which, value)
+        self.write(f"{which}: {value or 'cleared'}")
+
+    def _setup_readline(self) -> None:
+        try:
+            import readline
+        except ImportError:  # not on every platform; the loop works without it
+            return
+        if self.history_file and self.history_file.exists():
+            try:
+                readline.read_history_file(self.history_file)
+            except OSError:
+                pass
+        readline.set_history_length(1000)
+
+    def _save_history(self) -> None:
+        try:
+            import readline
+
+            if self.history_file:
+                self.history_file.parent.mkdir(parents=True, exist_ok=True)
+                readline.write_history_file(self.history_file)
+        except (ImportError, OSError):
+            pass

@@ -1,0 +1,184 @@
+"""Hybrid cross-lingual retrieval over the sentence index.
+
+Evidence comes from two sides:
+
+- **vectors**: the question against every candidate sentence (multilingual e5); a
+  passage scores its best sentence. One vector per sentence beats one per passage
+  (measured: 0.963 vs 0.944 MRR@10 on XQuAD).
+- **keywords**: German stems of the question, looked up in the FTS5 index. The keyword
+  side does not get a rank of its own to fuse (naive rank fusion with BM25 took English
+  questions from 0.90 to 0.62 MRR@10, because an English question shares few words
+  with German text and BM25 then ranks noise). Instead it adds the *share of the
+  question's term weight* (IDF) that a passage actually contains: high when German
+  terms match, near zero for an English question except for names and numbers, so the
+  keyword side helps exactly where it has evidence.
+
+Candidates are gathered from both sides, then every sentence of every candidate
+passage is scored exactly with its stored vector.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bot.when import DateFilter
+from index.keywords import stems
+from index.pipeline import Indexer
+
+VECTOR_CANDIDATES = 60  # sentences asked from Chroma
+KEYWORD_CANDIDATES = 60  # sentences asked from the keyword index
+PASSAGE_KEYWORD_WEIGHT = 0.05  # weight of keyword coverage in a passage's score (tuned on XQuAD)
+RECENCY_WEIGHT = 0.03  # bonus for the newest articles when a question asks for the latest news
+RECENCY_HALF_LIFE_DAYS = 7.0
+
+
+@dataclass
+class ScoredSentence:
+    vid: str
+    article_id: str
+    idx: int
+    passage: int
+    kind: str
+    text: str
+    heading: str | None
+    teaser_title: str | None
+    similarity: float
+    coverage: float  # share of the question's keyword weight this sentence contains
+
+
+@dataclass
+class RankedArticle:
+    article_id: str
+    score: float
+    best_passage: int
+    sentences: list[ScoredSentence] = field(default_factory=list)  # of its candidate passages, in order
+    meta: Any = None  # the catalog row (title, source, url, dates, notes)
+
+
+@dataclass
+class Retrieval:
+    query: str
+    articles: list[RankedArticle]
+    query_stems: list[str]
+    known_terms: int  # query stems that occur somewhere in the index
+    timings_ms: dict[str, float]
+
+
+class Retriever:
+    """Ranks articles and their sentences for a query; the index is opened by the caller."""
+
+    def __init__(self, indexer: Indexer) -> None:
+        self.indexer = indexer
+        self._lock = threading.Lock()  # one SQLite connection: one query at a time
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        dates: DateFilter | None = None,
+        sources: list[str] | None = None,
+        limit: int = 10,
+    ) -> Retrieval:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        qv = self.indexer.embedder.embed_query(query)
+        timings["embed"] = _ms(started)
+        since = dates.since.timestamp() if dates and dates.since else None
+        until = dates.until.timestamp() if dates and dates.until else None
+        q_stems = sorted(set(stems(query, drop_stopwords=True)))
+
+        with self._lock:
+            started = time.perf_counter()
+            catalog = self.indexer.catalog
+            vector_hits = self._vector_candidates(qv, since, until) if catalog.meta("dim") else []
+            keyword_hits = catalog.keyword_search(
+                q_stems, KEYWORD_CANDIDATES, since=since, until=until, sources=sources
+            )
+            rows = catalog.sentences_by_vid([v for v, _ in vector_hits] + [v for v, _ in keyword_hits])
+            articles = catalog.articles_by_id(sorted({r["article_id"] for r in rows.values()}))
+            if sources:
+                articles = {k: v for k, v in articles.items() if v["source"] in sources}
+            passages = sorted({(r["article_id"], r["passage"]) for r in rows.values() if r["article_id"] in articles})
+            sentence_rows = catalog.passage_sentences(passages)
+            total, dfs = catalog.doc_freqs(q_stems)
+            newest = catalog.newest_ts() if dates and dates.recency else None
+            timings["candidates"] = _ms(started)
+
+            started = time.perf_counter()
+            vectors = self.indexer.vectors.get([r["vid"] for r in sentence_rows])
+        sims = _similarities(sentence_rows, vectors, qv)
+        weights = {t: _idf(total, dfs.get(t, 0)) for t in q_stems}
+        ranked = self._rank(sentence_rows, sims, weights, articles, newest)
+        timings["score"] = _ms(started)
+        return Retrieval(query, ranked[:limit], q_stems, sum(1 for t in q_stems if dfs.get(t)), timings)
+
+    def _vector_candidates(self, qv: np.ndarray, since: float | None, until: float | None) -> list[tuple[str, float]]:
+        conditions: list[dict[str, Any]] = []
+        if since is not None:
+            conditions.append({"ts": {"$gte": since}})
+        if until is not None:
+            conditions.append({"ts": {"$lt": until}})
+        where = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        return self.indexer.vectors.query(qv, VECTOR_CANDIDATES, where)
+
+    def _rank(
+        self,
+        rows: list[Any],
+        sims: np.ndarray,
+        weights: dict[str, float],
+        articles: dict[str, Any],
+        newest: float | None,
+    ) -> list[RankedArticle]:
+        total_weight = sum(weights.values()) or 1.0
+        by_article: dict[str, RankedArticle] = {}
+        passage_terms: dict[tuple[str, int], set[str]] = {}
+        for row, sim in zip(rows, sims):
+            terms = set(row["stems"].split()) & weights.keys()
+            coverage = sum(weights[t] for t in terms) / total_weight
+            sentence = ScoredSentence(
+                row["vid"], row["article_id"], row["idx"], row["passage"], row["kind"], row["text"],
+                row["heading"], row["teaser_title"], float(sim), coverage,
+            )
+            article = by_article.setdefault(
+                row["article_id"], RankedArticle(row["article_id"], -math.inf, -1, meta=articles[row["article_id"]])
+            )
+            article.sentences.append(sentence)
+            passage_terms.setdefault((row["article_id"], row["passage"]), set()).update(terms)
+
+        for article in by_article.values():
+            recency = 0.0
+            if newest is not None and article.meta["date_ts"] is not None:
+                age_days = max(0.0, (newest - article.meta["date_ts"]) / 86400)
+                recency = RECENCY_WEIGHT * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
+            best: dict[int, float] = {}
+            for s in article.sentences:
+                best[s.passage] = max(best.get(s.passage, -math.inf), s.similarity)
+            for passage, sim in best.items():
+                coverage = sum(weights[t] for t in passage_terms[(article.article_id, passage)]) / total_weight
+                score = sim + PASSAGE_KEYWORD_WEIGHT * coverage + recency
+                if score > article.score:
+                    article.score, article.best_passage = score, passage
+        return sorted(by_article.values(), key=lambda a: a.score, reverse=True)
+
+
+def _similarities(rows: list[Any], vectors: dict[str, np.ndarray], qv: np.ndarray) -> np.ndarray:
+    if not rows:
+        return np.zeros(0, dtype=np.float32)
+    matrix = np.stack([vectors.get(r["vid"], np.zeros_like(qv)) for r in rows])
+    return matrix @ qv
+
+
+def _idf(total: int, df: int) -> float:
+    # A term no sentence contains (often an English word) still counts: the passage lacks it.
+    return math.log(1 + (total - df + 0.5) / (df + 0.5))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+

@@ -1,0 +1,192 @@
+"""Dates in questions: "gestern", "am 7. März", "letzte Woche", "seit Montag", "yesterday",
+"in March 2022" and the like, resolved against an injectable ``now`` into a date filter.
+
+All ranges are half-open ``[since, until)`` in the newsroom's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MONTHS = {
+    "januar": 1, "jänner": 1, "jan": 1, "january": 1,
+    "februar": 2, "feb": 2, "february": 2,
+    "märz": 3, "maerz": 3, "mär": 3, "march": 3, "mar": 3,
+    "april": 4, "apr": 4,
+    "mai": 5, "may": 5,
+    "juni": 6, "jun": 6, "june": 6,
+    "juli": 7, "jul": 7, "july": 7,
+    "august": 8, "aug": 8,
+    "september": 9, "sep": 9, "sept": 9,
+    "oktober": 10, "okt": 10, "october": 10, "oct": 10,
+    "november": 11, "nov": 11,
+    "dezember": 12, "dez": 12, "december": 12, "dec": 12,
+}
+WEEKDAYS = {
+    "montag": 0, "monday": 0, "dienstag": 1, "tuesday": 1, "mittwoch": 2, "wednesday": 2,
+    "donnerstag": 3, "thursday": 3, "freitag": 4, "friday": 4, "samstag": 5, "sonnabend": 5,
+    "saturday": 5, "sonntag": 6, "sunday": 6,
+}
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_MONTH = rf"(?P<b>{_MONTH_NAMES})\.?"
+_WEEKDAY = "(?P<w>" + "|".join(WEEKDAYS) + ")"
+_YEAR = r"(?P<y>(?:19|20)\d{2})"
+# An optional "since"/"until" word in front turns a day or period into an open range.
+_PRE = (r"(?:(?P<since>\b(?:seit|since|ab|from|nach|after)\s+(?:dem\s+|the\s+|letztem\s+|last\s+)?)"
+        r"|(?P<until>\b(?:bis|until|till|before)\s+(?:zum\s+|dem\s+|the\s+)?))?")
+RECENCY_RE = re.compile(
+    r"\b(aktuell\w*|neueste\w*|neuesten|jüngste\w*|zuletzt|latest|newest|recent\w*|current\w*|now)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class DateFilter:
+    """A resolved date range for article dates, and whether newer articles should be favoured."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    recency: bool = False
+    phrases: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "recency": self.recency,
+            "phrases": self.phrases,
+        }
+
+
+def resolve(question: str, now: datetime, tz: str = "Europe/Berlin") -> DateFilter:
+    """Find date expressions in ``question`` and turn them into a filter relative to ``now``."""
+    zone = ZoneInfo(tz)
+    now = now.astimezone(zone) if now.tzinfo else now.replace(tzinfo=zone)
+    return _Resolver(now.date(), zone).run(question)
+
+
+class _Resolver:
+    """One resolution: rules in order of specificity; a span matched once is not read again."""
+
+    def __init__(self, today: date, zone: ZoneInfo) -> None:
+        self.today = today
+        self.zone = zone
+        today_ = today  # the lambdas below close over it
+        self.rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[date, date] | None]]] = [
+            (rf"{_PRE}\b(?:am\s+|on\s+|vom\s+)?(?P<a>\d{{1,2}})\.?\s+{_MONTH}(?:\s+{_YEAR})?\b",
+             lambda m: self._day(m.group("a"), m.group("b"), m.group("y"))),
+            (rf"{_PRE}\b(?:on\s+)?{_MONTH}\s+(?P<a>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+{_YEAR})?\b",
+             lambda m: self._day(m.group("a"), m.group("b"), m.group("y"))),
+            (rf"{_PRE}\b(?P<a>\d{{1,2}})\.(?P<b>\d{{1,2}})\.(?P<y>(?:19|20)?\d{{2}})?(?!\d)",
+             lambda m: self._day(m.group("a"), m.group("b"), m.group("y"))),
+            (rf"{_PRE}\b(?:im\s+|in\s+)?{_MONTH}\s+{_YEAR}\b",
+             lambda m: _month_range(int(m.group("y")), _month_no(m.group("b")))),
+            (rf"{_PRE}\b(?:im|in)\s+{_MONTH}(?!\s*\d)\b",
+             lambda m: _month_range(self._year_for(_month_no(m.group("b")), 1), _month_no(m.group("b")))),
+            (rf"{_PRE}\b(?:im jahr|in|im)\s+{_YEAR}\b",
+             lambda m: (date(int(m.group("y")), 1, 1), date(int(m.group("y")) + 1, 1, 1))),
+            (rf"{_PRE}\b(vorgestern|day before yesterday)\b", lambda m: (today_ - timedelta(2), today_ - timedelta(1))),
+            (rf"{_PRE}\b(gestern|yesterday)\b", lambda m: (today_ - timedelta(1), today_)),
+            (rf"{_PRE}\b(heute|today|tonight)\b", lambda m: (today_, today_ + timedelta(1))),
+            (rf"{_PRE}\b(letzte[nrms]?|vergangene[nrms]?|last|previous)\s+(woche|week)\b",
+             lambda m: (_monday(today_) - timedelta(7), _monday(today_))),
+            (rf"{_PRE}\b(diese[rn]?|this)\s+(woche|week)\b", lambda m: (_monday(today_), today_ + timedelta(1))),
+            (rf"{_PRE}\b(letzte[nrms]?|vergangene[nrms]?|last|previous)\s+(monat|month)\b",
+             lambda m: _month_range(*_prev_month(today_))),
+            (rf"{_PRE}\b(diese[nrm]?|this)\s+(monat|month)\b", lambda m: (today_.replace(day=1), today_ + timedelta(1))),
+            (rf"{_PRE}\b(?:am\s+|on\s+|last\s+|letzten\s+|letztem\s+)?{_WEEKDAY}\b",
+             lambda m: (d := _last_weekday(today_, WEEKDAYS[m.group("w").casefold()]), d + timedelta(1))),
+            (rf"{_PRE}\bvor\s+(?P<n>\d+)\s+(?P<u>tag|tagen|woche|wochen)\b", lambda m: self._ago(m)),
+            (rf"{_PRE}\b(?P<n>\d+)\s+(?P<u>day|days|week|weeks)\s+ago\b", lambda m: self._ago(m)),
+        ]
+        self.rules = [(re.compile(p, re.IGNORECASE), f) for p, f in self.rules]  # type: ignore[misc]
+
+    def run(self, question: str) -> DateFilter:
+        result = DateFilter(recency=bool(RECENCY_RE.search(question)))
+        taken: list[tuple[int, int]] = []
+        for pattern, to_range in self.rules:
+            for match in pattern.finditer(question):
+                span = match.span()
+                if any(s < span[1] and span[0] < e for s, e in taken):
+                    continue  # inside an expression a more specific rule already read
+                try:
+                    found = to_range(match)
+                except (ValueError, KeyError):
+                    found = None  # "31. Februar" is no date: no filter rather than a wrong one
+                if found is None:
+                    continue
+                taken.append(span)
+                start, end = (datetime.combine(d, time.min, tzinfo=self.zone) for d in found)
+                result.phrases.append(match.group(0).strip())
+                if match.group("since"):
+                    result.since = _later(result.since, start)
+                elif match.group("until"):
+                    result.until = _earlier(result.until, start)
+                else:
+                    result.since = _later(result.since, start)
+                    result.until = _earlier(result.until, end)
+        if result.since and result.until and result.since >= result.until:
+            result.until = None  # contradictory phrases: keep the lower bound only
+        return result
+
+    def _year_for(self, month: int, dom: int) -> int:
+        """A date without a year means its most recent occurrence up to today."""
+        try:
+            return self.today.year if date(self.today.year, month, dom) <= self.today else self.today.year - 1
+        except ValueError:
+            return self.today.year - 1
+
+    def _day(self, dom_text: str, month_text: str, year_text: str | None) -> tuple[date, date] | None:
+        dom = int(dom_text)
+        month = int(month_text) if month_text.isdigit() else _month_no(month_text)
+        if not 1 <= month <= 12:
+            return None
+        if year_text:
+            year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+        else:
+            year = self._year_for(month, dom)
+        start = date(year, month, dom)
+        return start, start + timedelta(1)
+
+    def _ago(self, match: re.Match[str]) -> tuple[date, date]:
+        n, unit = int(match.group("n")), match.group("u").casefold()
+        if unit.startswith(("woche", "week")):
+            start = self.today - timedelta(7 * n)
+            return start, start + timedelta(7)
+        start = self.today - timedelta(n)
+        return start, start + timedelta(1)
+
+
+def _month_no(name: str) -> int:
+    return MONTHS[name.casefold().rstrip(".")]
+
+
+def _month_range(year: int, month: int) -> tuple[date, date]:
+    return date(year, month, 1), date(year + (month == 12), month % 12 + 1, 1)
+
+
+def _prev_month(today: date) -> tuple[int, int]:
+    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+
+
+def _monday(d: date) -> date:
+    return d - timedelta(d.weekday())
+
+
+def _last_weekday(today: date, weekday: int) -> date:
+    return today - timedelta((today.weekday() - weekday) % 7)
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _earlier(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b < a else a

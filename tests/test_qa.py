@@ -1,0 +1,258 @@
+"""Answering with cited passages: the seed article in German and English, refusals, dates,
+follow-ups, agency copy and the JSON contract, against the real index and model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.qa import NewsQA
+from bot.settings import Settings
+from index.loaders import Loader
+from index.models import Article
+from index.pipeline import Indexer
+from tests.conftest import ROOT, SEED, run_cli
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SEED_TEXT = SEED.read_text(encoding="utf-8")
+PROMO = ["AUDIO", "NDR Info hören", "Livestream", "tagesschau24", "Mehr bei tagesschau.de", "Dieses Thema im Programm",
+         "Hinweis zur Berichterstattung", "unabhängiger Stelle"]
+
+
+@pytest.fixture(scope="module")
+def seed_qa(tmp_path_factory, e5):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("seed") / "data")
+    with Indexer.open(settings, write=True, embedder=e5) as idx:
+        idx.ingest(Loader().load([ROOT / "corpus"]))
+    with NewsQA(settings, embedder=e5) as qa:
+        yield qa
+
+
+def quotes(answer) -> list[str]:
+    return [q for c in answer.citations for q in c.quotes]
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Wer hat in Belarus verhandelt?", "Verhandlungsrunde in Belarus"),
+        ("Who negotiated in Belarus?", "Verhandlungsrunde in Belarus"),
+        ("Wo wollen sich Lawrow und Kuleba treffen?", "Antalya"),
+        ("Where are Lavrov and Kuleba going to meet?", "Antalya"),
+        ("Wie viele zusätzliche US-Soldaten schicken die USA nach Europa?", "500"),
+        ("How many more US soldiers are going to Europe?", "500"),
+        ("Wie viele Flüchtlinge aus der Ukraine sind bislang eingereist?", "50.000"),
+        ("How many refugees from Ukraine have arrived so far?", "50.000"),
+    ],
+)
+def test_seed_questions_are_answered_with_verbatim_quotes(seed_qa, question, expected):
+    answer = seed_qa.ask(question)
+    assert not answer.refused
+    assert expected in quotes(answer)[0]
+    for quote in quotes(answer):
+        for sentence in quote.split(". "):
+            assert sentence in SEED_TEXT  # verbatim, nothing invented
+    (citation,) = answer.citations
+    assert citation.n == 1 and f"[{citation.n}]" in answer.text
+    assert citation.title == "Russland-Ukraine-Krieg: Wenig Fortschritt bei Verhandlungen"
+    assert citation.source == "tagesschau.de"
+    assert citation.updated == "2022-03-07T19:45:00+01:00"
+    assert 0 < citation.score <= 1.5
+
+
+def test_framing_follows_the_question_language(seed_qa):
+    de = seed_qa.ask("Wo wollen sich Lawrow und Kuleba treffen?")
+    assert de.language == "de"
+    assert de.text.startswith("Laut tagesschau.de (Stand 07.03.2022, 19:45): „")
+    assert de.text.endswith("“ [1]")
+    en = seed_qa.ask("Where are Lavrov and Kuleba going to meet?")
+    assert en.language == "en"
+    assert en.text.startswith("According to tagesschau.de (updated 07.03.2022, 19:45): \u201c")
+
+
+def test_editorial_note_travels_with_the_answer(seed_qa):
+    answer = seed_qa.ask("Wie viele Siedlungen hat Russland eingenommen?")
+    assert answer.note and "nicht unmittelbar von unabhängiger Stelle überprüft" in answer.note
+    assert "überprüft" not in " ".join(quotes(answer))
+
+
+@pytest.mark.parametrize("question, language", [
+    ("Wer gewann die Fußball-Weltmeisterschaft 2014?", "de"),
+    ("What is the capital of Australia?", "en"),
+    ("Wie backe ich einen Apfelkuchen?", "de"),
+    ("asdf qwer zxcv", None),
+])
+def test_unanswerable_questions_are_refused(seed_qa, question, language):
+    answer = seed_qa.ask(question)
+    assert answer.refused and answer.citations == [] and answer.note is None
+    if language == "de":
+        assert answer.text == "Dazu habe ich in den Artikeln nichts gefunden."
+    elif language == "en":
+        assert answer.text == "I found nothing about that in the articles."
+
+
+@pytest.mark.parametrize("question", [
+    "Wo kann ich NDR Info hören?", "Gibt es einen Livestream von tagesschau24?", "Kommentar russisches Gas boykottieren",
+    "Wann läuft das Thema im Programm von NDR Info?",
+])
+def test_boilerplate_is_never_quoted(seed_qa, question):
+    answer = seed_qa.ask(question)
+    for quote in quotes(answer):
+        for promo in PROMO:
+            assert promo not in quote
+
+
+def test_follow_ups_use_the_history(seed_qa):
+    first = seed_qa.ask("Wo wollen sich Lawrow und Kuleba treffen?")
+    follow = seed_qa.ask("Und wann?", history=[first])
+    assert "Lawrow" in follow.debug["query"] and follow.debug["query"].startswith("Und wann?")
+    assert follow.language == "de" and "Donnerstag" in quotes(follow)[0]
+    first_en = seed_qa.ask("Who negotiated in Belarus?")
+    follow_en = seed_qa.ask("And what did Medinski say?", history=[first_en])
+    assert follow_en.language == "en"
+    assert follow_en.debug["query"].startswith("And what did Medinski say?") and "Belarus" in follow_en.debug["query"]
+    assert any("Medinski" in q for q in quotes(follow_en))
+    # a question that stands on its own is not rewritten
+    alone = seed_qa.ask("Wie viele Flüchtlinge sind eingereist?", history=[first])
+    assert alone.debug["query"] == "Wie viele Flüchtlinge sind eingereist?"
+
+
+def test_history_is_bounded():
+    from bot.conversation import MAX_HISTORY, trim
+
+    assert trim(list(range(50))) == list(range(50 - MAX_HISTORY, 50))
+
+
+def test_aask_runs_off_the_event_loop(seed_qa):
+    answer = asyncio.run(seed_qa.aask("Where are Lavrov and Kuleba going to meet?"))
+    assert "Antalya" in quotes(answer)[0]
+
+
+def test_bad_questions_and_dates_are_clear_errors(seed_qa):
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="empty"):
+        seed_qa.ask("   ")
+    with pytest.raises(ConfigError, match="too long"):
+        seed_qa.ask("Frage " * 1000)
+    with pytest.raises(ConfigError, match="Invalid date filter"):
+        seed_qa.ask("Wer hat verhandelt?", since="irgendwann")
+
+
+# ---- dates ---------------------------------------------------------------------------------
+
+TALKS = [
+    ("talks-0307", "2022-03-07T19:45:00+01:00", "Verhandlungen in Belarus",
+     "Die Delegationen aus Russland und der Ukraine verhandelten in Belarus über humanitäre Korridore."),
+    ("talks-0308", "2022-03-08T18:00:00+01:00", "Neue Gespräche angekündigt",
+     "Die Delegationen aus Russland und der Ukraine wollen ihre Verhandlungen über Korridore fortsetzen."),
+    ("talks-0301", "2022-03-01T12:00:00+01:00", "Erste Runde",
+     "Die Delegationen aus Russland und der Ukraine trafen sich zur ersten Verhandlungsrunde über Korridore."),
+]
+
+
+@pytest.fixture(scope="module")
+def dated_qa(tmp_path_factory, e5):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dated") / "data")
+    articles = [Article(id=i, title=t, text=x, updated=datetime.fromisoformat(u), source="Agentur") for i, u, t, x in TALKS]
+    with Indexer.open(settings, write=True, embedder=e5) as idx:
+        idx.ingest(articles)
+    with NewsQA(settings, embedder=e5) as qa:
+        yield qa
+
+
+NOW = datetime(2022, 3, 9, 9, 0, tzinfo=BERLIN)
+
+
+def cited(answer) -> list[str]:
+    return [c.article_id for c in answer.citations]
+
+
+def test_relative_dates_filter_articles(dated_qa):
+    assert cited(dated_qa.ask("Worüber wurde gestern verhandelt?", now=NOW)) == ["talks-0308"]
+    assert cited(dated_qa.ask("What were the negotiations about yesterday?", now=NOW)) == ["talks-0308"]
+    assert cited(dated_qa.ask("Worüber wurde am 7. März verhandelt?", now=NOW)) == ["talks-0307"]
+    answer = dated_qa.ask("Verhandlungen seit Montag", now=NOW)
+    assert set(cited(answer)) <= {"talks-0307", "talks-0308"} and answer.citations
+    assert answer.debug["date_filter"]["since"] == "2022-03-07T00:00:00+01:00"
+    assert dated_qa.ask("Worüber wurde am 5. März verhandelt?", now=NOW).refused  # nothing that day
+
+
+def test_explicit_since_and_until(dated_qa):
+    assert cited(dated_qa.ask("Verhandlungen über Korridore", until="2022-03-01", now=NOW)) == ["talks-0301"]
+    answer = dated_qa.ask("Verhandlungen über Korridore", since="2022-03-08", now=NOW)
+    assert cited(answer) == ["talks-0308"]
+
+
+def test_recency_words_favour_newer_articles(dated_qa):
+    latest = dated_qa.ask("Neueste Verhandlungen der Delegationen über Korridore", now=NOW)
+    assert latest.debug["date_filter"]["recency"]
+    assert latest.debug["ranking"][0] == "talks-0308"
+
+
+# ---- agency copy ----------------------------------------------------------------------------
+
+
+def test_same_quote_in_several_articles_cites_the_earliest_once(tmp_path, e5):
+    wire = "Der türkische Außenminister Cavusoglu kündigte ein Treffen von Lawrow und Kuleba in Antalya an."
+    articles = [
+        Article(id="late", title="Spät", text=f"{wire} Die Regionalzeitung ergänzt Details zur Anreise.",
+                source="Zeitung B", updated=datetime(2022, 3, 8, 12, 0, tzinfo=BERLIN)),
+        Article(id="early", title="Früh", text=f"{wire} Die Agentur meldet weitere Einzelheiten.",
+                source="Agentur A", updated=datetime(2022, 3, 7, 9, 0, tzinfo=BERLIN)),
+    ]
+    settings = Settings(data_dir=tmp_path / "wire")
+    with Indexer.open(settings, write=True, embedder=e5) as idx:
+        idx.ingest(articles)
+    with NewsQA(settings, embedder=e5) as qa:
+        answer = qa.ask("Wer kündigte das Treffen in Antalya an?")
+    wire_citations = [c for c in answer.citations if wire in c.quotes]
+    assert len(wire_citations) == 1
+    assert wire_citations[0].article_id == "early"
+    assert [a["article_id"] for a in wire_citations[0].also] == ["late"]
+    assert answer.text.count(wire) == 1
+
+
+# ---- front ends -----------------------------------------------------------------------------
+
+
+def test_ask_json_contract():
+    assert run_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    result = run_cli("ask", "Wo wollen sich Lawrow und Kuleba treffen?", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"question", "answer", "refused", "language", "citations", "note", "timings_ms"} <= set(data)
+    assert isinstance(data["question"], str) and isinstance(data["answer"], str)
+    assert data["refused"] is False and data["language"] == "de"
+    assert isinstance(data["timings_ms"]["total"], float)
+    (c,) = data["citations"]
+    types = {"n": int, "article_id": str, "title": str, "quote": str, "score": float}
+    for key, kind in types.items():
+        assert isinstance(c[key], kind), key
+    for key in ("source", "url", "published", "updated"):
+        assert key in c and (c[key] is None or isinstance(c[key], str))
+    datetime.fromisoformat(c["updated"])
+    assert "Antalya" in c["quote"]
+
+
+def test_repl_through_stdin():
+    assert run_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    script = "\n".join([
+        "Wo wollen sich Lawrow und Kuleba treffen?", "Und wann?", ":sources", ":since kaputt", ":debug",
+        "What is the capital of Australia?", ":reset", ":unknown", ":quit", "never asked",
+    ]) + "\n"
+    result = run_cli("repl", input=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("Antalya") >= 2
+    assert "[1] Russland-Ukraine-Krieg: Wenig Fortschritt bei Verhandlungen (tagesschau.de, 07.03.2022)" in out
+    assert "Error: unparseable date 'kaputt'" in out
+    assert "I found nothing about that in the articles." in out
+    assert "query:" in out and "Conversation and date filters reset." in out
+    assert "Unknown command :unknown" in out
+    assert "Traceback" not in out + result.stderr
