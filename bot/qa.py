@@ -11,6 +11,7 @@ worker thread so Telegram and HTTP handlers never block their event loop.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ from index.embed import NewsEmbedding
 from index.pipeline import Indexer
 
 MAX_QUESTION_CHARS = 2000
+EVIDENCE_MARGIN_WEIGHT = 0.5
+EVIDENCE_MARGIN_CAP = 0.04
 
 Turn = str | Answer  # a previous question, or the answer it got
 
@@ -91,8 +94,10 @@ class NewsQA:
         # The filter carries the date; left in, "am 7. März" only blurs the query's meaning.
         search = _without(query, dates.phrases)
         retrieval = self.retriever.retrieve(search, dates=dates, sources=sources)
-        best = retrieval.articles[0].score if retrieval.articles else None
-        refused = best is None or best < self.settings.min_evidence or _gibberish(question, retrieval)
+        best = evidence(retrieval)
+        threshold = (self.settings.min_evidence if language == self.settings.corpus_language
+                     else self.settings.min_evidence_cross_lingual)
+        refused = best is None or best < threshold or _gibberish(question, retrieval)
         quotes = [] if refused else choose_quotes(retrieval, question)
         if quotes:
             same = self.indexer.catalog.articles_with_sentences([q.sentence.text for q in quotes])
@@ -125,6 +130,16 @@ class NewsQA:
                 explicit_until += timedelta(days=1)  # "until 07.03.2022" includes that day
             dates.until = min(filter(None, [dates.until, explicit_until]))
         return dates
+
+
+def evidence(retrieval: Retrieval) -> float | None:
+    """How strongly the index supports an answer: the best article's score plus half its
+    lead over the runner-up (capped), since a clear winner is better evidence than a tie."""
+    if not retrieval.articles:
+        return None
+    best = retrieval.articles[0].score
+    runner_up = retrieval.articles[1].score if len(retrieval.articles) > 1 else -math.inf
+    return best + EVIDENCE_MARGIN_WEIGHT * min(best - runner_up, EVIDENCE_MARGIN_CAP)
 
 
 def _without(query: str, phrases: list[str]) -> str:
@@ -161,6 +176,8 @@ def _debug(query: str, search: str, dates: DateFilter, retrieval: Retrieval, bes
                 "article_id": a.article_id,
                 "title": a.meta["title"],
                 "score": round(a.score, 4),
+                "similarity": round(a.similarity, 4),
+                "coverage": round(a.coverage, 4),
                 "sentence": max(a.sentences, key=lambda s: s.similarity).text if a.sentences else None,
             }
             for a in retrieval.articles[:10]

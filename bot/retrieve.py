@@ -57,6 +57,8 @@ class RankedArticle:
     article_id: str
     score: float
     best_passage: int
+    similarity: float = 0.0  # of the best passage's best sentence
+    coverage: float = 0.0  # keyword coverage of the best passage
     sentences: list[ScoredSentence] = field(default_factory=list)  # of its candidate passages, in order
     meta: Any = None  # the catalog row (title, source, url, dates, notes)
 
@@ -164,6 +166,7 @@ class Retriever:
                 score = sim + PASSAGE_KEYWORD_WEIGHT * coverage + recency
                 if score > article.score:
                     article.score, article.best_passage = score, passage
+                    article.similarity, article.coverage = sim, coverage
         return sorted(by_article.values(), key=lambda a: a.score, reverse=True)
 
 

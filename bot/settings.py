@@ -35,9 +35,14 @@ class Settings(BaseSettings):
     passage_max_chars: int = Field(700, ge=100, description="Sentences are grouped into passages up to this size.")
     lock_timeout: float = Field(2.0, ge=0, description="Seconds a writer waits for another writer.")
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a feed or page URL.")
+    corpus_language: str = Field("de", description="Language of the articles (ISO 639-1).")
     min_evidence: float = Field(
-        0.80, description="Best evidence score below which newsbot answers that it found nothing "
-        "(calibrated on XQuAD with held-out paragraphs; see the README).",
+        0.85, description="Evidence below which a question in the corpus language is answered with "
+        "'nothing found' (calibrated on XQuAD with held-out paragraphs; see the README).",
+    )
+    min_evidence_cross_lingual: float = Field(
+        0.80, description="The same for questions in another language (cross-lingual similarities "
+        "run lower).",
     )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
 

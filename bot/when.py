@@ -73,7 +73,11 @@ def resolve(question: str, now: datetime, tz: str = "Europe/Berlin") -> DateFilt
 
 
 class _Resolver:
-    """One resolution: rules in order of specificity; a span matched once is not read again."""
+    """One resolution: rules in order of specificity; a span matched once is not read again.
+
+    A bare year ("2014", "im Jahr 1990") is deliberately not a filter: in a question it
+    usually names when the event happened, not when the article was written.
+    """
 
     def __init__(self, today: date, zone: ZoneInfo) -> None:
         self.today = today
@@ -90,8 +94,6 @@ class _Resolver:
              lambda m: _month_range(int(m.group("y")), _month_no(m.group("b")))),
             (rf"{_PRE}\b(?:im|in)\s+{_MONTH}(?!\s*\d)\b",
              lambda m: _month_range(self._year_for(_month_no(m.group("b")), 1), _month_no(m.group("b")))),
-            (rf"{_PRE}\b(?:im jahr|in|im)\s+{_YEAR}\b",
-             lambda m: (date(int(m.group("y")), 1, 1), date(int(m.group("y")) + 1, 1, 1))),
             (rf"{_PRE}\b(vorgestern|day before yesterday)\b", lambda m: (today_ - timedelta(2), today_ - timedelta(1))),
             (rf"{_PRE}\b(gestern|yesterday)\b", lambda m: (today_ - timedelta(1), today_)),
             (rf"{_PRE}\b(heute|today|tonight)\b", lambda m: (today_, today_ + timedelta(1))),
