@@ -181,7 +181,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 @handle_errors
 def check(ctx: click.Context, as_json: bool) -> None:
-    """Verify that catalog, keyword index and vectors agree (after a crash, for example)."""
+    """Repair what an interrupted write left, then verify that catalog, keyword index and vectors agree."""
     from index.pipeline import Indexer
 
     with Indexer.open(_settings(ctx), write=True) as indexer:

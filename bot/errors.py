@@ -20,6 +20,12 @@ class ConfigError(NewsbotError):
     exit_code = 2
 
 
+class InvalidInputError(NewsbotError):
+    """A question or filter that newsbot cannot work with (empty, too long, bad date)."""
+
+    exit_code = 2
+
+
 class IndexLockedError(NewsbotError):
     """Another process holds the index's write lock."""
 

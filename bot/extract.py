@@ -21,7 +21,7 @@ SENTENCE_KEYWORD_WEIGHT = 0.1  # keyword coverage when choosing the quoted sente
 TYPE_BONUS = 0.02  # a number for "how many", a date for "when"
 TITLE_PENALTY = 0.05  # headlines help find an article but make poor quotes
 SECOND_ARTICLE_PENALTY = 0.02
-QUOTE_MARGIN = 0.03  # further quotes must score within this of the best one
+QUOTE_MARGIN = 0.06  # further quotes must score within this of the best one
 QUOTE_ARTICLES = 3  # quotes come from the best few articles only
 MAX_QUOTES = 3
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.answer import Answer
 from bot.conversation import rewrite, trim
-from bot.errors import ConfigError
+from bot.errors import InvalidInputError
 from bot.extract import choose_quotes, cite, compose, phrases
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.retrieve import Retrieval, Retriever
@@ -83,9 +83,9 @@ class NewsQA:
         started = time.perf_counter()
         question = " ".join(question.split())
         if not question:
-            raise ConfigError("The question is empty.")
+            raise InvalidInputError("The question is empty.")
         if len(question) > MAX_QUESTION_CHARS:
-            raise ConfigError(f"The question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS}).")
+            raise InvalidInputError(f"The question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS}).")
         language = detect_language(question)
         previous = trim([t.query if isinstance(t, Answer) else t for t in history or []])
         query = rewrite(question, previous)
@@ -122,7 +122,7 @@ class NewsQA:
             explicit_since = parse_datetime(since, self.settings.timezone)
             explicit_until = parse_datetime(until, self.settings.timezone)
         except ValueError as exc:
-            raise ConfigError(f"Invalid date filter: {exc}") from exc
+            raise InvalidInputError(f"Invalid date filter: {exc}") from exc
         if explicit_since is not None:
             dates.since = max(filter(None, [dates.since, explicit_since]))
         if explicit_until is not None:

@@ -96,7 +96,10 @@ class _Resolver:
              lambda m: _month_range(self._year_for(_month_no(m.group("b")), 1), _month_no(m.group("b")))),
             (rf"{_PRE}\b(vorgestern|day before yesterday)\b", lambda m: (today_ - timedelta(2), today_ - timedelta(1))),
             (rf"{_PRE}\b(gestern|yesterday)\b", lambda m: (today_ - timedelta(1), today_)),
-            (rf"{_PRE}\b(heute|today|tonight)\b", lambda m: (today_, today_ + timedelta(1))),
+            # "heute" as "nowadays" ("noch heute", "heute bekannt als", "than today") is no date
+            (rf"{_PRE}(?<!noch )(?<!bis )(?<!als )(?<!than )(?<!even )(?<!as )\b(heute|today|tonight)\b"
+             r"(?!\s+(?:als|bekannt|noch|known))",
+             lambda m: (today_, today_ + timedelta(1))),
             (rf"{_PRE}\b(letzte[nrms]?|vergangene[nrms]?|last|previous)\s+(woche|week)\b",
              lambda m: (_monday(today_) - timedelta(7), _monday(today_))),
             (rf"{_PRE}\b(diese[rn]?|this)\s+(woche|week)\b", lambda m: (_monday(today_), today_ + timedelta(1))),

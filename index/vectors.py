@@ -7,6 +7,7 @@ embedding function, so Chroma's default one (which downloads a model) never runs
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,17 @@ logger = logging.getLogger(__name__)
 
 
 class VectorStore:
-    """One Chroma collection of sentence vectors (cosine space)."""
+    """One Chroma collection of sentence vectors (cosine space).
 
-    def __init__(self, client: Any, name: str) -> None:
+    Vector ids carry the article version, so the vector behind an id never changes:
+    ``get`` keeps what it fetched in a bounded in-process cache that can never be stale.
+    """
+
+    def __init__(self, client: Any, name: str, cache_size: int = 200_000) -> None:
         self.client = client
         self.name = name
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
         self.collection = client.get_or_create_collection(
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
@@ -62,24 +69,30 @@ class VectorStore:
     def get(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by id; ids that are not stored are left out."""
         out: dict[str, np.ndarray] = {}
-        for start in range(0, len(ids), self._max_batch):
-            got = self.collection.get(ids=list(ids[start:start + self._max_batch]), include=["embeddings"])
-            for vid, vec in zip(got["ids"], got["embeddings"]):
-                out[vid] = np.asarray(vec, dtype=np.float32)
+        missing: list[str] = []
+        for vid in ids:
+            vec = self._cache.get(vid)
+            if vec is None:
+                missing.append(vid)
+            else:
+                out[vid] = vec
+        for start in range(0, len(missing), self._max_batch):
+            got = self.collection.get(ids=missing[start:start + self._max_batch], include=["embeddings"])
+            for vid, vec in zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)):
+                out[vid] = self._cache[vid] = vec
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
         return out
 
     def delete(self, ids: Sequence[str]) -> None:
+        for vid in ids:
+            self._cache.pop(vid, None)
         for start in range(0, len(ids), self._max_batch):
             self.collection.delete(ids=list(ids[start:start + self._max_batch]))
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """The ``k`` nearest ids with cosine similarity."""
-        count = self.count()
-        if count == 0:
-            return []
-        result = self.collection.query(
-            query_embeddings=[vector], n_results=min(k, count), where=where, include=["distances"]
-        )
+        result = self.collection.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
         return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
 
     def count(self) -> int:

