@@ -57,7 +57,9 @@ class NewsQA:
         self.close()
 
     def warm_up(self) -> None:
-        """Load the model and open the vector store now rather than on the first question."""
+        """Load the model, open the vector store and cache its vectors now, not on the first question."""
+        if self.indexer.catalog.meta("dim"):
+            self.indexer.vectors.preload()
         self.retriever.retrieve("warm-up")
 
     async def aask(self, question: str, **kwargs: Any) -> Answer:

@@ -34,7 +34,6 @@ from index.pipeline import Indexer
 VECTOR_CANDIDATES = 60  # sentences asked from Chroma
 KEYWORD_CANDIDATES = 60  # sentences asked from the keyword index
 PASSAGE_KEYWORD_WEIGHT = 0.05  # weight of keyword coverage in a passage's score (tuned on XQuAD)
-COVERAGE_SCOPE = "passage"
 RECENCY_WEIGHT = 0.03  # bonus for the newest articles when a question asks for the latest news
 RECENCY_HALF_LIFE_DAYS = 7.0
 
@@ -162,9 +161,8 @@ class Retriever:
             best: dict[int, float] = {}
             for s in article.sentences:
                 best[s.passage] = max(best.get(s.passage, -math.inf), s.similarity)
-            article_terms = set().union(*(passage_terms[(article.article_id, p)] for p in best))
             for passage, sim in best.items():
-                terms = article_terms if COVERAGE_SCOPE == "article" else passage_terms[(article.article_id, passage)]
+                terms = passage_terms[(article.article_id, passage)]
                 coverage = sum(weights[t] for t in terms) / total_weight
                 score = sim + PASSAGE_KEYWORD_WEIGHT * coverage + recency
                 if score > article.score:

@@ -35,7 +35,6 @@ from bot.errors import ArticleNotFoundError, EmbedderMismatchError, IndexLockedE
 from bot.settings import Settings
 from index.catalog import ArticleState, Catalog, article_key, vector_ids
 from index.embed import NewsEmbedding, embedder_id, make_embedder
-from index.keywords import stems
 from index.loaders import LoadResult, Problem
 from index.models import Article, Prepared
 from index.split import prepare, version_of
@@ -73,17 +72,6 @@ class IngestReport:
         data["seconds"] = round(self.seconds, 3)
         data["embed_seconds"] = round(self.embed_seconds, 3)
         return data
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved sentence."""
-
-    vid: str
-    article_id: str
-    text: str
-    score: float
-    via: str  # "vector" or "keyword"
 
 
 @dataclass
@@ -331,22 +319,6 @@ class Indexer:
             data_bytes=sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file()),
         )
         return stats
-
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """Sentences near ``query`` by vector and by German keywords, committed ones only.
-
-        The building block of retrieval; answering (ranking, fusion, dates) lives in ``bot``.
-        """
-        hits: dict[str, Hit] = {}
-        vector_hits = self.vectors.query(self.embedder.embed_query(query), k) if self.catalog.meta("dim") else []
-        keyword_hits = self.catalog.keyword_search(stems(query, drop_stopwords=True), k)
-        rows = self.catalog.sentences_by_vid([v for v, _ in vector_hits] + [v for v, _ in keyword_hits])
-        for via, found in (("vector", vector_hits), ("keyword", keyword_hits)):
-            for vid, score in found:
-                row = rows.get(vid)  # not in the catalog: not committed, never returned
-                if row is not None and vid not in hits:
-                    hits[vid] = Hit(vid, row["article_id"], row["text"], score, via)
-        return list(hits.values())
 
     def check(self) -> dict[str, Any]:
         """Compare catalog and vector store: every committed sentence has its vector, no extras."""

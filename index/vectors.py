@@ -84,6 +84,17 @@ class VectorStore:
             self._cache.popitem(last=False)
         return out
 
+    def preload(self) -> int:
+        """Fill the cache with every stored vector when they all fit; returns how many were loaded."""
+        total = self.count()
+        if total > self._cache_size:
+            return 0
+        for offset in range(0, total, self._max_batch):
+            got = self.collection.get(include=["embeddings"], limit=self._max_batch, offset=offset)
+            for vid, vec in zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)):
+                self._cache[vid] = vec
+        return len(self._cache)
+
     def delete(self, ids: Sequence[str]) -> None:
         for vid in ids:
             self._cache.pop(vid, None)
