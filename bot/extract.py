@@ -67,9 +67,10 @@ PHRASES = {
 @dataclass
 class Quote:
     sentence: ScoredSentence
-    text: str  # the quoted text (the sentence, or the previous one plus the sentence)
+    text: str  # the quoted text (the sentence, or it and a neighbour)
     score: float
     article: RankedArticle
+    idxs: tuple[int, ...] = ()  # positions of the quoted sentences in their article
 
 
 def phrases(language: str) -> dict[str, str]:
@@ -87,16 +88,17 @@ def choose_quotes(retrieval: Retrieval, question: str) -> list[Quote]:
                 score -= TITLE_PENALTY
             if bonus_pattern is not None and bonus_pattern.search(s.text):
                 score += TYPE_BONUS
-            candidates.append(Quote(s, s.text, score, article))
+            candidates.append(Quote(s, s.text, score, article, (s.idx,)))
     scores = {(q.sentence.article_id, q.sentence.idx): q.score for q in candidates}
     candidates.sort(key=lambda q: q.score, reverse=True)
     chosen: list[Quote] = []
     for quote in candidates:
         if len(chosen) == MAX_QUOTES or (chosen and quote.score < chosen[0].score - QUOTE_MARGIN):
             break
+        quote = _with_context(quote, scores)
         if any(_overlaps(quote, other) for other in chosen):
             continue
-        chosen.append(_with_context(quote, scores))
+        chosen.append(quote)
     return chosen
 
 
@@ -156,9 +158,10 @@ def _ref(row: Any) -> dict[str, Any]:
 
 
 def _overlaps(a: Quote, b: Quote) -> bool:
+    """Two quotes share a sentence (in one article), or quote the same text (agency copy)."""
     if a.sentence.article_id != b.sentence.article_id:
         return a.sentence.text == b.sentence.text
-    return a.sentence.text in b.text or b.sentence.text in a.text
+    return bool(set(a.idxs) & set(b.idxs))
 
 
 def _with_context(quote: Quote, scores: dict[tuple[str, int], float]) -> Quote:
@@ -173,7 +176,7 @@ def _with_context(quote: Quote, scores: dict[tuple[str, int], float]) -> Quote:
     }
     previous = neighbours.get(s.idx - 1)
     if previous is not None and DEPENDENT_START.match(s.text):
-        return Quote(s, f"{previous.text} {s.text}", quote.score, quote.article)
+        return Quote(s, f"{previous.text} {s.text}", quote.score, quote.article, (previous.idx, s.idx))
     close = [
         o for o in neighbours.values()
         if scores.get((o.article_id, o.idx), -1.0) >= quote.score - NEIGHBOUR_MARGIN
@@ -182,4 +185,4 @@ def _with_context(quote: Quote, scores: dict[tuple[str, int], float]) -> Quote:
         return quote
     best = max(close, key=lambda o: scores[(o.article_id, o.idx)])
     first, second = sorted([s, best], key=lambda o: o.idx)
-    return Quote(s, f"{first.text} {second.text}", quote.score, quote.article)
+    return Quote(s, f"{first.text} {second.text}", quote.score, quote.article, (first.idx, second.idx))

@@ -65,6 +65,14 @@ def test_seed_questions_are_answered_with_verbatim_quotes(seed_qa, question, exp
     assert 0 < citation.score <= 1.5
 
 
+@pytest.mark.parametrize("question", ["Who negotiated in Belarus?", "Was sagte Medinski?", "Was meldete Russland?"])
+def test_quotes_never_repeat_a_sentence(seed_qa, question):
+    from index.split import split_sentences
+
+    sentences = [s for q in quotes(seed_qa.ask(question)) for s in split_sentences(q)]
+    assert sentences and len(sentences) == len(set(sentences))
+
+
 def test_framing_follows_the_question_language(seed_qa):
     de = seed_qa.ask("Wo wollen sich Lawrow und Kuleba treffen?")
     assert de.language == "de"
