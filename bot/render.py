@@ -13,13 +13,14 @@ def day(iso: str | None) -> str:
 
 
 def source_line(c: Citation) -> str:
-    when = day(c.updated or c.published)
-    parts = [f"[{c.n}] {c.title}", f"({c.source}, {when})" if c.source and when else f"({c.source or when})" if c.source or when else ""]
-    line = " ".join(p for p in parts if p)
+    """"[1] Title (source, 07.03.2022)", the link below, then other articles with the same quote."""
+    details = ", ".join(p for p in (c.source, day(c.updated or c.published)) if p)
+    line = f"[{c.n}] {c.title}" + (f" ({details})" if details else "")
     if c.url:
         line += f"\n    {c.url}"
     for other in c.also:
-        line += f"\n    also: {other['title']} ({other.get('source') or '-'}, {day(other.get('updated') or other.get('published'))})"
+        when = day(other.get("updated") or other.get("published"))
+        line += f"\n    also: {other['title']} ({other.get('source') or '-'}, {when})"
     return line
 
 
