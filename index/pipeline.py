@@ -349,11 +349,7 @@ class Indexer:
         if all(s.kind == "title" for s in prepared.sentences):
             report.fail(article.origin or article.id, "no article text left after removing page furniture")
             return None
-        duplicate_of = next(
-            (c.prepared.article.id for c in batch
-             if c.duplicate_of is None and c.prepared.norm_hash == prepared.norm_hash),
-            None,
-        ) or self.catalog.original_for(prepared.norm_hash, exclude_id=article.id)
+        duplicate_of = self._original_of(prepared, batch)
         if state is None:
             report.added += 1
         else:
@@ -361,6 +357,14 @@ class Indexer:
         if duplicate_of:
             report.duplicates += 1
         return _Change(prepared, state, duplicate_of)
+
+    def _original_of(self, prepared: Prepared, batch: list[_Change]) -> str | None:
+        """The indexed article with the same normalized text, in this batch or committed."""
+        return next(
+            (c.prepared.article.id for c in batch
+             if c.duplicate_of is None and c.prepared.norm_hash == prepared.norm_hash),
+            None,
+        ) or self.catalog.original_for(prepared.norm_hash, exclude_id=prepared.article.id)
 
     def _flush(self, batch: list[_Change], report: IngestReport) -> None:
         if not batch:
@@ -449,10 +453,7 @@ class Indexer:
                 state = self.catalog.state(article_id)
                 assert article is not None and state is not None
                 prepared = prepare(article, self.settings.passage_max_chars)
-                duplicate_of = next(
-                    (c.prepared.article.id for c in batch
-                     if c.duplicate_of is None and c.prepared.norm_hash == prepared.norm_hash), None,
-                ) or self.catalog.original_for(prepared.norm_hash, exclude_id=article_id)
+                duplicate_of = self._original_of(prepared, batch)
                 batch.append(_Change(prepared, state, duplicate_of))
                 report.promoted += 1
             self._flush(batch, report)
