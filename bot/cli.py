@@ -235,12 +235,42 @@ def repl(ctx: click.Context) -> None:
 
     settings = _settings(ctx)
     with NewsQA(settings) as qa:
-        if qa.indexer.catalog.stats()["articles"] == 0:
+        if qa.overview()["articles"] == 0:
             click.secho("The index is empty: run `newsbot ingest corpus/` first.", fg="yellow", err=True)
         interactive = sys.stdin.isatty()
         qa.warm_up()
         Repl(qa, write=click.echo, history_file=Path(settings.data_dir) / "repl_history").run(
             None if interactive else click.get_text_stream("stdin"))
+
+
+@main.command()
+@click.option("--webhook", metavar="URL",
+              help="Receive updates at this public https URL instead of long polling.")
+@click.option("--listen", default="127.0.0.1", show_default=True,
+              help="Webhook mode: address to listen on (behind a reverse proxy, keep 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True,
+              help="Webhook mode: port to listen on.")
+@click.option("--persist", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep chat histories and filters in this file across restarts.")
+@click.pass_context
+@handle_errors
+def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, persist: Path | None) -> None:
+    """Run the Telegram bot (Ctrl-C stops it).
+
+    \b
+    Needs NEWSBOT_TELEGRAM_TOKEN (from @BotFather) and who may ask:
+    NEWSBOT_TELEGRAM_ALLOWED_USERS / NEWSBOT_TELEGRAM_ALLOWED_CHATS (comma-separated ids),
+    or NEWSBOT_TELEGRAM_ALLOW_ALL=true. In groups the bot answers when mentioned or replied to.
+    """
+    from bot import telegram_bot
+
+    settings = _settings(ctx)
+    telegram_bot.check_settings(settings)
+    if webhook is not None and not webhook.startswith(("https://", "http://")):
+        raise ConfigError(f"--webhook needs a URL (https://...), not '{webhook}'.")
+    if ctx.obj["verbose"] == 0:
+        logging.getLogger("bot.telegram_bot").setLevel(logging.INFO)  # who was refused, errors
+    telegram_bot.run(settings, webhook=webhook, listen=listen, port=port, persist=persist)
 
 
 @main.command(name="eval")

@@ -129,12 +129,17 @@ def compose(citations: list[Citation], language: str) -> str:
     p = phrases(language)
     lines = []
     for c in citations:
-        who = c.source or f"{p['open']}{c.title}{p['close']}"
-        when = _when(c, p)
-        head = p["according"].format(who=who) + (f" ({when})" if when else "")
         quoted = " … ".join(f"{p['open']}{q}{p['close']}" for q in c.quotes)
-        lines.append(f"{head}: {quoted} [{c.n}]")
+        lines.append(f"{attribution(c, language)}: {quoted} [{c.n}]")
     return "\n".join(lines)
+
+
+def attribution(c: Citation, language: str) -> str:
+    """Who said it and when, in the question's language: Laut tagesschau.de (Stand 07.03.2022, 19:45)"""
+    p = phrases(language)
+    who = c.source or f"{p['open']}{c.title}{p['close']}"
+    when = _when(c, p)
+    return p["according"].format(who=who) + (f" ({when})" if when else "")
 
 
 def _when(c: Citation, p: dict[str, str]) -> str | None:

@@ -62,6 +62,20 @@ class NewsQA:
             self.indexer.vectors.preload()
         self.retriever.retrieve("warm-up")
 
+    def overview(self) -> dict[str, Any]:
+        """What the index holds, for help texts: articles, sentences, sources, oldest/newest date."""
+        return self.indexer.catalog.stats()
+
+    def check_date(self, value: str) -> datetime:
+        """Parse a date filter as ``ask`` will (07.03.2022, 2022-03-07, ...) or raise ``InvalidInputError``."""
+        try:
+            parsed = parse_datetime(value, self.settings.timezone)
+        except ValueError as exc:
+            raise InvalidInputError(f"{exc}. Try e.g. 07.03.2022 or 2022-03-07.") from exc
+        if parsed is None:
+            raise InvalidInputError(f"'{value}' is not a date. Try e.g. 07.03.2022 or 2022-03-07.")
+        return parsed
+
     async def aask(self, question: str, **kwargs: Any) -> Answer:
         """``ask`` in a worker thread (CPU-bound work never blocks the event loop)."""
         return await asyncio.to_thread(self.ask, question, **kwargs)

@@ -110,13 +110,11 @@ class Repl:
         return True
 
     def _set_date(self, which: str, value: str | None) -> None:
-        from index.dates import parse_datetime
-
         if value is not None:
             try:
-                parse_datetime(value, self.qa.settings.timezone)
-            except ValueError as exc:
-                self.write(f"Error: {exc}. Try e.g. 07.03.2022 or 2022-03-07.")
+                self.qa.check_date(value)
+            except NewsbotError as exc:
+                self.write(f"Error: {exc}")
                 return
         setattr(self, which, value)
         self.write(f"{which}: {value or 'cleared'}")

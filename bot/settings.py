@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IdSet = Annotated[frozenset[int], NoDecode]  # "123, -100456" in the environment
 
 
 class Settings(BaseSettings):
@@ -45,6 +49,43 @@ class Settings(BaseSettings):
         "run lower).",
     )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
+
+    # Telegram front end (``newsbot telegram``)
+    telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org", description="Root URL of the Bot API server (a self-hosted one works).",
+    )
+    telegram_allowed_users: IdSet = Field(frozenset(), description="User ids that may ask (comma-separated).")
+    telegram_allowed_chats: IdSet = Field(
+        frozenset(), description="Chat ids (groups: negative) whose members may all ask (comma-separated).",
+    )
+    telegram_allow_all: bool = Field(
+        False, description="Serve everyone; without it, one of the allow lists must be set.",
+    )
+    telegram_history_minutes: float = Field(
+        60, gt=0, description="A chat's follow-up history is forgotten after this long without a question.",
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret Telegram sends with every webhook call; unset = a random one per start.",
+    )
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_chars(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
+    @classmethod
+    def _id_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+            except ValueError:
+                raise ValueError("expected numeric ids separated by commas, e.g. 12345,-100987") from None
+        return value
 
 
 @lru_cache

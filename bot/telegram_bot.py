@@ -1,0 +1,468 @@
+"""``newsbot telegram``: the newsroom bot for private chats and groups (python-telegram-bot v22).
+
+A thin adapter over ``NewsQA``: updates come in (long polling or a webhook), pass a
+guard (duplicate ``update_id`` s, the allow lists), and questions go to ``qa.aask``
+in a worker thread, so chats are answered concurrently while the event loop stays
+free. Each chat keeps a short, expiring history for follow-ups and its date filter
+in ``chat_data`` (persisted with ``--persist``). Rendering lives in ``telegram_render``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    PersistenceInput,
+    PicklePersistence,
+    TypeHandler,
+    filters,
+)
+from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
+
+from bot.answer import Answer
+from bot.conversation import trim
+from bot.errors import ConfigError, NewsbotError
+from bot.qa import NewsQA
+from bot.render import day
+from bot.settings import Settings
+from bot.telegram_render import Span, answer_messages, sources_messages, split
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE]
+TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for about 5
+NETWORK_ATTEMPTS = 4  # a send that fails with a network error is tried this often in all
+SEEN_UPDATES = 10_000  # update ids remembered to drop re-deliveries
+REFUSED_USERS = 10_000  # users told once that they may not ask
+
+TEXTS = {
+    "de": {
+        "start": "Hallo! Ich beantworte Fragen aus dem Artikelarchiv, mit wörtlichen Zitaten und Quellen. "
+                 "Schreib einfach eine Frage, zum Beispiel:\n„{example}“\n\n/help zeigt, was ich weiß und kann.",
+        "help": "Ich kenne {articles} Artikel ({range}){sources}.\n\n"
+                "Frag auf Deutsch oder Englisch, z. B.:\n• {examples}\n\n"
+                "Folgefragen („Und wann?“) beziehen sich auf die letzte Frage.\n"
+                "/sources – alle Quellen der letzten Antwort\n"
+                "/since DATUM, /until DATUM – nur Artikel ab/bis zu einem Datum (ohne Datum: aufheben)\n"
+                "/reset – Verlauf und Filter vergessen",
+        "group": "In Gruppen antworte ich, wenn ihr mich erwähnt ({mention}) oder auf meine Nachricht antwortet.",
+        "not_allowed": "Entschuldigung, dieser Bot ist nur für die Redaktion freigeschaltet. "
+                       "Bitte wende dich an die Administratoren.",
+        "no_sources": "Noch keine Quellen: Die letzte Antwort hat nichts zitiert.",
+        "filter_set": "Filter gesetzt: {which} {value}.",
+        "filter_cleared": "Filter aufgehoben: {which}.",
+        "reset": "Verlauf und Filter sind zurückgesetzt.",
+        "empty": "Schreib mir eine Frage, zum Beispiel: „{example}“",
+        "error": "Entschuldigung, da ist etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
+        "unknown": "Diesen Befehl kenne ich nicht. /help zeigt, was geht.",
+        "since": "ab", "until": "bis",
+    },
+    "en": {
+        "start": "Hello! I answer questions from the article archive, with verbatim quotes and sources. "
+                 "Just send a question, for example:\n\u201c{example}\u201d\n\n/help shows what I know and can do.",
+        "help": "I know {articles} articles ({range}){sources}.\n\n"
+                "Ask in English or German, e.g.:\n• {examples}\n\n"
+                "Follow-ups (\u201cAnd when?\u201d) refer to the previous question.\n"
+                "/sources – every source of the last answer\n"
+                "/since DATE, /until DATE – only articles from/until a date (no date: clear)\n"
+                "/reset – forget the conversation and filters",
+        "group": "In groups I answer when you mention me ({mention}) or reply to my message.",
+        "not_allowed": "Sorry, this bot is only open to the newsroom. Please ask its administrators for access.",
+        "no_sources": "No sources yet: the last answer cited nothing.",
+        "filter_set": "Filter set: {which} {value}.",
+        "filter_cleared": "Filter cleared: {which}.",
+        "reset": "Conversation and filters are reset.",
+        "empty": "Send me a question, for example: \u201c{example}\u201d",
+        "error": "Sorry, something went wrong. Please try again in a moment.",
+        "unknown": "I don't know that command. /help lists what works.",
+        "since": "from", "until": "until",
+    },
+}
+EXAMPLES = {
+    "de": ["Wer hat in Belarus verhandelt?", "Was geschah gestern in der Ukraine?", "Und wann?"],
+    "en": ["Who negotiated in Belarus?", "What happened in Ukraine last week?", "And when?"],
+}
+COMMANDS = {
+    "de": [("help", "Was ich weiß und kann"), ("sources", "Alle Quellen der letzten Antwort"),
+           ("since", "Nur Artikel ab DATUM"), ("until", "Nur Artikel bis DATUM"),
+           ("reset", "Verlauf und Filter vergessen")],
+    "en": [("help", "What I know and can do"), ("sources", "Every source of the last answer"),
+           ("since", "Only articles from DATE on"), ("until", "Only articles until DATE"),
+           ("reset", "Forget the conversation and filters")],
+}
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse to start without a token, or open to everyone without saying so."""
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value().strip():
+        raise ConfigError(
+            "NEWSBOT_TELEGRAM_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot) "
+            "and put its token into .env."
+        )
+    if not (settings.telegram_allowed_users or settings.telegram_allowed_chats or settings.telegram_allow_all):
+        raise ConfigError(
+            "Nobody may use the bot: set NEWSBOT_TELEGRAM_ALLOWED_USERS and/or NEWSBOT_TELEGRAM_ALLOWED_CHATS "
+            "(comma-separated ids), or NEWSBOT_TELEGRAM_ALLOW_ALL=true to open the archive to every "
+            "Telegram user."
+        )
+
+
+class PatientRateLimiter(AIORateLimiter):
+    """PTB's limiter (keeps under Telegram's flood limits, waits out ``RetryAfter``), plus
+    retries with exponential backoff for network errors and timeouts on the way to Telegram."""
+
+    async def process_request(self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str,
+                              data: dict[str, Any], rate_limit_args: int | None) -> Any:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_transient), stop=stop_after_attempt(NETWORK_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.5, max=8), reraise=True,
+            before_sleep=before_sleep_log(logger, logging.WARNING),
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        raise AssertionError("unreachable")  # pragma: no cover - reraise=True ends the loop
+
+
+def _transient(exc: BaseException) -> bool:
+    """Network trouble and timeouts are worth another try; a malformed request (BadRequest) is not."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+class NewsBot:
+    """The Telegram application over one ``NewsQA``: ``run()`` blocks, ``running()`` shares a loop."""
+
+    def __init__(self, settings: Settings, qa: NewsQA, *, persist: Path | None = None) -> None:
+        check_settings(settings)
+        self.settings = settings
+        self.qa = qa
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._refused: OrderedDict[int, None] = OrderedDict()
+        self.app = self._application(persist)
+
+    def run(self, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443) -> None:
+        """Run until Ctrl-C / SIGTERM: long polling, or a webhook at ``webhook`` (an https URL)."""
+        if webhook is None:
+            self.app.run_polling(allowed_updates=ALLOWED_UPDATES)
+        else:
+            self.app.run_webhook(**self._webhook(webhook, listen, port), allowed_updates=ALLOWED_UPDATES)
+
+    @contextlib.asynccontextmanager
+    async def running(self, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443,
+                      poll_timeout: float = 10) -> AsyncIterator[Application]:
+        """Run inside an event loop that is already running (next to the HTTP API, in tests)."""
+        app = self.app
+        assert app.updater is not None
+        async with app:
+            await self._post_init(app)
+            if webhook is None:
+                await app.updater.start_polling(timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
+            else:
+                await app.updater.start_webhook(**self._webhook(webhook, listen, port), allowed_updates=ALLOWED_UPDATES)
+            await app.start()
+            try:
+                yield app
+            finally:
+                await app.updater.stop()
+                await app.stop()
+
+    def _webhook(self, url: str, listen: str, port: int) -> dict[str, Any]:
+        """Where to listen and the secret Telegram must send (the configured one, or a fresh random one)."""
+        configured = self.settings.telegram_webhook_secret
+        return {
+            "listen": listen, "port": port, "url_path": urlsplit(url).path.strip("/"), "webhook_url": url,
+            "secret_token": configured.get_secret_value() if configured else secrets.token_urlsafe(32),
+        }
+
+    def _application(self, persist: Path | None) -> Application:
+        assert self.settings.telegram_token is not None
+        root = self.settings.telegram_api_url.rstrip("/")
+        builder = (
+            ApplicationBuilder()
+            .token(self.settings.telegram_token.get_secret_value())
+            .base_url(f"{root}/bot")
+            .base_file_url(f"{root}/file/bot")
+            .rate_limiter(PatientRateLimiter(max_retries=3))
+            .concurrent_updates(True)
+            .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+            .post_init(self._post_init)
+        )
+        if persist is not None:
+            persist.parent.mkdir(parents=True, exist_ok=True)
+            builder = builder.persistence(PicklePersistence(
+                filepath=persist, store_data=PersistenceInput(bot_data=False, user_data=False, callback_data=False),
+            ))
+        app = builder.build()
+        app.add_handler(TypeHandler(Update, self.guard), group=-1)
+        app.add_handler(CommandHandler("start", self.start))
+        app.add_handler(CommandHandler("help", self.help))
+        app.add_handler(CommandHandler("sources", self.sources))
+        app.add_handler(CommandHandler(["since", "until"], self.date_filter))
+        app.add_handler(CommandHandler("reset", self.reset))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.question))
+        app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, self.unknown))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def _post_init(self, app: Application) -> None:
+        me = app.bot
+        logger.info("Telegram bot @%s (id %s) is up", me.username, me.id)
+        for language, commands in COMMANDS.items():
+            await me.set_my_commands([BotCommand(c, d) for c, d in commands],
+                                     language_code=None if language == "en" else language)
+        await asyncio.to_thread(self.qa.warm_up)
+
+    # ---- the guard: re-deliveries and the allow lists -----------------------------------------
+
+    async def guard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Runs before every handler: drop re-delivered updates and serve allowed people only."""
+        if _remember(self._seen, update.update_id, SEEN_UPDATES):
+            logger.info("dropped re-delivered update %s", update.update_id)
+            raise ApplicationHandlerStop
+        user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+        if self._allowed(user.id if user else None, chat.id if chat else None):
+            return
+        logger.warning("refused update from user %s in chat %s (not on the allow lists)",
+                       user.id if user else None, chat.id if chat else None)
+        addressed = message is not None and (_is_command(message) or self._addressed(message, context))
+        if addressed and user is not None and not _remember(self._refused, user.id, REFUSED_USERS):
+            await message.reply_text(_texts(user.language_code)["not_allowed"], parse_mode=None)  # type: ignore[union-attr]
+        raise ApplicationHandlerStop
+
+    def _allowed(self, user_id: int | None, chat_id: int | None) -> bool:
+        s = self.settings
+        return s.telegram_allow_all or user_id in s.telegram_allowed_users or chat_id in s.telegram_allowed_chats
+
+    # ---- questions ------------------------------------------------------------------------------
+
+    async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        if not self._addressed(message, context):
+            return  # group chatter that is not meant for the bot
+        texts = _texts(message.from_user.language_code if message.from_user else None)
+        question = _without_mention(message, context.bot.username)
+        if not question:
+            await message.reply_text(texts["empty"].format(example=EXAMPLES[_language(texts)][0]))
+            return
+        state = self._state(context)
+        try:
+            async with _typing(context, message.chat_id):
+                answer = await self.qa.aask(question, history=state["history"], since=state["since"],
+                                            until=state["until"])
+        except NewsbotError as exc:  # a question newsbot cannot work with: say why
+            await message.reply_text(str(exc), parse_mode=None)
+            return
+        state["history"] = trim(state["history"] + [answer.query])
+        state["last"] = answer
+        await self._send(message, answer_messages(answer, since=state["since"], until=state["until"]))
+
+    def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Private chats always; in groups only a mention of the bot or a reply to it."""
+        if message.chat.type == ChatType.PRIVATE:
+            return True
+        bot = context.bot
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == bot.id:
+            return True
+        for entity, text in message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+            if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == bot.id:
+                return True
+            if entity.type == MessageEntity.MENTION and text.casefold() == f"@{bot.username}".casefold():
+                return True
+        return False
+
+    def _state(self, context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
+        """This chat's history, last answer and filters; the history expires after a quiet while."""
+        data = context.chat_data
+        assert data is not None
+        now = time.time()
+        if now - data.get("active", now) > self.settings.telegram_history_minutes * 60:
+            data["history"], data["last"] = [], None
+        data["active"] = now
+        data.setdefault("history", [])
+        data.setdefault("last", None)
+        data.setdefault("since", None)
+        data.setdefault("until", None)
+        return data
+
+    async def _send(self, message: Message, parts: list[str]) -> None:
+        """Send the parts in order; in groups the first one replies to the question."""
+        first = True
+        for part in parts:
+            if not _visible(part):
+                continue
+            reply = (ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+                     if first and message.chat.type != ChatType.PRIVATE else None)
+            await message.get_bot().send_message(message.chat_id, part, reply_parameters=reply)
+            first = False
+
+    # ---- commands -------------------------------------------------------------------------------
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        text = texts["start"].format(example=EXAMPLES[_language(texts)][0])
+        if message.chat.type != ChatType.PRIVATE:
+            text += "\n\n" + texts["group"].format(mention=f"@{context.bot.username}")
+        await message.reply_text(text, parse_mode=None)
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        language = _language(texts)
+        info = await asyncio.to_thread(self.qa.overview)
+        sources = ", ".join(s["source"] for s in info["sources"][:5] if s["source"])
+        text = texts["help"].format(
+            articles=info["articles"],
+            range=f"{day(info['oldest']) or '?'} – {day(info['newest']) or '?'}",
+            sources=f"; {sources}" if sources else "",
+            examples="\n• ".join(EXAMPLES[language]),
+        )
+        state = self._state(context)
+        spans = [Span(text)]
+        if state["since"] or state["until"]:
+            shown = ", ".join(f"{texts[k]} {state[k]}" for k in ("since", "until") if state[k])
+            spans += [Span("\n\n"), Span(f"Filter: {shown}", "i")]
+        if message.chat.type != ChatType.PRIVATE:
+            spans.append(Span("\n\n" + texts["group"].format(mention=f"@{context.bot.username}")))
+        await self._send(message, split(spans))
+
+    async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        last: Answer | None = self._state(context)["last"]
+        if last is None or not last.citations:
+            texts = _texts(update.effective_user.language_code if update.effective_user else None)
+            await message.reply_text(texts["no_sources"], parse_mode=None)
+            return
+        await self._send(message, sources_messages(last))
+
+    async def date_filter(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/since DATE`` and ``/until DATE`` (without a date: clear that bound)."""
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        which = "since" if message.text.lstrip("/").casefold().startswith("since") else "until"
+        value = " ".join(context.args or []).strip() or None
+        if value is not None:
+            try:
+                self.qa.check_date(value)
+            except NewsbotError as exc:
+                await message.reply_text(str(exc), parse_mode=None)
+                return
+        self._state(context)[which] = value
+        reply = (texts["filter_set"].format(which=texts[which], value=value) if value
+                 else texts["filter_cleared"].format(which=texts[which]))
+        await message.reply_text(reply, parse_mode=None)
+
+    async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and context.chat_data is not None
+        context.chat_data.clear()
+        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        await message.reply_text(texts["reset"], parse_mode=None)
+
+    async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        await message.reply_text(texts["unknown"], parse_mode=None)
+
+    # ---- errors ---------------------------------------------------------------------------------
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The one error handler: the full traceback to the log, a short apology to the user."""
+        logger.error("error while handling update %s", getattr(update, "update_id", None), exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            texts = _texts(update.effective_user.language_code if update.effective_user else None)
+            try:
+                await context.bot.send_message(update.effective_chat.id, texts["error"], parse_mode=None)
+            except TelegramError:
+                logger.warning("could not send the apology either", exc_info=True)
+
+
+def run(settings: Settings, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443,
+        persist: Path | None = None) -> None:
+    """``newsbot telegram``: open the index, then run the bot until Ctrl-C / SIGTERM."""
+    check_settings(settings)
+    with NewsQA(settings) as qa:
+        NewsBot(settings, qa, persist=persist).run(webhook=webhook, listen=listen, port=port)
+
+
+@contextlib.asynccontextmanager
+async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> AsyncIterator[None]:
+    """Show "typing…" in the chat until the block is done."""
+
+    async def keep_typing() -> None:
+        while True:
+            try:
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError as exc:  # cosmetic: never let it stop the answer
+                logger.debug("typing action failed: %s", exc)
+            await asyncio.sleep(TYPING_EVERY)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _remember(seen: OrderedDict[int, None], key: int, bound: int) -> bool:
+    """Whether ``key`` was seen before; remembers it (the ``bound`` most recent keys)."""
+    if key in seen:
+        seen.move_to_end(key)
+        return True
+    seen[key] = None
+    if len(seen) > bound:
+        seen.popitem(last=False)
+    return False
+
+
+def _is_command(message: Message) -> bool:
+    return bool(message.text and message.text.startswith("/"))
+
+
+def _without_mention(message: Message, username: str | None) -> str:
+    text = message.text or ""
+    if username:
+        text = re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+def _visible(part: str) -> bool:
+    return bool(re.sub(r"<[^>]+>", "", part).strip())
+
+
+def _texts(language_code: str | None) -> dict[str, str]:
+    return TEXTS["de" if (language_code or "").casefold().startswith("de") else "en"]
+
+
+def _language(texts: dict[str, str]) -> str:
+    return "de" if texts is TEXTS["de"] else "en"
