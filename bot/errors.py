@@ -62,3 +62,7 @@ class ArticleNotFoundError(NewsbotError):
 
 class LoadError(NewsbotError):
     """One input item (file, line, record, feed) could not be turned into an article."""
+
+
+class VectorStoreError(NewsbotError):
+    """Chroma failed to answer (a server that is down, or a store another process changed)."""

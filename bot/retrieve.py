@@ -19,6 +19,7 @@ passage is scored exactly with its stored vector.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -27,9 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from bot.errors import VectorStoreError
 from bot.when import DateFilter
 from index.keywords import stems
 from index.pipeline import Indexer
+
+logger = logging.getLogger(__name__)
 
 VECTOR_CANDIDATES = 60  # sentences asked from Chroma
 KEYWORD_CANDIDATES = 60  # sentences asked from the keyword index
@@ -96,8 +100,27 @@ class Retriever:
         q_stems = sorted(set(stems(query, drop_stopwords=True)))
 
         with self._lock:
-            started = time.perf_counter()
-            catalog = self.indexer.catalog
+            self.indexer.refresh()  # another process (newsbot ingest) may have changed the index
+            try:
+                found = self._candidates(qv, q_stems, since, until, sources, dates, timings)
+            except VectorStoreError:
+                logger.warning("vector store failed; reopening it and trying once more", exc_info=True)
+                self.indexer.refresh(force=True)
+                found = self._candidates(qv, q_stems, since, until, sources, dates, timings)
+        sentence_rows, vectors, articles, total, dfs, newest = found
+        started = time.perf_counter()
+        sims = _similarities(sentence_rows, vectors, qv)
+        weights = {t: _idf(total, dfs.get(t, 0)) for t in q_stems}
+        ranked = self._rank(sentence_rows, sims, weights, articles, newest)
+        timings["score"] = _ms(started)
+        return Retrieval(query, ranked[:limit], q_stems, sum(1 for t in q_stems if dfs.get(t)), timings)
+
+    def _candidates(self, qv: np.ndarray, q_stems: list[str], since: float | None, until: float | None,
+                    sources: list[str] | None, dates: DateFilter | None, timings: dict[str, float]) -> tuple:
+        """Candidate passages with their sentences and vectors, all read from one catalog snapshot."""
+        started = time.perf_counter()
+        catalog = self.indexer.catalog
+        with catalog.snapshot():
             vector_hits = self._vector_candidates(qv, since, until) if catalog.meta("dim") else []
             keyword_hits = catalog.keyword_search(
                 q_stems, KEYWORD_CANDIDATES, since=since, until=until, sources=sources
@@ -110,15 +133,9 @@ class Retriever:
             sentence_rows = catalog.passage_sentences(passages)
             total, dfs = catalog.doc_freqs(q_stems)
             newest = catalog.newest_ts() if dates and dates.recency else None
-            timings["candidates"] = _ms(started)
-
-            started = time.perf_counter()
             vectors = self.indexer.vectors.get([r["vid"] for r in sentence_rows])
-        sims = _similarities(sentence_rows, vectors, qv)
-        weights = {t: _idf(total, dfs.get(t, 0)) for t in q_stems}
-        ranked = self._rank(sentence_rows, sims, weights, articles, newest)
-        timings["score"] = _ms(started)
-        return Retrieval(query, ranked[:limit], q_stems, sum(1 for t in q_stems if dfs.get(t)), timings)
+        timings["candidates"] = _ms(started)
+        return sentence_rows, vectors, articles, total, dfs, newest
 
     def _vector_candidates(self, qv: np.ndarray, since: float | None, until: float | None) -> list[tuple[str, float]]:
         conditions: list[dict[str, Any]] = []

@@ -127,6 +127,20 @@ class Catalog:
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one committed state, even while another
+        process commits (WAL readers keep their snapshot until the transaction ends)."""
+        self.db.execute("BEGIN")
+        try:
+            yield self.db
+        finally:
+            self.db.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) has committed since the last call."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
     # ---- meta --------------------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:

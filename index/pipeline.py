@@ -103,6 +103,7 @@ class Indexer:
         self._vectors: VectorStore | None = None
         self._client: Any = None
         self._lock: FileLock | None = None
+        self._seen_version = catalog.data_version()
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -155,7 +156,8 @@ class Indexer:
             indexer.close()
 
     def close(self) -> None:
-        """Close the catalog and release the write lock (if held)."""
+        """Close the catalog and the vector store, release the write lock (if held)."""
+        self._close_chroma()
         self.catalog.close()
         if self._lock is not None:
             self._lock.release()
@@ -176,6 +178,28 @@ class Indexer:
         if self._vectors is None:
             self._vectors = VectorStore(self._chroma(), self._collection_name(self._generation()))
         return self._vectors
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """For long-lived readers: pick up what another process committed since the last call.
+
+        Embedded Chroma is not multi-process safe: a process keeps its own in-memory view of a
+        collection and does not see (or even fails on) vectors another process wrote later. So
+        when the catalog shows a foreign commit, the Chroma client is rebuilt from disk, and
+        the collection is looked up again (``reindex`` may have switched it). Cached vectors stay:
+        a vector id never changes its vector. Returns whether anything was reopened.
+        """
+        version = self.catalog.data_version()
+        if version == self._seen_version and not force:
+            return False
+        self._seen_version = version
+        if self._vectors is None:
+            return False
+        old = self._vectors
+        if not self.settings.chroma_url:
+            self._close_chroma()  # the last client of a path stops its system; a new one reads the disk
+        self._vectors = VectorStore(self._chroma(), self._collection_name(self._generation()), cache=old)
+        logger.info("index changed by another process: vector store reopened")
+        return True
 
     def check_embedder(self) -> None:
         """Fail early, naming both models, when the index was built with another embedder."""
@@ -462,6 +486,14 @@ class Indexer:
         if self._client is None:
             self._client = VectorStore.connect(Path(self.settings.data_dir), self.settings.chroma_url)
         return self._client
+
+    def _close_chroma(self) -> None:
+        if self._client is not None:
+            close = getattr(self._client, "close", None)  # chromadb >= 1.4
+            if close is not None:
+                close()
+            self._client = None
+        self._vectors = None
 
     def _generation(self) -> int:
         return int(self.catalog.meta("collection_gen") or 1)

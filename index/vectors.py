@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, VectorStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +28,11 @@ class VectorStore:
     ``get`` keeps what it fetched in a bounded in-process cache that can never be stale.
     """
 
-    def __init__(self, client: Any, name: str, cache_size: int = 200_000) -> None:
+    def __init__(self, client: Any, name: str, cache_size: int = 200_000, *, cache: VectorStore | None = None) -> None:
         self.client = client
         self.name = name
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # A reopened store keeps the old one's cache: vector ids are immutable.
+        self._cache: OrderedDict[str, np.ndarray] = cache._cache if cache is not None else OrderedDict()
         self._cache_size = cache_size
         self.collection = client.get_or_create_collection(
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
@@ -77,7 +79,8 @@ class VectorStore:
             else:
                 out[vid] = vec
         for start in range(0, len(missing), self._max_batch):
-            got = self.collection.get(ids=missing[start:start + self._max_batch], include=["embeddings"])
+            with _translated():
+                got = self.collection.get(ids=missing[start:start + self._max_batch], include=["embeddings"])
             for vid, vec in zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)):
                 out[vid] = self._cache[vid] = vec
         while len(self._cache) > self._cache_size:
@@ -103,7 +106,9 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """The ``k`` nearest ids with cosine similarity."""
-        result = self.collection.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
+        with _translated():
+            result = self.collection.query(query_embeddings=[vector], n_results=k, where=where,
+                                           include=["distances"])
         return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
 
     def count(self) -> int:
@@ -111,3 +116,14 @@ class VectorStore:
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Chroma's errors on the read path become one domain error the caller can act on."""
+    from chromadb.errors import ChromaError
+
+    try:
+        yield
+    except ChromaError as exc:
+        raise VectorStoreError(f"The vector store failed: {exc}") from exc

@@ -296,3 +296,37 @@ def test_eval_command_on_a_small_squad_file(tmp_path):
     broken.write_text("{}")
     result = run_cli("eval", str(broken))
     assert result.returncode != 0 and "SQuAD format" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_long_lived_reader_follows_ingest_processes(tmp_path, e5, settings):
+    """A bot keeps its index open for days while `newsbot ingest` runs from cron: the reader must
+    see added, updated and removed articles (embedded Chroma alone keeps a stale per-process view)."""
+    question = "Wie lange haben die Bücherhallen in Hamburg geöffnet?"
+    article = {"id": "hh-buecherhallen", "title": "Bücherhallen öffnen länger",
+               "text": "Die Hamburger Bücherhallen verlängern ab Montag ihre Öffnungszeiten bis 22 Uhr. "
+                       "Das beschloss der Stiftungsrat am Dienstag."}
+    record = tmp_path / "article.json"
+
+    def ingest(text: str) -> None:
+        record.write_text(json.dumps({**article, "text": text}), encoding="utf-8")
+        assert run_cli("ingest", str(record)).returncode == 0
+
+    assert run_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    with NewsQA(settings, embedder=e5) as qa:
+        qa.warm_up()
+        assert qa.ask(question).refused
+
+        ingest(article["text"])
+        added = qa.ask(question)
+        assert not added.refused and "bis 22 Uhr" in added.citations[0].quote
+
+        ingest(article["text"].replace("22 Uhr", "23 Uhr"))
+        updated = qa.ask(question)
+        assert "bis 23 Uhr" in updated.citations[0].quote
+        assert not any("22 Uhr" in q for c in updated.citations for q in c.quotes)
+
+        assert run_cli("remove", article["id"]).returncode == 0
+        removed = qa.ask(question)
+        assert not any(c.article_id == article["id"] for c in removed.citations)
+        assert not qa.ask("Wer hat in Belarus verhandelt?").refused  # the rest still answers
