@@ -128,6 +128,32 @@ def check_settings(settings: Settings) -> None:
         )
 
 
+class Redact(logging.Filter):
+    """Replaces a secret in log records (python-telegram-bot logs its Bot API URLs at DEBUG,
+    and those URLs carry the token)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.secret in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.secret, "<token>")
+        return True
+
+
+def redact_in_logs(secret: str) -> None:
+    """Keep ``secret`` out of every log line, whichever logger writes it."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, Redact) and f.secret == secret for f in handler.filters):
+            handler.addFilter(Redact(secret))
+
+
 class PatientRateLimiter(AIORateLimiter):
     """PTB's limiter (keeps under Telegram's flood limits, waits out ``RetryAfter``), plus
     retries with exponential backoff for network errors and timeouts on the way to Telegram."""
@@ -155,6 +181,8 @@ class NewsBot:
 
     def __init__(self, settings: Settings, qa: NewsQA, *, persist: Path | None = None) -> None:
         check_settings(settings)
+        assert settings.telegram_token is not None
+        redact_in_logs(settings.telegram_token.get_secret_value())
         self.settings = settings
         self.qa = qa
         self._seen: OrderedDict[int, None] = OrderedDict()

@@ -285,6 +285,39 @@ def test_flood_limit_is_waited_out_and_network_errors_retried(index_settings, qa
     assert "Verhandlungsrunde in Belarus" in plain(attempts[2])
 
 
+class GateQA:
+    """Answers only once two questions are being worked on at the same time: with updates handled
+    one after another the first question would wait in vain (and the test would fail)."""
+
+    def __init__(self, qa: NewsQA) -> None:
+        self.qa = qa
+        self.waiting = 0
+        self.both = asyncio.Event()
+
+    def warm_up(self) -> None:
+        pass
+
+    async def aask(self, question: str, **kwargs: Any) -> Answer:
+        self.waiting += 1
+        if self.waiting == 2:
+            self.both.set()
+        await asyncio.wait_for(self.both.wait(), timeout=20)
+        return await self.qa.aask(question, **kwargs)
+
+
+def test_different_chats_are_answered_concurrently(index_settings, qa, server):
+    bot = NewsBot(bot_settings(index_settings, server, telegram_allowed_users={REPORTER, 2}), GateQA(qa))  # type: ignore[arg-type]
+
+    def scenario():
+        server.push(message_update("Wer hat in Belarus verhandelt?", user_id=REPORTER))
+        server.push(message_update("Who negotiated in Belarus?", user_id=2, language="en"))
+        server.wait_for(lambda: server.sent(REPORTER) and server.sent(2))
+
+    serve(bot, scenario)
+    for chat in (REPORTER, 2):
+        assert "Verhandlungsrunde in Belarus" in plain(server.sent(chat)[0])
+
+
 class BrokenQA:
     def warm_up(self) -> None:
         pass
@@ -373,7 +406,7 @@ def test_cli_refuses_to_start_without_token_or_allow_list(index_settings):
 def test_cli_polls_answers_and_stops_cleanly_without_logging_the_token(index_settings, server, tmp_path):
     env = {**os.environ, "NEWSBOT_DATA_DIR": str(index_settings.data_dir), "NEWSBOT_TELEGRAM_TOKEN": server.token,
            "NEWSBOT_TELEGRAM_API_URL": server.url, "NEWSBOT_TELEGRAM_ALLOWED_USERS": f"{REPORTER}, 99"}
-    proc = subprocess.Popen([*NEWSBOT, "-v", "telegram", "--persist", str(tmp_path / "chats.pickle")],
+    proc = subprocess.Popen([*NEWSBOT, "-vv", "telegram", "--persist", str(tmp_path / "chats.pickle")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         server.push(message_update("Who negotiated in Belarus?", user_id=REPORTER, language="en"))
