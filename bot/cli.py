@@ -273,6 +273,40 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, pe
     telegram_bot.run(settings, webhook=webhook, listen=listen, port=port, persist=persist)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (behind a reverse proxy keep 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
+@click.option("--telegram", "with_telegram", is_flag=True,
+              help="Run the Telegram bot (long polling) in the same process.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              help="Proxies whose X-Forwarded-* headers are trusted (comma-separated, or '*').")
+@click.pass_context
+@handle_errors
+def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forwarded_allow_ips: str) -> None:
+    """Run the intranet HTTP API and the chat widget (Ctrl-C stops it).
+
+    \b
+    Needs NEWSBOT_API_KEYS (and NEWSBOT_ADMIN_KEYS to push articles); pages that embed
+    the widget need their origin in NEWSBOT_CORS_ORIGINS. API docs: http://HOST:PORT/docs
+    Widget: <script src="http://HOST:PORT/widget.js" data-api-key="KEY" data-lang="de"></script>
+    """
+    import uvicorn
+
+    from bot import api
+
+    settings = _settings(ctx)
+    api.check_settings(settings)
+    if with_telegram:
+        from bot import telegram_bot
+
+        telegram_bot.check_settings(settings)
+    app = api.create_app(settings, telegram=with_telegram)
+    click.echo(f"newsbot API on http://{host}:{port} (docs: /docs, widget: /widget.js); Ctrl-C stops it.", err=True)
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+                log_level="info" if ctx.obj["verbose"] else "warning", access_log=bool(ctx.obj["verbose"]))
+
+
 @main.command(name="eval")
 @click.argument("squad_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--questions", "questions_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),

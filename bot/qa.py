@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.answer import Answer
 from bot.conversation import rewrite, trim
-from bot.errors import InvalidInputError
+from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.extract import choose_quotes, cite, compose, phrases
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.retrieve import Retrieval, Retriever
@@ -29,7 +31,8 @@ from bot.settings import Settings
 from bot.when import DateFilter, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
-from index.pipeline import Indexer
+from index.loaders import LoadResult
+from index.pipeline import Indexer, IngestReport
 
 MAX_QUESTION_CHARS = 2000
 EVIDENCE_MARGIN_WEIGHT = 0.5
@@ -46,6 +49,7 @@ class NewsQA:
         self.indexer = Indexer.connect(settings, embedder=embedder)
         self.retriever = Retriever(self.indexer)
         self.zone = ZoneInfo(settings.timezone)
+        self._write_lock = threading.Lock()  # one writer per process; other processes: the file lock
 
     def close(self) -> None:
         self.indexer.close()
@@ -97,11 +101,7 @@ class NewsQA:
         for ``until``); ``now`` is the clock for "gestern" and friends.
         """
         started = time.perf_counter()
-        question = " ".join(question.split())
-        if not question:
-            raise InvalidInputError("The question is empty.")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise InvalidInputError(f"The question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS}).")
+        question = _clean(question)
         language = detect_language(question)
         previous = trim([t.query if isinstance(t, Answer) else t for t in history or []])
         query = rewrite(question, previous)
@@ -131,6 +131,48 @@ class NewsQA:
             note=note, timings_ms=timings, debug=_debug(query, search, dates, retrieval, best),
         )
 
+    def search(
+        self,
+        query: str,
+        *,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        sources: list[str] | None = None,
+        limit: int = 10,
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Ranked articles with their best passage, without building an answer (for tools)."""
+        query = _clean(query)
+        dates = self._dates(query, since, until, now)
+        retrieval = self.retriever.retrieve(_without(query, dates.phrases), dates=dates, sources=sources,
+                                            limit=limit)
+        return [article.to_dict() for article in retrieval.articles]
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        """One indexed article with its metadata and text; ``ArticleNotFoundError`` if unknown."""
+        article = self.indexer.catalog.article(article_id)
+        if article is None:
+            raise ArticleNotFoundError(article_id)
+        data = asdict(article)
+        data.pop("origin")
+        for key in ("published", "updated"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    def ingest(self, results: Iterable[LoadResult]) -> IngestReport:
+        """Add, update or skip articles (loader results, problems included) as ``newsbot ingest`` does.
+
+        Writes take the index's write lock (another writer process makes this wait up to
+        ``lock_timeout``, then fail with ``IndexLockedError``); questions go on meanwhile.
+        """
+        with self._write_lock, Indexer.open(self.settings, write=True, embedder=self.indexer.embedder) as writer:
+            return writer.ingest(results)
+
+    def remove(self, article_ids: Iterable[str]) -> IngestReport:
+        """Delete articles from every store (unknown ids are reported as failed)."""
+        with self._write_lock, Indexer.open(self.settings, write=True, embedder=self.indexer.embedder) as writer:
+            return writer.remove(article_ids)
+
     def _dates(self, query: str, since: Any, until: Any, now: datetime | None) -> DateFilter:
         now = now or datetime.now(self.zone)
         dates = resolve(query, now, self.settings.timezone)
@@ -146,6 +188,15 @@ class NewsQA:
                 explicit_until += timedelta(days=1)  # "until 07.03.2022" includes that day
             dates.until = min(filter(None, [dates.until, explicit_until]))
         return dates
+
+
+def _clean(question: str) -> str:
+    question = " ".join(question.split())
+    if not question:
+        raise InvalidInputError("The question is empty.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidInputError(f"The question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS}).")
+    return question
 
 
 def evidence(retrieval: Retrieval) -> float | None:

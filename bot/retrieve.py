@@ -66,6 +66,18 @@ class RankedArticle:
     sentences: list[ScoredSentence] = field(default_factory=list)  # of its candidate passages, in order
     meta: Any = None  # the catalog row (title, source, url, dates, notes)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The article, its scores and its best passage (``/v1/search``)."""
+        passage = [s for s in self.sentences if s.passage == self.best_passage]
+        best = max(passage, key=lambda s: s.similarity) if passage else None
+        return {
+            "article_id": self.article_id, "title": self.meta["title"], "source": self.meta["source"],
+            "url": self.meta["url"], "published": self.meta["published"], "updated": self.meta["updated"],
+            "score": round(self.score, 4), "similarity": round(self.similarity, 4),
+            "coverage": round(self.coverage, 4), "passage": " ".join(s.text for s in passage),
+            "sentence": best.text if best else None,
+        }
+
 
 @dataclass
 class Retrieval:

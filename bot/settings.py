@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IdSet = Annotated[frozenset[int], NoDecode]  # "123, -100456" in the environment
+Keys = Annotated[tuple[SecretStr, ...], NoDecode]  # "key1,key2"
+Origins = Annotated[tuple[str, ...], NoDecode]  # "https://intranet.example,https://cms.example"
 
 
 class Settings(BaseSettings):
@@ -49,6 +51,20 @@ class Settings(BaseSettings):
         "run lower).",
     )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
+    history_minutes: float = Field(
+        60, gt=0, description="A conversation's follow-up history (a Telegram chat, an API conversation_id) "
+        "is forgotten after this long without a question.",
+    )
+
+    # HTTP API and widget (``newsbot serve``)
+    api_keys: Keys = Field((), description="Keys that may ask and search (comma-separated).")
+    admin_keys: Keys = Field((), description="Keys that may also add and delete articles (comma-separated).")
+    cors_origins: Origins = Field((), description="Web origins whose pages may call the API (the widget).")
+    cors_credentials: bool = Field(False, description="Let browsers send cookies to the API (never with '*').")
+    max_upload_bytes: int = Field(10_000_000, ge=1024, description="Largest body POST /v1/articles accepts.")
+    rate_limit: str = Field("120/minute", description="Requests per API key, e.g. '120/minute' or '10/second'.")
+    request_timeout: float = Field(30, gt=0, description="Seconds a question or search may take before 504.")
+    max_conversations: int = Field(10_000, ge=1, description="Conversations the API remembers at once.")
 
     # Telegram front end (``newsbot telegram``)
     telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
@@ -62,9 +78,6 @@ class Settings(BaseSettings):
     telegram_allow_all: bool = Field(
         False, description="Serve everyone; without it, one of the allow lists must be set.",
     )
-    telegram_history_minutes: float = Field(
-        60, gt=0, description="A chat's follow-up history is forgotten after this long without a question.",
-    )
     telegram_webhook_secret: SecretStr | None = Field(
         None,
         description="Secret Telegram sends with every webhook call; unset = a random one per start.",
@@ -75,6 +88,24 @@ class Settings(BaseSettings):
     def _secret_chars(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
             raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("expected e.g. '120/minute', '10/second' or '1000/hour'") from None
         return value
 
     @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")

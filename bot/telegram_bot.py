@@ -326,7 +326,7 @@ class NewsBot:
         data = context.chat_data
         assert data is not None
         now = time.time()
-        if now - data.get("active", now) > self.settings.telegram_history_minutes * 60:
+        if now - data.get("active", now) > self.settings.history_minutes * 60:
             data["history"], data["last"] = [], None
         data["active"] = now
         data.setdefault("history", [])

@@ -243,6 +243,16 @@ class Loader:
             where = origin if len(records) == 1 else f"{origin}[{n}]"
             yield self._guard(where, lambda record=record, where=where: self.article_from_record(record, where))
 
+    def load_records(self, text: str, origin: str) -> Iterator[LoadResult]:
+        """A JSON object, a JSON array of objects, or JSONL (one object per line)."""
+        try:
+            json.loads(text)
+        except json.JSONDecodeError:
+            if "\n" in text.strip():
+                yield from self.load_jsonl_stream(io.StringIO(text), origin)
+                return
+        yield from self.load_json(text, origin)
+
     def load_jsonl_stream(self, stream: IO[str], origin: str) -> Iterator[LoadResult]:
         """One JSON record per line; a malformed line is reported with its line number."""
         for lineno, line in enumerate(stream, 1):

@@ -83,6 +83,27 @@ def loader():
     return Loader()
 
 
+LINKED = {
+    "id": "hamburg-bibliothek", "title": "Bücherhallen öffnen länger", "source": "NDR",
+    "url": "https://www.ndr.de/nachrichten/hamburg/buecherhallen100.html", "published": "2022-03-08T10:00:00+01:00",
+    "text": "Die Hamburger Bücherhallen verlängern ab Montag ihre Öffnungszeiten bis 22 Uhr. "
+            "Das beschloss der Stiftungsrat am Dienstag.",
+}
+
+
+def sample_index(settings, e5, workdir: Path) -> None:
+    """The sample corpus plus one article with a link (the seed has none) in ``settings.data_dir``."""
+    import json
+
+    from index.loaders import Loader
+    from index.pipeline import Indexer
+
+    record = workdir / "linked.json"
+    record.write_text(json.dumps(LINKED), encoding="utf-8")
+    with Indexer.open(settings, write=True, embedder=e5) as idx:
+        idx.ingest(Loader().load([ROOT / "corpus", record]))
+
+
 def gnad_lines(n: int) -> str:
     """The first ``n`` 10kGNAD articles in their CSV shape."""
     if not GNAD.exists():

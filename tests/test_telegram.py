@@ -22,27 +22,14 @@ from bot.qa import NewsQA
 from bot.settings import Settings
 from bot.telegram_bot import NewsBot
 from bot.telegram_render import LIMIT, Span, answer_messages, size, split
-from index.loaders import Loader
-from index.pipeline import Indexer
 from tests.botapi import BotAPIServer, TelegramHTML, message_update
-from tests.conftest import NEWSBOT, ROOT, SEED
+from tests.conftest import LINKED, NEWSBOT, SEED, sample_index
 
 REPORTER, STRANGER, GROUP, EDITOR_IN_GROUP = 1, 666, -100500, 7
-LINKED = {
-    "id": "hamburg-bibliothek", "title": "Bücherhallen öffnen länger", "source": "NDR",
-    "url": "https://www.ndr.de/nachrichten/hamburg/buecherhallen100.html", "published": "2022-03-08T10:00:00+01:00",
-    "text": "Die Hamburger Bücherhallen verlängern ab Montag ihre Öffnungszeiten bis 22 Uhr. "
-            "Das beschloss der Stiftungsrat am Dienstag.",
-}
-
-
 @pytest.fixture(scope="module")
 def index_settings(tmp_path_factory, e5) -> Settings:
     settings = Settings(data_dir=tmp_path_factory.mktemp("telegram") / "data")
-    records = tmp_path_factory.mktemp("records") / "linked.json"
-    records.write_text(__import__("json").dumps(LINKED), encoding="utf-8")
-    with Indexer.open(settings, write=True, embedder=e5) as idx:
-        idx.ingest(Loader().load([ROOT / "corpus", records]))
+    sample_index(settings, e5, tmp_path_factory.mktemp("records"))
     return settings
 
 
