@@ -295,7 +295,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
 
                 await stack.enter_async_context(NewsBot(settings, service).running())
             yield
-            app.state.qa = None
+            app.state.qa = qa
 
     app = FastAPI(
         title="newsbot", version="1", lifespan=lifespan,
@@ -304,7 +304,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
     app.state.settings = settings
     app.state.guard = Guard(settings)
     app.state.metrics = Metrics()
-    app.state.qa = None
+    app.state.qa = qa  # an injected NewsQA is ready at once; otherwise the lifespan opens one
     app.state.conversations = TTLCache(maxsize=settings.max_conversations, ttl=settings.history_minutes * 60)
     app.state.loader = Loader(max_bytes=settings.max_upload_bytes, tz=settings.timezone)
     app.state.write_lock = asyncio.Lock()
@@ -312,7 +312,6 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
     app.middleware("http")(_measure)
     app.add_middleware(  # outermost: error responses carry CORS headers too
-
         CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=settings.cors_credentials,
         allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         max_age=600,

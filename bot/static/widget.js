@@ -40,16 +40,20 @@
 
   var style = document.createElement("style");
   style.textContent = [
-    ":host { all: initial; display: block; font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; color: #1d1d1f; }",
+    // !important here wins over the page's !important on the host element (shadow cascade rules);
+    // every colour and font is set inside, so nothing is inherited from the page.
+    ":host { all: initial !important; display: block !important; }",
+    ".panel { font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; color: #1d1d1f; text-align: left; }",
+    ".panel * { font-family: inherit; color: inherit; }",
     ".panel { box-sizing: border-box; max-width: 40rem; border: 1px solid #c9ced6; border-radius: 10px; padding: 14px; background: #fff; }",
     "h2 { font-size: 1.05em; margin: 0 0 8px; }",
     "form { display: flex; gap: 8px; flex-wrap: wrap; }",
     "label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }",
     "input { flex: 1 1 16rem; min-width: 0; font: inherit; padding: 8px 10px; border: 1px solid #8a94a6; border-radius: 6px; color: inherit; background: #fff; }",
-    "button { font: inherit; padding: 8px 16px; border: 0; border-radius: 6px; background: #0b57d0; color: #fff; cursor: pointer; }",
-    "button[disabled] { background: #7a8aa8; cursor: progress; }",
+    ".panel button { font: inherit; padding: 8px 16px; border: 0; border-radius: 6px; background: #0b57d0; color: #fff; cursor: pointer; }",
+    ".panel button[disabled] { background: #7a8aa8; cursor: progress; }",
     "input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid #f5a623; outline-offset: 2px; }",
-    ".status { min-height: 1.4em; margin: 8px 0 0; color: #4a5568; }",
+    ".panel .status { min-height: 1.4em; margin: 8px 0 0; color: #4a5568; }",
     ".status.busy::before { content: ''; display: inline-block; width: .8em; height: .8em; margin-right: .5em; border: 2px solid #0b57d0; border-right-color: transparent; border-radius: 50%; animation: spin .8s linear infinite; vertical-align: -1px; }",
     "@keyframes spin { to { transform: rotate(360deg); } }",
     ".answer { margin-top: 6px; }",
@@ -57,9 +61,9 @@
     "blockquote { margin: 0 0 8px; padding: 6px 12px; border-left: 4px solid #0b57d0; background: #f3f6fb; }",
     ".refused { padding: 10px 12px; border-radius: 6px; background: #fff4e5; border-left: 4px solid #d97706; }",
     ".error { padding: 10px 12px; border-radius: 6px; background: #fdecec; border-left: 4px solid #c62828; }",
-    ".note { font-size: .9em; color: #4a5568; font-style: italic; }",
+    ".panel .note { font-size: .9em; color: #4a5568; font-style: italic; }",
     "ol { margin: 4px 0 0; padding-left: 1.6em; }",
-    "a { color: #0b57d0; }",
+    ".panel a { color: #0b57d0; }",
     "h3 { font-size: .95em; margin: 12px 0 0; }"
   ].join("\n");
 

@@ -1,0 +1,184 @@
+"""The chat widget in real headless Chromium (Debian's /usr/bin/chromium, driven by playwright):
+an intranet page on another origin embeds the script tag, asks by keyboard, and gets the cited
+answer, a working source link and the refused state; page and widget styles stay apart."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.api import create_app
+from bot.qa import NewsQA
+from bot.settings import Settings
+from tests.conftest import ROOT, sample_index
+
+CHROMIUM = "/usr/bin/chromium"
+READ, ADMIN = "widget-read-key", "widget-admin-key"
+ARTIFACTS = ROOT / "tests" / ".artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
+]
+
+
+class Uvicorn(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # runs in a thread
+        pass
+
+
+def serve_static(directory: Path) -> tuple[ThreadingHTTPServer, str]:
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, e5) -> Iterator[dict[str, str]]:
+    """An intranet site (one origin) and the newsbot API (another origin), both on 127.0.0.1."""
+    pages = tmp_path_factory.mktemp("intranet")
+    intranet, intranet_url = serve_static(pages)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("widget") / "data", api_keys=READ, admin_keys=ADMIN,
+                        cors_origins=intranet_url)
+    sample_index(settings, e5, tmp_path_factory.mktemp("records"))
+    with NewsQA(settings, embedder=e5) as qa:
+        server = Uvicorn(uvicorn.Config(create_app(settings, qa=qa), host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not (server.started and server.servers):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        api = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        # An article whose link leads to a page that exists here, so following it can be checked.
+        article = {"id": "faehre", "title": "Neue Fähre nach Helgoland", "source": "NDR",
+                   "url": f"{intranet_url}/faehre.html", "published": "2022-03-09T08:00:00+01:00",
+                   "text": "Eine neue Schnellfähre verbindet ab Mai Hamburg und Helgoland in drei Stunden."}
+        pushed = httpx.post(f"{api}/v1/articles", json=article, headers={"X-API-Key": ADMIN}, timeout=60)
+        assert pushed.json()["added"] == 1
+        (pages / "faehre.html").write_text("<meta charset=\"utf-8\"><title>Fähre</title><h1>Die Fähre fährt.</h1>", encoding="utf-8")
+        (pages / "index.html").write_text(f"""<!doctype html>
+<html lang="de"><head><meta charset="utf-8"><title>Intranet</title>
+<style>
+  * {{ color: rgb(255, 0, 0) !important; font-family: serif !important; }}
+  button {{ display: none !important; }}
+  blockquote {{ border: 0 !important; background: rgb(0, 255, 0) !important; }}
+</style></head>
+<body><h1>Redaktions-Intranet</h1>
+<blockquote id="page-quote">Ein Zitat der Seite</blockquote>
+<script src="{api}/widget.js" data-api-key="{READ}" data-lang="de"></script>
+</body></html>""", encoding="utf-8")
+        yield {"intranet": intranet_url, "api": api}
+        server.should_exit = True
+        thread.join(timeout=10)
+    intranet.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+def ask_by_keyboard(page, question: str) -> None:
+    page.keyboard.type(question)
+    page.keyboard.press("Enter")
+
+
+def test_widget_answers_cites_links_and_refuses(site, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 900, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith("http://127.0.0.1") else None)
+    page.goto(f"{site['intranet']}/index.html")
+
+    # Keyboard only: the first Tab lands in the widget's question field.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.shadowRoot && document.activeElement.shadowRoot.activeElement.id")
+    assert focused == "newsbot-q"
+    ask_by_keyboard(page, "Wer hat in Belarus verhandelt?")
+    answered = page.locator(".newsbot-widget [data-state=answered]")
+    answered.wait_for(timeout=30_000)
+    assert "Verhandlungsrunde in Belarus" in answered.locator("blockquote").first.inner_text()
+    assert "tagesschau.de" in answered.locator(".attribution").first.inner_text()
+    assert "[1]" in answered.inner_text() and "Quellen" in answered.inner_text()
+
+    # Shadow DOM: the page's hostile CSS does not reach the widget, and the widget's not the page.
+    button = page.locator(".newsbot-widget button")
+    assert button.is_visible()
+    quote_style = answered.locator("blockquote").first.evaluate(
+        "q => [getComputedStyle(q).color, getComputedStyle(q).backgroundColor]")
+    assert quote_style[0] != "rgb(255, 0, 0)" and quote_style[1] != "rgb(0, 255, 0)"
+    page_quote = page.evaluate("getComputedStyle(document.getElementById('page-quote')).borderLeftStyle")
+    assert page_quote == "none"
+
+    # A source with a link: it opens the article.
+    page.locator(".newsbot-widget input").fill("Wie lange braucht die Fähre nach Helgoland?")
+    page.locator(".newsbot-widget input").press("Enter")
+    link = page.locator(".newsbot-widget [data-state=answered] ol a")
+    link.wait_for(timeout=30_000)
+    assert link.inner_text() == "Neue Fähre nach Helgoland (09.03.2022)"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    with page.context.expect_page() as opened:
+        link.focus()
+        page.keyboard.press("Enter")
+    article = opened.value
+    article.wait_for_load_state()
+    assert article.title() == "Fähre" and article.url.endswith("/faehre.html")
+    article.close()
+    page.screenshot(path=str(tmp_path / "widget-answer.png"), full_page=True)
+
+    # Nonsense is refused, and looks different.
+    page.locator(".newsbot-widget input").fill("asdf qwer zxcv")
+    page.locator(".newsbot-widget input").press("Enter")
+    refused = page.locator(".newsbot-widget [data-state=refused]")
+    refused.wait_for(timeout=30_000)
+    assert "nichts gefunden" in refused.inner_text()
+    assert refused.evaluate("r => getComputedStyle(r).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert page.locator(".newsbot-widget [data-state=answered]").count() == 0
+    page.screenshot(path=str(tmp_path / "widget-refused.png"), full_page=True)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for shot in tmp_path.glob("widget-*.png"):
+        shutil.copy(shot, ARTIFACTS / shot.name)
+    assert not errors, errors
+    assert not outside, outside  # nothing loaded from outside the two servers
+    page.close()
+
+
+def test_widget_shows_api_errors_and_the_embed_page_works(site, browser):
+    page = browser.new_page()
+    page.goto(f"{site['api']}/embed#key=wrong-key&lang=en")
+    page.locator("input").first.wait_for()
+    page.locator(".newsbot-widget input").fill("Who negotiated in Belarus?")
+    page.locator(".newsbot-widget input").press("Enter")
+    alert = page.locator(".newsbot-widget [role=alert]")
+    alert.wait_for(timeout=30_000)
+    assert "401" in alert.inner_text() and "not valid" in alert.inner_text()
+
+    page.goto(f"{site['api']}/embed#key={READ}&lang=en")
+    page.reload()
+    assert page.locator(".newsbot-widget button").inner_text() == "Ask"
+    page.locator(".newsbot-widget input").fill("Who negotiated in Belarus?")
+    page.locator(".newsbot-widget input").press("Enter")
+    answered = page.locator(".newsbot-widget [data-state=answered]")
+    answered.wait_for(timeout=30_000)
+    assert "Sources" in answered.inner_text() and "Verhandlungsrunde" in answered.inner_text()
+    page.close()
