@@ -335,3 +335,65 @@ def test_errors_carry_cors_headers_so_the_widget_can_read_them(client):
     assert response.headers["access-control-allow-origin"] == ORIGIN
     unauthorized = client.post("/v1/ask", json={"question": "x"}, headers={"Origin": ORIGIN})
     assert unauthorized.status_code == 401 and unauthorized.headers["access-control-allow-origin"] == ORIGIN
+
+
+# ---- the command line --------------------------------------------------------------------------
+
+
+def test_serve_refuses_to_start_without_keys(index_settings):
+    from tests.conftest import run_cli
+
+    result = run_cli("serve", env={"NEWSBOT_DATA_DIR": str(index_settings.data_dir)})
+    assert result.returncode == 2 and "NEWSBOT_API_KEYS is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_with_telegram_answers_both_from_one_process(index_settings, tmp_path):
+    """`newsbot serve --telegram`: one process owns the index; HTTP and Telegram both answer, and
+    an article pushed over HTTP is found through Telegram right away."""
+    import os
+    import signal
+    import subprocess
+
+    from tests.botapi import BotAPIServer, message_update
+    from tests.conftest import NEWSBOT
+
+    import shutil
+
+    data_dir = tmp_path / "data"  # a copy: this test writes to the index
+    shutil.copytree(index_settings.data_dir, data_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with BotAPIServer() as telegram:
+        env = {**os.environ, "NEWSBOT_DATA_DIR": str(data_dir), "NEWSBOT_API_KEYS": READ,
+               "NEWSBOT_ADMIN_KEYS": ADMIN, "NEWSBOT_TELEGRAM_TOKEN": telegram.token,
+               "NEWSBOT_TELEGRAM_API_URL": telegram.url, "NEWSBOT_TELEGRAM_ALLOWED_USERS": "1"}
+        proc = subprocess.Popen([*NEWSBOT, "serve", "--port", str(port), "--telegram"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.2)
+            answer = httpx.post(f"{base}/v1/ask", json={"question": "Who negotiated in Belarus?"}, headers=AUTH,
+                                timeout=60).json()
+            assert "Verhandlungsrunde in Belarus" in answer["citations"][0]["quote"]
+            article = {"id": "serve-test", "title": "Deichbau an der Elbe",
+                       "text": "Der neue Elbdeich bei Wedel wird bis 2027 um zwei Meter erhöht."}
+            assert httpx.post(f"{base}/v1/articles", json=article, headers=ADMIN_AUTH, timeout=60).json()["added"] == 1
+            telegram.push(message_update("Um wie viel wird der Elbdeich erhöht?", user_id=1))
+            reply = telegram.wait_for(lambda: telegram.sent(1), timeout=60)[0]
+            assert "zwei Meter" in reply.params["plain"]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and telegram.token not in out + err and READ not in out + err
