@@ -79,14 +79,17 @@ class AskRequest(BaseModel):
     until: date | None = Field(None, description="Only articles up to and including this day.")
 
 
-class CitationModel(BaseModel):
-    n: int
+class ArticleRef(BaseModel):
     article_id: str
     title: str
     source: str | None
     url: str | None
-    published: str | None
-    updated: str | None
+    published: str | None = Field(description="ISO 8601")
+    updated: str | None = Field(description="ISO 8601")
+
+
+class CitationModel(ArticleRef):
+    n: int
     quote: str
     score: float
     quotes: list[str] = []
@@ -106,13 +109,7 @@ class AnswerModel(BaseModel):
     timings_ms: dict[str, float]
 
 
-class SearchHit(BaseModel):
-    article_id: str
-    title: str
-    source: str | None
-    url: str | None
-    published: str | None
-    updated: str | None
+class SearchHit(ArticleRef):
     score: float
     similarity: float
     coverage: float

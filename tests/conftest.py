@@ -104,6 +104,25 @@ def sample_index(settings, e5, workdir: Path) -> None:
         idx.ingest(Loader().load([ROOT / "corpus", record]))
 
 
+@pytest.fixture(scope="module")
+def index_settings(tmp_path_factory, e5):
+    """Settings of a module's own sample index (``sample_index``), built once per test module."""
+    from bot.settings import Settings
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("index") / "data")
+    sample_index(settings, e5, tmp_path_factory.mktemp("records"))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def qa(index_settings, e5):
+    """A ``NewsQA`` over the module's sample index."""
+    from bot.qa import NewsQA
+
+    with NewsQA(index_settings, embedder=e5) as qa:
+        yield qa
+
+
 def gnad_lines(n: int) -> str:
     """The first ``n`` 10kGNAD articles in their CSV shape."""
     if not GNAD.exists():

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from bot.api import create_app
 from bot.qa import NewsQA
 from bot.settings import Settings
-from tests.conftest import LINKED, sample_index
+from tests.conftest import LINKED
 
 READ, ADMIN = "read-key-0123456789", "admin-key-9876543210"
 ORIGIN = "http://intranet.test:8001"
@@ -26,19 +26,6 @@ AUTH = {"X-API-Key": READ}
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 ANSWER_KEYS = {"question", "answer", "refused", "language", "citations", "note", "timings_ms"}
 CITATION_KEYS = {"n", "article_id", "title", "source", "url", "published", "updated", "quote", "score"}
-
-
-@pytest.fixture(scope="module")
-def index_settings(tmp_path_factory, e5) -> Settings:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api") / "data")
-    sample_index(settings, e5, tmp_path_factory.mktemp("records"))
-    return settings
-
-
-@pytest.fixture(scope="module")
-def qa(index_settings, e5):
-    with NewsQA(index_settings, embedder=e5) as qa:
-        yield qa
 
 
 def api_settings(index_settings: Settings, **overrides: Any) -> Settings:

@@ -23,22 +23,9 @@ from bot.settings import Settings
 from bot.telegram_bot import NewsBot
 from bot.telegram_render import LIMIT, Span, answer_messages, size, split
 from tests.botapi import BotAPIServer, TelegramHTML, message_update
-from tests.conftest import LINKED, NEWSBOT, SEED, sample_index
+from tests.conftest import LINKED, NEWSBOT, SEED
 
 REPORTER, STRANGER, GROUP, EDITOR_IN_GROUP = 1, 666, -100500, 7
-@pytest.fixture(scope="module")
-def index_settings(tmp_path_factory, e5) -> Settings:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("telegram") / "data")
-    sample_index(settings, e5, tmp_path_factory.mktemp("records"))
-    return settings
-
-
-@pytest.fixture(scope="module")
-def qa(index_settings, e5):
-    with NewsQA(index_settings, embedder=e5) as qa:
-        yield qa
-
-
 @pytest.fixture
 def server():
     with BotAPIServer() as server:
