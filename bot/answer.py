@@ -35,6 +35,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "extractive"  # or "generated": an LLM's sentences, each verified against its citations
     debug: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, debug: bool = False) -> dict[str, Any]:

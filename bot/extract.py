@@ -13,10 +13,13 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.answer import Citation
 from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
+
+if TYPE_CHECKING:
+    from bot.generate import Claim, Source
 
 SENTENCE_KEYWORD_WEIGHT = 0.1  # keyword coverage when choosing the quoted sentence
 TYPE_BONUS = 0.02  # a number for "how many", a date for "when"
@@ -51,6 +54,8 @@ PHRASES = {
         "updated": "Stand {date}",
         "published": "vom {date}",
         "note": "Hinweis zur Berichterstattung: {note}",
+        "llm_unverified": "Die KI-Antwort ließ sich nicht mit den Quellen belegen; hier stattdessen wörtliche Zitate.",
+        "llm_failed": "Das Sprachmodell hat nicht (rechtzeitig) geantwortet; hier stattdessen wörtliche Zitate.",
         "open": "„", "close": "“",
     },
     "en": {
@@ -59,6 +64,9 @@ PHRASES = {
         "updated": "updated {date}",
         "published": "published {date}",
         "note": "Editorial note from the cited article: {note}",
+        "llm_unverified": "The generated answer could not be verified against the sources, so here are "
+                          "verbatim quotes instead.",
+        "llm_failed": "The language model did not answer (in time), so here are verbatim quotes instead.",
         "open": "\u201c", "close": "\u201d",
     },
 }
@@ -122,6 +130,40 @@ def cite(quotes: list[Quote], same_text: dict[str, list[Any]]) -> list[Citation]
         citation.quotes.append(quote.text)
         citation.also.extend(a for a in also if a not in citation.also)
     return list(citations.values())
+
+
+def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citation], str]:
+    """Citations for verified LLM sentences, renumbered in order of use, and the answer text
+    with their [n] markers. Each citation quotes the source sentences that support it, verbatim."""
+    by_n = {s.n: s for s in sources}
+    numbers: dict[int, int] = {}
+    for claim in claims:
+        for n in claim.cites:
+            numbers.setdefault(n, len(numbers) + 1)
+    citations: dict[int, Citation] = {}
+    for claim in claims:
+        for n in claim.cites:
+            support = claim.support.get(n)
+            if support is None:
+                continue
+            meta = by_n[n].meta
+            citation = citations.get(n)
+            if citation is None:
+                notes = json.loads(meta["notes"] or "[]")
+                citation = citations[n] = Citation(
+                    n=numbers[n], article_id=meta["id"], title=meta["title"], source=meta["source"],
+                    url=meta["url"], published=meta["published"], updated=meta["updated"], quote=support.text,
+                    score=round(claim.similarity, 4), note=notes[0] if notes else None,
+                )
+            if support.text not in citation.quotes:
+                citation.quotes.append(support.text)
+    sentences = []
+    for claim in claims:
+        body = claim.text.rstrip()
+        end = body[-1] if body and body[-1] in ".!?" else "."
+        markers = "".join(f"[{numbers[n]}]" for n in claim.cites if n in citations)
+        sentences.append(f"{body.rstrip('.!?').rstrip()} {markers}{end}")
+    return sorted(citations.values(), key=lambda c: c.n), " ".join(sentences)
 
 
 def compose(citations: list[Citation], language: str) -> str:

@@ -11,21 +11,24 @@ worker thread so Telegram and HTTP handlers never block their event loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.answer import Answer
+from bot.answer import Answer, Citation
 from bot.conversation import rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
-from bot.extract import choose_quotes, cite, compose, phrases
+from bot.extract import choose_quotes, cite, cite_claims, compose, phrases
+from bot.generate import NO_ANSWER, Verifier, messages, rewrite_messages, sources_for
 from bot.language import ENGLISH, GERMAN, detect_language
+from bot.llm import LLM, LLMError
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.when import DateFilter, resolve
@@ -33,6 +36,8 @@ from index.dates import parse_datetime
 from index.embed import NewsEmbedding
 from index.loaders import LoadResult
 from index.pipeline import Indexer, IngestReport
+
+logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 EVIDENCE_MARGIN_WEIGHT = 0.5
@@ -44,8 +49,9 @@ Turn = str | Answer  # a previous question, or the answer it got
 class NewsQA:
     """Question answering over an index, opened read-only; ``close()`` when done."""
 
-    def __init__(self, settings: Settings, *, embedder: NewsEmbedding | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: NewsEmbedding | None = None, llm: LLM | None = None) -> None:
         self.settings = settings
+        self.llm = llm if llm is not None else LLM.from_settings(settings)
         self.indexer = Indexer.connect(settings, embedder=embedder)
         self.retriever = Retriever(self.indexer)
         self.zone = ZoneInfo(settings.timezone)
@@ -93,18 +99,20 @@ class NewsQA:
         until: datetime | date | str | None = None,
         sources: list[str] | None = None,
         now: datetime | None = None,
+        on_draft: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer ``question`` with verbatim quotes from the index, or refuse.
+        """Answer ``question`` from the index (quotes, or an LLM's verified sentences), or refuse.
 
         ``history`` holds the conversation's earlier turns (for follow-ups); ``since`` and
         ``until`` limit article dates (half-open range; a plain date means that whole day
-        for ``until``); ``now`` is the clock for "gestern" and friends.
+        for ``until``); ``now`` is the clock for "gestern" and friends. With an LLM configured,
+        ``on_draft`` receives the unverified draft as it streams in (the returned answer replaces it).
         """
         started = time.perf_counter()
         question = _clean(question)
         language = detect_language(question)
         previous = trim([t.query if isinstance(t, Answer) else t for t in history or []])
-        query = rewrite(question, previous)
+        query = self._rewrite(question, previous, language)
         dates = self._dates(query, since, until, now)
 
         # The filter carries the date; left in, "am 7. März" only blurs the query's meaning.
@@ -113,23 +121,72 @@ class NewsQA:
         best = evidence(retrieval)
         threshold = (self.settings.min_evidence if language == self.settings.corpus_language
                      else self.settings.min_evidence_cross_lingual)
+        debug = _debug(query, search, dates, retrieval, best)
         refused = best is None or best < threshold or _gibberish(question, retrieval)
-        quotes = [] if refused else choose_quotes(retrieval, question)
-        if quotes:
-            same = self.indexer.catalog.articles_with_sentences([q.sentence.text for q in quotes])
-            citations = cite(quotes, same)
-            text = compose(citations, language)
-            notes = list(dict.fromkeys(c.note for c in citations if c.note))
-            note = "\n".join(phrases(language)["note"].format(note=n) for n in notes) or None
-        else:
-            refused, citations, note = True, [], None
+        mode, notes, citations = "extractive", [], []
+        if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal
+            generated = self._generate(question, language, retrieval, on_draft, debug)
+            if generated is not None:
+                mode, citations, text = "generated", generated[0], generated[1]
+            else:
+                notes.append(phrases(language)[debug["llm"]["fallback"]])
+        if not citations and not refused:
+            quotes = choose_quotes(retrieval, question)
+            if quotes:
+                same = self.indexer.catalog.articles_with_sentences([q.sentence.text for q in quotes])
+                citations = cite(quotes, same)
+                text = compose(citations, language)
+        if not citations:
+            refused, notes = True, []
             text = phrases(language)["refusal"]
+        notes += [phrases(language)["note"].format(note=n) for n in dict.fromkeys(c.note for c in citations if c.note)]
 
         timings = {"total": round((time.perf_counter() - started) * 1000, 2), **retrieval.timings_ms}
         return Answer(
             question=question, text=text, refused=refused, language=language, citations=citations,
-            note=note, timings_ms=timings, debug=_debug(query, search, dates, retrieval, best),
+            note="\n".join(notes) or None, timings_ms=timings, mode=mode, debug=debug,
         )
+
+    def _rewrite(self, question: str, previous: list[str], language: str) -> str:
+        """The standalone query for a follow-up: by the LLM when there is one, else the heuristic."""
+        heuristic = rewrite(question, previous)
+        if self.llm is None or heuristic == question:
+            return heuristic
+        try:
+            reply = self.llm.chat(rewrite_messages(question, previous, language))
+        except LLMError as exc:
+            logger.warning("LLM follow-up rewrite failed (%s); using the heuristic", exc)
+            return heuristic
+        reply = " ".join(reply.split()).strip('"“”„ ')
+        if not reply or len(reply) > MAX_QUESTION_CHARS or "\n" in reply or detect_language(reply) != language:
+            return heuristic
+        return reply
+
+    def _generate(self, question: str, language: str, retrieval: Retrieval,
+                  on_draft: Callable[[str], None] | None, debug: dict[str, Any]) -> tuple[list[Citation], str] | None:
+        """An LLM answer whose every sentence passed verification, or None (``debug['llm']`` says why)."""
+        sources = sources_for(retrieval)
+        info: dict[str, Any] = debug.setdefault("llm", {"sources": [s.article_id for s in sources]})
+        started = time.perf_counter()
+        try:
+            draft = self.llm.chat(messages(question, language, sources), on_delta=on_draft)  # type: ignore[union-attr]
+        except LLMError as exc:
+            logger.warning("LLM failed (%s); answering with quotes", exc)
+            info.update(error=str(exc), fallback="llm_failed")
+            return None
+        info.update(draft=draft, ms=round((time.perf_counter() - started) * 1000, 2))
+        if draft.strip().startswith(NO_ANSWER):
+            info.update(fallback="llm_unverified", dropped=[{"sentence": draft, "reason": "the model found no answer"}])
+            return None
+        verifier = Verifier(self.indexer.embedder.embed_passages, self.indexer.vectors.get,
+                            same_language=language == self.settings.corpus_language)
+        result = verifier.verify(draft, sources)
+        info["dropped"] = result.dropped
+        if not result.passed:
+            info["fallback"] = "llm_unverified"
+            return None
+        citations, text = cite_claims(result.claims, sources)
+        return citations, text
 
     def search(
         self,

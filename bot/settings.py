@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         "is forgotten after this long without a question.",
     )
 
+    # Generative answers (optional): any OpenAI-compatible chat endpoint
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible API root, e.g. http://localhost:11434/v1 (Ollama); unset = "
+        "extractive answers only.",
+    )
+    llm_model: str | None = Field(None, description="Model name the endpoint knows, e.g. llama3.1:8b.")
+    llm_api_key: SecretStr | None = Field(None, description="API key for the endpoint (local servers ignore it).")
+    llm_timeout: float = Field(20, gt=0, description="Seconds to wait for the LLM before answering with quotes.")
+
     # HTTP API and widget (``newsbot serve``)
     api_keys: Keys = Field((), description="Keys that may ask and search (comma-separated).")
     admin_keys: Keys = Field((), description="Keys that may also add and delete articles (comma-separated).")
