@@ -396,10 +396,23 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
     @app.post("/v1/ask/stream", response_class=EventSourceResponse, responses=ERRORS, tags=["answers"])
     async def ask_stream(body: AskRequest, request: Request,
                          caller: Annotated[Caller, Depends(reader)]) -> AsyncIterator[ServerSentEvent]:
-        """Server-sent events: ``progress`` events, then one ``answer`` (or ``error``) event."""
+        """Server-sent events: ``progress`` events, ``draft`` events with the LLM's unverified text so
+        far (only when an LLM is configured), then one ``answer`` (or ``error``) event; the answer,
+        verified, replaces the draft."""
         yield ServerSentEvent(event="progress", data={"stage": "searching"})
+        loop = asyncio.get_running_loop()
+        drafts: asyncio.Queue[str] = asyncio.Queue()
+        work = asyncio.ensure_future(_answer(request, body, on_draft=lambda text: loop.call_soon_threadsafe(
+            drafts.put_nowait, text)))
+        while not work.done():
+            next_draft = asyncio.ensure_future(drafts.get())
+            await asyncio.wait({work, next_draft}, return_when=asyncio.FIRST_COMPLETED)
+            if next_draft.done():
+                yield ServerSentEvent(event="draft", data={"text": next_draft.result()})
+            else:
+                next_draft.cancel()
         try:
-            answer = await _answer(request, body)
+            answer = work.result()
         except ApiError as exc:
             yield ServerSentEvent(event="error", data={"error": {"code": exc.code, "message": exc.message}})
             return
@@ -500,12 +513,13 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         })
 
 
-async def _answer(request: Request, body: AskRequest) -> dict[str, Any]:
+async def _answer(request: Request, body: AskRequest,
+                  on_draft: Callable[[str], None] | None = None) -> dict[str, Any]:
     qa = _qa(request)
     conversations: TTLCache = request.app.state.conversations
     history = conversations.get(body.conversation_id, []) if body.conversation_id else []
     answer = await _within_timeout(request, qa.aask(body.question, history=history, since=body.since,
-                                                    until=body.until))
+                                                    until=body.until, on_draft=on_draft))
     if body.conversation_id:
         conversations[body.conversation_id] = trim(history + [answer.query])
     request.app.state.metrics.answers.labels(str(answer.refused).lower()).inc()

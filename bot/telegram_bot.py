@@ -46,12 +46,13 @@ from bot.errors import ConfigError, NewsbotError
 from bot.qa import NewsQA
 from bot.render import day
 from bot.settings import Settings
-from bot.telegram_render import Span, answer_messages, sources_messages, split
+from bot.telegram_render import LIMIT, Span, answer_messages, sources_messages, split
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE]
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for about 5
+DRAFT_EVERY = 1.0  # seconds between edits of a streaming draft (Telegram's flood limits)
 NETWORK_ATTEMPTS = 4  # a send that fails with a network error is tried this often in all
 SEEN_UPDATES = 10_000  # update ids remembered to drop re-deliveries
 REFUSED_USERS = 10_000  # users told once that they may not ask
@@ -295,16 +296,21 @@ class NewsBot:
             await message.reply_text(texts["empty"].format(example=EXAMPLES[_language(texts)][0]))
             return
         state = self._state(context)
+        draft = Draft(message) if getattr(self.qa, "llm", None) is not None else None
         try:
-            async with _typing(context, message.chat_id):
+            async with _typing(context, message.chat_id), (draft or contextlib.nullcontext()):
                 answer = await self.qa.aask(question, history=state["history"], since=state["since"],
-                                            until=state["until"])
+                                            until=state["until"], on_draft=draft.update if draft else None)
         except NewsbotError as exc:  # a question newsbot cannot work with: say why
             await message.reply_text(str(exc), parse_mode=None)
             return
         state["history"] = trim(state["history"] + [answer.query])
         state["last"] = answer
-        await self._send(message, answer_messages(answer, since=state["since"], until=state["until"]))
+        parts = answer_messages(answer, since=state["since"], until=state["until"])
+        if draft is not None and draft.sent is not None:  # the verified answer replaces the draft
+            await draft.sent.edit_text(parts[0])
+            parts = parts[1:]
+        await self._send(message, parts)
 
     def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
         """Private chats always; in groups only a mention of the bot or a reply to it."""
@@ -439,6 +445,50 @@ def run(settings: Settings, *, webhook: str | None = None, listen: str = "127.0.
     check_settings(settings)
     with NewsQA(settings) as qa:
         NewsBot(settings, qa, persist=persist).run(webhook=webhook, listen=listen, port=port)
+
+
+class Draft:
+    """The LLM's unverified draft in one message, edited at most once per second while it grows.
+
+    ``update`` is called from the worker thread that talks to the LLM; the event loop shows the
+    latest text every second. The caller replaces the message with the verified answer.
+    """
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self.text = ""
+        self.shown = ""
+        self.sent: Message | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def update(self, text: str) -> None:
+        self.text = text
+
+    async def __aenter__(self) -> Draft:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(DRAFT_EVERY)
+            text = self.text
+            if not text or text == self.shown:
+                continue
+            shown = split([Span("✍️ "), Span(text[:LIMIT - 100], "i"), Span(" …")])[0]
+            try:
+                if self.sent is None:
+                    self.sent = await self.message.reply_text(shown, do_quote=False)
+                else:
+                    await self.sent.edit_text(shown)
+                self.shown = text
+            except TelegramError as exc:  # a draft is cosmetic: the verified answer still comes
+                logger.debug("draft update failed: %s", exc)
 
 
 @contextlib.asynccontextmanager

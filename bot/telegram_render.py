@@ -130,7 +130,8 @@ def _hard_split(word: str, room: int) -> Iterator[str]:
 
 
 def answer_messages(answer: Answer, *, since: str | None = None, until: str | None = None) -> list[str]:
-    """The answer as Telegram messages: quotes as blockquotes, then the sources as links.
+    """The answer as Telegram messages: quotes as blockquotes (or an LLM's verified sentences,
+    whose supporting quotes ``/sources`` shows), then the sources as links.
 
     A refusal is set apart (a magnifier and italics, no sources). ``since``/``until`` are
     the chat's date filter, shown so that nobody wonders why older articles are missing.
@@ -139,11 +140,7 @@ def answer_messages(answer: Answer, *, since: str | None = None, until: str | No
     if answer.refused:
         spans = [Span("🔎 "), Span(answer.text, "i")]
     else:
-        spans = []
-        for c in answer.citations:
-            p = phrases(answer.language)
-            quoted = " … ".join(f"{p['open']}{q}{p['close']}" for q in c.quotes or [c.quote])
-            spans += [Span(f"{attribution(c, answer.language)} [{c.n}]:\n"), Span(quoted, "blockquote"), Span("\n")]
+        spans = [Span(answer.text + "\n")] if answer.mode == "generated" else _quoted(answer)
         if answer.note:
             spans += [Span("⚠️ "), Span(answer.note, "i"), Span("\n")]
         spans += [Span("\n"), Span(f"{labels['sources']}:", "b")]
@@ -153,6 +150,16 @@ def answer_messages(answer: Answer, *, since: str | None = None, until: str | No
         parts = [f"{labels[k]} {v}" for k, v in (("since", since), ("until", until)) if v]
         spans += [Span("\n\n"), Span(f"{labels['filter']}: {', '.join(parts)}", "i")]
     return split(spans)
+
+
+def _quoted(answer: Answer) -> list[Span]:
+    """Extractive answers: who said it and when, then the verbatim quotes as a block quote."""
+    p = phrases(answer.language)
+    spans = []
+    for c in answer.citations:
+        quoted = " … ".join(f"{p['open']}{q}{p['close']}" for q in c.quotes or [c.quote])
+        spans += [Span(f"{attribution(c, answer.language)} [{c.n}]:\n"), Span(quoted, "blockquote"), Span("\n")]
+    return spans
 
 
 def sources_messages(answer: Answer) -> list[str]:

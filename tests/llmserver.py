@@ -21,6 +21,7 @@ class Reply:
     content: str = ""
     status: int = 200
     delay: float = 0.0  # seconds before anything is sent
+    chunk_delay: float = 0.0  # seconds between streamed words
 
 
 @dataclass
@@ -90,6 +91,8 @@ class LLMServer:
                      "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece is not None else "stop"}]}
             request.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             request.wfile.flush()
+            if reply.chunk_delay:
+                time.sleep(reply.chunk_delay)
         request.wfile.write(b"data: [DONE]\n\n")
         request.wfile.flush()
         request.close_connection = True

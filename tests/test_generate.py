@@ -159,3 +159,66 @@ def test_follow_ups_are_rewritten_by_the_llm_in_the_question_language(llm_qa, ll
     assert answer.debug["query"] == "Wann wollen sich Lawrow und Kuleba in Antalya treffen?"
     assert "Donnerstag" in answer.text and answer.mode == "generated"
     assert "Follow-up: Und wann?" in llm_server.requests[0]["messages"][1]["content"]
+
+
+# ---- streaming through the front ends ------------------------------------------------------------
+
+
+def test_api_stream_sends_draft_events_then_the_verified_answer(llm_qa, llm_server):
+    from fastapi.testclient import TestClient
+
+    from bot.api import create_app
+
+    settings = Settings(**{**llm_qa.settings.model_dump(), "api_keys": "k"})
+    llm_server.script(f"{GOOD_DE} Olaf Scholz war auch dabei [1]. {GOOD_DE_2}")
+    events: list[tuple[str, object]] = []
+    with TestClient(create_app(settings, qa=llm_qa)) as client, client.stream(
+            "POST", "/v1/ask/stream", json={"question": "Wer hat in Belarus verhandelt?"},
+            headers={"X-API-Key": "k"}) as response:
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((event, json.loads(line.split(":", 1)[1])))
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "progress" and kinds[-1] == "answer" and kinds.count("draft") > 3
+    drafts = [d["text"] for e, d in events if e == "draft"]
+    assert "Scholz" in drafts[-1]
+    final = events[-1][1]
+    assert final["mode"] == "generated" and final["answer"] == f"{GOOD_DE} {GOOD_DE_2}"
+
+
+def test_telegram_edits_the_draft_at_most_once_a_second_then_shows_the_verified_answer(index_settings, e5,
+                                                                                        llm_server):
+    import asyncio
+
+    from bot.telegram_bot import NewsBot
+    from tests.botapi import BotAPIServer, message_update
+
+    draft = f"{GOOD_DE} Olaf Scholz war auch dabei [1]. {GOOD_DE_2}"
+    llm_server.script(Reply(draft, chunk_delay=0.15))  # about four seconds of streaming
+    with BotAPIServer() as telegram:
+        settings = Settings(**{**index_settings.model_dump(), "telegram_token": telegram.token,
+                               "telegram_api_url": telegram.url, "telegram_allowed_users": {1},
+                               "llm_base_url": llm_server.url, "llm_model": "m", "llm_timeout": 20})
+
+        async def main() -> None:
+            with NewsQA(settings, embedder=e5) as qa:
+                await serve_bot(NewsBot(settings, qa))
+
+        async def serve_bot(bot: NewsBot) -> None:
+            async with bot.running(poll_timeout=1):
+                telegram.push(message_update("Wer hat in Belarus verhandelt?", user_id=1))
+                await asyncio.to_thread(telegram.wait_for, lambda: any(
+                    c.method == "editMessageText" and "Quellen" in c.params.get("plain", "") for c in telegram.calls), timeout=15)
+
+        asyncio.run(main())
+    sent = telegram.sent(1)
+    edits = [c for c in telegram.calls if c.method == "editMessageText"]
+    assert len(sent) == 1 and sent[0].params["plain"].startswith("✍️")  # the draft, marked as such
+    drafts = [sent[0], *(e for e in edits if e.params["plain"].startswith("✍️"))]
+    assert len(drafts) >= 3 and edits[-1] not in drafts
+    assert all(b.at - a.at >= 0.9 for a, b in zip(drafts, drafts[1:]))  # at most one edit a second
+    final = edits[-1].params["plain"]
+    assert final.startswith(f"{GOOD_DE} {GOOD_DE_2}") and "Scholz" not in final and "Quellen:" in final

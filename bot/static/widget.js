@@ -119,6 +119,9 @@
       return;
     }
     var block = el("div", { "data-state": "answered" });
+    if (data.mode === "generated") {  // an LLM's sentences, each verified against the source it cites
+      block.append(el("p", { "class": "generated" }, data.answer));
+    }
     (data.citations || []).forEach(function (c) {
       var when = c.updated ? T.updated + " " + day(c.updated) : c.published ? T.published + " " + day(c.published) : "";
       block.append(el("p", { "class": "attribution" }, (c.source || c.title) + (when ? " (" + when + ")" : "") + " [" + c.n + "]"));
