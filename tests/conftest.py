@@ -123,6 +123,19 @@ def qa(index_settings, e5):
         yield qa
 
 
+def sse_events(lines) -> list[tuple[str | None, object]]:
+    """(event, decoded JSON data) of a server-sent event stream, from its lines."""
+    import json
+
+    events, event = [], None
+    for line in lines:
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            events.append((event, json.loads(line.split(":", 1)[1])))
+    return events
+
+
 def gnad_lines(n: int) -> str:
     """The first ``n`` 10kGNAD articles in their CSV shape."""
     if not GNAD.exists():

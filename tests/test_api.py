@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from bot.api import create_app
 from bot.qa import NewsQA
 from bot.settings import Settings
-from tests.conftest import LINKED
+from tests.conftest import LINKED, sse_events
 
 READ, ADMIN = "read-key-0123456789", "admin-key-9876543210"
 ORIGIN = "http://intranet.test:8001"
@@ -264,29 +264,26 @@ def live(index_settings, qa) -> Iterator[str]:
 
 
 def test_stream_sends_progress_then_the_answer(live):
-    events: list[tuple[str, Any]] = []
     with httpx.stream("POST", f"{live}/v1/ask/stream", json={"question": "Wer hat in Belarus verhandelt?"},
                       headers=AUTH, timeout=60) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        event = None
-        for line in response.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append((event, json.loads(line.split(":", 1)[1])))
+        events = sse_events(response.iter_lines())
     assert [e for e, _ in events] == ["progress", "progress", "answer"]
     assert events[0][1] == {"stage": "searching"}
     answer = events[-1][1]
     assert ANSWER_KEYS <= set(answer) and "Verhandlungsrunde in Belarus" in answer["citations"][0]["quote"]
 
 
-def test_stream_reports_errors_as_events_and_needs_a_key(live):
+def test_stream_needs_a_key_and_reports_errors_as_events(live, index_settings, qa):
     assert_error(httpx.post(f"{live}/v1/ask/stream", json={"question": "x"}), 401, "unauthorized")
-    with httpx.stream("POST", f"{live}/v1/ask/stream", json={"question": "Belarus", "since": "2030-01-01",
-                                                              "until": "2020-01-01"}, headers=AUTH) as response:
-        lines = [line for line in response.iter_lines() if line.startswith(("event:", "data:"))]
-    assert lines[-2] == "event: answer" or lines[-2] == "event: error"
+    app = create_app(api_settings(index_settings, request_timeout=0.3), qa=SlowQA(qa))  # type: ignore[arg-type]
+    with TestClient(app) as client, client.stream(
+            "POST", "/v1/ask/stream", json={"question": "Wer hat in Belarus verhandelt?"}, headers=AUTH) as response:
+        assert response.status_code == 200  # the stream had started; the error comes as an event
+        events = sse_events(response.iter_lines())
+    assert [e for e, _ in events] == ["progress", "error"]
+    assert events[-1][1]["error"]["code"] == "timeout"
 
 
 def test_body_limit_applies_before_reading_and_to_chunked_uploads(live):

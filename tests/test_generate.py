@@ -12,7 +12,7 @@ import pytest
 
 from bot.qa import NewsQA
 from bot.settings import Settings
-from tests.conftest import SEED
+from tests.conftest import SEED, sse_events
 from tests.llmserver import LLMServer, Reply
 
 SEED_TEXT = " ".join(SEED.read_text(encoding="utf-8").split())
@@ -171,16 +171,10 @@ def test_api_stream_sends_draft_events_then_the_verified_answer(llm_qa, llm_serv
 
     settings = Settings(**{**llm_qa.settings.model_dump(), "api_keys": "k"})
     llm_server.script(f"{GOOD_DE} Olaf Scholz war auch dabei [1]. {GOOD_DE_2}")
-    events: list[tuple[str, object]] = []
     with TestClient(create_app(settings, qa=llm_qa)) as client, client.stream(
             "POST", "/v1/ask/stream", json={"question": "Wer hat in Belarus verhandelt?"},
             headers={"X-API-Key": "k"}) as response:
-        event = None
-        for line in response.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append((event, json.loads(line.split(":", 1)[1])))
+        events = sse_events(response.iter_lines())
     kinds = [e for e, _ in events]
     assert kinds[0] == "progress" and kinds[-1] == "answer" and kinds.count("draft") > 3
     drafts = [d["text"] for e, d in events if e == "draft"]
