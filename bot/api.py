@@ -107,6 +107,8 @@ class AnswerModel(BaseModel):
     citations: list[CitationModel]
     note: str | None
     timings_ms: dict[str, float]
+    mode: str = Field("extractive", description="'extractive' (verbatim quotes) or 'generated' (an LLM's "
+                      "sentences, each verified against the source it cites)")
 
 
 class SearchHit(ArticleRef):
@@ -418,6 +420,11 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             return
         except NewsbotError as exc:
             yield ServerSentEvent(event="error", data={"error": {"code": "invalid_request", "message": str(exc)}})
+            return
+        except Exception:  # the stream has started: the error goes out as an event, details to the log
+            logger.exception("unexpected error while streaming an answer")
+            yield ServerSentEvent(event="error", data={"error": {
+                "code": "internal_error", "message": "Something went wrong on the server; it has been logged."}})
             return
         yield ServerSentEvent(event="progress", data={"stage": "answered"})
         yield ServerSentEvent(event="answer", data=answer)

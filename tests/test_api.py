@@ -56,7 +56,7 @@ def test_ask_returns_the_cli_json_contract(client):
     assert response.status_code == 200
     body = response.json()
     assert ANSWER_KEYS <= set(body) and "debug" not in body
-    assert body["refused"] is False and body["language"] == "en"
+    assert body["refused"] is False and body["language"] == "en" and body["mode"] == "extractive"
     assert "Verhandlungsrunde in Belarus" in body["citations"][0]["quote"]
     assert CITATION_KEYS <= set(body["citations"][0])
     assert body["note"] and body["timings_ms"]["total"] > 0
@@ -223,6 +223,11 @@ def test_unexpected_errors_are_json_without_details(index_settings, qa, caplog):
     app = create_app(api_settings(index_settings), qa=BrokenQA(qa))  # type: ignore[arg-type]
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.post("/v1/ask", json={"question": "Wer hat in Belarus verhandelt?"}, headers=AUTH)
+        with client.stream("POST", "/v1/ask/stream", json={"question": "Wer hat in Belarus verhandelt?"},
+                           headers=AUTH) as stream:
+            events = sse_events(stream.iter_lines())
+    assert events[-1] == ("error", {"error": {"code": "internal_error",
+                                              "message": "Something went wrong on the server; it has been logged."}})
     body = assert_error(response, 500, "internal_error")
     assert "secret" not in json.dumps(body) and "RuntimeError" not in json.dumps(body)
     assert any(r.exc_info and "disk on fire" in str(r.exc_info[1]) for r in caplog.records)
