@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import secrets
@@ -305,7 +306,7 @@ class NewsBot:
             await message.reply_text(str(exc), parse_mode=None)
             return
         state["history"] = trim(state["history"] + [answer.query])
-        state["last"] = answer
+        state["last"] = dataclasses.replace(answer, debug={})  # what /sources needs; kept small for --persist
         parts = answer_messages(answer, since=state["since"], until=state["until"])
         if draft is not None and draft.sent is not None:  # the verified answer replaces the draft
             await draft.sent.edit_text(parts[0])
