@@ -182,3 +182,41 @@ def test_widget_shows_api_errors_and_the_embed_page_works(site, browser):
     answered.wait_for(timeout=30_000)
     assert "Sources" in answered.inner_text() and "Verhandlungsrunde" in answered.inner_text()
     page.close()
+
+
+def test_widget_shows_the_llm_draft_then_the_verified_answer(browser, tmp_path, e5):
+    """With an LLM configured, the widget shows the streamed draft, then the verified answer."""
+    from tests.llmserver import LLMServer, Reply
+
+    verified = "Russland und die Ukraine haben in Belarus eine dritte Verhandlungsrunde abgehalten [1]."
+    with LLMServer() as llm:
+        llm.script(Reply(f"{verified} Olaf Scholz war auch dabei [1].", chunk_delay=0.3))
+        settings = Settings(data_dir=tmp_path / "data", api_keys=READ, llm_base_url=llm.url, llm_model="m",
+                            llm_timeout=30)
+        sample_index(settings, e5, tmp_path)
+        with NewsQA(settings, embedder=e5) as qa:
+            server = Uvicorn(uvicorn.Config(create_app(settings, qa=qa), host="127.0.0.1", port=0,
+                                            log_level="warning"))
+            thread = threading.Thread(target=server.run, daemon=True)
+            thread.start()
+            while not (server.started and server.servers):
+                time.sleep(0.05)
+            api = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+            try:
+                page = browser.new_page()
+                page.goto(f"{api}/embed#key={READ}&lang=de")
+                page.locator(".newsbot-widget input").fill("Wer hat in Belarus verhandelt?")
+                page.locator(".newsbot-widget input").press("Enter")
+                draft = page.locator(".newsbot-widget [data-state=draft]")
+                draft.wait_for(timeout=30_000)
+                assert draft.inner_text().startswith("Russland")
+                answered = page.locator(".newsbot-widget [data-state=answered]")
+                answered.wait_for(timeout=30_000)
+                text = answered.locator(".generated").inner_text()
+                assert text == verified and "Scholz" not in answered.inner_text()
+                assert page.locator(".newsbot-widget [data-state=draft]").count() == 0
+                assert "Verhandlungsrunde in Belarus" in answered.locator("blockquote").first.inner_text()
+                page.close()
+            finally:
+                server.should_exit = True
+                thread.join(timeout=10)

@@ -62,6 +62,7 @@
     ".refused { padding: 10px 12px; border-radius: 6px; background: #fff4e5; border-left: 4px solid #d97706; }",
     ".error { padding: 10px 12px; border-radius: 6px; background: #fdecec; border-left: 4px solid #c62828; }",
     ".panel .note { font-size: .9em; color: #4a5568; font-style: italic; }",
+    ".panel .draft { color: #4a5568; font-style: italic; }",
     "ol { margin: 4px 0 0; padding-left: 1.6em; }",
     ".panel a { color: #0b57d0; }",
     "h3 { font-size: .95em; margin: 12px 0 0; }"
@@ -85,23 +86,57 @@
     var question = input.value.trim();
     if (!question) { status.textContent = T.empty; input.focus(); return; }
     busy(true);
-    fetch(api + "/v1/ask", {
+    // The streaming endpoint: "draft" events (only with an LLM) show the unverified text so far;
+    // the "answer" event, verified, replaces it.
+    fetch(api + "/v1/ask/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-API-Key": options.apiKey || "" },
       body: JSON.stringify({ question: question, conversation_id: conversation })
     }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        if (!response.ok) {
+      if (!response.ok) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
           var message = body && body.error ? body.error.message : response.statusText;
           throw new Error(T.error + " (" + response.status + "): " + message);
-        }
-        show(body);
+        });
+      }
+      return readEvents(response, function (event, data) {
+        if (event === "draft") { showDraft(data.text); }
+        else if (event === "answer") { show(data); }
+        else if (event === "error") { throw new Error(T.error + ": " + data.error.message); }
       });
     }).catch(function (error) {
       clear();
       answer.append(el("div", { "class": "error", role: "alert" }, error instanceof TypeError ? T.network : error.message));
     }).then(function () { busy(false); });
   });
+
+  function readEvents(response, handle) {
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function pump() {
+      return reader.read().then(function (chunk) {
+        buffer += decoder.decode(chunk.value || new Uint8Array(), { stream: !chunk.done });
+        var blocks = buffer.split(/\r?\n\r?\n/);
+        buffer = chunk.done ? "" : blocks.pop();
+        blocks.forEach(function (block) {
+          var event = "message", data = [];
+          block.split(/\r?\n/).forEach(function (line) {
+            if (line.indexOf("event:") === 0) { event = line.slice(6).trim(); }
+            else if (line.indexOf("data:") === 0) { data.push(line.slice(5).replace(/^ /, "")); }
+          });
+          if (data.length) { handle(event, JSON.parse(data.join("\n"))); }
+        });
+        return chunk.done ? undefined : pump();
+      });
+    }
+    return pump();
+  }
+
+  function showDraft(text) {
+    clear();
+    answer.append(el("p", { "class": "draft", "data-state": "draft" }, text + " …"));
+  }
 
   function busy(on) {
     button.disabled = on;
