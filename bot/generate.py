@@ -195,7 +195,7 @@ class Verifier:
                 claim.support[n] = best
                 claim.similarity = max(claim.similarity, best_sim)
         cited_text = " ".join(s.text for n in cites for s in by_n[n].sentences if not INSTRUCTION.search(s.text))
-        missing_numbers = [x for x in numbers_in(text) if x not in numbers_in(cited_text)]
+        missing_numbers = missing_numbers_in(text, cited_text)
         if missing_numbers:
             return None, f"number not in the cited source: {missing_numbers[0]}"
         missing_names = [w for w in names_in(text) if not name_in(w, cited_text)]
@@ -214,8 +214,15 @@ def split_claims(draft: str) -> list[str]:
 
 
 def numbers_in(text: str) -> set[str]:
-    """Numbers as digit strings: "50.000", "50,000" and "50 000" are all "50000"."""
-    return {re.sub(r"\D", "", m) for m in _NUMBER.findall(text)}
+    """Numbers as digit strings: "50.000", "50,000" and "50 000" are all "50000" ("07" is "7")."""
+    return {re.sub(r"\D", "", m).lstrip("0") or "0" for m in _NUMBER.findall(text)}
+
+
+def missing_numbers_in(claim: str, source: str) -> list[str]:
+    """Numbers of ``claim`` that ``source`` does not contain, compared by value, not by format
+    (a source's "07.03.2022" also offers its parts 7, 3 and 2022)."""
+    known = numbers_in(source) | {run.lstrip("0") or "0" for run in re.findall(r"\d+", source)}
+    return sorted(x for x in numbers_in(claim) if x not in known)
 
 
 def names_in(sentence: str) -> list[str]:

@@ -216,3 +216,28 @@ def test_telegram_edits_the_draft_at_most_once_a_second_then_shows_the_verified_
     assert all(b.at - a.at >= 0.9 for a, b in zip(drafts, drafts[1:]))  # at most one edit a second
     final = edits[-1].params["plain"]
     assert final.startswith(f"{GOOD_DE} {GOOD_DE_2}") and "Scholz" not in final and "Quellen:" in final
+
+
+@pytest.mark.parametrize("claim, source, ok", [
+    ("Mehr als 50,000 Menschen kamen.", "Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist.", True),
+    ("Das Treffen war am 7. März 2022.", "Stand: 07.03.2022 19:45 Uhr", True),
+    ("Es kamen 1,5 Millionen.", "Insgesamt 1.5 Millionen Menschen", True),
+    ("Mehr als 80.000 Menschen kamen.", "Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist.", False),
+    ("Das Treffen war am 8. März 2022.", "Stand: 07.03.2022 19:45 Uhr", False),
+])
+def test_numbers_are_compared_by_value_not_by_format(claim, source, ok):
+    from bot.generate import missing_numbers_in
+
+    assert (missing_numbers_in(claim, source) == []) is ok
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("Lavrov", True), ("Kuleba", True), ("Ukrainian", True), ("Thursday", True), ("Antalya", True),
+    ("Scholz", False), ("Macron", False), ("Friday", False),
+])
+def test_names_allow_for_transliteration_but_not_for_other_names(name, ok):
+    from bot.generate import name_in
+
+    source = ("Russlands Außenminister Lawrow und sein ukrainischer Konterpart Kuleba werden voraussichtlich "
+              "am Donnerstag im türkischen Antalya erstmals seit der Invasion miteinander sprechen.")
+    assert name_in(name, source) is ok
