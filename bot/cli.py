@@ -67,7 +67,11 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: int) -> None:
       newsbot repl                    # ask questions interactively
       newsbot ask "Wer hat in Belarus verhandelt?"
       newsbot stats                   # what the index holds
-    Settings come from NEWSBOT_* environment variables or a .env file (see .env.example).
+    Front ends:
+      newsbot telegram                # the Telegram bot (NEWSBOT_TELEGRAM_*)
+      newsbot serve [--telegram]      # HTTP API + chat widget (NEWSBOT_API_KEYS, ...)
+    Settings come from NEWSBOT_* environment variables or a .env file (see .env.example);
+    NEWSBOT_LLM_BASE_URL and NEWSBOT_LLM_MODEL turn on generative answers with verified citations.
     """
     try:
         settings = Settings(**({"data_dir": data_dir} if data_dir else {}))

@@ -309,8 +309,11 @@ class NewsBot:
         state["last"] = dataclasses.replace(answer, debug={})  # what /sources needs; kept small for --persist
         parts = answer_messages(answer, since=state["since"], until=state["until"])
         if draft is not None and draft.sent is not None:  # the verified answer replaces the draft
-            await draft.sent.edit_text(parts[0])
-            parts = parts[1:]
+            try:
+                await draft.sent.edit_text(parts[0])
+                parts = parts[1:]
+            except BadRequest as exc:  # e.g. the draft was deleted meanwhile: send the answer anew
+                logger.info("could not replace the draft (%s); sending the answer as a new message", exc)
         await self._send(message, parts)
 
     def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
