@@ -126,7 +126,7 @@ class NewsQA:
         mode, notes, citations = "extractive", [], []
         if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal
             generated = self._generate(question, language, retrieval, on_draft, debug)
-            if generated is not None:
+            if generated is not None and generated[0]:
                 mode, citations, text = "generated", generated[0], generated[1]
             else:
                 notes.append(phrases(language)[debug["llm"]["fallback"]])
