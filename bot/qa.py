@@ -129,7 +129,7 @@ class NewsQA:
             if generated is not None and generated[0]:
                 mode, citations, text = "generated", generated[0], generated[1]
             else:
-                notes.append(phrases(language)[debug["llm"]["fallback"]])
+                notes.append(phrases(language)[debug["llm"].get("fallback", "llm_unverified")])
         if not citations and not refused:
             quotes = choose_quotes(retrieval, question)
             if quotes:
