@@ -357,21 +357,28 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NewsbotError)
     async def domain_error(request: Request, exc: NewsbotError) -> JSONResponse:
-        if isinstance(exc, ArticleNotFoundError):
-            return _error_response(404, "not_found", str(exc))
-        if isinstance(exc, InvalidInputError):
-            return _error_response(422, "invalid_request", str(exc))
-        if isinstance(exc, IndexLockedError):
-            return _error_response(503, "index_busy", str(exc), {"Retry-After": "5"})
-        if isinstance(exc, VectorStoreError):
-            return _error_response(503, "vector_store_unavailable", str(exc))
-        logger.error("newsbot error on %s", request.url.path, exc_info=exc)
-        return _error_response(500, "internal_error", str(exc))
+        error = _api_error(exc)
+        if error.status == 500:
+            logger.error("newsbot error on %s", request.url.path, exc_info=exc)
+        return _error_response(error.status, error.code, error.message, error.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error_response(500, "internal_error", "Something went wrong on the server; it has been logged.")
+
+
+def _api_error(exc: NewsbotError) -> ApiError:
+    """The HTTP status and code of a domain error (for responses and for stream error events)."""
+    if isinstance(exc, ArticleNotFoundError):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, InvalidInputError):
+        return ApiError(422, "invalid_request", str(exc))
+    if isinstance(exc, IndexLockedError):
+        return ApiError(503, "index_busy", str(exc), {"Retry-After": "5"})
+    if isinstance(exc, VectorStoreError):
+        return ApiError(503, "vector_store_unavailable", str(exc))
+    return ApiError(500, "internal_error", str(exc))
 
 
 def _qa(request: Request) -> NewsQA:
@@ -415,11 +422,9 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
                 next_draft.cancel()
         try:
             answer = work.result()
-        except ApiError as exc:
-            yield ServerSentEvent(event="error", data={"error": {"code": exc.code, "message": exc.message}})
-            return
-        except NewsbotError as exc:
-            yield ServerSentEvent(event="error", data={"error": {"code": "invalid_request", "message": str(exc)}})
+        except (ApiError, NewsbotError) as exc:
+            error = exc if isinstance(exc, ApiError) else _api_error(exc)
+            yield ServerSentEvent(event="error", data={"error": {"code": error.code, "message": error.message}})
             return
         except Exception:  # the stream has started: the error goes out as an event, details to the log
             logger.exception("unexpected error while streaming an answer")

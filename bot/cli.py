@@ -269,7 +269,6 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, pe
     from bot import telegram_bot
 
     settings = _settings(ctx)
-    telegram_bot.check_settings(settings)
     if webhook is not None and not webhook.startswith(("https://", "http://")):
         raise ConfigError(f"--webhook needs a URL (https://...), not '{webhook}'.")
     if ctx.obj["verbose"] == 0:
@@ -300,12 +299,11 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forward
     from bot import api
 
     settings = _settings(ctx)
-    api.check_settings(settings)
-    if with_telegram:
+    if with_telegram:  # the bot itself starts inside the app's lifespan: check its settings now
         from bot import telegram_bot
 
         telegram_bot.check_settings(settings)
-    app = api.create_app(settings, telegram=with_telegram)
+    app = api.create_app(settings, telegram=with_telegram)  # refuses unsafe API settings
     click.echo(f"newsbot API on http://{host}:{port} (docs: /docs, widget: /widget.js); Ctrl-C stops it.", err=True)
     uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
                 log_level="info" if ctx.obj["verbose"] else "warning", access_log=bool(ctx.obj["verbose"]))

@@ -120,13 +120,7 @@ def cite(quotes: list[Quote], same_text: dict[str, list[Any]]) -> list[Citation]
         also = [_ref(r) for r in [meta, *copies] if r["id"] != earliest["id"]]
         citation = citations.get(earliest["id"])
         if citation is None:
-            notes = json.loads(earliest["notes"] or "[]")
-            citation = citations[earliest["id"]] = Citation(
-                n=len(citations) + 1, article_id=earliest["id"], title=earliest["title"],
-                source=earliest["source"], url=earliest["url"], published=earliest["published"],
-                updated=earliest["updated"], quote=quote.text, score=round(quote.score, 4),
-                note=notes[0] if notes else None,
-            )
+            citation = citations[earliest["id"]] = _citation(earliest, len(citations) + 1, quote.text, quote.score)
         citation.quotes.append(quote.text)
         citation.also.extend(a for a in also if a not in citation.also)
     return list(citations.values())
@@ -136,34 +130,24 @@ def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citati
     """Citations for verified LLM sentences, renumbered in order of use, and the answer text
     with their [n] markers. Each citation quotes the source sentences that support it, verbatim."""
     by_n = {s.n: s for s in sources}
-    numbers: dict[int, int] = {}
-    for claim in claims:
-        for n in claim.cites:
-            numbers.setdefault(n, len(numbers) + 1)
-    citations: dict[int, Citation] = {}
+    citations: dict[int, Citation] = {}  # source number -> citation, numbered in order of first use
     for claim in claims:
         for n in claim.cites:
             support = claim.support.get(n)
             if support is None:
                 continue
-            meta = by_n[n].meta
             citation = citations.get(n)
             if citation is None:
-                notes = json.loads(meta["notes"] or "[]")
-                citation = citations[n] = Citation(
-                    n=numbers[n], article_id=meta["id"], title=meta["title"], source=meta["source"],
-                    url=meta["url"], published=meta["published"], updated=meta["updated"], quote=support.text,
-                    score=round(claim.similarity, 4), note=notes[0] if notes else None,
-                )
+                citation = citations[n] = _citation(by_n[n].meta, len(citations) + 1, support.text, claim.similarity)
             if support.text not in citation.quotes:
                 citation.quotes.append(support.text)
     sentences = []
     for claim in claims:
         body = claim.text.rstrip()
         end = body[-1] if body and body[-1] in ".!?" else "."
-        markers = "".join(f"[{numbers[n]}]" for n in claim.cites if n in citations)
+        markers = "".join(f"[{citations[n].n}]" for n in claim.cites if n in citations)
         sentences.append(f"{body.rstrip('.!?').rstrip()} {markers}{end}")
-    return sorted(citations.values(), key=lambda c: c.n), " ".join(sentences)
+    return list(citations.values()), " ".join(sentences)
 
 
 def compose(citations: list[Citation], language: str) -> str:
@@ -197,6 +181,12 @@ def _local(iso: str) -> str:
     if value.hour == 0 and value.minute == 0:
         return value.strftime("%d.%m.%Y")
     return value.strftime("%d.%m.%Y, %H:%M")
+
+
+def _citation(row: Any, n: int, quote: str, score: float) -> Citation:
+    """Citation ``n`` of an article (a catalog row), quoting ``quote``; the article's first editorial note."""
+    notes = json.loads(row["notes"] or "[]")
+    return Citation(n=n, **_ref(row), quote=quote, score=round(score, 4), note=notes[0] if notes else None)
 
 
 def _ref(row: Any) -> dict[str, Any]:

@@ -170,31 +170,33 @@ class Verifier:
         if not candidates:
             return Verification([], dropped, total)
 
-        stored = self.vectors([s.vid for src in sources for s in src.sentences])
+        # What may support a claim: the sources' sentences, except those that address an AI.
+        evidence = {n: [s for s in src.sentences if not INSTRUCTION.search(s.text)] for n, src in by_n.items()}
+        stored = self.vectors([s.vid for sentences in evidence.values() for s in sentences])
         claim_vectors = self.embed([text for text, _ in candidates])
         claims = []
         for (text, cites), vector in zip(candidates, claim_vectors, strict=True):
-            claim, reason = self._check(text, cites, vector, by_n, stored)
+            claim, reason = self._check(text, cites, vector, evidence, stored)
             if claim is None:
                 dropped.append({"sentence": text, "reason": reason})
             else:
                 claims.append(claim)
         return Verification(claims, dropped, total)
 
-    def _check(self, text: str, cites: list[int], vector: np.ndarray, by_n: dict[int, Source],
+    def _check(self, text: str, cites: list[int], vector: np.ndarray, evidence: dict[int, list[ScoredSentence]],
                stored: dict[str, np.ndarray]) -> tuple[Claim | None, str]:
         claim = Claim(text, cites)
         for n in cites:
             best, best_sim = None, -1.0
-            for s in by_n[n].sentences:
-                if s.vid in stored and not INSTRUCTION.search(s.text):
+            for s in evidence[n]:
+                if s.vid in stored:
                     sim = float(stored[s.vid] @ vector)
                     if sim > best_sim:
                         best, best_sim = s, sim
             if best is not None:
                 claim.support[n] = best
                 claim.similarity = max(claim.similarity, best_sim)
-        cited_text = " ".join(s.text for n in cites for s in by_n[n].sentences if not INSTRUCTION.search(s.text))
+        cited_text = " ".join(s.text for n in cites for s in evidence[n])
         missing_numbers = missing_numbers_in(text, cited_text)
         if missing_numbers:
             return None, f"number not in the cited source: {missing_numbers[0]}"

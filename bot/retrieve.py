@@ -107,18 +107,16 @@ class Retriever:
         started = time.perf_counter()
         qv = self.indexer.embedder.embed_query(query)
         timings["embed"] = _ms(started)
-        since = dates.since.timestamp() if dates and dates.since else None
-        until = dates.until.timestamp() if dates and dates.until else None
         q_stems = sorted(set(stems(query, drop_stopwords=True)))
 
         with self._lock:
             self.indexer.refresh()  # another process (newsbot ingest) may have changed the index
             try:
-                found = self._candidates(qv, q_stems, since, until, sources, dates, timings)
+                found = self._candidates(qv, q_stems, dates, sources, timings)
             except VectorStoreError:
                 logger.warning("vector store failed; reopening it and trying once more", exc_info=True)
                 self.indexer.refresh(force=True)
-                found = self._candidates(qv, q_stems, since, until, sources, dates, timings)
+                found = self._candidates(qv, q_stems, dates, sources, timings)
         sentence_rows, vectors, articles, total, dfs, newest = found
         started = time.perf_counter()
         sims = _similarities(sentence_rows, vectors, qv)
@@ -127,10 +125,12 @@ class Retriever:
         timings["score"] = _ms(started)
         return Retrieval(query, ranked[:limit], q_stems, sum(1 for t in q_stems if dfs.get(t)), timings)
 
-    def _candidates(self, qv: np.ndarray, q_stems: list[str], since: float | None, until: float | None,
-                    sources: list[str] | None, dates: DateFilter | None, timings: dict[str, float]) -> tuple:
+    def _candidates(self, qv: np.ndarray, q_stems: list[str], dates: DateFilter | None, sources: list[str] | None,
+                    timings: dict[str, float]) -> tuple:
         """Candidate passages with their sentences and vectors, all read from one catalog snapshot."""
         started = time.perf_counter()
+        since = dates.since.timestamp() if dates and dates.since else None
+        until = dates.until.timestamp() if dates and dates.until else None
         catalog = self.indexer.catalog
         with catalog.snapshot():
             vector_hits = self._vector_candidates(qv, since, until) if catalog.meta("dim") else []

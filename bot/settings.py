@@ -102,9 +102,7 @@ class Settings(BaseSettings):
     @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return tuple(_parts(value)) if isinstance(value, str) else value
 
     @field_validator("rate_limit")
     @classmethod
@@ -122,10 +120,15 @@ class Settings(BaseSettings):
     def _id_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+                return frozenset(int(part) for part in _parts(value.replace(";", ",")))
             except ValueError:
                 raise ValueError("expected numeric ids separated by commas, e.g. 12345,-100987") from None
         return value
+
+
+def _parts(value: str) -> list[str]:
+    """The non-empty items of a comma-separated setting."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @lru_cache

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update
+from telegram import BotCommand, LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update, User
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
@@ -277,7 +277,7 @@ class NewsBot:
                        user.id if user else None, chat.id if chat else None)
         addressed = message is not None and (_is_command(message) or self._addressed(message, context))
         if addressed and user is not None and not _remember(self._refused, user.id, REFUSED_USERS):
-            await message.reply_text(_texts(user.language_code)["not_allowed"], parse_mode=None)  # type: ignore[union-attr]
+            await message.reply_text(_texts(user)["not_allowed"], parse_mode=None)  # type: ignore[union-attr]
         raise ApplicationHandlerStop
 
     def _allowed(self, user_id: int | None, chat_id: int | None) -> bool:
@@ -291,7 +291,7 @@ class NewsBot:
         assert message is not None and message.text is not None
         if not self._addressed(message, context):
             return  # group chatter that is not meant for the bot
-        texts = _texts(message.from_user.language_code if message.from_user else None)
+        texts = _texts(message.from_user)
         question = _without_mention(message, context.bot.username)
         if not question:
             await message.reply_text(texts["empty"].format(example=EXAMPLES[_language(texts)][0]))
@@ -361,7 +361,7 @@ class NewsBot:
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None
-        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        texts = _texts(update.effective_user)
         text = texts["start"].format(example=EXAMPLES[_language(texts)][0])
         if message.chat.type != ChatType.PRIVATE:
             text += "\n\n" + texts["group"].format(mention=f"@{context.bot.username}")
@@ -370,7 +370,7 @@ class NewsBot:
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None
-        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        texts = _texts(update.effective_user)
         language = _language(texts)
         info = await asyncio.to_thread(self.qa.overview)
         sources = ", ".join(s["source"] for s in info["sources"][:5] if s["source"])
@@ -394,7 +394,7 @@ class NewsBot:
         assert message is not None
         last: Answer | None = self._state(context)["last"]
         if last is None or not last.citations:
-            texts = _texts(update.effective_user.language_code if update.effective_user else None)
+            texts = _texts(update.effective_user)
             await message.reply_text(texts["no_sources"], parse_mode=None)
             return
         await self._send(message, sources_messages(last))
@@ -403,7 +403,7 @@ class NewsBot:
         """``/since DATE`` and ``/until DATE`` (without a date: clear that bound)."""
         message = update.effective_message
         assert message is not None and message.text is not None
-        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        texts = _texts(update.effective_user)
         which = "since" if message.text.lstrip("/").casefold().startswith("since") else "until"
         value = " ".join(context.args or []).strip() or None
         if value is not None:
@@ -421,13 +421,13 @@ class NewsBot:
         message = update.effective_message
         assert message is not None and context.chat_data is not None
         context.chat_data.clear()
-        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        texts = _texts(update.effective_user)
         await message.reply_text(texts["reset"], parse_mode=None)
 
     async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None
-        texts = _texts(update.effective_user.language_code if update.effective_user else None)
+        texts = _texts(update.effective_user)
         await message.reply_text(texts["unknown"], parse_mode=None)
 
     # ---- errors ---------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ class NewsBot:
         """The one error handler: the full traceback to the log, a short apology to the user."""
         logger.error("error while handling update %s", getattr(update, "update_id", None), exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat is not None:
-            texts = _texts(update.effective_user.language_code if update.effective_user else None)
+            texts = _texts(update.effective_user)
             try:
                 await context.bot.send_message(update.effective_chat.id, texts["error"], parse_mode=None)
             except TelegramError:
@@ -542,8 +542,10 @@ def _visible(part: str) -> bool:
     return bool(re.sub(r"<[^>]+>", "", part).strip())
 
 
-def _texts(language_code: str | None) -> dict[str, str]:
-    return TEXTS["de" if (language_code or "").casefold().startswith("de") else "en"]
+def _texts(user: User | None) -> dict[str, str]:
+    """The bot's own texts in the user's Telegram language (German or English)."""
+    code = user.language_code if user is not None else None
+    return TEXTS["de" if (code or "").casefold().startswith("de") else "en"]
 
 
 def _language(texts: dict[str, str]) -> str:
