@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.conftest import ROOT, SEED, run_cli
 
 
@@ -56,6 +58,18 @@ def test_bad_settings_are_reported_by_name():
     assert result.returncode == 2 and "NEWSBOT_EMBED_BATCH_SIZE" in result.stderr
     result = run_cli("ingest", str(SEED), env={"NEWSBOT_EMBEDDER": "word2vec"})
     assert result.returncode == 2 and "Unknown embedder 'word2vec'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("NEWSBOT_TELEGRAM_ALLOWED_USERS", "12345,alice", "numeric ids separated by commas"),
+    ("NEWSBOT_RATE_LIMIT", "lots", "'120/minute'"),
+    ("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "not secret!", "Telegram's rule"),
+    ("NEWSBOT_LLM_TIMEOUT", "0", "greater than 0"),
+])
+def test_bad_front_end_settings_are_reported_by_name(name, value, message):
+    result = run_cli("stats", env={name: value})
+    assert result.returncode == 2 and name in result.stderr and message in result.stderr
     assert "Traceback" not in result.stderr
 
 

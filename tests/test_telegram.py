@@ -373,7 +373,11 @@ def test_cli_refuses_to_start_without_token_or_allow_list(index_settings):
     open_bot = subprocess.run([*NEWSBOT, "telegram"], capture_output=True, text=True, timeout=60,
                               env={**env, "NEWSBOT_TELEGRAM_TOKEN": "1:x"})
     assert open_bot.returncode == 2 and "NEWSBOT_TELEGRAM_ALLOW_ALL=true" in open_bot.stderr
-    assert "Traceback" not in no_token.stderr + open_bot.stderr
+    bad_webhook = subprocess.run([*NEWSBOT, "telegram", "--webhook", "bot.example.org/hook"], capture_output=True,
+                                 text=True, timeout=60, env={**env, "NEWSBOT_TELEGRAM_TOKEN": "1:x",
+                                                             "NEWSBOT_TELEGRAM_ALLOWED_USERS": "1"})
+    assert bad_webhook.returncode == 2 and "--webhook needs a URL" in bad_webhook.stderr
+    assert "Traceback" not in no_token.stderr + open_bot.stderr + bad_webhook.stderr
 
 
 @pytest.mark.slow
