@@ -45,7 +45,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     from bot.settings import get_settings
 
     get_settings.cache_clear()
-    yield
+    return
 
 
 @pytest.fixture
@@ -66,12 +66,12 @@ def e5():
 @pytest.fixture
 def open_index(settings, e5):
     """Open the index in the test's data dir as a writer, with the shared model."""
-    from index.pipeline import Indexer
+    from bot.admin import NewsAdmin
 
     def _open(**kwargs):
         kwargs.setdefault("write", True)
         kwargs.setdefault("embedder", e5)
-        return Indexer.open(kwargs.pop("settings", settings), **kwargs)
+        return NewsAdmin.open(kwargs.pop("settings", settings), **kwargs)
 
     return _open
 
@@ -84,10 +84,13 @@ def loader():
 
 
 LINKED = {
-    "id": "hamburg-bibliothek", "title": "Bücherhallen öffnen länger", "source": "NDR",
-    "url": "https://www.ndr.de/nachrichten/hamburg/buecherhallen100.html", "published": "2022-03-08T10:00:00+01:00",
+    "id": "hamburg-bibliothek",
+    "title": "Bücherhallen öffnen länger",
+    "source": "NDR",
+    "url": "https://www.ndr.de/nachrichten/hamburg/buecherhallen100.html",
+    "published": "2022-03-08T10:00:00+01:00",
     "text": "Die Hamburger Bücherhallen verlängern ab Montag ihre Öffnungszeiten bis 22 Uhr. "
-            "Das beschloss der Stiftungsrat am Dienstag.",
+    "Das beschloss der Stiftungsrat am Dienstag.",
 }
 
 
@@ -95,12 +98,12 @@ def sample_index(settings, e5, workdir: Path) -> None:
     """The sample corpus plus one article with a link (the seed has none) in ``settings.data_dir``."""
     import json
 
+    from bot.admin import NewsAdmin
     from index.loaders import Loader
-    from index.pipeline import Indexer
 
     record = workdir / "linked.json"
     record.write_text(json.dumps(LINKED), encoding="utf-8")
-    with Indexer.open(settings, write=True, embedder=e5) as idx:
+    with NewsAdmin.open(settings, embedder=e5) as idx:
         idx.ingest(Loader().load([ROOT / "corpus", record]))
 
 
@@ -149,6 +152,47 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
     import subprocess
 
     return subprocess.run(
-        [*NEWSBOT, *args], capture_output=True, text=True, input=input, timeout=timeout,
-        env={**os.environ, **(env or {})}, cwd=os.getcwd(),
+        [*NEWSBOT, *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=os.getcwd(),
     )
+
+
+class _ThreadedUvicorn:
+    """uvicorn in a thread (no signal handlers there), on a free loopback port."""
+
+    def __init__(self, app: object) -> None:
+        import threading
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            def install_signal_handlers(self) -> None:
+                pass
+
+        self.server = Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not (self.server.started and self.server.servers):
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def serve_app(app: object) -> _ThreadedUvicorn:
+    """``with serve_app(app) as url:`` runs ``app`` under a real uvicorn on 127.0.0.1."""
+    return _ThreadedUvicorn(app)

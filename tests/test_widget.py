@@ -7,19 +7,17 @@ from __future__ import annotations
 import functools
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.api import create_app
 from bot.qa import NewsQA
 from bot.settings import Settings
-from tests.conftest import ROOT, sample_index
+from tests.conftest import ROOT, sample_index, serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 READ, ADMIN = "widget-read-key", "widget-admin-key"
@@ -29,11 +27,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
 ]
-
-
-class Uvicorn(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # runs in a thread
-        pass
 
 
 def serve_static(directory: Path) -> tuple[ThreadingHTTPServer, str]:
@@ -51,39 +44,41 @@ def site(tmp_path_factory, e5) -> Iterator[dict[str, str]]:
     """An intranet site (one origin) and the newsbot API (another origin), both on 127.0.0.1."""
     pages = tmp_path_factory.mktemp("intranet")
     intranet, intranet_url = serve_static(pages)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("widget") / "data", api_keys=READ, admin_keys=ADMIN,
-                        cors_origins=intranet_url)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("widget") / "data", api_keys=READ, admin_keys=ADMIN, cors_origins=intranet_url
+    )
     sample_index(settings, e5, tmp_path_factory.mktemp("records"))
     with NewsQA(settings, embedder=e5) as qa:
-        server = Uvicorn(uvicorn.Config(create_app(settings, qa=qa), host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not (server.started and server.servers):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        api = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        # An article whose link leads to a page that exists here, so following it can be checked.
-        article = {"id": "faehre", "title": "Neue Fähre nach Helgoland", "source": "NDR",
-                   "url": f"{intranet_url}/faehre.html", "published": "2022-03-09T08:00:00+01:00",
-                   "text": "Eine neue Schnellfähre verbindet ab Mai Hamburg und Helgoland in drei Stunden."}
-        pushed = httpx.post(f"{api}/v1/articles", json=article, headers={"X-API-Key": ADMIN}, timeout=60)
-        assert pushed.json()["added"] == 1
-        (pages / "faehre.html").write_text("<meta charset=\"utf-8\"><title>Fähre</title><h1>Die Fähre fährt.</h1>", encoding="utf-8")
-        (pages / "index.html").write_text(f"""<!doctype html>
-<html lang="de"><head><meta charset="utf-8"><title>Intranet</title>
-<style>
-  * {{ color: rgb(255, 0, 0) !important; font-family: serif !important; }}
-  button {{ display: none !important; }}
-  blockquote {{ border: 0 !important; background: rgb(0, 255, 0) !important; }}
-</style></head>
-<body><h1>Redaktions-Intranet</h1>
-<blockquote id="page-quote">Ein Zitat der Seite</blockquote>
-<script src="{api}/widget.js" data-api-key="{READ}" data-lang="de"></script>
-</body></html>""", encoding="utf-8")
-        yield {"intranet": intranet_url, "api": api}
-        server.should_exit = True
-        thread.join(timeout=10)
+        with serve_app(create_app(settings, qa=qa)) as api:
+            # An article whose link leads to a page that exists here, so following it can be checked.
+            article = {
+                "id": "faehre",
+                "title": "Neue Fähre nach Helgoland",
+                "source": "NDR",
+                "url": f"{intranet_url}/faehre.html",
+                "published": "2022-03-09T08:00:00+01:00",
+                "text": "Eine neue Schnellfähre verbindet ab Mai Hamburg und Helgoland in drei Stunden.",
+            }
+            pushed = httpx.post(f"{api}/v1/articles", json=article, headers={"X-API-Key": ADMIN}, timeout=60)
+            assert pushed.json()["added"] == 1
+            (pages / "faehre.html").write_text(
+                '<meta charset="utf-8"><title>Fähre</title><h1>Die Fähre fährt.</h1>', encoding="utf-8"
+            )
+            (pages / "index.html").write_text(
+                f"""<!doctype html>
+    <html lang="de"><head><meta charset="utf-8"><title>Intranet</title>
+    <style>
+      * {{ color: rgb(255, 0, 0) !important; font-family: serif !important; }}
+      button {{ display: none !important; }}
+      blockquote {{ border: 0 !important; background: rgb(0, 255, 0) !important; }}
+    </style></head>
+    <body><h1>Redaktions-Intranet</h1>
+    <blockquote id="page-quote">Ein Zitat der Seite</blockquote>
+    <script src="{api}/widget.js" data-api-key="{READ}" data-lang="de"></script>
+    </body></html>""",
+                encoding="utf-8",
+            )
+            yield {"intranet": intranet_url, "api": api}
     intranet.shutdown()
 
 
@@ -124,7 +119,8 @@ def test_widget_answers_cites_links_and_refuses(site, browser, tmp_path):
     button = page.locator(".newsbot-widget button")
     assert button.is_visible()
     quote_style = answered.locator("blockquote").first.evaluate(
-        "q => [getComputedStyle(q).color, getComputedStyle(q).backgroundColor]")
+        "q => [getComputedStyle(q).color, getComputedStyle(q).backgroundColor]"
+    )
     assert quote_style[0] != "rgb(255, 0, 0)" and quote_style[1] != "rgb(0, 255, 0)"
     page_quote = page.evaluate("getComputedStyle(document.getElementById('page-quote')).borderLeftStyle")
     assert page_quote == "none"
@@ -191,18 +187,12 @@ def test_widget_shows_the_llm_draft_then_the_verified_answer(browser, tmp_path, 
     verified = "Russland und die Ukraine haben in Belarus eine dritte Verhandlungsrunde abgehalten [1]."
     with LLMServer() as llm:
         llm.script(Reply(f"{verified} Olaf Scholz war auch dabei [1].", chunk_delay=0.3))
-        settings = Settings(data_dir=tmp_path / "data", api_keys=READ, llm_base_url=llm.url, llm_model="m",
-                            llm_timeout=30)
+        settings = Settings(
+            data_dir=tmp_path / "data", api_keys=READ, llm_base_url=llm.url, llm_model="m", llm_timeout=30
+        )
         sample_index(settings, e5, tmp_path)
         with NewsQA(settings, embedder=e5) as qa:
-            server = Uvicorn(uvicorn.Config(create_app(settings, qa=qa), host="127.0.0.1", port=0,
-                                            log_level="warning"))
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            while not (server.started and server.servers):
-                time.sleep(0.05)
-            api = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-            try:
+            with serve_app(create_app(settings, qa=qa)) as api:
                 page = browser.new_page()
                 page.goto(f"{api}/embed#key={READ}&lang=de")
                 page.locator(".newsbot-widget input").fill("Wer hat in Belarus verhandelt?")
@@ -217,6 +207,3 @@ def test_widget_shows_the_llm_draft_then_the_verified_answer(browser, tmp_path, 
                 assert page.locator(".newsbot-widget [data-state=draft]").count() == 0
                 assert "Verhandlungsrunde in Belarus" in answered.locator("blockquote").first.inner_text()
                 page.close()
-            finally:
-                server.should_exit = True
-                thread.join(timeout=10)
