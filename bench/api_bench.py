@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import evaluate as ev  # noqa: E402
+from bot import evaluate as ev
 
 XQUAD = ROOT.parent / "shared" / "bench" / "xquad"
 KEY = "bench-key"
@@ -45,8 +45,12 @@ def rss_mb(pid: int) -> float:
 def questions() -> list[str]:
     _, de = ev.load_squad(XQUAD / "xquad.de.json")
     _, en = ev.load_squad(XQUAD / "xquad.de.json", XQUAD / "xquad.en.json")
-    newsroom = ["Was sagte Katzian zu All-in-Verträgen?", "What did the union say about all-in contracts?",
-                "Wer gewann das Spiel am Wochenende?", "Wie hoch ist die Arbeitslosigkeit in Österreich?"]
+    newsroom = [
+        "Was sagte Katzian zu All-in-Verträgen?",
+        "What did the union say about all-in contracts?",
+        "Wer gewann das Spiel am Wochenende?",
+        "Wie hoch ist die Arbeitslosigkeit in Österreich?",
+    ]
     return newsroom + [q.question for pair in zip(de, en) for q in pair]
 
 
@@ -85,10 +89,20 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "NEWSBOT_DATA_DIR": str(args.index), "NEWSBOT_API_KEYS": KEY,
-           "NEWSBOT_RATE_LIMIT": "1000000/minute", "NEWSBOT_REQUEST_TIMEOUT": "120"}
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "newsbot"), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "NEWSBOT_DATA_DIR": str(args.index),
+        "NEWSBOT_API_KEYS": KEY,
+        "NEWSBOT_RATE_LIMIT": "1000000/minute",
+        "NEWSBOT_REQUEST_TIMEOUT": "120",
+    }
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "newsbot"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -116,9 +130,12 @@ def main() -> None:
         server.wait(timeout=60)
 
     result = {
-        "articles": articles, "requests": len(latencies), "clients": args.clients,
+        "articles": articles,
+        "requests": len(latencies),
+        "clients": args.clients,
         "requests_per_second": round(len(latencies) / seconds, 2),
-        "latency_ms": ev._percentiles(latencies), "mean_ms": round(statistics.mean(latencies), 2),
+        "latency_ms": ev._percentiles(latencies),
+        "mean_ms": round(statistics.mean(latencies), 2),
         "rss_mb": memory,
         "rss_growth_1000_to_end_mb": round(memory[f"after_{args.requests}"] - memory["after_1000"], 1),
     }

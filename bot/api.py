@@ -21,7 +21,6 @@ from datetime import date
 from importlib import resources
 from typing import Annotated, Any, TypeVar
 
-from cachetools import TTLCache
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -36,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.conversation import trim
+from bot.conversation import Conversations
 from bot.errors import (
     ArticleNotFoundError,
     ConfigError,
@@ -47,7 +46,6 @@ from bot.errors import (
 )
 from bot.qa import MAX_QUESTION_CHARS, NewsQA
 from bot.settings import Settings
-from index.loaders import Loader
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +70,8 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=["Wer hat in Belarus verhandelt?"])
     conversation_id: str | None = Field(
-        None, pattern=CONVERSATION_ID,
+        None,
+        pattern=CONVERSATION_ID,
         description="Any id the client picks; questions with the same id are one conversation (follow-ups).",
     )
     since: date | None = Field(None, description="Only articles from this day on.")
@@ -107,8 +106,11 @@ class AnswerModel(BaseModel):
     citations: list[CitationModel]
     note: str | None
     timings_ms: dict[str, float]
-    mode: str = Field("extractive", description="'extractive' (verbatim quotes) or 'generated' (an LLM's "
-                      "sentences, each verified against the source it cites)")
+    mode: str = Field(
+        "extractive",
+        description="'extractive' (verbatim quotes) or 'generated' (an LLM's "
+        "sentences, each verified against the source it cites)",
+    )
 
 
 class SearchHit(ArticleRef):
@@ -173,7 +175,9 @@ class Guard:
 
     def caller(self, key: str | None, *, need_admin: bool) -> Caller:
         if not key:
-            raise ApiError(401, "unauthorized", "An API key is needed: 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.")
+            raise ApiError(
+                401, "unauthorized", "An API key is needed: 'Authorization: Bearer KEY' or 'X-API-Key: KEY'."
+            )
         given = key.encode()
         is_admin = _matches(given, self.admin)
         if not (is_admin or _matches(given, self.read)):
@@ -184,8 +188,12 @@ class Guard:
         if not self.limiter.hit(self.rate, caller.key_id):
             reset = self.limiter.get_window_stats(self.rate, caller.key_id).reset_time
             wait = max(1, math.ceil(reset - time.time()))
-            raise ApiError(429, "rate_limited", f"Too many requests for this key ({self.rate}); try again in {wait} s.",
-                           headers={"Retry-After": str(wait)})
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Too many requests for this key ({self.rate}); try again in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
         return caller
 
 
@@ -200,13 +208,19 @@ def _key(bearer_auth: HTTPAuthorizationCredentials | None, header: str | None) -
     return bearer_auth.credentials if bearer_auth is not None else header
 
 
-async def reader(request: Request, auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-                 header: Annotated[str | None, Security(api_key_header)]) -> Caller:
+async def reader(
+    request: Request,
+    auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    header: Annotated[str | None, Security(api_key_header)],
+) -> Caller:
     return request.app.state.guard.caller(_key(auth, header), need_admin=False)
 
 
-async def admin(request: Request, auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-                header: Annotated[str | None, Security(api_key_header)]) -> Caller:
+async def admin(
+    request: Request,
+    auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    header: Annotated[str | None, Security(api_key_header)],
+) -> Caller:
     return request.app.state.guard.caller(_key(auth, header), need_admin=True)
 
 
@@ -256,12 +270,16 @@ class BodyLimit:
 def check_settings(settings: Settings) -> None:
     """Refuse to start with no keys at all, or with CORS '*' and credentials together."""
     if not settings.api_keys and not settings.admin_keys:
-        raise ConfigError("NEWSBOT_API_KEYS is not set: every request would be refused. Set one or more keys "
-                          "(comma-separated), e.g. NEWSBOT_API_KEYS=$(python -c 'import secrets; "
-                          "print(secrets.token_urlsafe(24))').")
+        raise ConfigError(
+            "NEWSBOT_API_KEYS is not set: every request would be refused. Set one or more keys "
+            "(comma-separated), e.g. NEWSBOT_API_KEYS=$(python -c 'import secrets; "
+            "print(secrets.token_urlsafe(24))')."
+        )
     if "*" in settings.cors_origins and settings.cors_credentials:
-        raise ConfigError("NEWSBOT_CORS_ORIGINS='*' together with NEWSBOT_CORS_CREDENTIALS=true would let any "
-                          "web page call the API with a user's cookies. List the intranet origins instead.")
+        raise ConfigError(
+            "NEWSBOT_CORS_ORIGINS='*' together with NEWSBOT_CORS_CREDENTIALS=true would let any "
+            "web page call the API with a user's cookies. List the intranet origins instead."
+        )
 
 
 class Metrics:
@@ -269,11 +287,16 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("newsbot_http_requests", "HTTP requests", ["method", "route", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("newsbot_http_request_seconds", "Time to answer an HTTP request", ["route"],
-                                 registry=self.registry,
-                                 buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.requests = Counter(
+            "newsbot_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "newsbot_http_request_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
         self.answers = Counter("newsbot_answers", "Answers given", ["refused"], registry=self.registry)
         self.articles = Gauge("newsbot_index_articles", "Articles in the index", registry=self.registry)
         self.sentences = Gauge("newsbot_index_sentences", "Sentences in the index", registry=self.registry)
@@ -297,22 +320,26 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
             app.state.qa = qa
 
     app = FastAPI(
-        title="newsbot", version="1", lifespan=lifespan,
+        title="newsbot",
+        version="1",
+        lifespan=lifespan,
         description="Questions over the newsroom's articles, answered with cited passages.",
     )
     app.state.settings = settings
     app.state.guard = Guard(settings)
     app.state.metrics = Metrics()
     app.state.qa = qa  # an injected NewsQA is ready at once; otherwise the lifespan opens one
-    app.state.conversations = TTLCache(maxsize=settings.max_conversations, ttl=settings.history_minutes * 60)
-    app.state.loader = Loader(max_bytes=settings.max_upload_bytes, tz=settings.timezone)
+    app.state.conversations = Conversations(settings.max_conversations, settings.history_minutes * 60)
     app.state.write_lock = asyncio.Lock()
 
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
     app.middleware("http")(_measure)
     app.add_middleware(  # outermost: error responses carry CORS headers too
-        CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=settings.cors_credentials,
-        allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_credentials=settings.cors_credentials,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         max_age=600,
     )
     _install_error_handlers(app)
@@ -393,26 +420,32 @@ async def _within_timeout(request: Request, work: Awaitable[T]) -> T:
     try:
         return await asyncio.wait_for(work, timeout)
     except TimeoutError:
-        raise ApiError(504, "timeout", f"No answer within {timeout:g} s; try a shorter question or again later.") from None
+        raise ApiError(
+            504, "timeout", f"No answer within {timeout:g} s; try a shorter question or again later."
+        ) from None
 
 
-def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every route
+def _routes(app: FastAPI) -> None:
     @app.post("/v1/ask", response_model=AnswerModel, responses=ERRORS, tags=["answers"])
     async def ask(body: AskRequest, request: Request, caller: Annotated[Caller, Depends(reader)]) -> dict[str, Any]:
         """Answer a question with verbatim quotes and their sources (or refuse when nothing fits)."""
-        return await _answer(request, body)
+        return await _answer(request, body, caller)
 
     @app.post("/v1/ask/stream", response_class=EventSourceResponse, responses=ERRORS, tags=["answers"])
-    async def ask_stream(body: AskRequest, request: Request,
-                         caller: Annotated[Caller, Depends(reader)]) -> AsyncIterator[ServerSentEvent]:
+    async def ask_stream(
+        body: AskRequest, request: Request, caller: Annotated[Caller, Depends(reader)]
+    ) -> AsyncIterator[ServerSentEvent]:
         """Server-sent events: ``progress`` events, ``draft`` events with the LLM's unverified text so
         far (only when an LLM is configured), then one ``answer`` (or ``error``) event; the answer,
         verified, replaces the draft."""
         yield ServerSentEvent(event="progress", data={"stage": "searching"})
         loop = asyncio.get_running_loop()
         drafts: asyncio.Queue[str] = asyncio.Queue()
-        work = asyncio.ensure_future(_answer(request, body, on_draft=lambda text: loop.call_soon_threadsafe(
-            drafts.put_nowait, text)))
+
+        def on_draft(text: str) -> None:  # called from the worker thread
+            loop.call_soon_threadsafe(drafts.put_nowait, text)
+
+        work = asyncio.ensure_future(_answer(request, body, caller, on_draft=on_draft))
         while not work.done():
             next_draft = asyncio.ensure_future(drafts.get())
             await asyncio.wait({work, next_draft}, return_when=asyncio.FIRST_COMPLETED)
@@ -428,8 +461,15 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             return
         except Exception:  # the stream has started: the error goes out as an event, details to the log
             logger.exception("unexpected error while streaming an answer")
-            yield ServerSentEvent(event="error", data={"error": {
-                "code": "internal_error", "message": "Something went wrong on the server; it has been logged."}})
+            yield ServerSentEvent(
+                event="error",
+                data={
+                    "error": {
+                        "code": "internal_error",
+                        "message": "Something went wrong on the server; it has been logged.",
+                    }
+                },
+            )
             return
         yield ServerSentEvent(event="progress", data={"stage": "answered"})
         yield ServerSentEvent(event="answer", data=answer)
@@ -445,14 +485,24 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
     ) -> dict[str, Any]:
         """Ranked articles with their best passage, without building an answer."""
         qa = _qa(request)
-        results = await _within_timeout(
-            request, asyncio.to_thread(qa.search, q, since=since, until=until, limit=limit))
+        results = await _within_timeout(request, asyncio.to_thread(qa.search, q, since=since, until=until, limit=limit))
         return {"query": q, "results": results}
 
-    @app.post("/v1/articles", response_model=IngestResponse, responses=ERRORS, tags=["articles"],
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}},
-                  "application/x-ndjson": {"schema": {"type": "string"}}}}})
+    @app.post(
+        "/v1/articles",
+        response_model=IngestResponse,
+        responses=ERRORS,
+        tags=["articles"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
     async def add_articles(request: Request, caller: Annotated[Caller, Depends(admin)]) -> dict[str, Any]:
         """Add or update articles: a JSON object, a JSON array or JSONL, with the fields of
         ``newsbot ingest`` (id, title, text, url, published, updated, source, ...). Unchanged
@@ -465,26 +515,34 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             raise ApiError(422, "invalid_request", "The body must be UTF-8 encoded JSON or JSONL.") from None
         if not text.strip():
             raise ApiError(422, "invalid_request", "The body is empty: send a JSON object, a JSON array or JSONL.")
-        results = list(request.app.state.loader.load_records(text, "request"))
         async with request.app.state.write_lock:
-            report = await asyncio.to_thread(qa.ingest, results)
+            report = await asyncio.to_thread(qa.admin.ingest_records, text)
         return report.to_dict()
 
-    @app.get("/v1/articles/{article_id:path}", responses=ERRORS | {404: {"model": ErrorResponse}},
-             tags=["articles"])
-    async def get_article(request: Request, caller: Annotated[Caller, Depends(reader)],
-                          article_id: Annotated[str, Path(min_length=1, max_length=2000)]) -> dict[str, Any]:
+    @app.get("/v1/articles/{article_id:path}", responses=ERRORS | {404: {"model": ErrorResponse}}, tags=["articles"])
+    async def get_article(
+        request: Request,
+        caller: Annotated[Caller, Depends(reader)],
+        article_id: Annotated[str, Path(min_length=1, max_length=2000)],
+    ) -> dict[str, Any]:
         """One article as indexed: metadata and text."""
         return await asyncio.to_thread(_qa(request).article, article_id)
 
-    @app.delete("/v1/articles/{article_id:path}", response_model=IngestResponse,
-                responses=ERRORS | {404: {"model": ErrorResponse}}, tags=["articles"])
-    async def delete_article(request: Request, caller: Annotated[Caller, Depends(admin)],
-                             article_id: Annotated[str, Path(min_length=1, max_length=2000)]) -> dict[str, Any]:
+    @app.delete(
+        "/v1/articles/{article_id:path}",
+        response_model=IngestResponse,
+        responses=ERRORS | {404: {"model": ErrorResponse}},
+        tags=["articles"],
+    )
+    async def delete_article(
+        request: Request,
+        caller: Annotated[Caller, Depends(admin)],
+        article_id: Annotated[str, Path(min_length=1, max_length=2000)],
+    ) -> dict[str, Any]:
         """Remove an article from every store (catalog, keyword index, vectors)."""
         qa = _qa(request)
         async with request.app.state.write_lock:
-            report = await asyncio.to_thread(qa.remove, [article_id])
+            report = await asyncio.to_thread(qa.admin.remove, [article_id])
         if report.failed:
             raise ArticleNotFoundError(article_id)
         return report.to_dict()
@@ -513,27 +571,35 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
     @app.get("/widget.js", response_class=Response, tags=["widget"])
     async def widget() -> Response:
         """The chat widget: one script tag adds an ask box to any intranet page."""
-        return Response(_static("widget.js"), media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            _static("widget.js"),
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
 
     @app.get("/embed", response_class=HTMLResponse, tags=["widget"])
     async def embed() -> HTMLResponse:
         """The widget as a page of its own, for an iframe: /embed#key=KEY&lang=de"""
-        return HTMLResponse(_static("embed.html"), headers={
-            "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-            "Referrer-Policy": "no-referrer",
-        })
+        return HTMLResponse(
+            _static("embed.html"),
+            headers={
+                "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
 
 
-async def _answer(request: Request, body: AskRequest,
-                  on_draft: Callable[[str], None] | None = None) -> dict[str, Any]:
+async def _answer(
+    request: Request, body: AskRequest, caller: Caller, on_draft: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     qa = _qa(request)
-    conversations: TTLCache = request.app.state.conversations
-    history = conversations.get(body.conversation_id, []) if body.conversation_id else []
-    answer = await _within_timeout(request, qa.aask(body.question, history=history, since=body.since,
-                                                    until=body.until, on_draft=on_draft))
-    if body.conversation_id:
-        conversations[body.conversation_id] = trim(history + [answer.query])
+    conversation = (
+        request.app.state.conversations.get(caller.key_id, body.conversation_id) if body.conversation_id else None
+    )
+    answer = await _within_timeout(
+        request,
+        qa.aask(body.question, conversation=conversation, since=body.since, until=body.until, on_draft=on_draft),
+    )
     request.app.state.metrics.answers.labels(str(answer.refused).lower()).inc()
     return answer.to_dict()
 

@@ -45,7 +45,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             logger.debug("unexpected error", exc_info=True)
             click.secho(
                 f"Unexpected error ({type(exc).__name__}: {exc}). Run with -v to see the details.",
-                fg="red", err=True,
+                fg="red",
+                err=True,
             )
             sys.exit(EXIT_BUG)
 
@@ -53,8 +54,12 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Index directory [env NEWSBOT_DATA_DIR; default ./data].")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index directory [env NEWSBOT_DATA_DIR; default ./data].",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="newsbot")
 @click.pass_context
@@ -74,12 +79,17 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: int) -> None:
     NEWSBOT_LLM_BASE_URL and NEWSBOT_LLM_MODEL turn on generative answers with verified citations.
     """
     try:
-        settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+        settings = Settings(data_dir=data_dir) if data_dir else Settings()
     except ValidationError as exc:
         problems = "; ".join(f"NEWSBOT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise click.UsageError(f"invalid setting: {problems}") from None
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else getattr(
-        logging, settings.log_level.upper(), logging.WARNING)
+    level = (
+        logging.DEBUG
+        if verbose > 1
+        else logging.INFO
+        if verbose
+        else getattr(logging, settings.log_level.upper(), logging.WARNING)
+    )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # Bot API and other URLs can carry secrets; httpx logs every URL at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -88,11 +98,13 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: int) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--sync", is_flag=True,
-              help="For directory arguments: also remove indexed articles whose files are gone.")
+@click.option(
+    "--sync", is_flag=True, help="For directory arguments: also remove indexed articles whose files are gone."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar [default: when stderr is a terminal].")
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
+)
 @click.pass_context
 @handle_errors
 def ingest(ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool, progress: bool | None) -> None:
@@ -104,18 +116,13 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool
     RSS/Atom feeds (.xml/.rss/.atom files or http(s) URLs). Unchanged articles are skipped,
     changed ones replaced. Exit code 1 when any item failed; the rest is ingested anyway.
     """
-    from index.loaders import Loader
-    from index.pipeline import Indexer
+    from bot.admin import NewsAdmin
 
-    settings = _settings(ctx)
-    loader = Loader(max_bytes=settings.max_article_bytes, tz=settings.timezone,
-                    fetch_timeout=settings.fetch_timeout, stdin=click.get_text_stream("stdin"))
-    sync_dirs = [p for p in paths if sync and Path(p).is_dir()]
-    if sync and not sync_dirs:
+    if sync and not any(Path(p).is_dir() for p in paths):
         raise ConfigError("--sync needs at least one directory argument.")
     show = sys.stderr.isatty() if progress is None else progress
-    with Indexer.open(settings, write=True) as indexer:
-        report = indexer.ingest(loader.load(paths), sync_dirs=sync_dirs, progress=show)
+    with NewsAdmin.open(_settings(ctx)) as admin:
+        report = admin.ingest_paths(paths, sync=sync, progress=show, stdin=sys.stdin)
     _print_report(report.to_dict(), as_json)
     sys.exit(1 if report.failed else 0)
 
@@ -127,10 +134,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool
 @handle_errors
 def remove(ctx: click.Context, ids: tuple[str, ...], as_json: bool) -> None:
     """Delete articles by id from every store (catalog, keyword index, vectors)."""
-    from index.pipeline import Indexer
+    from bot.admin import NewsAdmin
 
-    with Indexer.open(_settings(ctx), write=True) as indexer:
-        report = indexer.remove(ids)
+    with NewsAdmin.open(_settings(ctx)) as admin:
+        report = admin.remove(ids)
     _print_report(report.to_dict(), as_json)
     sys.exit(1 if report.failed else 0)
 
@@ -145,16 +152,17 @@ def reindex(ctx: click.Context, as_json: bool, progress: bool | None) -> None:
 
     The old vectors stay in use until the new ones are complete.
     """
-    from index.pipeline import Indexer
+    from bot.admin import NewsAdmin
 
     show = sys.stderr.isatty() if progress is None else progress
-    with Indexer.open(_settings(ctx), write=True, check_embedder=False) as indexer:
-        result = indexer.reindex(progress=show)
+    with NewsAdmin.open(_settings(ctx), check_embedder=False) as admin:
+        result = admin.reindex(progress=show)
     if as_json:
         click.echo(json.dumps(result))
     else:
-        click.echo(f"Re-embedded {result['sentences']} sentences with {result['embedder']} "
-                   f"in {result['seconds']:.1f} s.")
+        click.echo(
+            f"Re-embedded {result['sentences']} sentences with {result['embedder']} in {result['seconds']:.1f} s."
+        )
 
 
 @main.command()
@@ -163,10 +171,10 @@ def reindex(ctx: click.Context, as_json: bool, progress: bool | None) -> None:
 @handle_errors
 def stats(ctx: click.Context, as_json: bool) -> None:
     """What the index holds: articles, sentences, passages, sources, dates, embedder, size."""
-    from index.pipeline import Indexer
+    from bot.admin import NewsAdmin
 
-    with Indexer.open(_settings(ctx), check_embedder=False) as indexer:
-        data = indexer.stats()
+    with NewsAdmin.open(_settings(ctx), write=False, check_embedder=False) as admin:
+        data = admin.stats()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -186,16 +194,18 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def check(ctx: click.Context, as_json: bool) -> None:
     """Repair what an interrupted write left, then verify that catalog, keyword index and vectors agree."""
-    from index.pipeline import Indexer
+    from bot.admin import NewsAdmin
 
-    with Indexer.open(_settings(ctx), write=True) as indexer:
-        result = indexer.check()
+    with NewsAdmin.open(_settings(ctx)) as admin:
+        result = admin.check()
     if as_json:
         click.echo(json.dumps(result))
     else:
         state = "consistent" if result["ok"] else "INCONSISTENT"
-        click.echo(f"Index is {state}: {result['sentences']} sentences, {result['missing_vectors']} "
-                   f"missing vectors, {result['orphan_vectors']} orphan vectors.")
+        click.echo(
+            f"Index is {state}: {result['sentences']} sentences, {result['missing_vectors']} "
+            f"missing vectors, {result['orphan_vectors']} orphan vectors."
+        )
     sys.exit(0 if result["ok"] else 1)
 
 
@@ -208,8 +218,15 @@ def check(ctx: click.Context, as_json: bool) -> None:
 @click.option("--debug", is_flag=True, help="Show the rewritten query, date filter, scores and timings.")
 @click.pass_context
 @handle_errors
-def ask(ctx: click.Context, question: str, as_json: bool, since: str | None, until: str | None,
-        sources: tuple[str, ...], debug: bool) -> None:
+def ask(
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    debug: bool,
+) -> None:
     """Answer QUESTION with verbatim quotes from the articles, or say that nothing was found.
 
     \b
@@ -244,18 +261,27 @@ def repl(ctx: click.Context) -> None:
         interactive = sys.stdin.isatty()
         qa.warm_up()
         Repl(qa, write=click.echo, history_file=Path(settings.data_dir) / "repl_history").run(
-            None if interactive else click.get_text_stream("stdin"))
+            None if interactive else sys.stdin
+        )
 
 
 @main.command()
-@click.option("--webhook", metavar="URL",
-              help="Receive updates at this public https URL instead of long polling.")
-@click.option("--listen", default="127.0.0.1", show_default=True,
-              help="Webhook mode: address to listen on (behind a reverse proxy, keep 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8443, show_default=True,
-              help="Webhook mode: port to listen on.")
-@click.option("--persist", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Keep chat histories and filters in this file across restarts.")
+@click.option("--webhook", metavar="URL", help="Receive updates at this public https URL instead of long polling.")
+@click.option(
+    "--listen",
+    default="127.0.0.1",
+    show_default=True,
+    help="Webhook mode: address to listen on (behind a reverse proxy, keep 127.0.0.1).",
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8443, show_default=True, help="Webhook mode: port to listen on."
+)
+@click.option(
+    "--persist",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep chat histories and filters in this file across restarts.",
+)
 @click.pass_context
 @handle_errors
 def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, persist: Path | None) -> None:
@@ -277,13 +303,22 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, pe
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (behind a reverse proxy keep 127.0.0.1).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (behind a reverse proxy keep 127.0.0.1).",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port to listen on.")
-@click.option("--telegram", "with_telegram", is_flag=True,
-              help="Run the Telegram bot (long polling) in the same process.")
-@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
-              help="Proxies whose X-Forwarded-* headers are trusted (comma-separated, or '*').")
+@click.option(
+    "--telegram", "with_telegram", is_flag=True, help="Run the Telegram bot (long polling) in the same process."
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    help="Proxies whose X-Forwarded-* headers are trusted (comma-separated, or '*').",
+)
 @click.pass_context
 @handle_errors
 def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forwarded_allow_ips: str) -> None:
@@ -305,22 +340,39 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forward
         telegram_bot.check_settings(settings)
     app = api.create_app(settings, telegram=with_telegram)  # refuses unsafe API settings
     click.echo(f"newsbot API on http://{host}:{port} (docs: /docs, widget: /widget.js); Ctrl-C stops it.", err=True)
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
-                log_level="info" if ctx.obj["verbose"] else "warning", access_log=bool(ctx.obj["verbose"]))
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="info" if ctx.obj["verbose"] else "warning",
+        access_log=bool(ctx.obj["verbose"]),
+    )
 
 
 @main.command(name="eval")
 @click.argument("squad_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--questions", "questions_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Ask the questions from this file instead (same ids, another language).")
-@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
-              help="Leave this share of paragraphs out of the index; their questions should be refused.")
+@click.option(
+    "--questions",
+    "questions_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ask the questions from this file instead (same ids, another language).",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0, 0.5),
+    default=0.0,
+    show_default=True,
+    help="Leave this share of paragraphs out of the index; their questions should be refused.",
+)
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_context
 @handle_errors
-def evaluate(ctx: click.Context, squad_json: Path, questions_path: Path | None, holdout: float,
-             limit: int | None, as_json: bool) -> None:
+def evaluate(
+    ctx: click.Context, squad_json: Path, questions_path: Path | None, holdout: float, limit: int | None, as_json: bool
+) -> None:
     """Measure retrieval and answers on a SQuAD-format file (e.g. XQuAD).
 
     The paragraphs are indexed as articles in a temporary data dir unless --data-dir is given.
@@ -334,8 +386,9 @@ def evaluate(ctx: click.Context, squad_json: Path, questions_path: Path | None, 
     with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as tmp:
         if ctx.parent is None or ctx.parent.params.get("data_dir") is None:
             settings = settings.model_copy(update={"data_dir": Path(tmp)})
-        result = ev.run(settings, squad_json, questions_path=questions_path, holdout=holdout, limit=limit,
-                        progress=show)
+        result = ev.run(
+            settings, squad_json, questions_path=questions_path, holdout=holdout, limit=limit, progress=show
+        )
     if as_json:
         click.echo(json.dumps(result))
         return

@@ -1,68 +1,36 @@
 """Domain errors, raised by the core and translated at each front end.
 
-The CLI prints ``str(error)`` and exits with ``exit_code``; later front ends
-(HTTP, Telegram, REPL) map the same classes to their own replies. Messages are
-written for the person who sees them: what went wrong and what to do next.
+The storage layer's errors (``index/errors.py``) are the base of the hierarchy and are
+re-exported here, so front ends import every error from one place. The CLI prints
+``str(error)`` and exits with ``exit_code``; HTTP, Telegram and the REPL map the same classes
+to their own replies.
 """
 
 from __future__ import annotations
 
+from index.errors import (
+    ArticleNotFoundError,
+    ConfigError,
+    EmbedderMismatchError,
+    IndexLockedError,
+    LoadError,
+    NewsbotError,
+    VectorStoreError,
+)
 
-class NewsbotError(Exception):
-    """Base class for every error newsbot reports to a user."""
-
-    exit_code = 1
-
-
-class ConfigError(NewsbotError):
-    """A setting is missing or has a value newsbot cannot use."""
-
-    exit_code = 2
+__all__ = [
+    "ArticleNotFoundError",
+    "ConfigError",
+    "EmbedderMismatchError",
+    "IndexLockedError",
+    "InvalidInputError",
+    "LoadError",
+    "NewsbotError",
+    "VectorStoreError",
+]
 
 
 class InvalidInputError(NewsbotError):
     """A question or filter that newsbot cannot work with (empty, too long, bad date)."""
 
     exit_code = 2
-
-
-class IndexLockedError(NewsbotError):
-    """Another process holds the index's write lock."""
-
-    def __init__(self, data_dir: str, pid: int | None, waited: float) -> None:
-        holder = f"process {pid}" if pid else "another process"
-        super().__init__(
-            f"The index in {data_dir} is being written by {holder}; gave up after {waited:g} s. "
-            "Wait for it to finish (or stop it) and run the command again."
-        )
-        self.pid = pid
-
-
-class EmbedderMismatchError(NewsbotError):
-    """The index was built with a different embedding model than the configured one."""
-
-    def __init__(self, stored: str, stored_dim: int | None, configured: str) -> None:
-        dim = f", {stored_dim} dimensions" if stored_dim else ""
-        super().__init__(
-            f"The index was built with the embedder '{stored}'{dim}, but NEWSBOT_EMBEDDER is "
-            f"'{configured}'. Vectors of different models cannot be mixed. Either set "
-            f"NEWSBOT_EMBEDDER={stored} again, or rebuild the vectors with: newsbot reindex"
-        )
-        self.stored = stored
-        self.configured = configured
-
-
-class ArticleNotFoundError(NewsbotError):
-    """An article id that the catalog does not hold."""
-
-    def __init__(self, article_id: str) -> None:
-        super().__init__(f"No article with id '{article_id}' in the index.")
-        self.article_id = article_id
-
-
-class LoadError(NewsbotError):
-    """One input item (file, line, record, feed) could not be turned into an article."""
-
-
-class VectorStoreError(NewsbotError):
-    """Chroma failed to answer (a server that is down, or a store another process changed)."""

@@ -1,27 +1,29 @@
-"""``newsbot eval``: retrieval and answer quality on a SQuAD-format file (XQuAD).
+"""``newsbot eval``: retrieval and answer quality on a SQuAD-format file (XQuAD, SQuAD 2.0).
 
 Every paragraph becomes an article; every question goes through the full ``NewsQA``
 pipeline. Reported: paragraph MRR@10, recall@1/@5, answer_top1 (a gold answer string
 inside the first quote), answer_any (inside any quote), the refusal rate, and latency.
-With ``holdout`` a share of the paragraphs is left out of the index: their questions
-must be refused (``refused_unanswerable``), which calibrates ``NEWSBOT_MIN_EVIDENCE``.
+Questions marked ``is_impossible`` (SQuAD 2.0) must be refused (``refused_unanswerable``);
+with ``holdout`` a share of the paragraphs is also left out of the index, and their
+questions count as unanswerable too.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from bot.admin import NewsAdmin
 from bot.errors import ConfigError
 from bot.qa import NewsQA
 from bot.settings import Settings
 from index.models import Article
-from index.pipeline import Indexer
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,12 @@ class EvalQuestion:
     answers: list[str]
     article_id: str
     answerable: bool
+    lang: str | None = None  # SQuAD files of mixed languages may say (``"lang"`` per question)
 
 
-def load_squad(path: Path, questions_path: Path | None = None, holdout: float = 0.0) -> tuple[list[Article], list[EvalQuestion]]:
+def load_squad(
+    path: Path, questions_path: Path | None = None, holdout: float = 0.0
+) -> tuple[list[Article], list[EvalQuestion]]:
     """Paragraphs as articles, and the questions (optionally from a translation, same ids)."""
     data = _read(path)
     other: dict[str, str] = {}
@@ -45,14 +50,16 @@ def load_squad(path: Path, questions_path: Path | None = None, holdout: float = 
     questions: list[EvalQuestion] = []
     for n, (title, paragraph, qas) in enumerate(_paragraphs(data)):
         article_id = f"squad-{n:04d}"
-        answerable = not (every and n % every == every - 1)
-        if answerable:
+        held_out = bool(every and n % every == every - 1)
+        if not held_out:
             articles.append(Article(id=article_id, title="", text=paragraph["context"], source=title))
         for qa in qas:
             question = other.get(qa["id"], qa["question"]) if questions_path else qa["question"]
             if questions_path and qa["id"] not in other:
                 continue
-            questions.append(EvalQuestion(qa["id"], question, [a["text"] for a in qa["answers"]], article_id, answerable))
+            answerable = not held_out and not qa.get("is_impossible", False)
+            golds = [a["text"] for a in qa.get("answers", [])]
+            questions.append(EvalQuestion(qa["id"], question, golds, article_id, answerable, qa.get("lang")))
     return articles, questions
 
 
@@ -69,11 +76,11 @@ def run(
     articles, questions = load_squad(squad, questions_path, holdout)
     if limit:
         questions = questions[:limit]
-    with Indexer.open(settings, write=True) as indexer:
-        report = indexer.ingest(articles, progress=progress)
+    with NewsAdmin.open(settings) as admin:
+        report = admin.ingest(articles, progress=progress)
         if report.failed:
             raise ConfigError(f"{len(report.failed)} paragraphs could not be indexed: {report.failed[:3]}")
-        embedder = indexer.embedder
+        embedder = admin.embedder
     with NewsQA(settings, embedder=embedder) as qa:
         qa.warm_up()
         return score(qa, questions, progress=progress)
@@ -143,13 +150,13 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _paragraphs(data: dict[str, Any]):
+def _paragraphs(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
     for article in data["data"]:
         for paragraph in article.get("paragraphs", []):
             yield article.get("title", ""), paragraph, paragraph.get("qas", [])
 
 
-def _walk(data: dict[str, Any]):
+def _walk(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     for title, paragraph, qas in _paragraphs(data):
         for qa in qas:
             yield title, paragraph, qa

@@ -9,7 +9,6 @@ the gold answer sits in the neighbour of the best sentence for 11% of the questi
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answer import Citation
 from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
+from index.models import ArticleMeta
 
 if TYPE_CHECKING:
     from bot.generate import Claim, Source
@@ -38,14 +38,20 @@ DEPENDENT_START = re.compile(
 )
 NUMBER_QUESTION = re.compile(
     r"\b(wie ?viele?|wie hoch|wie groß|wie lang\w*|wie alt|wie weit|how many|how much|how long|how old|"
-    r"how far|what percentage|welche[rn]? anteil)\b", re.IGNORECASE)
+    r"how far|what percentage|welche[rn]? anteil)\b",
+    re.IGNORECASE,
+)
 TIME_QUESTION = re.compile(r"\b(wann|when|in welchem jahr|what year|which year|seit wann)\b", re.IGNORECASE)
 HAS_NUMBER = re.compile(
     r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|hundert|tausend|million\w*|"
-    r"milliard\w*|prozent|hälfte|dutzend)\b", re.IGNORECASE)
+    r"milliard\w*|prozent|hälfte|dutzend)\b",
+    re.IGNORECASE,
+)
 HAS_TIME = re.compile(
     r"\b(1\d{3}|20\d{2})\b|\b(januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|"
-    r"dezember|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|jahrhundert\w*)\b", re.IGNORECASE)
+    r"dezember|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|jahrhundert\w*)\b",
+    re.IGNORECASE,
+)
 
 PHRASES = {
     "de": {
@@ -56,7 +62,8 @@ PHRASES = {
         "note": "Hinweis zur Berichterstattung: {note}",
         "llm_unverified": "Die KI-Antwort ließ sich nicht mit den Quellen belegen; hier stattdessen wörtliche Zitate.",
         "llm_failed": "Das Sprachmodell hat nicht (rechtzeitig) geantwortet; hier stattdessen wörtliche Zitate.",
-        "open": "„", "close": "“",
+        "open": "„",
+        "close": "“",
     },
     "en": {
         "refusal": "I found nothing about that in the articles.",
@@ -65,9 +72,10 @@ PHRASES = {
         "published": "published {date}",
         "note": "Editorial note from the cited article: {note}",
         "llm_unverified": "The generated answer could not be verified against the sources, so here are "
-                          "verbatim quotes instead.",
+        "verbatim quotes instead.",
         "llm_failed": "The language model did not answer (in time), so here are verbatim quotes instead.",
-        "open": "\u201c", "close": "\u201d",
+        "open": "\u201c",
+        "close": "\u201d",
     },
 }
 
@@ -87,7 +95,9 @@ def phrases(language: str) -> dict[str, str]:
 
 def choose_quotes(retrieval: Retrieval, question: str) -> list[Quote]:
     """The 1-3 best sentences among the top articles, with their context when needed."""
-    bonus_pattern = HAS_NUMBER if NUMBER_QUESTION.search(question) else HAS_TIME if TIME_QUESTION.search(question) else None
+    bonus_pattern = (
+        HAS_NUMBER if NUMBER_QUESTION.search(question) else HAS_TIME if TIME_QUESTION.search(question) else None
+    )
     candidates: list[Quote] = []
     for rank, article in enumerate(retrieval.articles[:QUOTE_ARTICLES]):
         for s in article.sentences:
@@ -110,17 +120,17 @@ def choose_quotes(retrieval: Retrieval, question: str) -> list[Quote]:
     return chosen
 
 
-def cite(quotes: list[Quote], same_text: dict[str, list[Any]]) -> list[Citation]:
+def cite(quotes: list[Quote], same_text: dict[str, list[ArticleMeta]]) -> list[Citation]:
     """One citation per article, numbered in answer order; agency copies cite the earliest."""
     citations: dict[str, Citation] = {}
     for quote in quotes:
         meta = quote.article.meta
-        copies = [r for r in same_text.get(quote.sentence.text, []) if r["id"] != meta["id"]]
-        earliest = min([meta, *copies], key=lambda r: (r["date_ts"] is None, r["date_ts"] or 0))
-        also = [_ref(r) for r in [meta, *copies] if r["id"] != earliest["id"]]
-        citation = citations.get(earliest["id"])
+        copies = [r for r in same_text.get(quote.sentence.text, []) if r.id != meta.id]
+        earliest = min([meta, *copies], key=lambda r: (r.date_ts is None, r.date_ts or 0))
+        also = [_ref(r) for r in [meta, *copies] if r.id != earliest.id]
+        citation = citations.get(earliest.id)
         if citation is None:
-            citation = citations[earliest["id"]] = _citation(earliest, len(citations) + 1, quote.text, quote.score)
+            citation = citations[earliest.id] = _citation(earliest, len(citations) + 1, quote.text, quote.score)
         citation.quotes.append(quote.text)
         citation.also.extend(a for a in also if a not in citation.also)
     return list(citations.values())
@@ -183,15 +193,20 @@ def _local(iso: str) -> str:
     return value.strftime("%d.%m.%Y, %H:%M")
 
 
-def _citation(row: Any, n: int, quote: str, score: float) -> Citation:
-    """Citation ``n`` of an article (a catalog row), quoting ``quote``; the article's first editorial note."""
-    notes = json.loads(row["notes"] or "[]")
-    return Citation(n=n, **_ref(row), quote=quote, score=round(score, 4), note=notes[0] if notes else None)
+def _citation(meta: ArticleMeta, n: int, quote: str, score: float) -> Citation:
+    """Citation ``n`` of an article, quoting ``quote``; the article's first editorial note."""
+    return Citation(n=n, **_ref(meta), quote=quote, score=round(score, 4), note=meta.notes[0] if meta.notes else None)
 
 
-def _ref(row: Any) -> dict[str, Any]:
-    return {"article_id": row["id"], "title": row["title"], "source": row["source"], "url": row["url"],
-            "published": row["published"], "updated": row["updated"]}
+def _ref(meta: ArticleMeta) -> dict[str, Any]:
+    return {
+        "article_id": meta.id,
+        "title": meta.title,
+        "source": meta.source,
+        "url": meta.url,
+        "published": meta.published,
+        "updated": meta.updated,
+    }
 
 
 def _overlaps(a: Quote, b: Quote) -> bool:
@@ -208,15 +223,15 @@ def _with_context(quote: Quote, scores: dict[tuple[str, int], float]) -> Quote:
     if s.kind == "title":
         return quote
     neighbours = {
-        o.idx: o for o in quote.article.sentences
+        o.idx: o
+        for o in quote.article.sentences
         if o.idx in (s.idx - 1, s.idx + 1) and o.passage == s.passage and o.kind == s.kind
     }
     previous = neighbours.get(s.idx - 1)
     if previous is not None and DEPENDENT_START.match(s.text):
         return Quote(s, f"{previous.text} {s.text}", quote.score, quote.article, (previous.idx, s.idx))
     close = [
-        o for o in neighbours.values()
-        if scores.get((o.article_id, o.idx), -1.0) >= quote.score - NEIGHBOUR_MARGIN
+        o for o in neighbours.values() if scores.get((o.article_id, o.idx), -1.0) >= quote.score - NEIGHBOUR_MARGIN
     ]
     if not close:
         return quote

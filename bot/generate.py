@@ -25,13 +25,13 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
 
 from bot.retrieve import Retrieval, ScoredSentence
 from index.keywords import stems
+from index.models import ArticleMeta
 
 MAX_SOURCES = 4
 SOURCE_MARGIN = 0.08  # sources: articles scoring within this of the best one
@@ -51,12 +51,18 @@ LANGUAGE_NAMES = {"de": "German", "en": "English"}
 # Source sentences that talk to an AI are never evidence for an answer (planted instructions).
 INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|\bignorier\w*\b.{0,40}\b(anweisung|"
-    r"befehl|regel)\w*|\b(system ?prompt|you are now|du bist jetzt|as an ai|als ki)\b", re.IGNORECASE)
-GERMAN_CALENDAR = dict(zip(
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
-    "august september october november december".split(),
-    "montag dienstag mittwoch donnerstag freitag samstag sonntag januar februar märz april mai juni juli "
-    "august september oktober november dezember".split(), strict=True))
+    r"befehl|regel)\w*|\b(system ?prompt|you are now|du bist jetzt|as an ai|als ki)\b",
+    re.IGNORECASE,
+)
+GERMAN_CALENDAR = dict(
+    zip(
+        "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
+        "august september october november december".split(),
+        "montag dienstag mittwoch donnerstag freitag samstag sonntag januar februar märz april mai juni juli "
+        "august september oktober november dezember".split(),
+        strict=True,
+    )
+)
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _MARKERS_AFTER_END = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -70,7 +76,7 @@ class Source:
 
     n: int
     article_id: str
-    meta: Any  # the catalog row
+    meta: ArticleMeta
     sentences: list[ScoredSentence]
 
     @property
@@ -107,10 +113,10 @@ def sources_for(retrieval: Retrieval) -> list[Source]:
     chosen = [a for a in retrieval.articles[:MAX_SOURCES] if a.score >= best - SOURCE_MARGIN]
     sources = []
     for n, article in enumerate(chosen, 1):
-        best: dict[int, float] = {}
+        by_passage: dict[int, float] = {}
         for s in article.sentences:
-            best[s.passage] = max(best.get(s.passage, -1.0), s.similarity)
-        keep = set(sorted(best, key=best.__getitem__, reverse=True)[:PASSAGES_PER_SOURCE])
+            by_passage[s.passage] = max(by_passage.get(s.passage, -1.0), s.similarity)
+        keep = set(sorted(by_passage, key=by_passage.__getitem__, reverse=True)[:PASSAGES_PER_SOURCE])
         sentences = sorted((s for s in article.sentences if s.passage in keep), key=lambda s: s.idx)
         sources.append(Source(n, article.article_id, article.meta, sentences))
     return sources
@@ -133,8 +139,8 @@ def messages(question: str, language: str, sources: list[Source]) -> list[dict[s
     )
     blocks = []
     for s in sources:
-        when = s.meta["updated"] or s.meta["published"] or "undated"
-        blocks.append(f"[{s.n}] {s.meta['title']} ({s.meta['source'] or 'unknown source'}, {when})\n{s.text}")
+        when = s.meta.updated or s.meta.published or "undated"
+        blocks.append(f"[{s.n}] {s.meta.title} ({s.meta.source or 'unknown source'}, {when})\n{s.text}")
     user = "<sources>\n" + "\n\n".join(blocks) + "\n</sources>\n\nQuestion: " + question
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -142,8 +148,13 @@ def messages(question: str, language: str, sources: list[Source]) -> list[dict[s
 class Verifier:
     """Checks a draft against its sources; ``vectors`` returns stored sentence vectors by vid."""
 
-    def __init__(self, embed: Callable[[list[str]], np.ndarray],
-                 vectors: Callable[[list[str]], dict[str, np.ndarray]], *, same_language: bool) -> None:
+    def __init__(
+        self,
+        embed: Callable[[list[str]], np.ndarray],
+        vectors: Callable[[list[str]], dict[str, np.ndarray]],
+        *,
+        same_language: bool,
+    ) -> None:
         self.embed = embed
         self.vectors = vectors
         self.min_similarity = SUPPORT_SIMILARITY["same_language" if same_language else "cross_lingual"]
@@ -183,8 +194,14 @@ class Verifier:
                 claims.append(claim)
         return Verification(claims, dropped, total)
 
-    def _check(self, text: str, cites: list[int], vector: np.ndarray, evidence: dict[int, list[ScoredSentence]],
-               stored: dict[str, np.ndarray]) -> tuple[Claim | None, str]:
+    def _check(
+        self,
+        text: str,
+        cites: list[int],
+        vector: np.ndarray,
+        evidence: dict[int, list[ScoredSentence]],
+        stored: dict[str, np.ndarray],
+    ) -> tuple[Claim | None, str]:
         claim = Claim(text, cites)
         for n in cites:
             best, best_sim = None, -1.0
@@ -253,8 +270,7 @@ def name_in(name: str, text: str) -> bool:
 
 def _translit(word: str) -> str:
     plain = unicodedata.normalize("NFKD", word.casefold()).encode("ascii", "ignore").decode()
-    for a, b in (("sch", "sh"), ("ck", "k"), ("ph", "f"), ("w", "v"), ("y", "i"), ("j", "i"), ("z", "s"),
-                 ("ou", "u")):
+    for a, b in (("sch", "sh"), ("ck", "k"), ("ph", "f"), ("w", "v"), ("y", "i"), ("j", "i"), ("z", "s"), ("ou", "u")):
         plain = plain.replace(a, b)
     return plain
 
@@ -264,7 +280,10 @@ def rewrite_messages(question: str, previous: list[str], language: str) -> list[
     name = LANGUAGE_NAMES.get(language, "the language of the follow-up")
     earlier = "\n".join(f"- {q}" for q in previous[-3:])
     return [
-        {"role": "system", "content": "Rewrite the user's follow-up question as one standalone question, using "
-         f"the earlier questions for context. Write it in {name}. Reply with the question only."},
+        {
+            "role": "system",
+            "content": "Rewrite the user's follow-up question as one standalone question, using "
+            f"the earlier questions for context. Write it in {name}. Reply with the question only.",
+        },
         {"role": "user", "content": f"Earlier questions:\n{earlier}\n\nFollow-up: {question}"},
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 GERMAN = frozenset(
@@ -33,7 +34,7 @@ def detect_language(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _identifier():
+def _identifier() -> Any:
     from py3langid.langid import LanguageIdentifier
 
     # from_model_file resolves a relative path against the package, as py3langid does itself

@@ -41,10 +41,15 @@ class LLM:
         from llama_index.llms.openai_like import OpenAILike
 
         model = OpenAILike(
-            model=settings.llm_model, api_base=settings.llm_base_url.rstrip("/"),
+            model=settings.llm_model,
+            api_base=settings.llm_base_url.rstrip("/"),
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed",
-            is_chat_model=True, context_window=8192, temperature=0.0, max_tokens=400,
-            timeout=settings.llm_timeout, max_retries=0,
+            is_chat_model=True,
+            context_window=8192,
+            temperature=0.0,
+            max_tokens=400,
+            timeout=settings.llm_timeout,
+            max_retries=0,
         )
         return cls(model, settings.llm_timeout)
 

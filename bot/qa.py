@@ -14,16 +14,16 @@ import asyncio
 import logging
 import math
 import re
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.admin import NewsAdmin
 from bot.answer import Answer, Citation
-from bot.conversation import rewrite, trim
+from bot.conversation import Conversation, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.extract import choose_quotes, cite, cite_claims, compose, phrases
 from bot.generate import NO_ANSWER, Verifier, messages, rewrite_messages, sources_for
@@ -34,8 +34,7 @@ from bot.settings import Settings
 from bot.when import DateFilter, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
-from index.loaders import LoadResult
-from index.pipeline import Indexer, IngestReport
+from index.store import Index
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +51,15 @@ class NewsQA:
     def __init__(self, settings: Settings, *, embedder: NewsEmbedding | None = None, llm: LLM | None = None) -> None:
         self.settings = settings
         self.llm = llm if llm is not None else LLM.from_settings(settings)
-        self.indexer = Indexer.connect(settings, embedder=embedder)
-        self.retriever = Retriever(self.indexer)
+        self.index = Index.connect(settings.index_config(), embedder=embedder)
+        self.retriever = Retriever(self.index)
         self.zone = ZoneInfo(settings.timezone)
-        self._write_lock = threading.Lock()  # one writer per process; other processes: the file lock
+        # Writes share this handle (one Chroma client per process and path), one at a time; other
+        # processes wait for the data dir's file lock up to ``lock_timeout``, then fail.
+        self.admin = NewsAdmin(settings, self.index)
 
     def close(self) -> None:
-        self.indexer.close()
+        self.index.close()
 
     def __enter__(self) -> NewsQA:
         return self
@@ -68,13 +69,13 @@ class NewsQA:
 
     def warm_up(self) -> None:
         """Load the model, open the vector store and cache its vectors now, not on the first question."""
-        if self.indexer.catalog.meta("dim"):
-            self.indexer.vectors.preload()
+        if self.index.catalog.meta("dim"):
+            self.index.vectors.preload()
         self.retriever.retrieve("warm-up")
 
     def overview(self) -> dict[str, Any]:
         """What the index holds, for help texts: articles, sentences, sources, oldest/newest date."""
-        return self.indexer.catalog.stats()
+        return self.index.catalog.stats()
 
     def check_date(self, value: str) -> datetime:
         """Parse a date filter as ``ask`` will (07.03.2022, 2022-03-07, ...) or raise ``InvalidInputError``."""
@@ -95,6 +96,7 @@ class NewsQA:
         question: str,
         *,
         history: Sequence[Turn] | None = None,
+        conversation: Conversation | None = None,
         since: datetime | date | str | None = None,
         until: datetime | date | str | None = None,
         sources: list[str] | None = None,
@@ -103,11 +105,17 @@ class NewsQA:
     ) -> Answer:
         """Answer ``question`` from the index (quotes, or an LLM's verified sentences), or refuse.
 
-        ``history`` holds the conversation's earlier turns (for follow-ups); ``since`` and
+        ``conversation`` supplies the history and date filters and records the answer;
+        ``history`` holds a conversation's earlier turns (for follow-ups); ``since`` and
         ``until`` limit article dates (half-open range; a plain date means that whole day
         for ``until``); ``now`` is the clock for "gestern" and friends. With an LLM configured,
         ``on_draft`` receives the unverified draft as it streams in (the returned answer replaces it).
         """
+        if conversation is not None:
+            conversation.touch()
+            history = conversation.history
+            since = since if since is not None else conversation.since
+            until = until if until is not None else conversation.until
         started = time.perf_counter()
         question = _clean(question)
         language = detect_language(question)
@@ -119,8 +127,11 @@ class NewsQA:
         search = _without(query, dates.phrases)
         retrieval = self.retriever.retrieve(search, dates=dates, sources=sources)
         best = evidence(retrieval)
-        threshold = (self.settings.min_evidence if language == self.settings.corpus_language
-                     else self.settings.min_evidence_cross_lingual)
+        threshold = (
+            self.settings.min_evidence
+            if language == self.settings.corpus_language
+            else self.settings.min_evidence_cross_lingual
+        )
         debug = _debug(query, search, dates, retrieval, best)
         refused = best is None or best < threshold or _gibberish(question, retrieval)
         mode, notes, citations = "extractive", [], []
@@ -133,7 +144,7 @@ class NewsQA:
         if not citations and not refused:
             quotes = choose_quotes(retrieval, question)
             if quotes:
-                same = self.indexer.catalog.articles_with_sentences([q.sentence.text for q in quotes])
+                same = self.index.catalog.articles_with_sentences([q.sentence.text for q in quotes])
                 citations = cite(quotes, same)
                 text = compose(citations, language)
         if not citations:
@@ -142,10 +153,20 @@ class NewsQA:
         notes += [phrases(language)["note"].format(note=n) for n in dict.fromkeys(c.note for c in citations if c.note)]
 
         timings = {"total": round((time.perf_counter() - started) * 1000, 2), **retrieval.timings_ms}
-        return Answer(
-            question=question, text=text, refused=refused, language=language, citations=citations,
-            note="\n".join(notes) or None, timings_ms=timings, mode=mode, debug=debug,
+        answer = Answer(
+            question=question,
+            text=text,
+            refused=refused,
+            language=language,
+            citations=citations,
+            note="\n".join(notes) or None,
+            timings_ms=timings,
+            mode=mode,
+            debug=debug,
         )
+        if conversation is not None:
+            conversation.record(answer)
+        return answer
 
     def _rewrite(self, question: str, previous: list[str], language: str) -> str:
         """The standalone query for a follow-up: by the LLM when there is one, else the heuristic."""
@@ -162,8 +183,14 @@ class NewsQA:
             return heuristic
         return reply
 
-    def _generate(self, question: str, language: str, retrieval: Retrieval,
-                  on_draft: Callable[[str], None] | None, debug: dict[str, Any]) -> tuple[list[Citation], str] | None:
+    def _generate(
+        self,
+        question: str,
+        language: str,
+        retrieval: Retrieval,
+        on_draft: Callable[[str], None] | None,
+        debug: dict[str, Any],
+    ) -> tuple[list[Citation], str] | None:
         """An LLM answer whose every sentence passed verification, or None (``debug['llm']`` says why)."""
         sources = sources_for(retrieval)
         info: dict[str, Any] = debug.setdefault("llm", {"sources": [s.article_id for s in sources]})
@@ -178,8 +205,11 @@ class NewsQA:
         if draft.strip().startswith(NO_ANSWER):
             info.update(fallback="llm_unverified", dropped=[{"sentence": draft, "reason": "the model found no answer"}])
             return None
-        verifier = Verifier(self.indexer.embedder.embed_passages, self.indexer.vectors.get,
-                            same_language=language == self.settings.corpus_language)
+        verifier = Verifier(
+            self.index.embedder.embed_passages,
+            self.index.vectors.get,
+            same_language=language == self.settings.corpus_language,
+        )
         result = verifier.verify(draft, sources)
         info["dropped"] = result.dropped
         if not result.passed:
@@ -201,13 +231,12 @@ class NewsQA:
         """Ranked articles with their best passage, without building an answer (for tools)."""
         query = _clean(query)
         dates = self._dates(query, since, until, now)
-        retrieval = self.retriever.retrieve(_without(query, dates.phrases), dates=dates, sources=sources,
-                                            limit=limit)
+        retrieval = self.retriever.retrieve(_without(query, dates.phrases), dates=dates, sources=sources, limit=limit)
         return [article.to_dict() for article in retrieval.articles]
 
     def article(self, article_id: str) -> dict[str, Any]:
         """One indexed article with its metadata and text; ``ArticleNotFoundError`` if unknown."""
-        article = self.indexer.catalog.article(article_id)
+        article = self.index.catalog.article(article_id)
         if article is None:
             raise ArticleNotFoundError(article_id)
         data = asdict(article)
@@ -215,20 +244,6 @@ class NewsQA:
         for key in ("published", "updated"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
-
-    def ingest(self, results: Iterable[LoadResult]) -> IngestReport:
-        """Add, update or skip articles (loader results, problems included) as ``newsbot ingest`` does.
-
-        Writes take the index's write lock (another writer process makes this wait up to
-        ``lock_timeout``, then fail with ``IndexLockedError``); questions go on meanwhile.
-        """
-        with self._write_lock, Indexer.open(self.settings, write=True, embedder=self.indexer.embedder) as writer:
-            return writer.ingest(results)
-
-    def remove(self, article_ids: Iterable[str]) -> IngestReport:
-        """Delete articles from every store (unknown ids are reported as failed)."""
-        with self._write_lock, Indexer.open(self.settings, write=True, embedder=self.indexer.embedder) as writer:
-            return writer.remove(article_ids)
 
     def _dates(self, query: str, since: Any, until: Any, now: datetime | None) -> DateFilter:
         now = now or datetime.now(self.zone)
@@ -298,7 +313,7 @@ def _debug(query: str, search: str, dates: DateFilter, retrieval: Retrieval, bes
         "candidates": [
             {
                 "article_id": a.article_id,
-                "title": a.meta["title"],
+                "title": a.meta.title,
                 "score": round(a.score, 4),
                 "similarity": round(a.similarity, 4),
                 "coverage": round(a.coverage, 4),

@@ -13,7 +13,7 @@ def day(iso: str | None) -> str:
 
 
 def source_line(c: Citation) -> str:
-    """"[1] Title (source, 07.03.2022)", the link below, then other articles with the same quote."""
+    """ "[1] Title (source, 07.03.2022)", the link below, then other articles with the same quote."""
     details = ", ".join(p for p in (c.source, day(c.updated or c.published)) if p)
     line = f"[{c.n}] {c.title}" + (f" ({details})" if details else "")
     if c.url:

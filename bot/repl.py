@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from bot.answer import Answer
-from bot.conversation import trim
+from bot.conversation import Conversation
 from bot.errors import NewsbotError
 from bot.qa import NewsQA
 from bot.render import answer_text, debug_text, source_line
@@ -39,9 +40,8 @@ class Repl:
         self.write = write
         self.prompt = prompt
         self.history_file = history_file
-        self.turns: list[Answer] = []
-        self.since: str | None = None
-        self.until: str | None = None
+        self.conversation = Conversation()
+        self.last_answer: Answer | None = None  # with its debug data, for :debug
         self.debug = False
 
     def run(self, stdin: TextIO | None = None) -> None:
@@ -72,8 +72,7 @@ class Repl:
         try:
             if line.startswith(":"):
                 return self._command(line)
-            answer = self.qa.ask(line, history=self.turns, since=self.since, until=self.until)
-            self.turns = trim(self.turns + [answer])
+            answer = self.last_answer = self.qa.ask(line, conversation=self.conversation)
             self.write(answer_text(answer, debug=self.debug))
         except NewsbotError as exc:
             self.write(f"Error: {exc}")
@@ -90,7 +89,7 @@ class Repl:
         if name == ":help":
             self.write(HELP)
         elif name == ":sources":
-            last = self.turns[-1] if self.turns else None
+            last = self.conversation.last
             if last is None or not last.citations:
                 self.write("No sources yet: the last answer cited nothing.")
             else:
@@ -98,12 +97,12 @@ class Repl:
         elif name == ":debug":
             self.debug = not self.debug
             self.write(f"debug {'on' if self.debug else 'off'}")
-            if self.debug and self.turns:
-                self.write(debug_text(self.turns[-1]))
+            if self.debug and self.last_answer is not None:
+                self.write(debug_text(self.last_answer))
         elif name in (":since", ":until"):
             self._set_date(name[1:], arg or None)
         elif name == ":reset":
-            self.turns, self.since, self.until = [], None, None
+            self.conversation.reset()
             self.write("Conversation and date filters reset.")
         else:
             self.write(f"Unknown command {name}. Type :help for the list.")
@@ -116,7 +115,7 @@ class Repl:
             except NewsbotError as exc:
                 self.write(f"Error: {exc}")
                 return
-        setattr(self, which, value)
+        setattr(self.conversation, which, value)
         self.write(f"{which}: {value or 'cleared'}")
 
     def _setup_readline(self) -> None:
@@ -125,10 +124,8 @@ class Repl:
         except ImportError:  # not on every platform; the loop works without it
             return
         if self.history_file and self.history_file.exists():
-            try:
+            with contextlib.suppress(OSError):
                 readline.read_history_file(self.history_file)
-            except OSError:
-                pass
         readline.set_history_length(1000)
 
     def _save_history(self) -> None:

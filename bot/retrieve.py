@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +30,8 @@ import numpy as np
 from bot.errors import VectorStoreError
 from bot.when import DateFilter
 from index.keywords import stems
-from index.pipeline import Indexer
+from index.models import ArticleMeta
+from index.store import Index
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +64,24 @@ class RankedArticle:
     similarity: float = 0.0  # of the best passage's best sentence
     coverage: float = 0.0  # keyword coverage of the best passage
     sentences: list[ScoredSentence] = field(default_factory=list)  # of its candidate passages, in order
-    meta: Any = None  # the catalog row (title, source, url, dates, notes)
+    complete: bool = False  # ``sentences`` holds every sentence of the article (``whole_articles``)
+    meta: ArticleMeta = field(default_factory=lambda: ArticleMeta("", ""))  # for citations
 
     def to_dict(self) -> dict[str, Any]:
         """The article, its scores and its best passage (``/v1/search``)."""
         passage = [s for s in self.sentences if s.passage == self.best_passage]
         best = max(passage, key=lambda s: s.similarity) if passage else None
         return {
-            "article_id": self.article_id, "title": self.meta["title"], "source": self.meta["source"],
-            "url": self.meta["url"], "published": self.meta["published"], "updated": self.meta["updated"],
-            "score": round(self.score, 4), "similarity": round(self.similarity, 4),
-            "coverage": round(self.coverage, 4), "passage": " ".join(s.text for s in passage),
+            "article_id": self.article_id,
+            "title": self.meta.title,
+            "source": self.meta.source,
+            "url": self.meta.url,
+            "published": self.meta.published,
+            "updated": self.meta.updated,
+            "score": round(self.score, 4),
+            "similarity": round(self.similarity, 4),
+            "coverage": round(self.coverage, 4),
+            "passage": " ".join(s.text for s in passage),
             "sentence": best.text if best else None,
         }
 
@@ -86,14 +93,27 @@ class Retrieval:
     query_stems: list[str]
     known_terms: int  # query stems that occur somewhere in the index
     timings_ms: dict[str, float]
+    query_vector: np.ndarray | None = None
+    term_weights: dict[str, float] = field(default_factory=dict)  # IDF of the query's stems
+
+
+@dataclass
+class Candidates:
+    """What one catalog snapshot holds for a query: candidate passages' sentences and vectors."""
+
+    sentences: list[Any]  # catalog rows of every sentence of the candidate passages, with stems
+    vectors: dict[str, np.ndarray]  # their stored vectors by vector id
+    articles: dict[str, ArticleMeta]
+    total_sentences: int  # for IDF weights
+    doc_freqs: dict[str, int]
+    newest_ts: float | None  # when the question asks for the latest news
 
 
 class Retriever:
     """Ranks articles and their sentences for a query; the index is opened by the caller."""
 
-    def __init__(self, indexer: Indexer) -> None:
-        self.indexer = indexer
-        self._lock = threading.Lock()  # one SQLite connection: one query at a time
+    def __init__(self, index: Index) -> None:
+        self.index = index
 
     def retrieve(
         self,
@@ -105,33 +125,64 @@ class Retriever:
     ) -> Retrieval:
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        qv = self.indexer.embedder.embed_query(query)
+        qv = self.index.embedder.embed_query(query)
         timings["embed"] = _ms(started)
         q_stems = sorted(set(stems(query, drop_stopwords=True)))
 
-        with self._lock:
-            self.indexer.refresh()  # another process (newsbot ingest) may have changed the index
+        with self.index.reading():
+            self.index.refresh()  # another process (newsbot ingest) may have changed the index
             try:
                 found = self._candidates(qv, q_stems, dates, sources, timings)
             except VectorStoreError:
                 logger.warning("vector store failed; reopening it and trying once more", exc_info=True)
-                self.indexer.refresh(force=True)
+                self.index.refresh(force=True)
                 found = self._candidates(qv, q_stems, dates, sources, timings)
-        sentence_rows, vectors, articles, total, dfs, newest = found
         started = time.perf_counter()
-        sims = _similarities(sentence_rows, vectors, qv)
-        weights = {t: _idf(total, dfs.get(t, 0)) for t in q_stems}
-        ranked = self._rank(sentence_rows, sims, weights, articles, newest)
+        sims = _similarities(found.sentences, found.vectors, qv)
+        weights = {t: _idf(found.total_sentences, found.doc_freqs.get(t, 0)) for t in q_stems}
+        ranked = self._rank(found.sentences, sims, weights, found.articles, found.newest_ts)
         timings["score"] = _ms(started)
-        return Retrieval(query, ranked[:limit], q_stems, sum(1 for t in q_stems if dfs.get(t)), timings)
+        known = sum(1 for t in q_stems if found.doc_freqs.get(t))
+        return Retrieval(query, ranked[:limit], q_stems, known, timings, qv, weights)
 
-    def _candidates(self, qv: np.ndarray, q_stems: list[str], dates: DateFilter | None, sources: list[str] | None,
-                    timings: dict[str, float]) -> tuple:
+    def whole_articles(self, retrieval: Retrieval, n: int) -> None:
+        """Score every sentence of the best ``n`` articles, not only those of their candidate
+        passages: in a 30-sentence news article the answer is often far from the passage that
+        matched best. Article scores stay as ranked; only ``sentences`` grows."""
+        top = [a for a in retrieval.articles[:n] if not a.complete]
+        if not top or retrieval.query_vector is None:
+            return
+        started = time.perf_counter()
+        with self.index.reading():
+            rows = self.index.catalog.article_sentences([a.article_id for a in top])
+            vectors = self.index.vectors.get([r["vid"] for r in rows])
+        sims = _similarities(rows, vectors, retrieval.query_vector)
+        weights = retrieval.term_weights
+        total_weight = sum(weights.values()) or 1.0
+        by_id = {a.article_id: a for a in top}
+        fresh: dict[str, list[ScoredSentence]] = {a.article_id: [] for a in top}
+        for row, sim in zip(rows, sims):
+            terms = set(row["stems"].split()) & weights.keys()
+            fresh[row["article_id"]].append(_scored(row, float(sim), sum(weights[t] for t in terms) / total_weight))
+        for article_id, sentences in fresh.items():
+            if sentences:
+                by_id[article_id].sentences = sentences
+                by_id[article_id].complete = True
+        retrieval.timings_ms["whole_articles"] = _ms(started)
+
+    def _candidates(
+        self,
+        qv: np.ndarray,
+        q_stems: list[str],
+        dates: DateFilter | None,
+        sources: list[str] | None,
+        timings: dict[str, float],
+    ) -> Candidates:
         """Candidate passages with their sentences and vectors, all read from one catalog snapshot."""
         started = time.perf_counter()
         since = dates.since.timestamp() if dates and dates.since else None
         until = dates.until.timestamp() if dates and dates.until else None
-        catalog = self.indexer.catalog
+        catalog = self.index.catalog
         with catalog.snapshot():
             vector_hits = self._vector_candidates(qv, since, until) if catalog.meta("dim") else []
             keyword_hits = catalog.keyword_search(
@@ -140,14 +191,14 @@ class Retriever:
             rows = catalog.sentences_by_vid([v for v, _ in vector_hits] + [v for v, _ in keyword_hits])
             articles = catalog.articles_by_id(sorted({r["article_id"] for r in rows.values()}))
             if sources:
-                articles = {k: v for k, v in articles.items() if v["source"] in sources}
+                articles = {k: v for k, v in articles.items() if v.source in sources}
             passages = sorted({(r["article_id"], r["passage"]) for r in rows.values() if r["article_id"] in articles})
             sentence_rows = catalog.passage_sentences(passages)
             total, dfs = catalog.doc_freqs(q_stems)
             newest = catalog.newest_ts() if dates and dates.recency else None
-            vectors = self.indexer.vectors.get([r["vid"] for r in sentence_rows])
+            vectors = self.index.vectors.get([r["vid"] for r in sentence_rows])
         timings["candidates"] = _ms(started)
-        return sentence_rows, vectors, articles, total, dfs, newest
+        return Candidates(sentence_rows, vectors, articles, total, dfs, newest)
 
     def _vector_candidates(self, qv: np.ndarray, since: float | None, until: float | None) -> list[tuple[str, float]]:
         conditions: list[dict[str, Any]] = []
@@ -156,14 +207,14 @@ class Retriever:
         if until is not None:
             conditions.append({"ts": {"$lt": until}})
         where = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
-        return self.indexer.vectors.query(qv, VECTOR_CANDIDATES, where)
+        return self.index.vectors.query(qv, VECTOR_CANDIDATES, where)
 
     def _rank(
         self,
         rows: list[Any],
         sims: np.ndarray,
         weights: dict[str, float],
-        articles: dict[str, Any],
+        articles: dict[str, ArticleMeta],
         newest: float | None,
     ) -> list[RankedArticle]:
         total_weight = sum(weights.values()) or 1.0
@@ -172,10 +223,7 @@ class Retriever:
         for row, sim in zip(rows, sims):
             terms = set(row["stems"].split()) & weights.keys()
             coverage = sum(weights[t] for t in terms) / total_weight
-            sentence = ScoredSentence(
-                row["vid"], row["article_id"], row["idx"], row["passage"], row["kind"], row["text"],
-                row["heading"], row["teaser_title"], float(sim), coverage,
-            )
+            sentence = _scored(row, float(sim), coverage)
             article = by_article.setdefault(
                 row["article_id"], RankedArticle(row["article_id"], -math.inf, -1, meta=articles[row["article_id"]])
             )
@@ -184,8 +232,8 @@ class Retriever:
 
         for article in by_article.values():
             recency = 0.0
-            if newest is not None and article.meta["date_ts"] is not None:
-                age_days = max(0.0, (newest - article.meta["date_ts"]) / 86400)
+            if newest is not None and article.meta.date_ts is not None:
+                age_days = max(0.0, (newest - article.meta.date_ts) / 86400)
                 recency = RECENCY_WEIGHT * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
             best: dict[int, float] = {}
             for s in article.sentences:
@@ -198,6 +246,13 @@ class Retriever:
                     article.score, article.best_passage = score, passage
                     article.similarity, article.coverage = sim, coverage
         return sorted(by_article.values(), key=lambda a: a.score, reverse=True)
+
+
+def _scored(row: Any, similarity: float, coverage: float) -> ScoredSentence:
+    return ScoredSentence(
+        row["vid"], row["article_id"], row["idx"], row["passage"], row["kind"], row["text"], row["heading"],
+        row["teaser_title"], similarity, coverage,
+    )
 
 
 def _similarities(rows: list[Any], vectors: dict[str, np.ndarray], qv: np.ndarray) -> np.ndarray:
@@ -214,4 +269,3 @@ def _idf(total: int, df: int) -> float:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-

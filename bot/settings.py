@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index.config import IndexConfig
+
 IdSet = Annotated[frozenset[int], NoDecode]  # "123, -100456" in the environment
 Keys = Annotated[tuple[SecretStr, ...], NoDecode]  # "key1,key2"
 Origins = Annotated[tuple[str, ...], NoDecode]  # "https://intranet.example,https://cms.example"
@@ -18,9 +20,7 @@ Origins = Annotated[tuple[str, ...], NoDecode]  # "https://intranet.example,http
 class Settings(BaseSettings):
     """newsbot's configuration. Every field maps to ``NEWSBOT_<FIELD>``; see ``.env.example``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="NEWSBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     data_dir: Path = Field(Path("data"), description="Where the catalog, keyword index and vectors live.")
     embedder: str = Field(
@@ -33,7 +33,8 @@ class Settings(BaseSettings):
         None, description="Chroma server URL (http://host:port); unset = embedded Chroma in data_dir."
     )
     chroma_collection_prefix: str = Field(
-        "newsbot", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$",
+        "newsbot",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$",
         description="Prefix of Chroma collection names (several indexes can share one server).",
     )
     max_article_bytes: int = Field(5_000_000, ge=1, description="Larger input files are rejected.")
@@ -43,22 +44,26 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a feed or page URL.")
     corpus_language: str = Field("de", description="Language of the articles (ISO 639-1).")
     min_evidence: float = Field(
-        0.85, description="Evidence below which a question in the corpus language is answered with "
+        0.85,
+        description="Evidence below which a question in the corpus language is answered with "
         "'nothing found' (calibrated on XQuAD with held-out paragraphs; see the README).",
     )
     min_evidence_cross_lingual: float = Field(
-        0.80, description="The same for questions in another language (cross-lingual similarities "
-        "run lower).",
+        0.80,
+        description="The same for questions in another language (cross-lingual similarities run lower).",
     )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
     history_minutes: float = Field(
-        60, gt=0, description="A conversation's follow-up history (a Telegram chat, an API conversation_id) "
+        60,
+        gt=0,
+        description="A conversation's follow-up history (a Telegram chat, an API conversation_id) "
         "is forgotten after this long without a question.",
     )
 
     # Generative answers (optional): any OpenAI-compatible chat endpoint
     llm_base_url: str | None = Field(
-        None, description="OpenAI-compatible API root, e.g. http://localhost:11434/v1 (Ollama); unset = "
+        None,
+        description="OpenAI-compatible API root, e.g. http://localhost:11434/v1 (Ollama); unset = "
         "extractive answers only.",
     )
     llm_model: str | None = Field(None, description="Model name the endpoint knows, e.g. llama3.1:8b.")
@@ -78,19 +83,34 @@ class Settings(BaseSettings):
     # Telegram front end (``newsbot telegram``)
     telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
     telegram_api_url: str = Field(
-        "https://api.telegram.org", description="Root URL of the Bot API server (a self-hosted one works).",
+        "https://api.telegram.org",
+        description="Root URL of the Bot API server (a self-hosted one works).",
     )
     telegram_allowed_users: IdSet = Field(frozenset(), description="User ids that may ask (comma-separated).")
     telegram_allowed_chats: IdSet = Field(
-        frozenset(), description="Chat ids (groups: negative) whose members may all ask (comma-separated).",
+        frozenset(),
+        description="Chat ids (groups: negative) whose members may all ask (comma-separated).",
     )
     telegram_allow_all: bool = Field(
-        False, description="Serve everyone; without it, one of the allow lists must be set.",
+        False,
+        description="Serve everyone; without it, one of the allow lists must be set.",
     )
     telegram_webhook_secret: SecretStr | None = Field(
         None,
         description="Secret Telegram sends with every webhook call; unset = a random one per start.",
     )
+
+    def index_config(self) -> IndexConfig:
+        """What the storage layer needs of these settings."""
+        return IndexConfig(
+            data_dir=self.data_dir,
+            embedder=self.embedder,
+            embed_batch_size=self.embed_batch_size,
+            chroma_url=self.chroma_url,
+            chroma_collection_prefix=self.chroma_collection_prefix,
+            passage_max_chars=self.passage_max_chars,
+            lock_timeout=self.lock_timeout,
+        )
 
     @field_validator("telegram_webhook_secret")
     @classmethod

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import re
 import secrets
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,7 +41,7 @@ from telegram.ext import (
 from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.answer import Answer
-from bot.conversation import trim
+from bot.conversation import Conversation
 from bot.errors import ConfigError, NewsbotError
 from bot.qa import NewsQA
 from bot.render import day
@@ -61,16 +60,16 @@ REFUSED_USERS = 10_000  # users told once that they may not ask
 TEXTS = {
     "de": {
         "start": "Hallo! Ich beantworte Fragen aus dem Artikelarchiv, mit wörtlichen Zitaten und Quellen. "
-                 "Schreib einfach eine Frage, zum Beispiel:\n„{example}“\n\n/help zeigt, was ich weiß und kann.",
+        "Schreib einfach eine Frage, zum Beispiel:\n„{example}“\n\n/help zeigt, was ich weiß und kann.",
         "help": "Ich kenne {articles} Artikel ({range}){sources}.\n\n"
-                "Frag auf Deutsch oder Englisch, z. B.:\n• {examples}\n\n"
-                "Folgefragen („Und wann?“) beziehen sich auf die letzte Frage.\n"
-                "/sources – alle Quellen der letzten Antwort\n"
-                "/since DATUM, /until DATUM – nur Artikel ab/bis zu einem Datum (ohne Datum: aufheben)\n"
-                "/reset – Verlauf und Filter vergessen",
+        "Frag auf Deutsch oder Englisch, z. B.:\n• {examples}\n\n"
+        "Folgefragen („Und wann?“) beziehen sich auf die letzte Frage.\n"
+        "/sources – alle Quellen der letzten Antwort\n"
+        "/since DATUM, /until DATUM – nur Artikel ab/bis zu einem Datum (ohne Datum: aufheben)\n"
+        "/reset – Verlauf und Filter vergessen",
         "group": "In Gruppen antworte ich, wenn ihr mich erwähnt ({mention}) oder auf meine Nachricht antwortet.",
         "not_allowed": "Entschuldigung, dieser Bot ist nur für die Redaktion freigeschaltet. "
-                       "Bitte wende dich an die Administratoren.",
+        "Bitte wende dich an die Administratoren.",
         "no_sources": "Noch keine Quellen: Die letzte Antwort hat nichts zitiert.",
         "filter_set": "Filter gesetzt: {which} {value}.",
         "filter_cleared": "Filter aufgehoben: {which}.",
@@ -78,17 +77,18 @@ TEXTS = {
         "empty": "Schreib mir eine Frage, zum Beispiel: „{example}“",
         "error": "Entschuldigung, da ist etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
         "unknown": "Diesen Befehl kenne ich nicht. /help zeigt, was geht.",
-        "since": "ab", "until": "bis",
+        "since": "ab",
+        "until": "bis",
     },
     "en": {
         "start": "Hello! I answer questions from the article archive, with verbatim quotes and sources. "
-                 "Just send a question, for example:\n\u201c{example}\u201d\n\n/help shows what I know and can do.",
+        "Just send a question, for example:\n\u201c{example}\u201d\n\n/help shows what I know and can do.",
         "help": "I know {articles} articles ({range}){sources}.\n\n"
-                "Ask in English or German, e.g.:\n• {examples}\n\n"
-                "Follow-ups (\u201cAnd when?\u201d) refer to the previous question.\n"
-                "/sources – every source of the last answer\n"
-                "/since DATE, /until DATE – only articles from/until a date (no date: clear)\n"
-                "/reset – forget the conversation and filters",
+        "Ask in English or German, e.g.:\n• {examples}\n\n"
+        "Follow-ups (\u201cAnd when?\u201d) refer to the previous question.\n"
+        "/sources – every source of the last answer\n"
+        "/since DATE, /until DATE – only articles from/until a date (no date: clear)\n"
+        "/reset – forget the conversation and filters",
         "group": "In groups I answer when you mention me ({mention}) or reply to my message.",
         "not_allowed": "Sorry, this bot is only open to the newsroom. Please ask its administrators for access.",
         "no_sources": "No sources yet: the last answer cited nothing.",
@@ -98,7 +98,8 @@ TEXTS = {
         "empty": "Send me a question, for example: \u201c{example}\u201d",
         "error": "Sorry, something went wrong. Please try again in a moment.",
         "unknown": "I don't know that command. /help lists what works.",
-        "since": "from", "until": "until",
+        "since": "from",
+        "until": "until",
     },
 }
 EXAMPLES = {
@@ -106,12 +107,20 @@ EXAMPLES = {
     "en": ["Who negotiated in Belarus?", "What happened in Ukraine last week?", "And when?"],
 }
 COMMANDS = {
-    "de": [("help", "Was ich weiß und kann"), ("sources", "Alle Quellen der letzten Antwort"),
-           ("since", "Nur Artikel ab DATUM"), ("until", "Nur Artikel bis DATUM"),
-           ("reset", "Verlauf und Filter vergessen")],
-    "en": [("help", "What I know and can do"), ("sources", "Every source of the last answer"),
-           ("since", "Only articles from DATE on"), ("until", "Only articles until DATE"),
-           ("reset", "Forget the conversation and filters")],
+    "de": [
+        ("help", "Was ich weiß und kann"),
+        ("sources", "Alle Quellen der letzten Antwort"),
+        ("since", "Nur Artikel ab DATUM"),
+        ("until", "Nur Artikel bis DATUM"),
+        ("reset", "Verlauf und Filter vergessen"),
+    ],
+    "en": [
+        ("help", "What I know and can do"),
+        ("sources", "Every source of the last answer"),
+        ("since", "Only articles from DATE on"),
+        ("until", "Only articles until DATE"),
+        ("reset", "Forget the conversation and filters"),
+    ],
 }
 
 
@@ -160,11 +169,20 @@ class PatientRateLimiter(AIORateLimiter):
     """PTB's limiter (keeps under Telegram's flood limits, waits out ``RetryAfter``), plus
     retries with exponential backoff for network errors and timeouts on the way to Telegram."""
 
-    async def process_request(self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str,
-                              data: dict[str, Any], rate_limit_args: int | None) -> Any:
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
         retrying = AsyncRetrying(
-            retry=retry_if_exception(_transient), stop=stop_after_attempt(NETWORK_ATTEMPTS),
-            wait=wait_exponential(multiplier=0.5, max=8), reraise=True,
+            retry=retry_if_exception(_transient),
+            stop=stop_after_attempt(NETWORK_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            reraise=True,
             before_sleep=before_sleep_log(logger, logging.WARNING),
         )
         async for attempt in retrying:
@@ -199,15 +217,18 @@ class NewsBot:
             self.app.run_webhook(**self._webhook(webhook, listen, port), allowed_updates=ALLOWED_UPDATES)
 
     @contextlib.asynccontextmanager
-    async def running(self, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443,
-                      poll_timeout: float = 10) -> AsyncIterator[Application]:
+    async def running(
+        self, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443, poll_timeout: float = 10
+    ) -> AsyncIterator[Application]:
         """Run inside an event loop that is already running (next to the HTTP API, in tests)."""
         app = self.app
         assert app.updater is not None
         async with app:
             await self._post_init(app)
             if webhook is None:
-                await app.updater.start_polling(timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
+                await app.updater.start_polling(
+                    timeout=timedelta(seconds=poll_timeout), allowed_updates=ALLOWED_UPDATES
+                )
             else:
                 await app.updater.start_webhook(**self._webhook(webhook, listen, port), allowed_updates=ALLOWED_UPDATES)
             await app.start()
@@ -221,7 +242,10 @@ class NewsBot:
         """Where to listen and the secret Telegram must send (the configured one, or a fresh random one)."""
         configured = self.settings.telegram_webhook_secret
         return {
-            "listen": listen, "port": port, "url_path": urlsplit(url).path.strip("/"), "webhook_url": url,
+            "listen": listen,
+            "port": port,
+            "url_path": urlsplit(url).path.strip("/"),
+            "webhook_url": url,
             "secret_token": configured.get_secret_value() if configured else secrets.token_urlsafe(32),
         }
 
@@ -240,9 +264,12 @@ class NewsBot:
         )
         if persist is not None:
             persist.parent.mkdir(parents=True, exist_ok=True)
-            builder = builder.persistence(PicklePersistence(
-                filepath=persist, store_data=PersistenceInput(bot_data=False, user_data=False, callback_data=False),
-            ))
+            builder = builder.persistence(
+                PicklePersistence(
+                    filepath=persist,
+                    store_data=PersistenceInput(bot_data=False, user_data=False, callback_data=False),
+                )
+            )
         app = builder.build()
         app.add_handler(TypeHandler(Update, self.guard), group=-1)
         app.add_handler(CommandHandler("start", self.start))
@@ -259,8 +286,9 @@ class NewsBot:
         me = app.bot
         logger.info("Telegram bot @%s (id %s) is up", me.username, me.id)
         for language, commands in COMMANDS.items():
-            await me.set_my_commands([BotCommand(c, d) for c, d in commands],
-                                     language_code=None if language == "en" else language)
+            await me.set_my_commands(
+                [BotCommand(c, d) for c, d in commands], language_code=None if language == "en" else language
+            )
         await asyncio.to_thread(self.qa.warm_up)
 
     # ---- the guard: re-deliveries and the allow lists -----------------------------------------
@@ -273,8 +301,11 @@ class NewsBot:
         user, chat, message = update.effective_user, update.effective_chat, update.effective_message
         if self._allowed(user.id if user else None, chat.id if chat else None):
             return
-        logger.warning("refused update from user %s in chat %s (not on the allow lists)",
-                       user.id if user else None, chat.id if chat else None)
+        logger.warning(
+            "refused update from user %s in chat %s (not on the allow lists)",
+            user.id if user else None,
+            chat.id if chat else None,
+        )
         addressed = message is not None and (_is_command(message) or self._addressed(message, context))
         if addressed and user is not None and not _remember(self._refused, user.id, REFUSED_USERS):
             await message.reply_text(_texts(user)["not_allowed"], parse_mode=None)  # type: ignore[union-attr]
@@ -299,15 +330,12 @@ class NewsBot:
         state = self._state(context)
         draft = Draft(message) if getattr(self.qa, "llm", None) is not None else None
         try:
-            async with _typing(context, message.chat_id), (draft or contextlib.nullcontext()):
-                answer = await self.qa.aask(question, history=state["history"], since=state["since"],
-                                            until=state["until"], on_draft=draft.update if draft else None)
+            async with _typing(context, message.chat_id), draft or contextlib.nullcontext():
+                answer = await self.qa.aask(question, conversation=state, on_draft=draft.update if draft else None)
         except NewsbotError as exc:  # a question newsbot cannot work with: say why
             await message.reply_text(str(exc), parse_mode=None)
             return
-        state["history"] = trim(state["history"] + [answer.query])
-        state["last"] = dataclasses.replace(answer, debug={})  # what /sources needs; kept small for --persist
-        parts = answer_messages(answer, since=state["since"], until=state["until"])
+        parts = answer_messages(answer, since=state.since, until=state.until)
         if draft is not None and draft.sent is not None:  # the verified answer replaces the draft
             try:
                 await draft.sent.edit_text(parts[0])
@@ -331,19 +359,13 @@ class NewsBot:
                 return True
         return False
 
-    def _state(self, context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-        """This chat's history, last answer and filters; the history expires after a quiet while."""
+    def _state(self, context: ContextTypes.DEFAULT_TYPE) -> Conversation:
+        """This chat's conversation: history, last answer and filters (the turns expire after a quiet while)."""
         data = context.chat_data
         assert data is not None
-        now = time.time()
-        if now - data.get("active", now) > self.settings.history_minutes * 60:
-            data["history"], data["last"] = [], None
-        data["active"] = now
-        data.setdefault("history", [])
-        data.setdefault("last", None)
-        data.setdefault("since", None)
-        data.setdefault("until", None)
-        return data
+        if not isinstance(data.get("conversation"), Conversation):
+            data["conversation"] = Conversation(ttl_seconds=self.settings.history_minutes * 60)
+        return data["conversation"].touch()
 
     async def _send(self, message: Message, parts: list[str]) -> None:
         """Send the parts in order; in groups the first one replies to the question."""
@@ -351,8 +373,11 @@ class NewsBot:
         for part in parts:
             if not _visible(part):
                 continue
-            reply = (ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
-                     if first and message.chat.type != ChatType.PRIVATE else None)
+            reply = (
+                ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+                if first and message.chat.type != ChatType.PRIVATE
+                else None
+            )
             await message.get_bot().send_message(message.chat_id, part, reply_parameters=reply)
             first = False
 
@@ -382,8 +407,9 @@ class NewsBot:
         )
         state = self._state(context)
         spans = [Span(text)]
-        if state["since"] or state["until"]:
-            shown = ", ".join(f"{texts[k]} {state[k]}" for k in ("since", "until") if state[k])
+        filters = state.filters()
+        if any(filters.values()):
+            shown = ", ".join(f"{texts[k]} {v}" for k, v in filters.items() if v)
             spans += [Span("\n\n"), Span(f"Filter: {shown}", "i")]
         if message.chat.type != ChatType.PRIVATE:
             spans.append(Span("\n\n" + texts["group"].format(mention=f"@{context.bot.username}")))
@@ -392,7 +418,7 @@ class NewsBot:
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None
-        last: Answer | None = self._state(context)["last"]
+        last: Answer | None = self._state(context).last
         if last is None or not last.citations:
             texts = _texts(update.effective_user)
             await message.reply_text(texts["no_sources"], parse_mode=None)
@@ -412,9 +438,12 @@ class NewsBot:
             except NewsbotError as exc:
                 await message.reply_text(str(exc), parse_mode=None)
                 return
-        self._state(context)[which] = value
-        reply = (texts["filter_set"].format(which=texts[which], value=value) if value
-                 else texts["filter_cleared"].format(which=texts[which]))
+        setattr(self._state(context), which, value)
+        reply = (
+            texts["filter_set"].format(which=texts[which], value=value)
+            if value
+            else texts["filter_cleared"].format(which=texts[which])
+        )
         await message.reply_text(reply, parse_mode=None)
 
     async def reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -443,8 +472,14 @@ class NewsBot:
                 logger.warning("could not send the apology either", exc_info=True)
 
 
-def run(settings: Settings, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443,
-        persist: Path | None = None) -> None:
+def run(
+    settings: Settings,
+    *,
+    webhook: str | None = None,
+    listen: str = "127.0.0.1",
+    port: int = 8443,
+    persist: Path | None = None,
+) -> None:
     """``newsbot telegram``: open the index, then run the bot until Ctrl-C / SIGTERM."""
     check_settings(settings)
     with NewsQA(settings) as qa:
@@ -484,7 +519,7 @@ class Draft:
             text = self.text
             if not text or text == self.shown:
                 continue
-            shown = split([Span("✍️ "), Span(text[:LIMIT - 100], "i"), Span(" …")])[0]
+            shown = split([Span("✍️ "), Span(text[: LIMIT - 100], "i"), Span(" …")])[0]
             try:
                 if self.sent is None:
                     self.sent = await self.message.reply_text(shown, do_quote=False)

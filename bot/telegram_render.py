@@ -175,15 +175,17 @@ def sources_messages(answer: Answer) -> list[str]:
             spans.append(Span(f"\n{c.url}"))
         spans += [Span("\n"), Span(" … ".join(c.quotes or [c.quote]), "i")]
         for other in c.also:
-            spans += [Span(f"\n{labels['also']}: "),
-                      _link(other["title"], other.get("url"), other.get("updated") or other.get("published"))]
+            spans += [
+                Span(f"\n{labels['also']}: "),
+                _link(other["title"], other.get("url"), other.get("updated") or other.get("published")),
+            ]
             if other.get("source"):
                 spans.append(Span(f" ({other['source']})"))
     return split(spans)
 
 
 def _link(title: str, url: str | None, iso: str | None, *, bold: bool = False) -> Span:
-    """"Title (07.03.2022)" as a link when the article has a URL."""
+    """ "Title (07.03.2022)" as a link when the article has a URL."""
     title = title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
     text = f"{title} ({day(iso)})" if iso else title
     if url and re.match(r"https?://", url):
@@ -193,4 +195,3 @@ def _link(title: str, url: str | None, iso: str | None, *, bold: bool = False) -
 
 def _labels(language: str) -> dict[str, str]:
     return LABELS.get(language, LABELS["en"])
-

@@ -13,31 +13,70 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MONTHS = {
-    "januar": 1, "jänner": 1, "jan": 1, "january": 1,
-    "februar": 2, "feb": 2, "february": 2,
-    "märz": 3, "maerz": 3, "mär": 3, "march": 3, "mar": 3,
-    "april": 4, "apr": 4,
-    "mai": 5, "may": 5,
-    "juni": 6, "jun": 6, "june": 6,
-    "juli": 7, "jul": 7, "july": 7,
-    "august": 8, "aug": 8,
-    "september": 9, "sep": 9, "sept": 9,
-    "oktober": 10, "okt": 10, "october": 10, "oct": 10,
-    "november": 11, "nov": 11,
-    "dezember": 12, "dez": 12, "december": 12, "dec": 12,
+    "januar": 1,
+    "jänner": 1,
+    "jan": 1,
+    "january": 1,
+    "februar": 2,
+    "feb": 2,
+    "february": 2,
+    "märz": 3,
+    "maerz": 3,
+    "mär": 3,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "mai": 5,
+    "may": 5,
+    "juni": 6,
+    "jun": 6,
+    "june": 6,
+    "juli": 7,
+    "jul": 7,
+    "july": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sep": 9,
+    "sept": 9,
+    "oktober": 10,
+    "okt": 10,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "dezember": 12,
+    "dez": 12,
+    "december": 12,
+    "dec": 12,
 }
 WEEKDAYS = {
-    "montag": 0, "monday": 0, "dienstag": 1, "tuesday": 1, "mittwoch": 2, "wednesday": 2,
-    "donnerstag": 3, "thursday": 3, "freitag": 4, "friday": 4, "samstag": 5, "sonnabend": 5,
-    "saturday": 5, "sonntag": 6, "sunday": 6,
+    "montag": 0,
+    "monday": 0,
+    "dienstag": 1,
+    "tuesday": 1,
+    "mittwoch": 2,
+    "wednesday": 2,
+    "donnerstag": 3,
+    "thursday": 3,
+    "freitag": 4,
+    "friday": 4,
+    "samstag": 5,
+    "sonnabend": 5,
+    "saturday": 5,
+    "sonntag": 6,
+    "sunday": 6,
 }
 _MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
 _MONTH = rf"(?P<b>{_MONTH_NAMES})\.?"
 _WEEKDAY = "(?P<w>" + "|".join(WEEKDAYS) + ")"
 _YEAR = r"(?P<y>(?:19|20)\d{2})"
 # An optional "since"/"until" word in front turns a day or period into an open range.
-_PRE = (r"(?:(?P<since>\b(?:seit|since|ab|from|nach|after)\s+(?:dem\s+|the\s+|letztem\s+|last\s+)?)"
-        r"|(?P<until>\b(?:bis|until|till|before)\s+(?:zum\s+|dem\s+|the\s+)?))?")
+_PRE = (
+    r"(?:(?P<since>\b(?:seit|since|ab|from|nach|after)\s+(?:dem\s+|the\s+|letztem\s+|last\s+)?)"
+    r"|(?P<until>\b(?:bis|until|till|before)\s+(?:zum\s+|dem\s+|the\s+)?))?"
+)
 RECENCY_RE = re.compile(
     r"\b(aktuell\w*|neueste\w*|neuesten|jüngste\w*|zuletzt|latest|newest|recent\w*|current\w*|now)\b",
     re.IGNORECASE,
@@ -83,35 +122,56 @@ class _Resolver:
         self.today = today
         self.zone = zone
         today_ = today  # the lambdas below close over it
-        self.rules: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[date, date] | None]]] = [
-            (rf"{_PRE}\b(?:am\s+|on\s+|vom\s+)?(?P<a>\d{{1,2}})\.?\s+{_MONTH}(?:\s+{_YEAR})?\b",
-             lambda m: self._day(m.group("a"), m.group("b"), m.group("y"))),
-            (rf"{_PRE}\b(?:on\s+)?{_MONTH}\s+(?P<a>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+{_YEAR})?\b",
-             lambda m: self._day(m.group("a"), m.group("b"), m.group("y"))),
-            (rf"{_PRE}\b(?P<a>\d{{1,2}})\.(?P<b>\d{{1,2}})\.(?P<y>(?:19|20)?\d{{2}})?(?!\d)",
-             lambda m: self._day(m.group("a"), m.group("b"), m.group("y"))),
-            (rf"{_PRE}\b(?:im\s+|in\s+)?{_MONTH}\s+{_YEAR}\b",
-             lambda m: _month_range(int(m.group("y")), _month_no(m.group("b")))),
-            (rf"{_PRE}\b(?:im|in)\s+{_MONTH}(?!\s*\d)\b",
-             lambda m: _month_range(self._year_for(_month_no(m.group("b")), 1), _month_no(m.group("b")))),
+        rules: list[tuple[str, Callable[[re.Match[str]], tuple[date, date] | None]]] = [
+            (
+                rf"{_PRE}\b(?:am\s+|on\s+|vom\s+)?(?P<a>\d{{1,2}})\.?\s+{_MONTH}(?:\s+{_YEAR})?\b",
+                lambda m: self._day(m.group("a"), m.group("b"), m.group("y")),
+            ),
+            (
+                rf"{_PRE}\b(?:on\s+)?{_MONTH}\s+(?P<a>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+{_YEAR})?\b",
+                lambda m: self._day(m.group("a"), m.group("b"), m.group("y")),
+            ),
+            (
+                rf"{_PRE}\b(?P<a>\d{{1,2}})\.(?P<b>\d{{1,2}})\.(?P<y>(?:19|20)?\d{{2}})?(?!\d)",
+                lambda m: self._day(m.group("a"), m.group("b"), m.group("y")),
+            ),
+            (
+                rf"{_PRE}\b(?:im\s+|in\s+)?{_MONTH}\s+{_YEAR}\b",
+                lambda m: _month_range(int(m.group("y")), _month_no(m.group("b"))),
+            ),
+            (
+                rf"{_PRE}\b(?:im|in)\s+{_MONTH}(?!\s*\d)\b",
+                lambda m: _month_range(self._year_for(_month_no(m.group("b")), 1), _month_no(m.group("b"))),
+            ),
             (rf"{_PRE}\b(vorgestern|day before yesterday)\b", lambda m: (today_ - timedelta(2), today_ - timedelta(1))),
             (rf"{_PRE}\b(gestern|yesterday)\b", lambda m: (today_ - timedelta(1), today_)),
             # "heute" as "nowadays" ("noch heute", "heute bekannt als", "than today") is no date
-            (rf"{_PRE}(?<!noch )(?<!bis )(?<!als )(?<!than )(?<!even )(?<!as )\b(heute|today|tonight)\b"
-             r"(?!\s+(?:als|bekannt|noch|known))",
-             lambda m: (today_, today_ + timedelta(1))),
-            (rf"{_PRE}\b(letzte[nrms]?|vergangene[nrms]?|last|previous)\s+(woche|week)\b",
-             lambda m: (_monday(today_) - timedelta(7), _monday(today_))),
+            (
+                rf"{_PRE}(?<!noch )(?<!bis )(?<!als )(?<!than )(?<!even )(?<!as )\b(heute|today|tonight)\b"
+                r"(?!\s+(?:als|bekannt|noch|known))",
+                lambda m: (today_, today_ + timedelta(1)),
+            ),
+            (
+                rf"{_PRE}\b(letzte[nrms]?|vergangene[nrms]?|last|previous)\s+(woche|week)\b",
+                lambda m: (_monday(today_) - timedelta(7), _monday(today_)),
+            ),
             (rf"{_PRE}\b(diese[rn]?|this)\s+(woche|week)\b", lambda m: (_monday(today_), today_ + timedelta(1))),
-            (rf"{_PRE}\b(letzte[nrms]?|vergangene[nrms]?|last|previous)\s+(monat|month)\b",
-             lambda m: _month_range(*_prev_month(today_))),
-            (rf"{_PRE}\b(diese[nrm]?|this)\s+(monat|month)\b", lambda m: (today_.replace(day=1), today_ + timedelta(1))),
-            (rf"{_PRE}\b(?:am\s+|on\s+|last\s+|letzten\s+|letztem\s+)?{_WEEKDAY}\b",
-             lambda m: (d := _last_weekday(today_, WEEKDAYS[m.group("w").casefold()]), d + timedelta(1))),
+            (
+                rf"{_PRE}\b(letzte[nrms]?|vergangene[nrms]?|last|previous)\s+(monat|month)\b",
+                lambda m: _month_range(*_prev_month(today_)),
+            ),
+            (
+                rf"{_PRE}\b(diese[nrm]?|this)\s+(monat|month)\b",
+                lambda m: (today_.replace(day=1), today_ + timedelta(1)),
+            ),
+            (
+                rf"{_PRE}\b(?:am\s+|on\s+|last\s+|letzten\s+|letztem\s+)?{_WEEKDAY}\b",
+                lambda m: (d := _last_weekday(today_, WEEKDAYS[m.group("w").casefold()]), d + timedelta(1)),
+            ),
             (rf"{_PRE}\bvor\s+(?P<n>\d+)\s+(?P<u>tag|tagen|woche|wochen)\b", lambda m: self._ago(m)),
             (rf"{_PRE}\b(?P<n>\d+)\s+(?P<u>day|days|week|weeks)\s+ago\b", lambda m: self._ago(m)),
         ]
-        self.rules = [(re.compile(p, re.IGNORECASE), f) for p, f in self.rules]  # type: ignore[misc]
+        self.rules = [(re.compile(p, re.IGNORECASE), f) for p, f in rules]
 
     def run(self, question: str) -> DateFilter:
         result = DateFilter(recency=bool(RECENCY_RE.search(question)))

@@ -11,19 +11,21 @@ writer delete the orphans.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from index.keywords import stems
-from index.models import Article, Prepared
+from index.models import Article, ArticleMeta, Prepared
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,6 +85,21 @@ class ArticleState:
     origin: str | None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _serialized(method: F) -> F:
+    """One statement (or transaction) at a time on the shared connection: a reader's snapshot
+    and a writer's transaction in two threads of one process must not interleave."""
+
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def article_key(article_id: str) -> str:
     """Short, fixed-length key of an article id (ids may be long URLs)."""
     return hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
@@ -99,6 +116,7 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.lock = threading.RLock()
         self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -109,40 +127,43 @@ class Catalog:
         self.db.executescript(SCHEMA)
         if self.meta("index_id") is None:
             with self.transaction():
-                self.db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('index_id', ?)", (uuid.uuid4().hex[:12],)
-                )
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('index_id', ?)", (uuid.uuid4().hex[:12],))
 
+    @_serialized
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything inside commits together or not at all."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees one committed state, even while another
         process commits (WAL readers keep their snapshot until the transaction ends)."""
-        self.db.execute("BEGIN")
-        try:
-            yield self.db
-        finally:
-            self.db.execute("COMMIT")
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                yield self.db
+            finally:
+                self.db.execute("COMMIT")
 
+    @_serialized
     def data_version(self) -> int:
         """Changes whenever another connection (another process) has committed since the last call."""
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     # ---- meta --------------------------------------------------------------------------
 
+    @_serialized
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -154,6 +175,7 @@ class Catalog:
 
     # ---- reading -----------------------------------------------------------------------
 
+    @_serialized
     def state(self, article_id: str) -> ArticleState | None:
         row = self.db.execute(
             "SELECT id, key, version, norm_hash, duplicate_of, n_sentences, origin FROM articles WHERE id = ?",
@@ -161,6 +183,7 @@ class Catalog:
         ).fetchone()
         return ArticleState(*row) if row else None
 
+    @_serialized
     def original_for(self, norm_hash: str, exclude_id: str) -> str | None:
         """The indexed article (not a duplicate) with this normalized text, other than ``exclude_id``."""
         row = self.db.execute(
@@ -170,28 +193,30 @@ class Catalog:
         ).fetchone()
         return row[0] if row else None
 
+    @_serialized
     def sentence_vids(self, article_id: str) -> dict[str, str]:
         """Text -> vector id of an article's committed sentences (to reuse their vectors)."""
-        rows = self.db.execute(
-            "SELECT text, vid FROM sentences WHERE article_id = ? ORDER BY idx", (article_id,)
-        )
-        return {text: vid for text, vid in rows}
+        rows = self.db.execute("SELECT text, vid FROM sentences WHERE article_id = ? ORDER BY idx", (article_id,))
+        return dict(rows)
 
+    @_serialized
     def article(self, article_id: str) -> Article | None:
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
         return _row_to_article(row) if row else None
 
     def iter_articles(self, where: str = "1", params: tuple[Any, ...] = ()) -> Iterator[Article]:
-        for row in self.db.execute(f"SELECT * FROM articles WHERE {where} ORDER BY rowid", params).fetchall():
+        with self.lock:
+            rows = self.db.execute(f"SELECT * FROM articles WHERE {where} ORDER BY rowid", params).fetchall()
+        for row in rows:
             yield _row_to_article(row)
 
+    @_serialized
     def ids_with_origin_under(self, prefix: str) -> list[tuple[str, str]]:
         """(id, origin) of articles loaded from files below a directory."""
-        rows = self.db.execute(
-            "SELECT id, origin FROM articles WHERE substr(origin, 1, ?) = ?", (len(prefix), prefix)
-        )
+        rows = self.db.execute("SELECT id, origin FROM articles WHERE substr(origin, 1, ?) = ?", (len(prefix), prefix))
         return [(r[0], r[1]) for r in rows]
 
+    @_serialized
     def orphaned_duplicates(self) -> list[str]:
         """Duplicates whose original is gone or changed: they must be indexed on their own now."""
         rows = self.db.execute(
@@ -203,13 +228,20 @@ class Catalog:
 
     def iter_sentences(self, batch: int = 512) -> Iterator[list[tuple[str, str, str, float | None]]]:
         """All committed sentences as (vid, text, article key, date_ts), in batches."""
-        cursor = self.db.execute(
-            "SELECT s.vid, s.text, a.key, a.date_ts FROM sentences s JOIN articles a ON a.id = s.article_id "
-            "ORDER BY s.rowid"
-        )
-        while rows := cursor.fetchmany(batch):
-            yield [tuple(r) for r in rows]  # type: ignore[misc]
+        after = -1
+        while True:  # page by rowid, so a long consumer (reindex) never holds the connection
+            with self.lock:
+                rows = self.db.execute(
+                    "SELECT s.rowid, s.vid, s.text, a.key, a.date_ts FROM sentences s "
+                    "JOIN articles a ON a.id = s.article_id WHERE s.rowid > ? ORDER BY s.rowid LIMIT ?",
+                    (after, batch),
+                ).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [tuple(r)[1:] for r in rows]
 
+    @_serialized
     def sentences_by_vid(self, vids: list[str]) -> dict[str, sqlite3.Row]:
         """Committed sentences (with their article's title and date) for vector ids; others are absent."""
         if not vids:
@@ -217,10 +249,12 @@ class Catalog:
         marks = ",".join("?" * len(vids))
         rows = self.db.execute(
             f"SELECT s.*, a.title, a.date_ts FROM sentences s JOIN articles a ON a.id = s.article_id "
-            f"WHERE s.vid IN ({marks})", vids,
+            f"WHERE s.vid IN ({marks})",
+            vids,
         )
         return {row["vid"]: row for row in rows}
 
+    @_serialized
     def keyword_search(
         self,
         query_stems: list[str],
@@ -247,20 +281,38 @@ class Catalog:
         )
         return [(r[0], float(r[1])) for r in rows]
 
+    @_serialized
     def passage_sentences(self, passages: list[tuple[str, int]]) -> list[sqlite3.Row]:
         """All sentences of the given (article id, passage) pairs, with their stems, in order."""
         out: list[sqlite3.Row] = []
         for start in range(0, len(passages), 400):
-            chunk = passages[start:start + 400]
+            chunk = passages[start : start + 400]
             cond = " OR ".join("(s.article_id = ? AND s.passage = ?)" for _ in chunk)
             params = [v for pair in chunk for v in pair]
-            out.extend(self.db.execute(
-                "SELECT s.vid, s.article_id, s.idx, s.passage, s.kind, s.heading, s.teaser_title, s.text, "
-                f"f.stems FROM sentences s JOIN sentence_fts f ON f.rowid = s.rowid WHERE {cond} "
-                "ORDER BY s.article_id, s.idx", params,
-            ))
+            out.extend(
+                self.db.execute(
+                    "SELECT s.vid, s.article_id, s.idx, s.passage, s.kind, s.heading, s.teaser_title, s.text, "
+                    f"f.stems FROM sentences s JOIN sentence_fts f ON f.rowid = s.rowid WHERE {cond} "
+                    "ORDER BY s.article_id, s.idx",
+                    params,
+                )
+            )
         return out
 
+    @_serialized
+    def article_sentences(self, article_ids: list[str]) -> list[sqlite3.Row]:
+        """Every sentence of the given articles, with their stems, in order (for quote selection)."""
+        if not article_ids:
+            return []
+        marks = ",".join("?" * len(article_ids))
+        return self.db.execute(
+            "SELECT s.vid, s.article_id, s.idx, s.passage, s.kind, s.heading, s.teaser_title, s.text, "
+            f"f.stems FROM sentences s JOIN sentence_fts f ON f.rowid = s.rowid WHERE s.article_id IN ({marks}) "
+            "ORDER BY s.article_id, s.idx",
+            article_ids,
+        ).fetchall()
+
+    @_serialized
     def doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
         """(number of sentences, sentences containing each term) for IDF weights."""
         total = self.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
@@ -270,20 +322,22 @@ class Catalog:
         rows = self.db.execute(f"SELECT term, doc FROM sentence_vocab WHERE term IN ({marks})", terms)
         return total, {r[0]: r[1] for r in rows}
 
-    def articles_by_id(self, ids: list[str]) -> dict[str, sqlite3.Row]:
-        """Article rows (without the raw text) for citations."""
+    @_serialized
+    def articles_by_id(self, ids: list[str]) -> dict[str, ArticleMeta]:
+        """Articles' metadata (without the raw text) for citations."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.db.execute(
-            "SELECT id, title, source, url, published, updated, date_ts, section, notes, norm_hash "
-            f"FROM articles WHERE id IN ({marks})", ids,
+            f"SELECT id, title, source, url, published, updated, date_ts, notes FROM articles WHERE id IN ({marks})",
+            ids,
         )
-        return {r["id"]: r for r in rows}
+        return {r["id"]: _row_to_meta(r) for r in rows}
 
-    def articles_with_sentences(self, texts: list[str]) -> dict[str, list[sqlite3.Row]]:
-        """Sentence text -> rows of every indexed article containing exactly that sentence."""
-        out: dict[str, list[sqlite3.Row]] = {}
+    @_serialized
+    def articles_with_sentences(self, texts: list[str]) -> dict[str, list[ArticleMeta]]:
+        """Sentence text -> every indexed article containing exactly that sentence."""
+        out: dict[str, list[ArticleMeta]] = {}
         if not texts:
             return out
         marks = ",".join("?" * len(texts))
@@ -293,21 +347,23 @@ class Catalog:
             texts,
         )
         for row in rows:
-            out.setdefault(row["sentence"], []).append(row)
+            out.setdefault(row["sentence"], []).append(_row_to_meta(row))
         return out
 
+    @_serialized
     def newest_ts(self) -> float | None:
         return self.db.execute("SELECT max(date_ts) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]
 
+    @_serialized
     def pending(self) -> list[tuple[str, str, int]]:
-        return [tuple(r) for r in self.db.execute("SELECT key, version, n FROM pending")]  # type: ignore[misc]
+        return [tuple(r) for r in self.db.execute("SELECT key, version, n FROM pending")]
 
+    @_serialized
     def committed_version(self, key: str) -> str | None:
-        row = self.db.execute(
-            "SELECT version FROM articles WHERE key = ? AND duplicate_of IS NULL", (key,)
-        ).fetchone()
+        row = self.db.execute("SELECT version FROM articles WHERE key = ? AND duplicate_of IS NULL", (key,)).fetchone()
         return row[0] if row else None
 
+    @_serialized
     def stats(self) -> dict[str, Any]:
         one = self.db.execute(
             "SELECT count(*), sum(n_sentences), sum(n_passages), count(DISTINCT source), "
@@ -331,6 +387,7 @@ class Catalog:
             "newest": _ts_iso(one[5]),
         }
 
+    @_serialized
     def count_sentence_rows(self) -> tuple[int, int]:
         """(sentence rows, keyword rows): equal whenever the catalog is consistent."""
         s = self.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
@@ -350,9 +407,7 @@ class Catalog:
         self._delete_sentences(db, article_id)
         db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
-    def put_article(
-        self, db: sqlite3.Connection, prepared: Prepared, duplicate_of: str | None
-    ) -> None:
+    def put_article(self, db: sqlite3.Connection, prepared: Prepared, duplicate_of: str | None) -> None:
         """Insert or replace an article; its sentences are indexed unless it is a duplicate."""
         article = prepared.article
         key = article_key(article.id)
@@ -363,14 +418,27 @@ class Catalog:
             "published, updated, date_ts, section, author, text, metadata, notes, broadcast, origin, "
             "n_sentences, n_passages, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                article.id, key, prepared.version, prepared.norm_hash, duplicate_of, article.title,
-                article.source, article.url, _iso(article.published), _iso(article.updated),
-                article.date.timestamp() if article.date else None, article.section, article.author,
-                article.text, json.dumps(article.metadata, ensure_ascii=False),
+                article.id,
+                key,
+                prepared.version,
+                prepared.norm_hash,
+                duplicate_of,
+                article.title,
+                article.source,
+                article.url,
+                _iso(article.published),
+                _iso(article.updated),
+                article.date.timestamp() if article.date else None,
+                article.section,
+                article.author,
+                article.text,
+                json.dumps(article.metadata, ensure_ascii=False),
                 json.dumps(prepared.notes, ensure_ascii=False),
-                json.dumps(prepared.broadcast, ensure_ascii=False), article.origin,
-                len(sentences), len({s.passage for s in sentences}),
-                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                json.dumps(prepared.broadcast, ensure_ascii=False),
+                article.origin,
+                len(sentences),
+                len({s.passage for s in sentences}),
+                datetime.now(UTC).isoformat(timespec="seconds"),
             ),
         )
         vids = vector_ids(key, prepared.version, len(sentences))
@@ -395,11 +463,10 @@ class Catalog:
         db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
 
 
-def _article_filter(
-    since: float | None, until: float | None, sources: list[str] | None
-) -> tuple[str, list[Any]]:
+def _article_filter(since: float | None, until: float | None, sources: list[str] | None) -> tuple[str, list[Any]]:
     """SQL condition on ``articles a`` for a date range and a source list."""
-    where, params = ["1"], []
+    where: list[str] = ["1"]
+    params: list[Any] = []
     if since is not None:
         where.append("a.date_ts >= ?")
         params.append(since)
@@ -417,14 +484,33 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _ts_iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat() if ts is not None else None
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts is not None else None
 
 
 def _row_to_article(row: sqlite3.Row) -> Article:
     return Article(
-        id=row["id"], title=row["title"], text=row["text"], source=row["source"], url=row["url"],
+        id=row["id"],
+        title=row["title"],
+        text=row["text"],
+        source=row["source"],
+        url=row["url"],
         published=datetime.fromisoformat(row["published"]) if row["published"] else None,
         updated=datetime.fromisoformat(row["updated"]) if row["updated"] else None,
-        section=row["section"], author=row["author"], metadata=json.loads(row["metadata"]),
+        section=row["section"],
+        author=row["author"],
+        metadata=json.loads(row["metadata"]),
         origin=row["origin"],
+    )
+
+
+def _row_to_meta(row: sqlite3.Row) -> ArticleMeta:
+    return ArticleMeta(
+        id=row["id"],
+        title=row["title"],
+        source=row["source"],
+        url=row["url"],
+        published=row["published"],
+        updated=row["updated"],
+        date_ts=row["date_ts"],
+        notes=tuple(json.loads(row["notes"] or "[]")),
     )

@@ -19,12 +19,18 @@ PROMO_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in [
         ("media widget", r"^(AUDIO|VIDEO|PODCAST|BILDERGALERIE|GALERIE|GRAFIK|LIVESTREAM)\s*:"),
-        ("programme promo", r"^Auf (NDR|WDR|SWR|BR|MDR|HR|RBB|SR|Radio Bremen|Deutschlandfunk|"
-                            r"Phoenix|tagesschau|ARD|ZDF)[\w.\- ]{0,30} (hören|sehen|finden|lesen) Sie\b"),
+        (
+            "programme promo",
+            r"^Auf (NDR|WDR|SWR|BR|MDR|HR|RBB|SR|Radio Bremen|Deutschlandfunk|"
+            r"Phoenix|tagesschau|ARD|ZDF)[\w.\- ]{0,30} (hören|sehen|finden|lesen) Sie\b",
+        ),
         ("programme promo", r"^Auf [\w\-]+\.(de|at|ch|com|net|org)\b.*:$"),
         ("programme promo", r"^Auch [\w.\-]+ hält Sie auf dem Laufenden"),
         ("programme promo", r"^Livestream (von|aus|bei)\b"),
-        ("programme promo", r"^Aktuelle (Videos|Audios|Bilder|Sendungen)\b.{0,80}\b(Programms?|Fernsehens|Mediathek):?$"),
+        (
+            "programme promo",
+            r"^Aktuelle (Videos|Audios|Bilder|Sendungen)\b.{0,80}\b(Programms?|Fernsehens|Mediathek):?$",
+        ),
         ("navigation", r"^Meldungen (zum Thema )?aus [\w\- ]+:?$"),
         ("navigation", r"^Mehr (bei|auf|von) [\w.\-]+\.?( extern)?$"),
         ("navigation", r"^(Zum Seitenanfang|Seitenanfang|Artikel teilen|Teilen|Drucken|Zur Startseite)$"),
@@ -33,7 +39,9 @@ PROMO_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ]
 ]
 BROADCAST_RE = re.compile(r"^Dieses Thema im Programm:\s*(.*)$", re.IGNORECASE)
-NOTE_RE = re.compile(r"^(Hinweis zur Berichterstattung|Redaktioneller Hinweis|Anmerkung der Redaktion)\s*:?\s*(.*)$", re.IGNORECASE)
+NOTE_RE = re.compile(
+    r"^(Hinweis zur Berichterstattung|Redaktioneller Hinweis|Anmerkung der Redaktion)\s*:?\s*(.*)$", re.IGNORECASE
+)
 TEASER_RE = re.compile(r"^(Weitere Informationen|Mehr zum Thema|Lesen Sie auch|Siehe auch)\s*:?\s+(.+)$", re.IGNORECASE)
 # Link chrome at the end of a teaser or paragraph: "Mehr bei tagesschau.de. extern"
 TRAILING_LINK_RE = re.compile(r"\s*\bMehr (bei|auf|von) [\w.\-]+?\.?\s*(extern)?\s*$", re.IGNORECASE)
@@ -42,7 +50,7 @@ MARKDOWN_HEADING_RE = re.compile(r"^#{1,6}\s+(.*?)\s*#*$")
 # list that the text export lost ("Auch tagesschau24 hält Sie auf dem Laufenden:").
 LEAD_IN_MAX_CHARS = 120
 HEADING_MAX_CHARS = 140
-SENTENCE_END = ('.', '!', '?', '"', '“', '”', '«', '»', ':', ';', ')', "'", '…')
+SENTENCE_END = (".", "!", "?", '"', "“", "”", "«", "»", ":", ";", ")", "'", "…")
 # Words that open a German sentence: used to find where a teaser's headline ends and
 # its first sentence begins, since the page export runs the two together.
 SENTENCE_STARTERS = frozenset(

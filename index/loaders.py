@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -131,7 +131,12 @@ class Loader:
         elif kind == "csv":
             yield from self.load_csv(text, origin)
         else:
-            loader = {"text": self.parse_text, "markdown": self.parse_markdown, "html": self.parse_html}[kind]
+            parsers: dict[str, Callable[..., Article]] = {
+                "text": self.parse_text,
+                "markdown": self.parse_markdown,
+                "html": self.parse_html,
+            }
+            loader = parsers[kind]
             yield self._guard(origin, lambda: loader(text, origin, sidecar))
 
     # ---- formats -------------------------------------------------------------------------
@@ -151,9 +156,9 @@ class Loader:
             updated, match = stand
             record["updated"] = updated
             if candidate is head:
-                title, lead = head[: match.start()].strip(), head[match.end():].strip()
+                title, lead = head[: match.start()].strip(), head[match.end() :].strip()
             else:
-                title, lead = head, candidate[match.end():].strip()
+                title, lead = head, candidate[match.end() :].strip()
                 rest = rest[1:]
             record["title"] = title
             record["text"] = "\n".join([lead, *rest]).strip()
@@ -183,7 +188,11 @@ class Loader:
             if token.type != "inline":
                 continue
             plain = "".join(
-                child.content if child.type in ("text", "code_inline") else " " if child.type in ("softbreak", "hardbreak") else ""
+                child.content
+                if child.type in ("text", "code_inline")
+                else " "
+                if child.type in ("softbreak", "hardbreak")
+                else ""
                 for child in token.children or []
             ).strip()
             if not plain:
@@ -199,13 +208,11 @@ class Loader:
         record["text"] = "\n".join(lines)
         return self.article_from_record(record, origin)
 
-    def parse_html(
-        self, html: str, origin: str, meta: dict[str, Any] | None = None, url: str | None = None
-    ) -> Article:
+    def parse_html(self, html: str, origin: str, meta: dict[str, Any] | None = None, url: str | None = None) -> Article:
         """An article page: main text (trafilatura), title, dates, author and canonical URL."""
         import trafilatura
 
-        doc = trafilatura.bare_extraction(
+        doc: Any = trafilatura.bare_extraction(
             html, url=url, with_metadata=True, include_formatting=True, include_comments=False
         )
         if doc is None or not (doc.text or "").strip():
@@ -213,7 +220,8 @@ class Loader:
         page = _html_meta(html)
         title = doc.title or page.get("title")
         lines = [
-            line for line in doc.text.splitlines()
+            line
+            for line in doc.text.splitlines()
             if line.strip() and line.lstrip("# ").strip() != (title or "").strip()
         ]
         record: dict[str, Any] = {
@@ -278,8 +286,10 @@ class Loader:
                 if len(row) != 2:
                     yield Problem(where, f"expected label;'text', got {len(row)} fields")
                     continue
-                yield self._guard(where, lambda row=row, where=where: self.article_from_record(
-                    {"section": row[0], "text": row[1]}, where))
+                yield self._guard(
+                    where,
+                    lambda row=row, where=where: self.article_from_record({"section": row[0], "text": row[1]}, where),
+                )
             return
         try:
             dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
@@ -289,9 +299,9 @@ class Loader:
         if "text" not in (reader.fieldnames or []):
             yield Problem(origin, f"CSV has no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
             return
-        for row in reader:
+        for fields in reader:
             where = f"{origin}:{reader.line_num}"
-            record = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+            record: dict[str, Any] = {k: v for k, v in fields.items() if k is not None and v not in (None, "")}
             yield self._guard(where, lambda record=record, where=where: self.article_from_record(record, where))
 
     def load_feed(self, data: bytes, origin: str) -> Iterator[LoadResult]:
@@ -418,8 +428,14 @@ class Loader:
     @staticmethod
     def _kind(path: Path, raw: bytes) -> str:
         suffix = path.suffix.lower()
-        for kind, exts in (("text", TEXT_EXT), ("markdown", MARKDOWN_EXT), ("html", HTML_EXT),
-                           ("json", JSON_EXT), ("jsonl", JSONL_EXT), ("csv", CSV_EXT)):
+        for kind, exts in (
+            ("text", TEXT_EXT),
+            ("markdown", MARKDOWN_EXT),
+            ("html", HTML_EXT),
+            ("json", JSON_EXT),
+            ("jsonl", JSONL_EXT),
+            ("csv", CSV_EXT),
+        ):
             if suffix in exts:
                 return kind
         if suffix in FEED_EXT or _is_feed(raw, ""):
@@ -462,8 +478,11 @@ def _is_feed(raw: bytes, content_type: str) -> bool:
     if any(t in content_type for t in ("rss", "atom", "xml")) and "html" not in content_type:
         return True
     head = raw[:1024].lstrip().lower()
-    return head.startswith(b"<?xml") and (b"<rss" in raw[:4096].lower() or b"<feed" in raw[:4096].lower()) \
-        or head.startswith(b"<rss") or head.startswith(b"<feed")
+    return (
+        head.startswith(b"<?xml")
+        and (b"<rss" in raw[:4096].lower() or b"<feed" in raw[:4096].lower())
+        or head.startswith((b"<rss", b"<feed"))
+    )
 
 
 def _html_to_text(html: str) -> str:
@@ -500,9 +519,14 @@ def _html_meta(html: str) -> dict[str, str]:
         if link.get("href"):
             out["canonical"] = link.get("href").strip()
     names = {
-        "article:published_time": "published", "og:published_time": "published", "date": "published",
-        "dc.date.issued": "published", "article:modified_time": "modified", "og:updated_time": "modified",
-        "last-modified": "modified", "og:title": "title",
+        "article:published_time": "published",
+        "og:published_time": "published",
+        "date": "published",
+        "dc.date.issued": "published",
+        "article:modified_time": "modified",
+        "og:updated_time": "modified",
+        "last-modified": "modified",
+        "og:title": "title",
     }
     for meta in root.iterfind(".//meta"):
         key = (meta.get("property") or meta.get("name") or "").lower()
@@ -515,8 +539,9 @@ def _html_meta(html: str) -> dict[str, str]:
             continue
         for item in data if isinstance(data, list) else [data]:
             if isinstance(item, dict):
-                out.setdefault("published", item.get("datePublished"))
-                out.setdefault("modified", item.get("dateModified"))
+                for key, field_name in (("published", "datePublished"), ("modified", "dateModified")):
+                    if isinstance(item.get(field_name), str):
+                        out.setdefault(key, item[field_name])
     if "title" not in out and (title := root.findtext(".//title")):
         out["title"] = title.strip()
     return {k: v for k, v in out.items() if v}
@@ -528,4 +553,3 @@ def _jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return str(value)
-

@@ -17,6 +17,20 @@ SentenceKind = Literal["title", "text", "teaser"]
 
 
 @dataclass(frozen=True)
+class ArticleMeta:
+    """What a citation needs of an indexed article, without its text (read from the catalog)."""
+
+    id: str
+    title: str
+    source: str | None = None
+    url: str | None = None
+    published: str | None = None  # ISO 8601
+    updated: str | None = None
+    date_ts: float | None = None  # updated, else published, as epoch seconds
+    notes: tuple[str, ...] = ()  # editorial notes ("Hinweis zur Berichterstattung ...")
+
+
+@dataclass(frozen=True)
 class Article:
     """One article as loaded from any format; ``text`` is the raw body before cleaning."""
 

@@ -7,7 +7,7 @@ embedding function, so Chroma's default one (which downloads a model) never runs
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from cachetools import LRUCache
 
-from bot.errors import ConfigError, VectorStoreError
+from index.errors import ConfigError, VectorStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -32,34 +33,11 @@ class VectorStore:
         self.client = client
         self.name = name
         # A reopened store keeps the old one's cache: vector ids are immutable.
-        self._cache: OrderedDict[str, np.ndarray] = cache._cache if cache is not None else OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LRUCache[str, np.ndarray] = cache._cache if cache is not None else LRUCache(cache_size)
         self.collection = client.get_or_create_collection(
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
         self._max_batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
-
-    @staticmethod
-    def connect(data_dir: Path, url: str | None) -> Any:
-        """A Chroma client: ``HttpClient`` for ``url``, else ``PersistentClient`` in ``data_dir``."""
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        settings = ChromaSettings(anonymized_telemetry=False)
-        if url:
-            parsed = urlparse(url)
-            if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ConfigError(f"NEWSBOT_CHROMA_URL must look like http://host:port, got '{url}'")
-            try:
-                return chromadb.HttpClient(
-                    host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                    ssl=parsed.scheme == "https", settings=settings,
-                )
-            except Exception as exc:  # chromadb raises plain Exception/ValueError when unreachable
-                raise ConfigError(f"Cannot reach the Chroma server at {url}: {exc}") from exc
-        path = data_dir / "chroma"
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=settings)
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(ids), self._max_batch):
@@ -80,17 +58,15 @@ class VectorStore:
                 out[vid] = vec
         for start in range(0, len(missing), self._max_batch):
             with _translated():
-                got = self.collection.get(ids=missing[start:start + self._max_batch], include=["embeddings"])
+                got = self.collection.get(ids=missing[start : start + self._max_batch], include=["embeddings"])
             for vid, vec in zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)):
                 out[vid] = self._cache[vid] = vec
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
         return out
 
     def preload(self) -> int:
         """Fill the cache with every stored vector when they all fit; returns how many were loaded."""
         total = self.count()
-        if total > self._cache_size:
+        if total > self._cache.maxsize:
             return 0
         for offset in range(0, total, self._max_batch):
             got = self.collection.get(include=["embeddings"], limit=self._max_batch, offset=offset)
@@ -102,13 +78,12 @@ class VectorStore:
         for vid in ids:
             self._cache.pop(vid, None)
         for start in range(0, len(ids), self._max_batch):
-            self.collection.delete(ids=list(ids[start:start + self._max_batch]))
+            self.collection.delete(ids=list(ids[start : start + self._max_batch]))
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """The ``k`` nearest ids with cosine similarity."""
         with _translated():
-            result = self.collection.query(query_embeddings=[vector], n_results=k, where=where,
-                                           include=["distances"])
+            result = self.collection.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
         return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
 
     def count(self) -> int:
@@ -116,6 +91,74 @@ class VectorStore:
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
+
+
+class Chroma:
+    """The index's one Chroma client and its collection generations.
+
+    One client per index handle, shared by the readers and the writer of a process:
+    embedded Chroma keeps one system per path and does not lock between clients, so a
+    second client on the same path in another thread breaks the first. ``reindex`` builds
+    generation g+1 beside g and switches in one catalog commit.
+    """
+
+    def __init__(self, data_dir: Path, url: str | None, prefix: str, index_id: str) -> None:
+        self.data_dir = data_dir
+        self.url = url
+        self.family = f"{prefix}-{index_id}-g"  # collection names: <prefix>-<index id>-g<generation>
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect(self.data_dir, self.url)
+            return self._client
+
+    def store(self, generation: int, *, cache: VectorStore | None = None) -> VectorStore:
+        """The collection of ``generation`` (created when missing)."""
+        return VectorStore(self.client, f"{self.family}{generation}", cache=cache)
+
+    def drop_other_generations(self, keep: str) -> None:
+        """Delete this index's collections other than ``keep`` (an interrupted or finished reindex's)."""
+        for collection in self.client.list_collections():
+            name = getattr(collection, "name", collection)
+            if name.startswith(self.family) and name != keep:
+                self.client.delete_collection(name)
+
+    def close(self) -> None:
+        """Close the client: the last client of a path stops its system, a new one reads the disk."""
+        with self._lock:
+            if self._client is not None:
+                close = getattr(self._client, "close", None)  # chromadb >= 1.4
+                if close is not None:
+                    close()
+                self._client = None
+
+    @staticmethod
+    def _connect(data_dir: Path, url: str | None) -> Any:
+        """A Chroma client: ``HttpClient`` for ``url``, else ``PersistentClient`` in ``data_dir``."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ConfigError(f"NEWSBOT_CHROMA_URL must look like http://host:port, got '{url}'")
+            try:
+                return chromadb.HttpClient(
+                    host=parsed.hostname,
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=settings,
+                )
+            except Exception as exc:  # chromadb raises plain Exception/ValueError when unreachable
+                raise ConfigError(f"Cannot reach the Chroma server at {url}: {exc}") from exc
+        path = data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
 @contextmanager

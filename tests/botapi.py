@@ -8,6 +8,7 @@ Telegram, rejects HTML it could not parse and messages over 4,096 characters. Fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -20,8 +21,23 @@ from urllib.parse import parse_qsl
 
 BOT_ID = 4242
 BOT_USERNAME = "newsroom_bot"
-TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "blockquote",
-        "tg-spoiler", "span"}
+TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-spoiler",
+    "span",
+}
 JSON_PARAMS = {"reply_parameters", "link_preview_options", "commands", "allowed_updates", "reply_markup", "entities"}
 INT_PARAMS = {"chat_id", "offset", "limit", "timeout", "message_id"}
 
@@ -44,14 +60,14 @@ class TelegramHTML(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in TAGS:
-            self.errors.append(f"unsupported start tag \"{tag}\"")
+            self.errors.append(f'unsupported start tag "{tag}"')
         if tag == "a" and not dict(attrs).get("href"):
             self.errors.append("a without href")
         self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"unmatched end tag \"{tag}\"")
+            self.errors.append(f'unmatched end tag "{tag}"')
         else:
             self.stack.pop()
 
@@ -96,10 +112,10 @@ class BotAPIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 server._handle(self)
 
-            do_GET = do_POST  # noqa: N815
+            do_GET = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -129,14 +145,20 @@ class BotAPIServer:
             self._cond.notify_all()
         return update["update_id"]
 
-    def fail(self, method: str, status: int, description: str, *, retry_after: int | None = None,
-             times: int = 1) -> None:
+    def fail(
+        self, method: str, status: int, description: str, *, retry_after: int | None = None, times: int = 1
+    ) -> None:
         self.failures.setdefault(method, []).extend([Failure(status, description, retry_after)] * times)
 
     def sent(self, chat_id: int | None = None) -> list[Call]:
         """Successful sendMessage calls (to ``chat_id``)."""
-        return [c for c in self.calls if c.method == "sendMessage" and "failed" not in c.params
-                and (chat_id is None or c.params["chat_id"] == chat_id)]
+        return [
+            c
+            for c in self.calls
+            if c.method == "sendMessage"
+            and "failed" not in c.params
+            and (chat_id is None or c.params["chat_id"] == chat_id)
+        ]
 
     def wait_for(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
         deadline = time.monotonic() + timeout
@@ -153,7 +175,7 @@ class BotAPIServer:
         prefix = f"/bot{self.token}/"
         if not request.path.startswith(prefix):
             return self._reply(request, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
-        method = request.path[len(prefix):]
+        method = request.path[len(prefix) :]
         params = self._params(request)
         call = Call(time.monotonic(), method, params)
         self.calls.append(call)
@@ -196,19 +218,25 @@ class BotAPIServer:
         request.send_header("Content-Type", "application/json")
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
-        try:
+        # a long poll the client gave up on (shutdown)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             request.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # a long poll the client gave up on (shutdown)
-            pass
 
     def _me(self) -> dict[str, Any]:
-        return {"id": BOT_ID, "is_bot": True, "first_name": "Newsroom", "username": BOT_USERNAME,
-                "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Newsroom",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
-    def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._me()
 
-    def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: N802
+    def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = params.get("offset", 0)
         deadline = time.monotonic() + float(params.get("timeout", 0))
         with self._cond:
@@ -218,29 +246,29 @@ class BotAPIServer:
                     return list(self.updates[: params.get("limit", 100)])
                 self._cond.wait(max(0.0, deadline - time.monotonic()))
 
-    def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         text = self._checked_text(params)
         return self._message(params["chat_id"], text)
 
-    def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         text = self._checked_text(params)
         return self._message(params["chat_id"], text, message_id=params["message_id"])
 
-    def _m_sendChatAction(self, params: dict[str, Any]) -> bool:  # noqa: N802
+    def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
         return True
 
-    def _m_setMyCommands(self, params: dict[str, Any]) -> bool:  # noqa: N802
+    def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
         return True
 
-    def _m_setWebhook(self, params: dict[str, Any]) -> bool:  # noqa: N802
+    def _m_setWebhook(self, params: dict[str, Any]) -> bool:
         self.webhook = dict(params)
         return True
 
-    def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:  # noqa: N802
+    def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:
         self.webhook = {}
         return True
 
-    def _m_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _m_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": self.webhook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
 
     def _checked_text(self, params: dict[str, Any]) -> str:
@@ -260,16 +288,32 @@ class BotAPIServer:
         if message_id is None:
             message_id, self._next_message = self._next_message, self._next_message + 1
         chat_type = "private" if chat_id > 0 else "supergroup"
-        return {"message_id": message_id, "date": int(time.time()), "text": text, "from": self._me(),
-                "chat": {"id": chat_id, "type": chat_type, **({"title": "Newsroom"} if chat_id < 0 else {})}}
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "text": text,
+            "from": self._me(),
+            "chat": {"id": chat_id, "type": chat_type, **({"title": "Newsroom"} if chat_id < 0 else {})},
+        }
 
 
-def message_update(text: str, *, user_id: int = 1, chat_id: int | None = None, language: str = "de",
-                   reply_to_bot: bool = False, message_id: int = 1, update_id: int | None = None) -> dict[str, Any]:
+def message_update(
+    text: str,
+    *,
+    user_id: int = 1,
+    chat_id: int | None = None,
+    language: str = "de",
+    reply_to_bot: bool = False,
+    message_id: int = 1,
+    update_id: int | None = None,
+) -> dict[str, Any]:
     """An update carrying a text message, as Telegram sends it (mentions and commands as entities)."""
     chat_id = user_id if chat_id is None else chat_id
-    chat = {"id": chat_id, "type": "private", "first_name": "Reporter"} if chat_id > 0 else \
-        {"id": chat_id, "type": "supergroup", "title": "Newsroom"}
+    chat = (
+        {"id": chat_id, "type": "private", "first_name": "Reporter"}
+        if chat_id > 0
+        else {"id": chat_id, "type": "supergroup", "title": "Newsroom"}
+    )
     entities = []
     if text.startswith("/"):
         entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
@@ -277,15 +321,22 @@ def message_update(text: str, *, user_id: int = 1, chat_id: int | None = None, l
     if mention in text:
         entities.append({"type": "mention", "offset": utf16(text[: text.index(mention)]), "length": len(mention)})
     message: dict[str, Any] = {
-        "message_id": message_id, "date": int(time.time()), "text": text, "chat": chat,
+        "message_id": message_id,
+        "date": int(time.time()),
+        "text": text,
+        "chat": chat,
         "from": {"id": user_id, "is_bot": False, "first_name": "Reporter", "language_code": language},
     }
     if entities:
         message["entities"] = entities
     if reply_to_bot:
-        message["reply_to_message"] = {"message_id": 999, "date": int(time.time()), "chat": chat, "text": "…",
-                                       "from": {"id": BOT_ID, "is_bot": True, "first_name": "Newsroom",
-                                                "username": BOT_USERNAME}}
+        message["reply_to_message"] = {
+            "message_id": 999,
+            "date": int(time.time()),
+            "chat": chat,
+            "text": "…",
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Newsroom", "username": BOT_USERNAME},
+        }
     update: dict[str, Any] = {"message": message}
     if update_id is not None:
         update["update_id"] = update_id

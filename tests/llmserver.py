@@ -35,7 +35,7 @@ class LLMServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 server._handle(self)
 
             def log_message(self, *args: Any) -> None:
@@ -70,12 +70,24 @@ class LLMServer:
             return self._json(request, reply.status, {"error": {"message": reply.content, "type": "server_error"}})
         created = int(time.time())
         if not body.get("stream"):
-            return self._json(request, 200, {
-                "id": "chatcmpl-test", "object": "chat.completion", "created": created, "model": body.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            })
+            return self._json(
+                request,
+                200,
+                {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": body.get("model"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply.content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                },
+            )
         request.send_response(200)
         request.send_header("Content-Type", "text/event-stream")
         request.send_header("Connection", "close")
@@ -86,9 +98,13 @@ class LLMServer:
             delta = {"content": piece} if piece is not None else {}
             if i == 0:
                 delta["role"] = "assistant"
-            chunk = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": created,
-                     "model": body.get("model"),
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece is not None else "stop"}]}
+            chunk = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None if piece is not None else "stop"}],
+            }
             request.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             request.wfile.flush()
             if reply.chunk_delay:

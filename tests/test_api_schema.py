@@ -17,8 +17,9 @@ READ, ADMIN = "read-key-schema", "admin-key-schema"
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory, e5):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("schema") / "data", api_keys=READ, admin_keys=ADMIN,
-                        rate_limit="100000/minute")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("schema") / "data", api_keys=READ, admin_keys=ADMIN, rate_limit="100000/minute"
+    )
     sample_index(settings, e5, tmp_path_factory.mktemp("records"))
     with NewsQA(settings, embedder=e5) as qa:
         yield schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, qa=qa))
@@ -28,8 +29,12 @@ def api_schema(tmp_path_factory, e5):
 def test_no_generated_request_gets_a_server_error(api_schema):
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert {f"{op.method.upper()} {op.path}" for op in operations} >= {
-        "POST /v1/ask", "POST /v1/ask/stream", "GET /v1/search", "POST /v1/articles",
-        "GET /v1/articles/{article_id}", "DELETE /v1/articles/{article_id}",
+        "POST /v1/ask",
+        "POST /v1/ask/stream",
+        "GET /v1/search",
+        "POST /v1/articles",
+        "GET /v1/articles/{article_id}",
+        "DELETE /v1/articles/{article_id}",
     }
     for operation in operations:
 

@@ -62,7 +62,9 @@ def test_seed_teaser_stays_searchable_without_chrome(seed):
 
 def test_seed_subheadings_head_the_following_passage(seed):
     by_text = {s.text: s for s in seed.sentences}
-    troops = by_text["Die US-Regierung will weitere 500 US-Soldaten zur Verstärkung ihrer Truppen nach Europa schicken."]
+    troops = by_text[
+        "Die US-Regierung will weitere 500 US-Soldaten zur Verstärkung ihrer Truppen nach Europa schicken."
+    ]
     assert troops.heading == "USA wollen weitere 500 Soldaten nach Europa schicken"
     court = next(s for s in seed.sentences if s.text.startswith("Vor dem Internationalen Gerichtshof"))
     assert court.heading == "Kämpfe gehen weiter - unter anderem in Charkiw und Sumy"
@@ -84,29 +86,37 @@ def test_seed_sentences_are_verbatim_substrings_of_the_file(seed):
 
 
 def test_real_sentences_that_resemble_promo_are_kept():
-    text = "\n".join([
-        "Auf Sylt gibt es seit Jahren Streit um die Ferienwohnungen.",
-        "Aktuelle Bilder zeigen zerstörte Häuser in Charkiw.",
-        "Mehr als 2000 Menschen demonstrierten in Berlin.",
-    ])
+    text = "\n".join(
+        [
+            "Auf Sylt gibt es seit Jahren Streit um die Ferienwohnungen.",
+            "Aktuelle Bilder zeigen zerstörte Häuser in Charkiw.",
+            "Mehr als 2000 Menschen demonstrierten in Berlin.",
+        ]
+    )
     assert [b.text for b in clean(text).blocks] == text.splitlines()
 
 
 def test_teaser_headline_is_split_from_its_first_sentence():
     assert split_teaser("Scholz reist nach Kiew Der Kanzler will Hilfe zusagen.") == (
-        "Scholz reist nach Kiew", "Der Kanzler will Hilfe zusagen.")
+        "Scholz reist nach Kiew",
+        "Der Kanzler will Hilfe zusagen.",
+    )
     assert split_teaser("keine Überschrift erkennbar") == (None, "keine Überschrift erkennbar")
 
 
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("Am 07.03.2022 sagte Dr. Müller z.B. dies. Dann ging er.",
-         ["Am 07.03.2022 sagte Dr. Müller z.B. dies.", "Dann ging er."]),
+        (
+            "Am 07.03.2022 sagte Dr. Müller z.B. dies. Dann ging er.",
+            ["Am 07.03.2022 sagte Dr. Müller z.B. dies.", "Dann ging er."],
+        ),
         ("Das ist Nr. 5 der Liste. Am 3. März kam er.", ["Das ist Nr. 5 der Liste.", "Am 3. März kam er."]),
         ("Er sagte: „Das geht so nicht.“ Dann ging er.", ["Er sagte: „Das geht so nicht.“", "Dann ging er."]),
-        ("Die 2. Bundesliga startet. Das kostet ca. 5 Mio. Euro.",
-         ["Die 2. Bundesliga startet.", "Das kostet ca. 5 Mio. Euro."]),
+        (
+            "Die 2. Bundesliga startet. Das kostet ca. 5 Mio. Euro.",
+            ["Die 2. Bundesliga startet.", "Das kostet ca. 5 Mio. Euro."],
+        ),
         ("Prof. Dr. h.c. Schmidt sprach um 19.45 Uhr.", ["Prof. Dr. h.c. Schmidt sprach um 19.45 Uhr."]),
     ],
 )

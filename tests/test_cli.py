@@ -21,11 +21,15 @@ def test_help_lists_commands_and_formats():
 
 
 def test_stdin_jsonl_with_one_bad_line(tmp_path):
-    lines = "\n".join([
-        json.dumps({"id": "n1", "title": "Antalya", "text": "Lawrow und Kuleba treffen sich in Antalya."}),
-        "{kaputt",
-        json.dumps({"id": "n2", "title": "Soldaten", "text": "Die USA schicken 500 Soldaten.", "published": "2022-03-07"}),
-    ])
+    lines = "\n".join(
+        [
+            json.dumps({"id": "n1", "title": "Antalya", "text": "Lawrow und Kuleba treffen sich in Antalya."}),
+            "{kaputt",
+            json.dumps(
+                {"id": "n2", "title": "Soldaten", "text": "Die USA schicken 500 Soldaten.", "published": "2022-03-07"}
+            ),
+        ]
+    )
     result = run_cli("ingest", "-", "--json", input=lines)
     assert result.returncode == 1  # something failed ...
     report = json.loads(result.stdout)
@@ -61,12 +65,15 @@ def test_bad_settings_are_reported_by_name():
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("NEWSBOT_TELEGRAM_ALLOWED_USERS", "12345,alice", "numeric ids separated by commas"),
-    ("NEWSBOT_RATE_LIMIT", "lots", "'120/minute'"),
-    ("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "not secret!", "Telegram's rule"),
-    ("NEWSBOT_LLM_TIMEOUT", "0", "greater than 0"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("NEWSBOT_TELEGRAM_ALLOWED_USERS", "12345,alice", "numeric ids separated by commas"),
+        ("NEWSBOT_RATE_LIMIT", "lots", "'120/minute'"),
+        ("NEWSBOT_TELEGRAM_WEBHOOK_SECRET", "not secret!", "Telegram's rule"),
+        ("NEWSBOT_LLM_TIMEOUT", "0", "greater than 0"),
+    ],
+)
 def test_bad_front_end_settings_are_reported_by_name(name, value, message):
     result = run_cli("stats", env={name: value})
     assert result.returncode == 2 and name in result.stderr and message in result.stderr

@@ -21,13 +21,13 @@ pytestmark = pytest.mark.slow
 
 def _check(data_dir: Path) -> dict:
     """Open the index as a reader, without repairing anything, and compare the stores."""
+    from bot.admin import NewsAdmin
     from bot.settings import Settings
-    from index.pipeline import Indexer
 
-    with Indexer.open(Settings(data_dir=data_dir), check_embedder=False) as idx:
+    with NewsAdmin.open(Settings(data_dir=data_dir), write=False, check_embedder=False) as idx:
         result = idx.check()
         result["articles"] = idx.stats()["articles"]
-        result["ids"] = sorted(r[0] for r in idx.catalog.db.execute("SELECT id FROM articles"))
+        result["ids"] = sorted(r[0] for r in idx.index.catalog.db.execute("SELECT id FROM articles"))
     return result
 
 
@@ -39,8 +39,9 @@ def test_kill_9_at_random_moments_never_leaves_half_an_article(tmp_path):
     env = {**os.environ, "NEWSBOT_DATA_DIR": str(data_dir)}
     kills = 0
     for round_ in range(12):
-        proc = subprocess.Popen([*NEWSBOT, "ingest", str(corpus), "--json"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [*NEWSBOT, "ingest", str(corpus), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         time.sleep(rng.uniform(2.5, 9.0))  # start-up takes ~3 s; the ingest itself ~15 s
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -82,7 +83,8 @@ def chroma_server(tmp_path):
     chroma = Path(sys.executable).parent / "chroma"
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from index.models import Article
 from index.split import prepare
@@ -33,11 +35,11 @@ def _article(aid: str, text: str) -> Article:
 @hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(op, min_size=1, max_size=10))
 def test_random_lifecycles_leave_exactly_the_expected_index(e5, ops):
+    from bot.admin import NewsAdmin
     from bot.settings import Settings
-    from index.pipeline import Indexer
 
     live: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as tmp, Indexer.open(Settings(data_dir=Path(tmp)), write=True, embedder=e5) as idx:
+    with tempfile.TemporaryDirectory() as tmp, NewsAdmin.open(Settings(data_dir=Path(tmp)), embedder=e5) as idx:
         for kind, aid, text_no in ops:
             if kind == "put":
                 idx.ingest([_article(aid, TEXTS[text_no])])
@@ -50,7 +52,7 @@ def test_random_lifecycles_leave_exactly_the_expected_index(e5, ops):
                 report = idx.ingest([_article(a, t) for a, t in live.items()])
                 assert report.unchanged == len(live) and report.embedded_sentences == 0
 
-        rows = idx.catalog.db.execute("SELECT id, duplicate_of FROM articles").fetchall()
+        rows = idx.index.catalog.db.execute("SELECT id, duplicate_of FROM articles").fetchall()
         assert {r[0] for r in rows} == set(live)
         indexed = {r[0] for r in rows if r[1] is None}
         # exactly one indexed article per distinct text, and every duplicate points at one of them
@@ -58,9 +60,13 @@ def test_random_lifecycles_leave_exactly_the_expected_index(e5, ops):
         assert all(r[1] in indexed and live[r[1]] == live[r[0]] for r in rows if r[1] is not None)
         # each indexed article holds exactly the sentences of its current text, nothing stale
         for aid in indexed:
-            got = [r[0] for r in idx.catalog.db.execute(
-                "SELECT text FROM sentences WHERE article_id = ? ORDER BY idx", (aid,))]
+            got = [
+                r[0]
+                for r in idx.index.catalog.db.execute(
+                    "SELECT text FROM sentences WHERE article_id = ? ORDER BY idx", (aid,)
+                )
+            ]
             assert got == [s.text for s in prepare(_article(aid, live[aid])).sentences]
         expected_sentences = sum(len(prepare(_article("x", t)).sentences) for t in set(live.values()))
-        assert idx.vectors.count() == expected_sentences
+        assert idx.index.vectors.count() == expected_sentences
         assert idx.check()["ok"]

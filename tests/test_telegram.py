@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from bot.answer import Answer
 from bot.qa import NewsQA
@@ -26,6 +28,8 @@ from tests.botapi import BotAPIServer, TelegramHTML, message_update
 from tests.conftest import LINKED, NEWSBOT, SEED
 
 REPORTER, STRANGER, GROUP, EDITOR_IN_GROUP = 1, 666, -100500, 7
+
+
 @pytest.fixture
 def server():
     with BotAPIServer() as server:
@@ -48,8 +52,13 @@ def retrievals(qa, monkeypatch) -> list[str]:
 
 
 def bot_settings(index_settings: Settings, server: BotAPIServer, **overrides: Any) -> Settings:
-    values = {"telegram_token": server.token, "telegram_api_url": server.url,
-              "telegram_allowed_users": {REPORTER}, "telegram_allowed_chats": {GROUP}, **overrides}
+    values = {
+        "telegram_token": server.token,
+        "telegram_api_url": server.url,
+        "telegram_allowed_users": {REPORTER},
+        "telegram_allowed_chats": {GROUP},
+        **overrides,
+    }
     return Settings(**{**index_settings.model_dump(), **values})
 
 
@@ -137,13 +146,25 @@ def test_group_answers_only_when_mentioned_or_replied_to(index_settings, qa, ser
     bot = NewsBot(bot_settings(index_settings, server), qa)
 
     def scenario():
-        server.push(message_update("Wer hat in Belarus verhandelt?", user_id=EDITOR_IN_GROUP, chat_id=GROUP,
-                                   message_id=10))
-        server.push(message_update("@newsroom_bot Wer hat in Belarus verhandelt?", user_id=EDITOR_IN_GROUP,
-                                   chat_id=GROUP, message_id=11))
+        server.push(
+            message_update("Wer hat in Belarus verhandelt?", user_id=EDITOR_IN_GROUP, chat_id=GROUP, message_id=10)
+        )
+        server.push(
+            message_update(
+                "@newsroom_bot Wer hat in Belarus verhandelt?", user_id=EDITOR_IN_GROUP, chat_id=GROUP, message_id=11
+            )
+        )
         server.wait_for(lambda: len(server.sent(GROUP)) == 1)
-        server.push(message_update("How many refugees have arrived so far?", user_id=EDITOR_IN_GROUP,
-                                   chat_id=GROUP, message_id=12, reply_to_bot=True, language="en"))
+        server.push(
+            message_update(
+                "How many refugees have arrived so far?",
+                user_id=EDITOR_IN_GROUP,
+                chat_id=GROUP,
+                message_id=12,
+                reply_to_bot=True,
+                language="en",
+            )
+        )
         server.wait_for(lambda: len(server.sent(GROUP)) == 2)
 
     serve(bot, scenario)
@@ -172,8 +193,18 @@ def test_commands_help_filters_and_reset(index_settings, qa, server):
     replies = lambda n: server.wait_for(lambda: len(server.sent(REPORTER)) == n)  # noqa: E731
 
     def scenario():
-        for n, text in enumerate(["/help", "/since gestern abend", "/since 10.03.2022",
-                                  "Wer hat in Belarus verhandelt?", "/reset", "/sources", "/frobnicate"], 1):
+        for n, text in enumerate(
+            [
+                "/help",
+                "/since gestern abend",
+                "/since 10.03.2022",
+                "Wer hat in Belarus verhandelt?",
+                "/reset",
+                "/sources",
+                "/frobnicate",
+            ],
+            1,
+        ):
             server.push(message_update(text, user_id=REPORTER))
             replies(n)
 
@@ -346,14 +377,18 @@ def test_webhook_checks_the_secret_and_drops_redelivered_updates(index_settings,
         update = message_update("Wer hat in Belarus verhandelt?", user_id=REPORTER, update_id=77)
         with httpx.Client() as client:
             statuses["missing"] = client.post(url, json=update).status_code
-            statuses["wrong"] = client.post(url, json=update, headers={
-                "X-Telegram-Bot-Api-Secret-Token": "guess"}).status_code
+            statuses["wrong"] = client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            ).status_code
             for attempt in ("first", "again"):
-                statuses[attempt] = client.post(url, json=update, headers={
-                    "X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}).status_code
+                statuses[attempt] = client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+                ).status_code
         server.wait_for(lambda: server.sent(REPORTER))
-        server.wait_for(lambda: not any(c.method == "sendChatAction" and c.at > server.sent(REPORTER)[-1].at
-                                        for c in server.calls), timeout=5)
+        server.wait_for(
+            lambda: not any(c.method == "sendChatAction" and c.at > server.sent(REPORTER)[-1].at for c in server.calls),
+            timeout=5,
+        )
 
     serve(bot, scenario, webhook=url, port=port)
     assert statuses == {"missing": 403, "wrong": 403, "first": 200, "again": 200}
@@ -370,22 +405,37 @@ def test_cli_refuses_to_start_without_token_or_allow_list(index_settings):
     env = {**os.environ, "NEWSBOT_DATA_DIR": str(index_settings.data_dir)}
     no_token = subprocess.run([*NEWSBOT, "telegram"], capture_output=True, text=True, env=env, timeout=60)
     assert no_token.returncode == 2 and "NEWSBOT_TELEGRAM_TOKEN is not set" in no_token.stderr
-    open_bot = subprocess.run([*NEWSBOT, "telegram"], capture_output=True, text=True, timeout=60,
-                              env={**env, "NEWSBOT_TELEGRAM_TOKEN": "1:x"})
+    open_bot = subprocess.run(
+        [*NEWSBOT, "telegram"], capture_output=True, text=True, timeout=60, env={**env, "NEWSBOT_TELEGRAM_TOKEN": "1:x"}
+    )
     assert open_bot.returncode == 2 and "NEWSBOT_TELEGRAM_ALLOW_ALL=true" in open_bot.stderr
-    bad_webhook = subprocess.run([*NEWSBOT, "telegram", "--webhook", "bot.example.org/hook"], capture_output=True,
-                                 text=True, timeout=60, env={**env, "NEWSBOT_TELEGRAM_TOKEN": "1:x",
-                                                             "NEWSBOT_TELEGRAM_ALLOWED_USERS": "1"})
+    bad_webhook = subprocess.run(
+        [*NEWSBOT, "telegram", "--webhook", "bot.example.org/hook"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "NEWSBOT_TELEGRAM_TOKEN": "1:x", "NEWSBOT_TELEGRAM_ALLOWED_USERS": "1"},
+    )
     assert bad_webhook.returncode == 2 and "--webhook needs a URL" in bad_webhook.stderr
     assert "Traceback" not in no_token.stderr + open_bot.stderr + bad_webhook.stderr
 
 
 @pytest.mark.slow
 def test_cli_polls_answers_and_stops_cleanly_without_logging_the_token(index_settings, server, tmp_path):
-    env = {**os.environ, "NEWSBOT_DATA_DIR": str(index_settings.data_dir), "NEWSBOT_TELEGRAM_TOKEN": server.token,
-           "NEWSBOT_TELEGRAM_API_URL": server.url, "NEWSBOT_TELEGRAM_ALLOWED_USERS": f"{REPORTER}, 99"}
-    proc = subprocess.Popen([*NEWSBOT, "-vv", "telegram", "--persist", str(tmp_path / "chats.pickle")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "NEWSBOT_DATA_DIR": str(index_settings.data_dir),
+        "NEWSBOT_TELEGRAM_TOKEN": server.token,
+        "NEWSBOT_TELEGRAM_API_URL": server.url,
+        "NEWSBOT_TELEGRAM_ALLOWED_USERS": f"{REPORTER}, 99",
+    }
+    proc = subprocess.Popen(
+        [*NEWSBOT, "-vv", "telegram", "--persist", str(tmp_path / "chats.pickle")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         server.push(message_update("Who negotiated in Belarus?", user_id=REPORTER, language="en"))
         server.wait_for(lambda: server.sent(REPORTER), timeout=120)
@@ -431,8 +481,15 @@ def test_split_always_yields_valid_parts_that_join_back(spans, limit):
 def test_answer_rendering_escapes_everything(qa):
     answer = qa.ask("Wer hat in Belarus verhandelt?")
     tricky = dataclasses.replace(
-        answer, citations=[dataclasses.replace(answer.citations[0], title="<script>&amp; \"Titel\"",
-                                               url='https://x.example/"onmouseover="alert(1)', source="A&B <C>")],
+        answer,
+        citations=[
+            dataclasses.replace(
+                answer.citations[0],
+                title='<script>&amp; "Titel"',
+                url='https://x.example/"onmouseover="alert(1)',
+                source="A&B <C>",
+            )
+        ],
     )
     (message,) = answer_messages(tricky)
     _, errors = TelegramHTML.parse(message)

@@ -42,10 +42,20 @@ def test_date_phrases(question, since, until):
     assert result.phrases
 
 
-@pytest.mark.parametrize("question", [
-    "Wer hat in Belarus verhandelt?", "500 Soldaten nach Europa", "Wer gewann im Jahr 2014 die WM?", "um 19.45 Uhr", "am 31. Februar", "What may happen?",
-    "Welche Gebäude sind heute als Altstadt bekannt?", "Fragmente sind noch heute sichtbar", "lower than today",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wer hat in Belarus verhandelt?",
+        "500 Soldaten nach Europa",
+        "Wer gewann im Jahr 2014 die WM?",
+        "um 19.45 Uhr",
+        "am 31. Februar",
+        "What may happen?",
+        "Welche Gebäude sind heute als Altstadt bekannt?",
+        "Fragmente sind noch heute sichtbar",
+        "lower than today",
+    ],
+)
 def test_no_date_no_filter(question):
     result = resolve(question, NOW)
     assert result.since is None and result.until is None

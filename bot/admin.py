@@ -1,0 +1,117 @@
+"""The admin facade: every write and maintenance task on the index, for the CLI and the API.
+
+``NewsAdmin.open(settings)`` holds the data dir's write lock for its whole life (one CLI
+command); ``NewsQA.admin`` shares the answering handle, so a server writes through the same
+Chroma client and catalog connection it answers from, taking the write lock per write.
+Every write first repairs what an interrupted writer left (``Ingestor.recover``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from bot.settings import Settings
+from index.embed import NewsEmbedding
+from index.ingest import Ingestor, IngestReport
+from index.loaders import Loader, LoadResult
+from index.maintenance import Maintenance
+from index.store import Index
+
+__all__ = ["IngestReport", "NewsAdmin"]
+
+
+class NewsAdmin:
+    """Ingest, remove, reindex, check and stats over one open ``Index``."""
+
+    def __init__(self, settings: Settings, index: Index) -> None:
+        self.settings = settings
+        self.index = index
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        write: bool = True,
+        embedder: NewsEmbedding | None = None,
+        check_embedder: bool = True,
+    ) -> Iterator[NewsAdmin]:
+        """Open the index of ``settings`` (holding its write lock unless ``write=False``)."""
+        with Index.open(
+            settings.index_config(), write=write, embedder=embedder, check_embedder=check_embedder
+        ) as index:
+            admin = cls(settings, index)
+            if write:
+                Ingestor(index).recover()
+            yield admin
+
+    @property
+    def embedder(self) -> NewsEmbedding:
+        return self.index.embedder
+
+    def loader(self, *, max_bytes: int | None = None, stdin: IO[str] | None = None) -> Loader:
+        """A loader with this installation's limits, time zone and fetch timeout."""
+        s = self.settings
+        return Loader(
+            max_bytes=max_bytes or s.max_article_bytes, tz=s.timezone, fetch_timeout=s.fetch_timeout, stdin=stdin
+        )
+
+    def ingest(
+        self,
+        results: Iterable[LoadResult],
+        *,
+        sync_dirs: Iterable[str | Path] = (),
+        progress: bool = False,
+    ) -> IngestReport:
+        """Add new, replace changed and skip unchanged articles (loader results, problems included)."""
+        with self._writer() as ingestor:
+            return ingestor.ingest(results, sync_dirs=sync_dirs, progress=progress)
+
+    def ingest_paths(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        sync: bool = False,
+        progress: bool = False,
+        stdin: IO[str] | None = None,
+    ) -> IngestReport:
+        """``newsbot ingest PATHS``: files, directories, feed URLs, ``-`` for JSONL on stdin;
+        with ``sync``, articles from below the given directories that are gone are removed."""
+        paths = list(paths)
+        sync_dirs = [p for p in paths if sync and Path(p).is_dir()]
+        return self.ingest(self.loader(stdin=stdin).load(paths), sync_dirs=sync_dirs, progress=progress)
+
+    def ingest_records(self, text: str, origin: str = "request") -> IngestReport:
+        """Articles as a JSON object, a JSON array or JSONL (the API's ``POST /v1/articles``)."""
+        loader = self.loader(max_bytes=self.settings.max_upload_bytes)
+        return self.ingest(list(loader.load_records(text, origin)))
+
+    def remove(self, article_ids: Iterable[str]) -> IngestReport:
+        """Delete articles from every store; unknown ids are reported as failed."""
+        with self._writer() as ingestor:
+            return ingestor.remove(article_ids)
+
+    def reindex(self, *, progress: bool = False) -> dict[str, Any]:
+        """Re-embed every sentence with the configured embedder into a new collection, then switch."""
+        with self.index.writing():
+            return Maintenance(self.index).reindex(progress=progress)
+
+    def check(self) -> dict[str, Any]:
+        """Repair what an interrupted write left, then compare catalog, keyword index and vectors."""
+        with self._writer():
+            return Maintenance(self.index).check()
+
+    def stats(self) -> dict[str, Any]:
+        """Articles, sentences, passages, sources, dates, embedder and size on disk."""
+        return Maintenance(self.index).stats()
+
+    @contextmanager
+    def _writer(self) -> Iterator[Ingestor]:
+        with self.index.writing():
+            ingestor = Ingestor(self.index)
+            ingestor.recover()
+            yield ingestor

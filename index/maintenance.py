@@ -1,0 +1,72 @@
+"""Maintenance of an index: re-embed everything (``reindex``), compare the stores (``check``),
+and what it holds (``stats``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from index.ingest import BATCH_SENTENCES, vector_meta
+from index.store import Index
+
+
+class Maintenance:
+    """Administration of an open index; ``reindex`` needs the write lock (``Index.writing()``)."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.catalog = index.catalog
+        self.config = index.config
+
+    def reindex(self, *, progress: bool = False) -> dict[str, Any]:
+        """Re-embed every committed sentence into a fresh collection, then switch to it."""
+        started = time.perf_counter()
+        index = self.index
+        embedder = index.embedder
+        old_gen = index.generation()
+        index.chroma.drop_other_generations(keep=index.vectors.name)  # an interrupted reindex's
+        new_store = index.chroma.store(old_gen + 1)
+        total = self.catalog.stats()["sentences"]
+        done = 0
+        with tqdm(total=total, unit="sentence", desc="Re-embedding", disable=not progress, leave=False) as bar:
+            for rows in self.catalog.iter_sentences(batch=BATCH_SENTENCES):
+                vectors = embedder.embed_passages([r[1] for r in rows])
+                new_store.upsert([r[0] for r in rows], vectors, [vector_meta(r[2], r[3]) for r in rows])
+                done += len(rows)
+                bar.update(len(rows))
+        with self.catalog.transaction() as db:
+            self.catalog.set_meta(db, embedder=embedder.model_name, dim=embedder.dim(), collection_gen=old_gen + 1)
+        index.switch_to(new_store)
+        index.chroma.drop_other_generations(keep=new_store.name)
+        return {"sentences": done, "embedder": embedder.model_name, "seconds": round(time.perf_counter() - started, 3)}
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, sources, date range, embedder and size on disk (from the catalog only)."""
+        stats = self.catalog.stats()
+        dim = self.catalog.meta("dim")
+        data_dir = Path(self.config.data_dir)
+        stats.update(
+            embedder=self.catalog.meta("embedder") or self.index.embedder_name,
+            dim=int(dim) if dim else None,
+            vector_store=self.config.chroma_url or "embedded",
+            data_dir=str(data_dir),
+            data_bytes=sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file()),
+        )
+        return stats
+
+    def check(self) -> dict[str, Any]:
+        """Compare catalog and vector store: every committed sentence has its vector, no extras."""
+        wanted = {vid for rows in self.catalog.iter_sentences() for vid, *_ in rows}
+        stored = set(self.index.vectors.all_ids())
+        sentence_rows, keyword_rows = self.catalog.count_sentence_rows()
+        return {
+            "sentences": len(wanted),
+            "missing_vectors": len(wanted - stored),
+            "orphan_vectors": len(stored - wanted),
+            "keyword_rows_match": sentence_rows == keyword_rows,
+            "pending": len(self.catalog.pending()),
+            "ok": wanted == stored and sentence_rows == keyword_rows,
+        }
