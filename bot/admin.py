@@ -57,7 +57,11 @@ class NewsAdmin:
         """A loader with this installation's limits, time zone and fetch timeout."""
         s = self.settings
         return Loader(
-            max_bytes=max_bytes or s.max_article_bytes, tz=s.timezone, fetch_timeout=s.fetch_timeout, stdin=stdin
+            max_bytes=max_bytes or s.max_article_bytes,
+            max_file_bytes=s.max_archive_bytes,
+            tz=s.timezone,
+            fetch_timeout=s.fetch_timeout,
+            stdin=stdin,
         )
 
     def ingest(
@@ -67,9 +71,13 @@ class NewsAdmin:
         sync_dirs: Iterable[str | Path] = (),
         progress: bool = False,
     ) -> IngestReport:
-        """Add new, replace changed and skip unchanged articles (loader results, problems included)."""
+        """Add new, replace changed and skip unchanged articles (loader results, problems included).
+
+        Everything is loaded (files read, URLs fetched) before the write lock is taken, so a slow
+        source never holds up other writers."""
+        loaded = list(results)
         with self._writer() as ingestor:
-            return ingestor.ingest(results, sync_dirs=sync_dirs, progress=progress)
+            return ingestor.ingest(loaded, sync_dirs=sync_dirs, progress=progress)
 
     def ingest_paths(
         self,
@@ -87,7 +95,7 @@ class NewsAdmin:
 
     def ingest_records(self, text: str, origin: str = "request") -> IngestReport:
         """Articles as a JSON object, a JSON array or JSONL (the API's ``POST /v1/articles``)."""
-        loader = self.loader(max_bytes=self.settings.max_upload_bytes)
+        loader = self.loader()  # the body limit is the API's (NEWSBOT_MAX_UPLOAD_BYTES); each record's is ours
         return self.ingest(list(loader.load_records(text, origin)))
 
     def remove(self, article_ids: Iterable[str]) -> IngestReport:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -39,10 +40,12 @@ from bot.conversation import Conversations
 from bot.errors import (
     ArticleNotFoundError,
     ConfigError,
+    IndexDamagedError,
     IndexLockedError,
     InvalidInputError,
     NewsbotError,
     VectorStoreError,
+    storage_error,
 )
 from bot.qa import MAX_QUESTION_CHARS, NewsQA
 from bot.settings import Settings
@@ -171,9 +174,14 @@ class Guard:
         self.read = [k.get_secret_value().encode() for k in settings.api_keys]
         self.admin = [k.get_secret_value().encode() for k in settings.admin_keys]
         self.rate = parse_rate(settings.rate_limit)
+        self.failed_rate = parse_rate(settings.failed_auth_limit)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def caller(self, key: str | None, *, need_admin: bool) -> Caller:
+    def caller(self, key: str | None, *, need_admin: bool, client: str = "unknown") -> Caller:
+        """The caller behind ``key``. Wrong keys count against the client's address: guessing
+        keys gets 429 after ``NEWSBOT_FAILED_AUTH_LIMIT`` attempts, even with a right one."""
+        if not self.limiter.test(self.failed_rate, "failed", client):
+            raise self._limited(self.failed_rate, ("failed", client), "wrong API keys from this address")
         if not key:
             raise ApiError(
                 401, "unauthorized", "An API key is needed: 'Authorization: Bearer KEY' or 'X-API-Key: KEY'."
@@ -181,20 +189,74 @@ class Guard:
         given = key.encode()
         is_admin = _matches(given, self.admin)
         if not (is_admin or _matches(given, self.read)):
+            self.limiter.hit(self.failed_rate, "failed", client)
             raise ApiError(401, "unauthorized", "This API key is not valid.")
         if need_admin and not is_admin:
             raise ApiError(403, "forbidden", "Adding and deleting articles needs an admin key (NEWSBOT_ADMIN_KEYS).")
         caller = Caller(hashlib.sha256(given).hexdigest()[:12], is_admin)
         if not self.limiter.hit(self.rate, caller.key_id):
-            reset = self.limiter.get_window_stats(self.rate, caller.key_id).reset_time
-            wait = max(1, math.ceil(reset - time.time()))
+            raise self._limited(self.rate, (caller.key_id,), "requests for this key")
+        return caller
+
+    def _limited(self, rate: Any, keys: tuple[str, ...], what: str) -> ApiError:
+        reset = self.limiter.get_window_stats(rate, *keys).reset_time
+        wait = max(1, math.ceil(reset - time.time()))
+        return ApiError(
+            429, "rate_limited", f"Too many {what} ({rate}); try again in {wait} s.", headers={"Retry-After": str(wait)}
+        )
+
+
+class Workload:
+    """Bounds the CPU work of questions and searches: at most ``per_key`` at a time for one key
+    (more get 429 at once), at most ``total`` at a time for everyone (more wait their turn, up to
+    the request timeout). A request that times out answers 504, but its slot stays taken until
+    its thread has finished: a timed-out question still uses the CPU, so it still counts."""
+
+    def __init__(self, per_key: int, total: int) -> None:
+        self.per_key = per_key
+        self.total = total
+        self.busy: dict[str, int] = {}
+        self._free: asyncio.Semaphore | None = None  # made in the server's event loop
+
+    async def run(self, caller: Caller, timeout: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.total)
+        free = self._free
+        key = caller.key_id
+        if self.busy.get(key, 0) >= self.per_key:
             raise ApiError(
                 429,
-                "rate_limited",
-                f"Too many requests for this key ({self.rate}); try again in {wait} s.",
-                headers={"Retry-After": str(wait)},
+                "busy",
+                f"This key already has {self.per_key} questions in progress; wait for an answer.",
+                headers={"Retry-After": "1"},
             )
-        return caller
+        self.busy[key] = self.busy.get(key, 0) + 1
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(free.acquire(), timeout)
+        except TimeoutError:
+            self._done(key)
+            raise _timeout(timeout) from None
+        future = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+        def finished(_: object) -> None:
+            free.release()
+            self._done(key)
+
+        future.add_done_callback(finished)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), max(0.0, timeout - (time.monotonic() - started)))
+        except TimeoutError:
+            raise _timeout(timeout) from None
+
+    def _done(self, key: str) -> None:
+        self.busy[key] -= 1
+        if not self.busy[key]:
+            del self.busy[key]
+
+
+def _timeout(timeout: float) -> ApiError:
+    return ApiError(504, "timeout", f"No answer within {timeout:g} s; try a shorter question or again later.")
 
 
 def _matches(given: bytes, keys: list[bytes]) -> bool:
@@ -213,7 +275,7 @@ async def reader(
     auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     header: Annotated[str | None, Security(api_key_header)],
 ) -> Caller:
-    return request.app.state.guard.caller(_key(auth, header), need_admin=False)
+    return request.app.state.guard.caller(_key(auth, header), need_admin=False, client=_client(request))
 
 
 async def admin(
@@ -221,7 +283,12 @@ async def admin(
     auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     header: Annotated[str | None, Security(api_key_header)],
 ) -> Caller:
-    return request.app.state.guard.caller(_key(auth, header), need_admin=True)
+    return request.app.state.guard.caller(_key(auth, header), need_admin=True, client=_client(request))
+
+
+def _client(request: Request) -> str:
+    """The client's address (behind a reverse proxy: run uvicorn with --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
 
 
 # ---- body limits (before the body is read) --------------------------------------------------------
@@ -327,6 +394,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
     )
     app.state.settings = settings
     app.state.guard = Guard(settings)
+    app.state.workload = Workload(settings.api_concurrent_per_key, settings.api_concurrent_total)
     app.state.metrics = Metrics()
     app.state.qa = qa  # an injected NewsQA is ready at once; otherwise the lifespan opens one
     app.state.conversations = Conversations(settings.max_conversations, settings.history_minutes * 60)
@@ -392,6 +460,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        if storage_error(exc) is not None:  # the full message names paths: for the log, not the client
+            return _error_response(
+                503,
+                "storage_error",
+                "The server cannot read or write its index; the operators have been told in the log.",
+            )
         return _error_response(500, "internal_error", "Something went wrong on the server; it has been logged.")
 
 
@@ -401,10 +475,17 @@ def _api_error(exc: NewsbotError) -> ApiError:
         return ApiError(404, "not_found", str(exc))
     if isinstance(exc, InvalidInputError):
         return ApiError(422, "invalid_request", str(exc))
-    if isinstance(exc, IndexLockedError):
-        return ApiError(503, "index_busy", str(exc), {"Retry-After": "5"})
+    if isinstance(exc, IndexLockedError):  # the message names the data dir and the pid: not for clients
+        return ApiError(
+            503,
+            "index_busy",
+            "The index is being updated by another process; try again in a few seconds.",
+            {"Retry-After": "5"},
+        )
     if isinstance(exc, VectorStoreError):
-        return ApiError(503, "vector_store_unavailable", str(exc))
+        return ApiError(503, "vector_store_unavailable", "The vector store does not answer; try again later.")
+    if isinstance(exc, IndexDamagedError):
+        return ApiError(503, "index_damaged", str(exc))
     return ApiError(500, "internal_error", str(exc))
 
 
@@ -415,14 +496,10 @@ def _qa(request: Request) -> NewsQA:
     return qa
 
 
-async def _within_timeout(request: Request, work: Awaitable[T]) -> T:
-    timeout = request.app.state.settings.request_timeout
-    try:
-        return await asyncio.wait_for(work, timeout)
-    except TimeoutError:
-        raise ApiError(
-            504, "timeout", f"No answer within {timeout:g} s; try a shorter question or again later."
-        ) from None
+async def _bounded(request: Request, caller: Caller, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread, within the request timeout and the workload's bounds."""
+    state = request.app.state
+    return await state.workload.run(caller, state.settings.request_timeout, fn, *args, **kwargs)
 
 
 def _routes(app: FastAPI) -> None:
@@ -485,7 +562,7 @@ def _routes(app: FastAPI) -> None:
     ) -> dict[str, Any]:
         """Ranked articles with their best passage, without building an answer."""
         qa = _qa(request)
-        results = await _within_timeout(request, asyncio.to_thread(qa.search, q, since=since, until=until, limit=limit))
+        results = await _bounded(request, caller, qa.search, q, since=since, until=until, limit=limit)
         return {"query": q, "results": results}
 
     @app.post(
@@ -554,8 +631,15 @@ def _routes(app: FastAPI) -> None:
 
     @app.get("/readyz", responses={503: {"model": ErrorResponse}}, tags=["operations"])
     async def readyz(request: Request) -> dict[str, Any]:
-        """The index is open; how many articles it holds."""
-        info = await asyncio.to_thread(_qa(request).overview)
+        """The index is open and whole; how many articles it holds."""
+        qa = _qa(request)
+        info = await asyncio.to_thread(qa.overview)
+        health = await asyncio.to_thread(qa.index.health)
+        if not health["ok"]:
+            logger.error(
+                "not ready: catalog %d sentences, vector store %d vectors", health["sentences"], health["vectors"]
+            )
+            raise IndexDamagedError(health["sentences"] - health["vectors"], health["sentences"])
         return {"status": "ready", "articles": info["articles"], "sentences": info["sentences"]}
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
@@ -596,9 +680,15 @@ async def _answer(
     conversation = (
         request.app.state.conversations.get(caller.key_id, body.conversation_id) if body.conversation_id else None
     )
-    answer = await _within_timeout(
+    answer = await _bounded(
         request,
-        qa.aask(body.question, conversation=conversation, since=body.since, until=body.until, on_draft=on_draft),
+        caller,
+        qa.ask,
+        body.question,
+        conversation=conversation,
+        since=body.since,
+        until=body.until,
+        on_draft=on_draft,
     )
     request.app.state.metrics.answers.labels(str(answer.refused).lower()).inc()
     return answer.to_dict()

@@ -17,7 +17,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from bot.errors import ConfigError, NewsbotError
+from bot.errors import ConfigError, NewsbotError, storage_error
 from bot.settings import Settings
 
 logger = logging.getLogger("newsbot")
@@ -42,6 +42,11 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("Interrupted; the index stays at its last committed state.", err=True)
             sys.exit(130)
         except Exception as exc:  # the last line of defence: no traceback for users
+            known = storage_error(exc)  # a full disk, a damaged catalog: say which, and what to do
+            if known is not None:
+                logger.debug("storage error", exc_info=True)
+                click.secho(f"Error: {known}", fg="red", err=True)
+                sys.exit(known.exit_code)
             logger.debug("unexpected error", exc_info=True)
             click.secho(
                 f"Unexpected error ({type(exc).__name__}: {exc}). Run with -v to see the details.",
@@ -206,6 +211,8 @@ def check(ctx: click.Context, as_json: bool) -> None:
             f"Index is {state}: {result['sentences']} sentences, {result['missing_vectors']} "
             f"missing vectors, {result['orphan_vectors']} orphan vectors."
         )
+        if result["missing_vectors"]:
+            click.echo("Rebuild the missing vectors from the catalog with: newsbot reindex")
     sys.exit(0 if result["ok"] else 1)
 
 

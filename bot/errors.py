@@ -12,21 +12,27 @@ from index.errors import (
     ArticleNotFoundError,
     ConfigError,
     EmbedderMismatchError,
+    IndexDamagedError,
     IndexLockedError,
     LoadError,
     NewsbotError,
+    StorageError,
     VectorStoreError,
+    storage_error,
 )
 
 __all__ = [
     "ArticleNotFoundError",
     "ConfigError",
     "EmbedderMismatchError",
+    "IndexDamagedError",
     "IndexLockedError",
     "InvalidInputError",
     "LoadError",
     "NewsbotError",
+    "StorageError",
     "VectorStoreError",
+    "storage_error",
 ]
 
 

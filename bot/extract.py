@@ -9,12 +9,15 @@ the gold answer sits in the neighbour of the best sentence for 11% of the questi
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.answer import Citation
+from bot.answering import QUOTE_ARTICLES, AnswerModel, analyse, quote_articles, sentence_features
 from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
 from index.models import ArticleMeta
 
@@ -26,9 +29,16 @@ TYPE_BONUS = 0.02  # a number for "how many", a date for "when"
 TITLE_PENALTY = 0.05  # headlines help find an article but make poor quotes
 SECOND_ARTICLE_PENALTY = 0.02
 QUOTE_MARGIN = 0.06  # further quotes must score within this of the best one
-QUOTE_ARTICLES = 3  # quotes come from the best few articles only
 MAX_QUOTES = 3
 NEIGHBOUR_MARGIN = 0.04  # a neighbouring sentence this close to a quote's score joins the quote
+# The same two margins on the answer model's scale (log-odds), chosen with bench/news_bench.py
+MODEL_QUOTE_MARGIN = 2.0
+MODEL_NEIGHBOUR_MARGIN = 1.0
+# The answer model was trained on news articles of 20-40 sentences, where the answer hides
+# behind the lead; in a short text (a paragraph, a brief) the similarity ranking finds it as
+# well or better (XQuAD paragraphs: answer_top1 0.81 vs 0.77), so the model ranks long texts only.
+MODEL_MIN_SENTENCES = 12
+QUOTABLE = re.compile(r"[^\W\d_]{2,}")  # a quote has words, not just "." or a number
 
 # Sentence openers that refer back to the previous sentence.
 DEPENDENT_START = re.compile(
@@ -87,37 +97,76 @@ class Quote:
     score: float
     article: RankedArticle
     idxs: tuple[int, ...] = ()  # positions of the quoted sentences in their article
+    confidence: float | None = None  # probability that it answers (answer model), shown as the score
+
+    @property
+    def shown_score(self) -> float:
+        return self.confidence if self.confidence is not None else self.score
 
 
 def phrases(language: str) -> dict[str, str]:
     return PHRASES.get(language, PHRASES["de"])
 
 
-def choose_quotes(retrieval: Retrieval, question: str) -> list[Quote]:
-    """The 1-3 best sentences among the top articles, with their context when needed."""
-    bonus_pattern = (
-        HAS_NUMBER if NUMBER_QUESTION.search(question) else HAS_TIME if TIME_QUESTION.search(question) else None
-    )
-    candidates: list[Quote] = []
-    for rank, article in enumerate(retrieval.articles[:QUOTE_ARTICLES]):
-        for s in article.sentences:
-            score = s.similarity + SENTENCE_KEYWORD_WEIGHT * s.coverage - rank * SECOND_ARTICLE_PENALTY
-            if s.kind == "title":
-                score -= TITLE_PENALTY
-            if bonus_pattern is not None and bonus_pattern.search(s.text):
-                score += TYPE_BONUS
-            candidates.append(Quote(s, s.text, score, article, (s.idx,)))
-    scores = {(q.sentence.article_id, q.sentence.idx): q.score for q in candidates}
-    candidates.sort(key=lambda q: q.score, reverse=True)
+def rank_quotes(retrieval: Retrieval, question: str, model: AnswerModel | None) -> list[Quote]:
+    """Every quotable sentence of the top articles, best first: by the answer model
+    (``bot/answering.py``) when one is shipped, else by similarity, keyword coverage and the
+    answer-type bonus."""
+    long = bool(retrieval.articles) and len(retrieval.articles[0].sentences) >= MODEL_MIN_SENTENCES
+    if model is not None and long:
+        candidates = _model_candidates(retrieval, question, model)
+    else:
+        candidates = _legacy_candidates(retrieval, question)
+    candidates = [q for q in candidates if QUOTABLE.search(q.sentence.text)]
+    return sorted(candidates, key=lambda q: q.score, reverse=True)
+
+
+def choose_quotes(ranked: list[Quote]) -> list[Quote]:
+    """The 1-3 best of the ranked sentences, with their context when needed."""
+    model = bool(ranked) and ranked[0].confidence is not None  # ranked by the answer model
+    margin, neighbour = (MODEL_QUOTE_MARGIN, MODEL_NEIGHBOUR_MARGIN) if model else (QUOTE_MARGIN, NEIGHBOUR_MARGIN)
+    scores = {(q.sentence.article_id, q.sentence.idx): q.score for q in ranked}
     chosen: list[Quote] = []
-    for quote in candidates:
-        if len(chosen) == MAX_QUOTES or (chosen and quote.score < chosen[0].score - QUOTE_MARGIN):
+    for quote in ranked:
+        if len(chosen) == MAX_QUOTES or (chosen and quote.score < chosen[0].score - margin):
             break
-        quote = _with_context(quote, scores)
+        quote = _with_context(quote, scores, neighbour)
         if any(_overlaps(quote, other) for other in chosen):
             continue
         chosen.append(quote)
     return chosen
+
+
+def _model_candidates(retrieval: Retrieval, question: str, model: AnswerModel) -> list[Quote]:
+    analysed = analyse(question)
+    articles = quote_articles(retrieval)
+    candidates: list[Quote] = []
+    for rank, article in enumerate(articles):
+        sentences, features = sentence_features(analysed, article, rank, articles[0].score, retrieval)
+        for s, score in zip(sentences, model.score(features)):
+            probability = 1 / (1 + math.exp(-float(score)))
+            candidates.append(Quote(s, s.text, float(score), article, (s.idx,), probability))
+    return candidates
+
+
+def _legacy_candidates(retrieval: Retrieval, question: str) -> list[Quote]:
+    bonus_pattern = (
+        HAS_NUMBER if NUMBER_QUESTION.search(question) else HAS_TIME if TIME_QUESTION.search(question) else None
+    )
+    return [
+        Quote(s, s.text, _legacy(s, rank, bonus_pattern), article, (s.idx,))
+        for rank, article in enumerate(retrieval.articles[:QUOTE_ARTICLES])
+        for s in article.sentences
+    ]
+
+
+def _legacy(s: ScoredSentence, rank: int, bonus_pattern: re.Pattern[str] | None) -> float:
+    score = s.similarity + SENTENCE_KEYWORD_WEIGHT * s.coverage - rank * SECOND_ARTICLE_PENALTY
+    if s.kind == "title":
+        score -= TITLE_PENALTY
+    if bonus_pattern is not None and bonus_pattern.search(s.text):
+        score += TYPE_BONUS
+    return score
 
 
 def cite(quotes: list[Quote], same_text: dict[str, list[ArticleMeta]]) -> list[Citation]:
@@ -130,7 +179,7 @@ def cite(quotes: list[Quote], same_text: dict[str, list[ArticleMeta]]) -> list[C
         also = [_ref(r) for r in [meta, *copies] if r.id != earliest.id]
         citation = citations.get(earliest.id)
         if citation is None:
-            citation = citations[earliest.id] = _citation(earliest, len(citations) + 1, quote.text, quote.score)
+            citation = citations[earliest.id] = _citation(earliest, len(citations) + 1, quote.text, quote.shown_score)
         citation.quotes.append(quote.text)
         citation.also.extend(a for a in also if a not in citation.also)
     return list(citations.values())
@@ -216,7 +265,7 @@ def _overlaps(a: Quote, b: Quote) -> bool:
     return bool(set(a.idxs) & set(b.idxs))
 
 
-def _with_context(quote: Quote, scores: dict[tuple[str, int], float]) -> Quote:
+def _with_context(quote: Quote, scores: dict[tuple[str, int], float], margin: float) -> Quote:
     """Quote the previous sentence too when this one depends on it ("Er ...", "Allerdings ..."),
     else the better neighbour when it scores almost as well (the answer often sits next door)."""
     s = quote.sentence
@@ -229,12 +278,10 @@ def _with_context(quote: Quote, scores: dict[tuple[str, int], float]) -> Quote:
     }
     previous = neighbours.get(s.idx - 1)
     if previous is not None and DEPENDENT_START.match(s.text):
-        return Quote(s, f"{previous.text} {s.text}", quote.score, quote.article, (previous.idx, s.idx))
-    close = [
-        o for o in neighbours.values() if scores.get((o.article_id, o.idx), -1.0) >= quote.score - NEIGHBOUR_MARGIN
-    ]
+        return dataclasses.replace(quote, text=f"{previous.text} {s.text}", idxs=(previous.idx, s.idx))
+    close = [o for o in neighbours.values() if scores.get((o.article_id, o.idx), -math.inf) >= quote.score - margin]
     if not close:
         return quote
     best = max(close, key=lambda o: scores[(o.article_id, o.idx)])
     first, second = sorted([s, best], key=lambda o: o.idx)
-    return Quote(s, f"{first.text} {second.text}", quote.score, quote.article, (first.idx, second.idx))
+    return dataclasses.replace(quote, text=f"{first.text} {second.text}", idxs=(first.idx, second.idx))

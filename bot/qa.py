@@ -16,17 +16,19 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.admin import NewsAdmin
 from bot.answer import Answer, Citation
+from bot.answering import default_model, normalized_evidence
 from bot.conversation import Conversation, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
-from bot.extract import choose_quotes, cite, cite_claims, compose, phrases
-from bot.generate import NO_ANSWER, Verifier, messages, rewrite_messages, sources_for
+from bot.evidence import Background
+from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, cite_claims, compose, phrases, rank_quotes
+from bot.generate import NO_ANSWER, Verifier, messages, rewrite_messages, sources_for, split_claims
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.llm import LLM, LLMError
 from bot.retrieve import Retrieval, Retriever
@@ -39,10 +41,56 @@ from index.store import Index
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+# What a question may cost: the embedding's time grows with its tokens (a 2,000-character
+# question in an unusual script is 600-1,000 tokens, 1-3 s of CPU), so the bound is in tokens.
+MAX_QUESTION_TOKENS = 128
 EVIDENCE_MARGIN_WEIGHT = 0.5
 EVIDENCE_MARGIN_CAP = 0.04
+LEGACY_MIN_EVIDENCE = 0.85  # for the similarity-only evidence, when no answer model is installed
 
 Turn = str | Answer  # a previous question, or the answer it got
+
+
+class _VerifiedDraft:
+    """Streams only what verification lets through: each complete sentence of the LLM's draft is
+    checked as soon as it ends, and the user sees the verified sentences so far. An unverified
+    or planted sentence never reaches a screen, not even for a second."""
+
+    def __init__(self, verifier: Verifier, sources: list[Any], on_draft: Callable[[str], None]) -> None:
+        self.verifier = verifier
+        self.sources = sources
+        self.on_draft = on_draft
+        self.complete = 0  # sentences of the draft already checked
+        self.shown = ""
+
+    def update(self, text: str) -> None:
+        sentences = split_claims(text)
+        if sentences and not _ENDED.search(text):
+            sentences = sentences[:-1]  # the last one is still being written
+        if len(sentences) <= self.complete:
+            return
+        self.complete = len(sentences)
+        result = self.verifier.verify(" ".join(sentences), self.sources)
+        if not result.claims:
+            return
+        shown = cite_claims(result.claims, self.sources)[1]
+        if shown != self.shown:
+            self.shown = shown
+            self.on_draft(shown)
+
+
+_ENDED = re.compile(r"[.!?](\s*\[\d+(\s*,\s*\d+)*\])*\s*$")
+
+
+@dataclass
+class Search:
+    """What ``NewsQA.find`` found for a question, before an answer is built."""
+
+    language: str
+    query: str  # the question, rewritten when it was a follow-up
+    search: str  # the query without its date phrases
+    dates: DateFilter
+    retrieval: Retrieval
 
 
 class NewsQA:
@@ -57,6 +105,8 @@ class NewsQA:
         # Writes share this handle (one Chroma client per process and path), one at a time; other
         # processes wait for the data dir's file lock up to ``lock_timeout``, then fail.
         self.admin = NewsAdmin(settings, self.index)
+        self.model = default_model()
+        self._background: Background | None = None
 
     def close(self) -> None:
         self.index.close()
@@ -69,7 +119,14 @@ class NewsQA:
 
     def warm_up(self) -> None:
         """Load the model, open the vector store and cache its vectors now, not on the first question."""
-        if self.index.catalog.meta("dim"):
+        health = self.index.health()
+        if not health["ok"]:
+            logger.error(
+                "the index is damaged: %d catalog sentences, %d vectors; run `newsbot check`, then `newsbot reindex`",
+                health["sentences"],
+                health["vectors"],
+            )
+        elif self.index.catalog.meta("dim"):
             self.index.vectors.preload()
         self.retriever.retrieve("warm-up")
 
@@ -118,21 +175,18 @@ class NewsQA:
             until = until if until is not None else conversation.until
         started = time.perf_counter()
         question = _clean(question)
-        language = detect_language(question)
-        previous = trim([t.query if isinstance(t, Answer) else t for t in history or []])
-        query = self._rewrite(question, previous, language)
-        dates = self._dates(query, since, until, now)
-
-        # The filter carries the date; left in, "am 7. März" only blurs the query's meaning.
-        search = _without(query, dates.phrases)
-        retrieval = self.retriever.retrieve(search, dates=dates, sources=sources)
-        best = evidence(retrieval)
-        threshold = (
-            self.settings.min_evidence
-            if language == self.settings.corpus_language
-            else self.settings.min_evidence_cross_lingual
+        found = self.find(question, history=history, since=since, until=until, sources=sources, now=now)
+        language, query, search, dates, retrieval = (
+            found.language,
+            found.query,
+            found.search,
+            found.dates,
+            found.retrieval,
         )
+        ranked = rank_quotes(retrieval, question, self.model)
+        best, threshold = self._evidence(retrieval)
         debug = _debug(query, search, dates, retrieval, best)
+        debug["threshold"] = round(threshold, 4)
         refused = best is None or best < threshold or _gibberish(question, retrieval)
         mode, notes, citations = "extractive", [], []
         if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal
@@ -142,7 +196,7 @@ class NewsQA:
             else:
                 notes.append(phrases(language)[debug["llm"].get("fallback", "llm_unverified")])
         if not citations and not refused:
-            quotes = choose_quotes(retrieval, question)
+            quotes = choose_quotes(ranked)
             if quotes:
                 same = self.index.catalog.articles_with_sentences([q.sentence.text for q in quotes])
                 citations = cite(quotes, same)
@@ -167,6 +221,58 @@ class NewsQA:
         if conversation is not None:
             conversation.record(answer)
         return answer
+
+    def find(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        sources: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> Search:
+        """The first half of ``ask`` (``question`` already cleaned): language, follow-up rewrite, date filter, ranked articles
+        (the best ones with all their sentences scored)."""
+        self._check_cost(question)
+        language = detect_language(question)
+        previous = trim([t.query if isinstance(t, Answer) else t for t in history or []])
+        query = self._rewrite(question, previous, language)
+        if query != question and self.index.embedder.count_tokens(query) > MAX_QUESTION_TOKENS:
+            query = question  # a follow-up never costs more than a question may
+        dates = self._dates(query, since, until, now)
+        # The filter carries the date; left in, "am 7. März" only blurs the query's meaning.
+        search = _without(query, dates.phrases)
+        retrieval = self.retriever.retrieve(search, dates=dates, sources=sources)
+        self.retriever.whole_articles(retrieval, QUOTE_ARTICLES)
+        if retrieval.query_vector is not None:
+            retrieval.level, retrieval.spread = self.background.level(retrieval.query_vector)
+        return Search(language, query, search, dates, retrieval)
+
+    def _check_cost(self, question: str) -> None:
+        tokens = self.index.embedder.count_tokens(question)
+        if tokens > MAX_QUESTION_TOKENS:
+            raise InvalidInputError(
+                f"The question is too long ({tokens} tokens, at most {MAX_QUESTION_TOKENS}); "
+                "ask about one thing at a time."
+            )
+
+    def _evidence(self, retrieval: Retrieval) -> tuple[float | None, float]:
+        """How strongly the archive supports an answer, and the level below which it refuses.
+
+        With the shipped answer model: ``normalized_evidence``, the same in every language
+        (``bot/evidence.py``), where 1.0 is the calibrated threshold. Without it: the raw score.
+        """
+        override = self.settings.min_evidence
+        if self.model is None:
+            return evidence(retrieval), override if override is not None else LEGACY_MIN_EVIDENCE
+        return normalized_evidence(retrieval, self.model), override if override is not None else 1.0
+
+    @property
+    def background(self) -> Background:
+        if self._background is None:
+            self._background = Background(self.index.embedder)
+        return self._background
 
     def _rewrite(self, question: str, previous: list[str], language: str) -> str:
         """The standalone query for a follow-up: by the LLM when there is one, else the heuristic."""
@@ -194,9 +300,17 @@ class NewsQA:
         """An LLM answer whose every sentence passed verification, or None (``debug['llm']`` says why)."""
         sources = sources_for(retrieval)
         info: dict[str, Any] = debug.setdefault("llm", {"sources": [s.article_id for s in sources]})
+        verifier = Verifier(
+            self.index.embedder.embed_passages,
+            self.index.vectors.get,
+            same_language=language == self.settings.corpus_language,
+        )
+        streamer = _VerifiedDraft(verifier, sources, on_draft) if on_draft is not None else None
         started = time.perf_counter()
         try:
-            draft = self.llm.chat(messages(question, language, sources), on_delta=on_draft)  # type: ignore[union-attr]
+            draft = self.llm.chat(  # type: ignore[union-attr]
+                messages(question, language, sources), on_delta=streamer.update if streamer else None
+            )
         except LLMError as exc:
             logger.warning("LLM failed (%s); answering with quotes", exc)
             info.update(error=str(exc), fallback="llm_failed")
@@ -205,11 +319,6 @@ class NewsQA:
         if draft.strip().startswith(NO_ANSWER):
             info.update(fallback="llm_unverified", dropped=[{"sentence": draft, "reason": "the model found no answer"}])
             return None
-        verifier = Verifier(
-            self.index.embedder.embed_passages,
-            self.index.vectors.get,
-            same_language=language == self.settings.corpus_language,
-        )
         result = verifier.verify(draft, sources)
         info["dropped"] = result.dropped
         if not result.passed:
@@ -230,6 +339,7 @@ class NewsQA:
     ) -> list[dict[str, Any]]:
         """Ranked articles with their best passage, without building an answer (for tools)."""
         query = _clean(query)
+        self._check_cost(query)
         dates = self._dates(query, since, until, now)
         retrieval = self.retriever.retrieve(_without(query, dates.phrases), dates=dates, sources=sources, limit=limit)
         return [article.to_dict() for article in retrieval.articles]
@@ -253,12 +363,16 @@ class NewsQA:
             explicit_until = parse_datetime(until, self.settings.timezone)
         except ValueError as exc:
             raise InvalidInputError(f"Invalid date filter: {exc}") from exc
+        dates.explicit = explicit_since is not None or explicit_until is not None
         if explicit_since is not None:
-            dates.since = max(filter(None, [dates.since, explicit_since]))
-        if explicit_until is not None:
-            if _is_day(until):
+            dates.since = max(d for d in (dates.since, explicit_since) if d is not None)
+        if explicit_until is not None and _is_day(until):
+            try:
                 explicit_until += timedelta(days=1)  # "until 07.03.2022" includes that day
-            dates.until = min(filter(None, [dates.until, explicit_until]))
+            except OverflowError:  # "until 9999-12-31": no upper bound at all
+                explicit_until = None
+        if explicit_until is not None:
+            dates.until = min(d for d in (dates.until, explicit_until) if d is not None)
         return dates
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import VectorStoreError
+from bot.errors import IndexDamagedError, VectorStoreError
 from bot.when import DateFilter
 from index.keywords import stems
 from index.models import ArticleMeta
@@ -54,6 +54,7 @@ class ScoredSentence:
     teaser_title: str | None
     similarity: float
     coverage: float  # share of the question's keyword weight this sentence contains
+    terms: frozenset[str] = frozenset()  # its stems (as in the keyword index)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class RankedArticle:
     coverage: float = 0.0  # keyword coverage of the best passage
     sentences: list[ScoredSentence] = field(default_factory=list)  # of its candidate passages, in order
     complete: bool = False  # ``sentences`` holds every sentence of the article (``whole_articles``)
+    vectors: np.ndarray | None = None  # of ``sentences``, row by row, once complete
     meta: ArticleMeta = field(default_factory=lambda: ArticleMeta("", ""))  # for citations
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +97,10 @@ class Retrieval:
     timings_ms: dict[str, float]
     query_vector: np.ndarray | None = None
     term_weights: dict[str, float] = field(default_factory=dict)  # IDF of the query's stems
+    total_sentences: int = 0
+    doc_freqs: dict[str, int] = field(default_factory=dict)  # of every term of the complete articles
+    level: float = 0.0  # the question's similarity to text that does not answer it (bot/evidence.py)
+    spread: float = 1.0  # the scale of its similarities above that level
 
 
 @dataclass
@@ -133,17 +139,32 @@ class Retriever:
             self.index.refresh()  # another process (newsbot ingest) may have changed the index
             try:
                 found = self._candidates(qv, q_stems, dates, sources, timings)
-            except VectorStoreError:
-                logger.warning("vector store failed; reopening it and trying once more", exc_info=True)
+            except (VectorStoreError, _MissingVectors):
+                # Another process may have changed the store under this one's view: reopen, retry once.
+                logger.warning("vector store failed or lacks vectors; reopening it and trying once more", exc_info=True)
                 self.index.refresh(force=True)
-                found = self._candidates(qv, q_stems, dates, sources, timings)
+                try:
+                    found = self._candidates(qv, q_stems, dates, sources, timings)
+                except _MissingVectors as exc:
+                    health = self.index.health()
+                    logger.error(
+                        "index damaged: %s; catalog %d sentences, vector store %d vectors",
+                        exc,
+                        health["sentences"],
+                        health["vectors"],
+                    )
+                    raise IndexDamagedError(
+                        max(health["sentences"] - health["vectors"], exc.missing), health["sentences"]
+                    ) from None
         started = time.perf_counter()
         sims = _similarities(found.sentences, found.vectors, qv)
         weights = {t: _idf(found.total_sentences, found.doc_freqs.get(t, 0)) for t in q_stems}
         ranked = self._rank(found.sentences, sims, weights, found.articles, found.newest_ts)
         timings["score"] = _ms(started)
         known = sum(1 for t in q_stems if found.doc_freqs.get(t))
-        return Retrieval(query, ranked[:limit], q_stems, known, timings, qv, weights)
+        return Retrieval(
+            query, ranked[:limit], q_stems, known, timings, qv, weights, found.total_sentences, dict(found.doc_freqs)
+        )
 
     def whole_articles(self, retrieval: Retrieval, n: int) -> None:
         """Score every sentence of the best ``n`` articles, not only those of their candidate
@@ -156,18 +177,25 @@ class Retriever:
         with self.index.reading():
             rows = self.index.catalog.article_sentences([a.article_id for a in top])
             vectors = self.index.vectors.get([r["vid"] for r in rows])
+            if len(vectors) < len(rows):
+                health = self.index.health()
+                raise IndexDamagedError(max(health["sentences"] - health["vectors"], 1), health["sentences"])
+            terms = sorted({t for r in rows for t in r["stems"].split()} - retrieval.doc_freqs.keys())
+            retrieval.doc_freqs.update(self.index.catalog.doc_freqs(terms)[1])
         sims = _similarities(rows, vectors, retrieval.query_vector)
         weights = retrieval.term_weights
         total_weight = sum(weights.values()) or 1.0
         by_id = {a.article_id: a for a in top}
         fresh: dict[str, list[ScoredSentence]] = {a.article_id: [] for a in top}
         for row, sim in zip(rows, sims):
-            terms = set(row["stems"].split()) & weights.keys()
-            fresh[row["article_id"]].append(_scored(row, float(sim), sum(weights[t] for t in terms) / total_weight))
+            matched = set(row["stems"].split()) & weights.keys()
+            fresh[row["article_id"]].append(_scored(row, float(sim), sum(weights[t] for t in matched) / total_weight))
+        zero = np.zeros_like(retrieval.query_vector)
         for article_id, sentences in fresh.items():
             if sentences:
-                by_id[article_id].sentences = sentences
-                by_id[article_id].complete = True
+                article = by_id[article_id]
+                article.sentences, article.complete = sentences, True
+                article.vectors = np.stack([vectors.get(s.vid, zero) for s in sentences])
         retrieval.timings_ms["whole_articles"] = _ms(started)
 
     def _candidates(
@@ -184,9 +212,10 @@ class Retriever:
         until = dates.until.timestamp() if dates and dates.until else None
         catalog = self.index.catalog
         with catalog.snapshot():
-            vector_hits = self._vector_candidates(qv, since, until) if catalog.meta("dim") else []
+            undated = bool(dates and dates.include_undated)
+            vector_hits = self._vector_candidates(qv, since, until, undated) if catalog.meta("dim") else []
             keyword_hits = catalog.keyword_search(
-                q_stems, KEYWORD_CANDIDATES, since=since, until=until, sources=sources
+                q_stems, KEYWORD_CANDIDATES, since=since, until=until, sources=sources, undated=undated
             )
             rows = catalog.sentences_by_vid([v for v, _ in vector_hits] + [v for v, _ in keyword_hits])
             articles = catalog.articles_by_id(sorted({r["article_id"] for r in rows.values()}))
@@ -197,16 +226,24 @@ class Retriever:
             total, dfs = catalog.doc_freqs(q_stems)
             newest = catalog.newest_ts() if dates and dates.recency else None
             vectors = self.index.vectors.get([r["vid"] for r in sentence_rows])
+        if len(vectors) < len(sentence_rows):
+            raise _MissingVectors(len(sentence_rows) - len(vectors))
         timings["candidates"] = _ms(started)
         return Candidates(sentence_rows, vectors, articles, total, dfs, newest)
 
-    def _vector_candidates(self, qv: np.ndarray, since: float | None, until: float | None) -> list[tuple[str, float]]:
+    def _vector_candidates(
+        self, qv: np.ndarray, since: float | None, until: float | None, undated: bool = False
+    ) -> list[tuple[str, float]]:
         conditions: list[dict[str, Any]] = []
         if since is not None:
             conditions.append({"ts": {"$gte": since}})
         if until is not None:
             conditions.append({"ts": {"$lt": until}})
-        where = None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        where: dict[str, Any] | None = (
+            None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        )
+        if where is not None and undated:  # undated articles are stored with ts = -1
+            where = {"$or": [where, {"ts": {"$eq": -1.0}}]}
         return self.index.vectors.query(qv, VECTOR_CANDIDATES, where)
 
     def _rank(
@@ -248,10 +285,27 @@ class Retriever:
         return sorted(by_article.values(), key=lambda a: a.score, reverse=True)
 
 
+class _MissingVectors(Exception):
+    """Catalog sentences without vectors: never scored as zeros (a silent "nothing found")."""
+
+    def __init__(self, missing: int) -> None:
+        super().__init__(f"{missing} candidate sentences have no vector")
+        self.missing = missing
+
+
 def _scored(row: Any, similarity: float, coverage: float) -> ScoredSentence:
     return ScoredSentence(
-        row["vid"], row["article_id"], row["idx"], row["passage"], row["kind"], row["text"], row["heading"],
-        row["teaser_title"], similarity, coverage,
+        row["vid"],
+        row["article_id"],
+        row["idx"],
+        row["passage"],
+        row["kind"],
+        row["text"],
+        row["heading"],
+        row["teaser_title"],
+        similarity,
+        coverage,
+        frozenset(row["stems"].split()),
     )
 
 

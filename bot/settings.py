@@ -37,20 +37,23 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$",
         description="Prefix of Chroma collection names (several indexes can share one server).",
     )
-    max_article_bytes: int = Field(5_000_000, ge=1, description="Larger input files are rejected.")
+    max_article_bytes: int = Field(
+        5_000_000, ge=1, description="Largest article: a file, or one record of a JSONL/CSV/JSON/feed file or upload."
+    )
+    max_archive_bytes: int = Field(
+        1_000_000_000, ge=1, description="Largest file of many records (JSONL, CSV, JSON array, feed)."
+    )
     timezone: str = Field("Europe/Berlin", description="Time zone for dates given without one.")
     passage_max_chars: int = Field(700, ge=100, description="Sentences are grouped into passages up to this size.")
     lock_timeout: float = Field(2.0, ge=0, description="Seconds a writer waits for another writer.")
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a feed or page URL.")
     corpus_language: str = Field("de", description="Language of the articles (ISO 639-1).")
-    min_evidence: float = Field(
-        0.85,
-        description="Evidence below which a question in the corpus language is answered with "
-        "'nothing found' (calibrated on XQuAD with held-out paragraphs; see the README).",
-    )
-    min_evidence_cross_lingual: float = Field(
-        0.80,
-        description="The same for questions in another language (cross-lingual similarities run lower).",
+    min_evidence: float | None = Field(
+        None,
+        gt=0,
+        description="Evidence below which a question gets 'nothing found'; unset = 1.0, the threshold "
+        "calibrated with the shipped answer model (bench/train_answer_model.py), the same in every language. "
+        "Higher refuses more.",
     )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
     history_minutes: float = Field(
@@ -79,6 +82,15 @@ class Settings(BaseSettings):
     rate_limit: str = Field("120/minute", description="Requests per API key, e.g. '120/minute' or '10/second'.")
     request_timeout: float = Field(30, gt=0, description="Seconds a question or search may take before 504.")
     max_conversations: int = Field(10_000, ge=1, description="Conversations the API remembers at once.")
+    api_concurrent_per_key: int = Field(
+        2, ge=1, description="Questions and searches one API key may have in progress at once (more get 429)."
+    )
+    api_concurrent_total: int = Field(
+        4, ge=1, description="Questions and searches in progress at once for everyone (more wait their turn)."
+    )
+    failed_auth_limit: str = Field(
+        "20/minute", description="Wrong API keys one client address may send before it gets 429."
+    )
 
     # Telegram front end (``newsbot telegram``)
     telegram_token: SecretStr | None = Field(None, description="Bot token from @BotFather.")
@@ -124,7 +136,7 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: Any) -> Any:
         return tuple(_parts(value)) if isinstance(value, str) else value
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "failed_auth_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

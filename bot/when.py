@@ -91,6 +91,13 @@ class DateFilter:
     until: datetime | None = None
     recency: bool = False
     phrases: list[str] = field(default_factory=list)
+    # A filter guessed from the question's wording lets undated articles through; explicit
+    # --since/--until bounds (``explicit``) exclude them.
+    explicit: bool = False
+
+    @property
+    def include_undated(self) -> bool:
+        return not self.explicit
 
     def __bool__(self) -> bool:
         return self.since is not None or self.until is not None
@@ -101,7 +108,11 @@ class DateFilter:
             "until": self.until.isoformat() if self.until else None,
             "recency": self.recency,
             "phrases": self.phrases,
+            "undated_included": self.include_undated,
         }
+
+
+REPORT_LAG_DAYS = 7  # articles about an event on a calendar date appear up to this many days later
 
 
 def resolve(question: str, now: datetime, tz: str = "Europe/Berlin") -> DateFilter:
@@ -122,7 +133,7 @@ class _Resolver:
         self.today = today
         self.zone = zone
         today_ = today  # the lambdas below close over it
-        rules: list[tuple[str, Callable[[re.Match[str]], tuple[date, date] | None]]] = [
+        calendar: list[tuple[str, Callable[[re.Match[str]], tuple[date, date] | None]]] = [
             (
                 rf"{_PRE}\b(?:am\s+|on\s+|vom\s+)?(?P<a>\d{{1,2}})\.?\s+{_MONTH}(?:\s+{_YEAR})?\b",
                 lambda m: self._day(m.group("a"), m.group("b"), m.group("y")),
@@ -143,6 +154,8 @@ class _Resolver:
                 rf"{_PRE}\b(?:im|in)\s+{_MONTH}(?!\s*\d)\b",
                 lambda m: _month_range(self._year_for(_month_no(m.group("b")), 1), _month_no(m.group("b"))),
             ),
+        ]
+        relative: list[tuple[str, Callable[[re.Match[str]], tuple[date, date] | None]]] = [
             (rf"{_PRE}\b(vorgestern|day before yesterday)\b", lambda m: (today_ - timedelta(2), today_ - timedelta(1))),
             (rf"{_PRE}\b(gestern|yesterday)\b", lambda m: (today_ - timedelta(1), today_)),
             # "heute" as "nowadays" ("noch heute", "heute bekannt als", "than today") is no date
@@ -171,20 +184,27 @@ class _Resolver:
             (rf"{_PRE}\bvor\s+(?P<n>\d+)\s+(?P<u>tag|tagen|woche|wochen)\b", lambda m: self._ago(m)),
             (rf"{_PRE}\b(?P<n>\d+)\s+(?P<u>day|days|week|weeks)\s+ago\b", lambda m: self._ago(m)),
         ]
-        self.rules = [(re.compile(p, re.IGNORECASE), f) for p, f in rules]
+        # A calendar date in a question names when something happened; reports about it
+        # follow for a while, so the article-date range runs on by REPORT_LAG_DAYS.
+        self.rules = [(re.compile(p, re.IGNORECASE), f, True) for p, f in calendar] + [
+            (re.compile(p, re.IGNORECASE), f, False) for p, f in relative
+        ]
 
     def run(self, question: str) -> DateFilter:
         result = DateFilter(recency=bool(RECENCY_RE.search(question)))
         taken: list[tuple[int, int]] = []
-        for pattern, to_range in self.rules:
+        for pattern, to_range, is_calendar in self.rules:
             for match in pattern.finditer(question):
                 span = match.span()
                 if any(s < span[1] and span[0] < e for s, e in taken):
                     continue  # inside an expression a more specific rule already read
                 try:
                     found = to_range(match)
-                except (ValueError, KeyError):
-                    found = None  # "31. Februar" is no date: no filter rather than a wrong one
+                    if found is not None and is_calendar:
+                        found = (found[0], found[1] + timedelta(days=REPORT_LAG_DAYS))
+                except (ValueError, KeyError, OverflowError):
+                    # "31. Februar", "vor 999999 Tagen": no date, so no filter rather than a wrong one
+                    found = None
                 if found is None:
                     continue
                 taken.append(span)

@@ -263,16 +263,18 @@ class Catalog:
         since: float | None = None,
         until: float | None = None,
         sources: list[str] | None = None,
+        undated: bool = False,
     ) -> list[tuple[str, float]]:
         """(vector id, BM25 score; higher is better) of sentences matching any of the stems.
 
-        ``since``/``until`` (epoch seconds, half-open) and ``sources`` filter on the article.
+        ``since``/``until`` (epoch seconds, half-open) and ``sources`` filter on the article;
+        with ``undated``, articles without a date pass a date filter.
         """
         terms = sorted({t for t in query_stems if t})
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, params = _article_filter(since, until, sources)
+        where, params = _article_filter(since, until, sources, undated)
         rows = self.db.execute(
             "SELECT s.vid, -bm25(sentence_fts) FROM sentence_fts JOIN sentences s ON s.rowid = sentence_fts.rowid "
             f"JOIN articles a ON a.id = s.article_id WHERE sentence_fts MATCH ? AND {where} "
@@ -463,16 +465,23 @@ class Catalog:
         db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
 
 
-def _article_filter(since: float | None, until: float | None, sources: list[str] | None) -> tuple[str, list[Any]]:
-    """SQL condition on ``articles a`` for a date range and a source list."""
-    where: list[str] = ["1"]
+def _article_filter(
+    since: float | None, until: float | None, sources: list[str] | None, undated: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL condition on ``articles a`` for a date range (undated articles pass it with ``undated``)
+    and a source list."""
+    dates: list[str] = []
     params: list[Any] = []
     if since is not None:
-        where.append("a.date_ts >= ?")
+        dates.append("a.date_ts >= ?")
         params.append(since)
     if until is not None:
-        where.append("a.date_ts < ?")
+        dates.append("a.date_ts < ?")
         params.append(until)
+    where = ["1"]
+    if dates:
+        clause = " AND ".join(dates)
+        where.append(f"(({clause}) OR a.date_ts IS NULL)" if undated else f"({clause})")
     if sources:
         where.append(f"a.source IN ({','.join('?' * len(sources))})")
         params.extend(sources)

@@ -42,6 +42,10 @@ class NewsEmbedding(BaseEmbedding):
         """Embed a search query; L2-normalized float32."""
         raise NotImplementedError
 
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the model reads for ``text`` as a query (what embedding it costs)."""
+        raise NotImplementedError
+
     # llama-index's interface, served by the numpy methods.
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed_query(query).tolist()
@@ -89,6 +93,9 @@ class E5Embedding(NewsEmbedding):
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalize(self.model.query(text))
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.model.token_count(text, is_query=True))
 
 
 class SentenceTransformerEmbedding(NewsEmbedding):
@@ -155,6 +162,9 @@ class SentenceTransformerEmbedding(NewsEmbedding):
             show_progress_bar=False,
         )
         return vector.astype(np.float32, copy=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(self.query_prefix + text, truncation=False)["input_ids"])
 
 
 def embedder_id(spec: str) -> str:

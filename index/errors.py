@@ -58,3 +58,44 @@ class LoadError(NewsbotError):
 
 class VectorStoreError(NewsbotError):
     """Chroma failed to answer (a server that is down, or a store another process changed)."""
+
+
+class StorageError(NewsbotError):
+    """The disk or the catalog file failed: full, read-only, or not a readable database."""
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """A clear error for what the disk or SQLite raised, naming the way out; None for anything else."""
+    import errno
+    import sqlite3
+
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in text:
+        return StorageError(
+            "The disk holding the index is full. Free some space (or move NEWSBOT_DATA_DIR to a larger disk) "
+            "and run the command again; the index stays at its last committed state."
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES):
+        return StorageError(f"The index cannot be written ({exc.strerror}). Check the permissions of NEWSBOT_DATA_DIR.")
+    if (
+        isinstance(exc, sqlite3.DatabaseError)
+        and not isinstance(exc, sqlite3.OperationalError)
+        or ("malformed" in text or "not a database" in text)
+    ):
+        return StorageError(
+            f"The index catalog (catalog.sqlite3 in NEWSBOT_DATA_DIR) is damaged: {text}. Restore the data dir "
+            "from a backup, or move it away and ingest the articles again."
+        )
+    return None
+
+
+class IndexDamagedError(NewsbotError):
+    """The catalog lists sentences whose vectors the vector store does not have."""
+
+    def __init__(self, missing: int, sentences: int) -> None:
+        super().__init__(
+            f"The index is damaged: {missing} of {sentences} indexed sentences have no vector (was the vector "
+            "store deleted or replaced?). Run `newsbot check` to see the damage and `newsbot reindex` to "
+            "rebuild the vectors from the catalog."
+        )
+        self.missing = missing

@@ -33,6 +33,7 @@ JSONL_EXT = {".jsonl", ".ndjson"}
 CSV_EXT = {".csv", ".tsv"}
 FEED_EXT = {".xml", ".rss", ".atom"}
 KNOWN_EXT = TEXT_EXT | MARKDOWN_EXT | HTML_EXT | JSON_EXT | JSONL_EXT | CSV_EXT | FEED_EXT
+CONTAINER_EXT = JSON_EXT | JSONL_EXT | CSV_EXT | FEED_EXT  # files of many records: the byte limit is per record
 SIDECAR_SUFFIX = ".meta.yaml"  # "article.txt" + "article.meta.yaml": metadata for formats without any
 RECORD_FIELDS = ("id", "url", "title", "text", "published", "updated", "source", "section", "author")
 TITLE_MAX_CHARS = 200
@@ -63,11 +64,13 @@ class Loader:
         self,
         *,
         max_bytes: int = 5_000_000,
+        max_file_bytes: int = 1_000_000_000,
         tz: str = "Europe/Berlin",
         fetch_timeout: float = 20.0,
         stdin: IO[str] | None = None,
     ) -> None:
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes  # one article: a file, or one record of a JSONL/CSV/JSON/feed file
+        self.max_file_bytes = max(max_file_bytes, max_bytes)  # a file of many records (an archive export)
         self.tz = tz
         self.fetch_timeout = fetch_timeout
         self.stdin = stdin
@@ -108,8 +111,11 @@ class Loader:
     def load_file(self, path: Path, explicit: bool = False) -> Iterator[LoadResult]:
         """Load one file of any supported format."""
         origin = str(path)
+        if path.suffix.lower() in JSONL_EXT:  # streamed: an archive export need not fit in memory
+            yield from self._load_jsonl_file(path, origin)
+            return
         try:
-            raw = self._read_bytes(path)
+            raw = self._read_bytes(path, self.max_file_bytes if path.suffix.lower() in CONTAINER_EXT else None)
             kind = self._kind(path, raw)
             if kind == "feed":
                 yield from self.load_feed(raw, origin)
@@ -178,7 +184,7 @@ class Loader:
         from markdown_it import MarkdownIt
 
         try:
-            post = frontmatter.loads(text)
+            post = frontmatter.loads(text, handler=_SafeYAML())
         except Exception as exc:  # yaml raises many types; all mean "front matter is broken"
             raise _ItemError(f"front matter does not parse: {exc}") from exc
         record = {**(meta or {}), **dict(post.metadata)}
@@ -246,6 +252,9 @@ class Loader:
         except json.JSONDecodeError as exc:
             yield Problem(origin, f"invalid JSON: {exc}")
             return
+        except RecursionError:
+            yield Problem(origin, "invalid JSON: nested too deeply")
+            return
         records = data if isinstance(data, list) else [data]
         for n, record in enumerate(records):
             where = origin if len(records) == 1 else f"{origin}[{n}]"
@@ -255,6 +264,8 @@ class Loader:
         """A JSON object, a JSON array of objects, or JSONL (one object per line)."""
         try:
             json.loads(text)
+        except RecursionError:
+            pass  # load_json reports it
         except json.JSONDecodeError:
             if "\n" in text.strip():
                 yield from self.load_jsonl_stream(io.StringIO(text), origin)
@@ -267,10 +278,17 @@ class Loader:
             if not line.strip():
                 continue
             where = f"{origin}:{lineno}"
+            # (a UTF-8 character is at most 4 bytes: most lines pass without being encoded)
+            if len(line) * 4 > self.max_bytes and len(line.encode("utf-8")) > self.max_bytes:
+                yield Problem(where, f"record larger than NEWSBOT_MAX_ARTICLE_BYTES ({self.max_bytes} bytes)")
+                continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 yield Problem(where, f"malformed JSON line: {exc.msg}")
+                continue
+            except RecursionError:
+                yield Problem(where, "malformed JSON line: nested too deeply")
                 continue
             yield self._guard(where, lambda record=record, where=where: self.article_from_record(record, where))
 
@@ -279,7 +297,10 @@ class Loader:
         first = text.lstrip("\ufeff").split("\n", 1)[0]
         if GNAD_LINE.match(first):
             rows = csv.reader(io.StringIO(text), delimiter=";", quotechar="'")
-            for lineno, row in enumerate(rows, 1):
+            for lineno, row in _csv_rows(rows, origin):
+                if isinstance(row, Problem):
+                    yield row
+                    continue
                 if not row:
                     continue
                 where = f"{origin}:{lineno}"
@@ -299,8 +320,11 @@ class Loader:
         if "text" not in (reader.fieldnames or []):
             yield Problem(origin, f"CSV has no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
             return
-        for fields in reader:
-            where = f"{origin}:{reader.line_num}"
+        for line_num, fields in _csv_rows(reader, origin):
+            if isinstance(fields, Problem):
+                yield fields
+                continue
+            where = f"{origin}:{line_num}"
             record: dict[str, Any] = {k: v for k, v in fields.items() if k is not None and v not in (None, "")}
             yield self._guard(where, lambda record=record, where=where: self.article_from_record(record, where))
 
@@ -353,6 +377,8 @@ class Loader:
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
             raise _ItemError("missing or empty 'text'")
+        if len(text) * 4 > self.max_bytes and len(text.encode("utf-8")) > self.max_bytes:
+            raise _ItemError(f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({self.max_bytes} bytes)")
         fields: dict[str, Any] = {}
         for key in ("title", "source", "url", "section", "author"):
             value = record.get(key)
@@ -396,12 +422,28 @@ class Loader:
             return build()
         except _ItemError as exc:
             return Problem(origin, str(exc))
+        except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # one odd item, not the run
+            logger.warning("could not load %s", origin, exc_info=True)
+            return Problem(origin, f"could not be read ({type(exc).__name__})")
 
-    def _read_bytes(self, path: Path) -> bytes:
+    def _load_jsonl_file(self, path: Path, origin: str) -> Iterator[LoadResult]:
         try:
             size = path.stat().st_size
-            if size > self.max_bytes:
-                raise _ItemError(f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({size} > {self.max_bytes} bytes)")
+            if size > self.max_file_bytes:
+                yield Problem(origin, f"larger than NEWSBOT_MAX_ARCHIVE_BYTES ({size} > {self.max_file_bytes} bytes)")
+                return
+            with path.open(encoding="utf-8", errors="replace", newline="") as stream:
+                yield from self.load_jsonl_stream(stream, origin)
+        except OSError as exc:
+            yield Problem(origin, f"cannot read: {exc.strerror or exc}")
+
+    def _read_bytes(self, path: Path, limit: int | None = None) -> bytes:
+        limit = limit or self.max_bytes
+        setting = "NEWSBOT_MAX_ARTICLE_BYTES" if limit == self.max_bytes else "NEWSBOT_MAX_ARCHIVE_BYTES"
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                raise _ItemError(f"larger than {setting} ({size} > {limit} bytes)")
             raw = path.read_bytes()
         except OSError as exc:
             raise _ItemError(f"cannot read: {exc.strerror or exc}") from exc
@@ -454,7 +496,7 @@ class Loader:
         import yaml
 
         try:
-            data = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+            data = yaml.load(sidecar.read_text(encoding="utf-8"), Loader=_no_alias_loader())
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             return Problem(str(sidecar), f"metadata file does not parse: {exc}")
         if not isinstance(data, dict):
@@ -466,6 +508,22 @@ class Loader:
             return parse_stand(text, self.tz)
         except ValueError as exc:
             raise _ItemError(str(exc)) from exc
+
+
+def _csv_rows(reader: Any, origin: str) -> Iterator[tuple[int, Any]]:
+    """(line number, row) of a csv reader; a row the csv module rejects (a field over the size
+    limit, a stray quote) becomes a ``Problem`` and reading goes on with the next line."""
+    n = 0
+    while True:
+        n += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield n, Problem(f"{origin}:{getattr(reader, 'line_num', n)}", f"malformed CSV row: {exc}")
+            continue
+        yield getattr(reader, "line_num", n), row
 
 
 def _title_from_text(text: str) -> str:
@@ -553,3 +611,30 @@ def _jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return str(value)
+
+
+def _no_alias_loader() -> Any:
+    """yaml's SafeLoader without aliases: front matter never needs them, and a few hundred bytes
+    of nested aliases expand to megabytes (a "billion laughs")."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def fetch_alias(self) -> None:
+            raise yaml.YAMLError("YAML aliases (*name) are not allowed in article metadata")
+
+    return NoAliasLoader
+
+
+class _SafeYAML:
+    """python-frontmatter's YAML handler, loading with ``_no_alias_loader``."""
+
+    def __new__(cls) -> Any:
+        from frontmatter.default_handlers import YAMLHandler
+
+        class Handler(YAMLHandler):
+            def load(self, fm: str, **kwargs: Any) -> Any:
+                import yaml
+
+                return yaml.load(fm, Loader=_no_alias_loader())
+
+        return Handler()

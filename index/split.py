@@ -20,7 +20,24 @@ from index.models import Article, Prepared, Sentence
 # e5 reads at most 512 tokens; a run-on "sentence" (a list, a table row) is cut so it
 # stays one meaningful vector rather than a truncated one.
 MAX_SENTENCE_CHARS = 1000
+# pysbd's cost grows faster than linearly with the paragraph (an 80 KB paragraph took 15 s),
+# so a long paragraph is first cut into pieces of at most this size, at a sentence end
+# (". " before a capital) where there is one, else at a space.
+MAX_SEGMENT_CHARS = 3000
+_SENTENCE_END = re.compile(r"[.!?][\"“”»«']?\s+(?=[A-ZÄÖÜ„\"])")
 _local = threading.local()
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` in pieces of at most ``MAX_SEGMENT_CHARS``, cut where a sentence probably ends."""
+    pieces = []
+    while len(text) > MAX_SEGMENT_CHARS:
+        window = text[:MAX_SEGMENT_CHARS]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window, MAX_SEGMENT_CHARS // 2)]
+        cut = ends[-1] if ends else window.rfind(" ", MAX_SEGMENT_CHARS // 2) + 1 or MAX_SEGMENT_CHARS
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -29,7 +46,7 @@ def split_sentences(text: str) -> list[str]:
     if segmenter is None:
         segmenter = _local.segmenter = pysbd.Segmenter(language="de", clean=False)
     out: list[str] = []
-    for sentence in segmenter.segment(text):
+    for sentence in (s for piece in _pieces(text) for s in segmenter.segment(piece)):
         sentence = sentence.strip()
         while len(sentence) > MAX_SENTENCE_CHARS:
             cut = sentence.rfind(" ", 0, MAX_SENTENCE_CHARS)

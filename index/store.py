@@ -165,6 +165,14 @@ class Index:
         with self._reopen:
             yield self
 
+    def health(self) -> dict[str, Any]:
+        """Cheap consistency check for readiness probes: a healthy store never holds fewer vectors
+        than the catalog lists sentences (a write adds vectors before it commits, and deletes the
+        old ones after). ``newsbot check`` compares them id by id."""
+        sentences = int(self.catalog.stats()["sentences"])
+        vectors = self.vectors.count() if sentences else 0
+        return {"sentences": sentences, "vectors": vectors, "ok": vectors >= sentences}
+
     def check_embedder(self, *, adopt: bool = False) -> None:
         """Fail early, naming both models, when the index was built with another embedder.
 

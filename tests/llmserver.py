@@ -22,6 +22,7 @@ class Reply:
     status: int = 200
     delay: float = 0.0  # seconds before anything is sent
     chunk_delay: float = 0.0  # seconds between streamed words
+    hold: threading.Event | None = None  # when given, nothing is sent until it is set
 
 
 @dataclass
@@ -66,6 +67,8 @@ class LLMServer:
         reply = self.replies.pop(0) if self.replies else Reply("no scripted reply left", status=500)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.hold is not None:  # a model that does not answer until the test lets it
+            reply.hold.wait(60)
         if reply.status != 200:
             return self._json(request, reply.status, {"error": {"message": reply.content, "type": "server_error"}})
         created = int(time.time())

@@ -215,11 +215,9 @@ class SlowQA:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.qa, name)
 
-    async def aask(self, question: str, **kwargs: Any):
-        import asyncio
-
-        await asyncio.sleep(5)
-        return await self.qa.aask(question, **kwargs)
+    def ask(self, question: str, **kwargs: Any):
+        time.sleep(2)
+        return self.qa.ask(question, **kwargs)
 
 
 def test_request_timeout_answers_504(index_settings, qa):
@@ -230,7 +228,7 @@ def test_request_timeout_answers_504(index_settings, qa):
 
 
 class BrokenQA(SlowQA):
-    async def aask(self, question: str, **kwargs: Any):
+    def ask(self, question: str, **kwargs: Any):
         raise RuntimeError("disk on fire at /srv/secret/path")
 
 

@@ -5,7 +5,7 @@ evidence gate, streaming and follow-up rewriting."""
 from __future__ import annotations
 
 import json
-import time
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -133,12 +133,14 @@ def test_prompt_injection_in_an_article_changes_nothing(index_settings, e5, llm_
     assert "nicht mit den Quellen belegen" in answer.note
 
 
-def test_timeout_falls_back_within_the_timeout_plus_a_second(llm_qa, llm_server):
-    llm_server.script(Reply(GOOD_DE, delay=5))
-    started = time.monotonic()
-    answer = llm_qa.ask("Wer hat in Belarus verhandelt?")
-    elapsed = time.monotonic() - started
-    assert elapsed < llm_qa.settings.llm_timeout + 1.0
+def test_timeout_falls_back_without_waiting_for_the_model(llm_qa, llm_server):
+    hold = threading.Event()
+    llm_server.script(Reply(GOOD_DE, hold=hold))  # the model answers only when the test says so
+    try:
+        answer = llm_qa.ask("Wer hat in Belarus verhandelt?")
+        assert not hold.is_set()  # the answer came while the model was still silent
+    finally:
+        hold.set()
     assert answer.mode == "extractive" and "nicht (rechtzeitig) geantwortet" in answer.note
     assert "Verhandlungsrunde in Belarus" in answer.citations[0].quote
 
@@ -162,8 +164,8 @@ def test_streaming_draft_then_the_verified_answer(llm_qa, llm_server):
     drafts: list[str] = []
     answer = llm_qa.ask("Wer hat in Belarus verhandelt?", on_draft=drafts.append)
     assert llm_server.requests[0]["stream"] is True
-    assert len(drafts) > 3 and drafts[-1].startswith(GOOD_DE) and "Scholz" in drafts[-1]
-    assert all(b.startswith(a) for a, b in zip(drafts, drafts[1:]))  # the draft only grows
+    # Only verified sentences are streamed, each as soon as it is complete; the invented one never.
+    assert drafts == [GOOD_DE, f"{GOOD_DE} {GOOD_DE_2}"]
     assert answer.text == f"{GOOD_DE} {GOOD_DE_2}"  # the verified answer replaces the draft
 
 
@@ -196,9 +198,10 @@ def test_api_stream_sends_draft_events_then_the_verified_answer(llm_qa, llm_serv
     ):
         events = sse_events(response.iter_lines())
     kinds = [e for e, _ in events]
-    assert kinds[0] == "progress" and kinds[-1] == "answer" and kinds.count("draft") > 3
+    assert kinds[0] == "progress" and kinds[-1] == "answer" and kinds.count("draft") >= 2
     drafts = [d["text"] for e, d in events if e == "draft"]
-    assert "Scholz" in drafts[-1]
+    assert drafts[0] == GOOD_DE and drafts[-1] == f"{GOOD_DE} {GOOD_DE_2}"
+    assert not any("Scholz" in d for d in drafts)  # an unverified sentence is never streamed
     final = events[-1][1]
     assert final["mode"] == "generated" and final["answer"] == f"{GOOD_DE} {GOOD_DE_2}"
 
@@ -244,7 +247,7 @@ def test_telegram_edits_the_draft_at_most_once_a_second_then_shows_the_verified_
     edits = [c for c in telegram.calls if c.method == "editMessageText"]
     assert len(sent) == 1 and sent[0].params["plain"].startswith("✍️")  # the draft, marked as such
     drafts = [sent[0], *(e for e in edits if e.params["plain"].startswith("✍️"))]
-    assert len(drafts) >= 3 and edits[-1] not in drafts
+    assert len(drafts) >= 1 and edits[-1] not in drafts and not any("Scholz" in d.params["plain"] for d in drafts)
     assert all(b.at - a.at >= 0.9 for a, b in zip(drafts, drafts[1:]))  # at most one edit a second
     final = edits[-1].params["plain"]
     assert final.startswith(f"{GOOD_DE} {GOOD_DE_2}") and "Scholz" not in final and "Quellen:" in final

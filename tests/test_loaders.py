@@ -308,3 +308,74 @@ def test_broken_sidecar_fails_its_article(tmp_path, loader):
     (tmp_path / "a.meta.yaml").write_text("source: [unclosed\n")
     articles, problems = load(loader, tmp_path / "a.txt")
     assert articles == [] and "metadata file does not parse" in problems[0].reason
+
+
+# ---- hostile and oversized input (hardening issue) ------------------------------------------
+
+
+def test_a_csv_field_over_the_csv_limit_fails_its_row_only(tmp_path):
+    """A 200 KB field once raised csv.Error and aborted the whole ingest (exit 70, 0 added)."""
+    big = "x" * 200_000
+    path = tmp_path / "archive.csv"
+    path.write_text(f'id,title,text\n1,Eins,"Erster Text."\n2,Zwei,"{big}"\n3,Drei,"Dritter Text."\n')
+    loader = Loader(max_bytes=100_000)
+    articles, problems = load(loader, path)
+    assert [a.id for a in articles] == ["1", "3"]
+    assert len(problems) == 1 and problems[0].path.startswith(str(path))
+
+
+def test_yaml_aliases_are_refused(tmp_path, loader):
+    """A 388-byte alias bomb in front matter once expanded to an 8 MB metadata row."""
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
+    md = tmp_path / "bomb.md"
+    md.write_text(f"---\n{bomb}---\n# Titel\n\nText des Artikels.\n")
+    txt = tmp_path / "plain.txt"
+    txt.write_text("Titel\n\nText des Artikels.\n")
+    (tmp_path / "plain.meta.yaml").write_text(bomb)
+    articles, problems = load(loader, tmp_path)
+    assert not articles
+    assert sorted("aliases" in p.reason for p in problems) == [True, True]
+
+
+def test_deeply_nested_json_is_one_failed_item(tmp_path, loader):
+    deep = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "deep.json"
+    path.write_text(deep)
+    jsonl = tmp_path / "deep.jsonl"
+    jsonl.write_text(json.dumps({"id": "ok", "text": "Ein Text."}) + "\n" + deep + "\n")
+    articles, problems = load(loader, tmp_path)
+    assert [a.id for a in articles] == ["ok"]
+    assert len(problems) == 2 and all("nested too deeply" in p.reason for p in problems)
+    assert list(loader.load_records(deep, "request"))[0].reason == "invalid JSON: nested too deeply"
+
+
+def test_byte_limits_apply_per_record_in_archives(tmp_path):
+    """A 13 MB JSONL export was rejected whole by the per-article limit; now each record is
+    measured, and the file has its own (larger) limit."""
+    loader = Loader(max_bytes=2_000, max_file_bytes=1_000_000)
+    records = [{"id": f"a{i}", "text": f"Artikel Nummer {i}. " * 20} for i in range(50)]
+    records.append({"id": "huge", "text": "ä" * 1_500})  # 1,500 characters, 3,000 bytes
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 2_000
+    articles, problems = load(loader, path)
+    assert len(articles) == 50
+    assert [p.path for p in problems] == [f"{path}:51"] and "NEWSBOT_MAX_ARTICLE_BYTES" in problems[0].reason
+    one = tmp_path / "one.txt"
+    one.write_text("Titel\n\n" + "Text. " * 1_000)
+    assert "NEWSBOT_MAX_ARTICLE_BYTES" in load(loader, one)[1][0].reason
+    # an API upload: one record over the limit fails alone
+    upload = "\n".join(json.dumps(r, ensure_ascii=False) for r in records[-3:])
+    results = list(loader.load_records(upload, "request"))
+    assert [type(r).__name__ for r in results] == ["Article", "Article", "Problem"]
+
+
+def test_a_long_paragraph_is_split_in_bounded_pieces():
+    """pysbd's cost grows faster than linearly: an 80 KB paragraph once took 15 s. It is cut
+    into pieces first, at sentence ends, so nothing is lost and no sentence is cut short."""
+    from index.split import MAX_SEGMENT_CHARS, split_sentences
+
+    sentences = [f"Der Gemeinderat von Ort {i} beschloss am Dienstag eine neue Regel." for i in range(1_200)]
+    paragraph = " ".join(sentences)
+    assert len(paragraph) > 20 * MAX_SEGMENT_CHARS
+    assert split_sentences(paragraph) == sentences

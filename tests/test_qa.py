@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -236,11 +237,29 @@ def test_relative_dates_filter_articles(dated_qa):
     assert cited(
         dated_qa.ask("What did the Russian and Ukrainian delegations negotiate about yesterday?", now=NOW)
     ) == ["talks-0308"]
-    assert cited(dated_qa.ask("Worüber verhandelten die Delegationen am 7. März?", now=NOW)) == ["talks-0307"]
+    # "am 7. März" dates the event: that day's article first, the next day's report may follow
+    on_the_7th = cited(dated_qa.ask("Worüber verhandelten die Delegationen am 7. März?", now=NOW))
+    assert on_the_7th[0] == "talks-0307" and set(on_the_7th) <= {"talks-0307", "talks-0308"}
     answer = dated_qa.ask("Verhandlungen der Delegationen über Korridore seit Montag", now=NOW)
     assert set(cited(answer)) <= {"talks-0307", "talks-0308"} and answer.citations
     assert answer.debug["date_filter"]["since"] == "2022-03-07T00:00:00+01:00"
-    assert dated_qa.ask("Worüber verhandelten die Delegationen am 5. März?", now=NOW).refused  # nothing that day
+    # A calendar date names the event: reports of the following week count, nothing before it.
+    assert dated_qa.ask("Worüber verhandelten die Delegationen am 20. Februar?", now=NOW).refused
+
+
+def test_a_date_in_the_question_does_not_hide_undated_articles(tmp_path, e5):
+    """Issue: "im September 2015" in a question must not make an undated article vanish; an
+    explicit --since/--until still excludes it."""
+    settings = Settings(data_dir=tmp_path / "data")
+    undated = Article(id="zaun", title="Grenzzaun", text="Der Grenzzaun in Spielfeld kostet 1,2 Millionen Euro.")
+    with NewsAdmin.open(settings, embedder=e5) as admin:
+        admin.ingest([undated])
+    with NewsQA(settings, embedder=e5) as qa:
+        guessed = qa.ask("Wie viel kostete der Grenzzaun in Spielfeld im September 2015?", now=NOW)
+        assert guessed.debug["date_filter"]["since"].startswith("2015-09-01") and not guessed.refused
+        assert cited(guessed) == ["zaun"]
+        explicit = qa.ask("Wie viel kostete der Grenzzaun in Spielfeld?", since="2015-09-01", now=NOW)
+        assert explicit.refused
 
 
 def test_explicit_since_and_until(dated_qa):
@@ -451,3 +470,28 @@ def test_long_lived_reader_follows_ingest_processes(tmp_path, e5, settings):
         removed = qa.ask(question)
         assert not any(c.article_id == article["id"] for c in removed.citations)
         assert not qa.ask("Wer hat in Belarus verhandelt?").refused  # the rest still answers
+
+
+def test_a_quote_has_words():
+    """Issue: a lone "." (left over from an article's layout, indexed as a sentence) was once
+    shown as the answer. It may score best; it is never quoted."""
+    from bot.answering import default_model
+    from bot.extract import choose_quotes, rank_quotes
+    from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
+    from index.models import ArticleMeta
+
+    def sentence(idx: int, text: str, similarity: float) -> ScoredSentence:
+        return ScoredSentence(f"v{idx}", "tunnel", idx, 0, "text", text, None, None, similarity, 0.0)
+
+    sentences = [
+        sentence(1, "Der Elbtunnel wird ab Montag saniert.", 0.80),
+        sentence(2, ".", 0.95),
+        sentence(3, "2022", 0.90),
+        sentence(4, "Die Arbeiten dauern bis zum Sommer.", 0.78),
+    ]
+    article = RankedArticle("tunnel", 0.95, 0, 0.95, 0.0, sentences, ArticleMeta("tunnel", "Elbtunnel"))
+    retrieval = Retrieval("Wann wird der Elbtunnel saniert?", [article], ["elbtunnel"], 1, {}, level=0.7)
+    for model in (None, default_model()):
+        ranked = rank_quotes(retrieval, retrieval.query, model)
+        assert {q.sentence.idx for q in ranked} == {1, 4}
+        assert all(re.search(r"[^\W\d_]{2,}", q.text) for q in choose_quotes(ranked))
