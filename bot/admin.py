@@ -61,6 +61,8 @@ class NewsAdmin:
             max_file_bytes=s.max_archive_bytes,
             tz=s.timezone,
             fetch_timeout=s.fetch_timeout,
+            max_fetch_bytes=s.max_fetch_bytes,
+            allow_private_urls=s.fetch_allow_private,
             stdin=stdin,
         )
 

@@ -46,7 +46,13 @@ class Settings(BaseSettings):
     timezone: str = Field("Europe/Berlin", description="Time zone for dates given without one.")
     passage_max_chars: int = Field(700, ge=100, description="Sentences are grouped into passages up to this size.")
     lock_timeout: float = Field(2.0, ge=0, description="Seconds a writer waits for another writer.")
-    fetch_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a feed or page URL.")
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds a feed or page URL may take in all.")
+    max_fetch_bytes: int = Field(20_000_000, ge=1024, description="Largest feed or page body fetched from a URL.")
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let URL ingest (and its redirects) reach private, loopback and link-local addresses "
+        "(intranet feeds); off, a page cannot redirect the fetcher into the newsroom's network.",
+    )
     corpus_language: str = Field("de", description="Language of the articles (ISO 639-1).")
     min_evidence: float | None = Field(
         None,

@@ -67,12 +67,16 @@ class Loader:
         max_file_bytes: int = 1_000_000_000,
         tz: str = "Europe/Berlin",
         fetch_timeout: float = 20.0,
+        max_fetch_bytes: int = 20_000_000,
+        allow_private_urls: bool = False,
         stdin: IO[str] | None = None,
     ) -> None:
         self.max_bytes = max_bytes  # one article: a file, or one record of a JSONL/CSV/JSON/feed file
         self.max_file_bytes = max(max_file_bytes, max_bytes)  # a file of many records (an archive export)
         self.tz = tz
-        self.fetch_timeout = fetch_timeout
+        self.fetch_timeout = fetch_timeout  # the whole fetch, redirects included
+        self.max_fetch_bytes = max_fetch_bytes  # a feed of many items; a page is also held to max_bytes
+        self.allow_private_urls = allow_private_urls
         self.stdin = stdin
 
     # ---- entry points -------------------------------------------------------------------
@@ -349,24 +353,25 @@ class Loader:
             yield self._guard(where, lambda entry=entry, where=where: self._feed_entry(entry, source, where))
 
     def load_url(self, url: str) -> Iterator[LoadResult]:
-        """Fetch a feed or an article page over HTTP(S)."""
+        """Fetch a feed or an article page over HTTP(S) (limits: ``index/fetch.py``)."""
         import httpx
 
+        from index.fetch import FetchError, fetch
+
         try:
-            response = httpx.get(url, timeout=self.fetch_timeout, follow_redirects=True)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
+            response = fetch(
+                url, timeout=self.fetch_timeout, max_bytes=self.max_fetch_bytes, allow_private=self.allow_private_urls
+            )
+        except (httpx.HTTPError, FetchError) as exc:
             yield Problem(url, f"could not fetch: {exc}")
             return
         raw = response.content
-        if len(raw) > self.max_bytes:
-            yield Problem(url, f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({len(raw)} > {self.max_bytes} bytes)")
-            return
-        ctype = response.headers.get("content-type", "")
-        if _is_feed(raw, ctype):
+        if _is_feed(raw, response.content_type):
             yield from self.load_feed(raw, url)
+        elif len(raw) > self.max_bytes:
+            yield Problem(url, f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({len(raw)} > {self.max_bytes} bytes)")
         else:
-            yield self._guard(url, lambda: self.parse_html(response.text, url, url=str(response.url)))
+            yield self._guard(url, lambda: self.parse_html(response.text, url, url=response.url))
 
     # ---- records -------------------------------------------------------------------------
 

@@ -228,7 +228,8 @@ def http_server():
     server.shutdown()
 
 
-def test_feed_and_page_urls(http_server, loader):
+def test_feed_and_page_urls(http_server):
+    loader = Loader(allow_private_urls=True)  # the test server is on loopback
     articles, problems = load(loader, f"{http_server}/feed.xml", f"{http_server}/artikel.html", f"{http_server}/weg")
     assert [a.title for a in articles] == [
         "Lawrow und Kuleba treffen sich in Antalya",
@@ -379,3 +380,80 @@ def test_a_long_paragraph_is_split_in_bounded_pieces():
     paragraph = " ".join(sentences)
     assert len(paragraph) > 20 * MAX_SEGMENT_CHARS
     assert split_sentences(paragraph) == sentences
+
+
+@pytest.fixture
+def hostile_server():
+    """A loopback server with a slow page, an endless page, a huge page and redirect chains."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/redirect/"):
+                n = int(self.path.rsplit("/", 1)[1])
+                self.send_response(302)
+                self.send_header("Location", f"/redirect/{n + 1}" if n < 10 else "/metrics")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            if self.path == "/metrics":
+                self.wfile.write(b"<html><body><p>secret_counter 42</p></body></html>")
+            elif self.path == "/slow":  # a byte every 0.1 s, forever
+                while not stop.is_set():
+                    try:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    stop.wait(0.1)
+            elif self.path == "/huge":  # no Content-Length, far more than the cap
+                try:
+                    for _ in range(2_000):
+                        self.wfile.write(b"<p>" + b"y" * 65_536 + b"</p>")
+                except OSError:
+                    return
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    stop.set()
+    server.shutdown()
+
+
+def test_url_fetches_have_a_total_deadline_a_streamed_cap_and_no_private_targets(hostile_server):
+    """A 1-byte/s server once held an ingest 22.6 s with a 20 s timeout, a 60 MB page was
+    downloaded whole before the size check, and a redirect to 127.0.0.1/metrics was followed."""
+    allowed = Loader(allow_private_urls=True, fetch_timeout=1.0, max_fetch_bytes=1_000_000)
+    (slow,) = list(allowed.load([f"{hostile_server}/slow"]))
+    assert isinstance(slow, Problem) and "took longer than 1 s" in slow.reason
+    (huge,) = list(allowed.load([f"{hostile_server}/huge"]))
+    assert isinstance(huge, Problem) and "larger than the limit" in huge.reason
+    (chain,) = list(allowed.load([f"{hostile_server}/redirect/0"]))
+    assert isinstance(chain, Problem) and "redirects" in chain.reason
+    # By default nothing private is fetched: not the URL itself, not where a redirect points.
+    (blocked,) = list(Loader().load([f"{hostile_server}/redirect/9"]))
+    assert isinstance(blocked, Problem) and "NEWSBOT_FETCH_ALLOW_PRIVATE" in blocked.reason
+
+
+def test_each_redirect_hop_is_checked(monkeypatch, hostile_server):
+    """A public page that redirects into the private network is refused at the hop."""
+    import index.fetch as fetch_module
+
+    real_check = fetch_module._check_target
+    entry = f"{hostile_server}/redirect/10"  # redirects to /metrics on the same (loopback) server
+    seen: list[str] = []
+
+    def check(url: str, allow_private: bool) -> None:  # the entry URL counts as public here
+        seen.append(url)
+        real_check(url, allow_private or url == entry)
+
+    monkeypatch.setattr(fetch_module, "_check_target", check)
+    (result,) = list(Loader().load([entry]))
+    assert isinstance(result, Problem) and "private" in result.reason
+    assert seen == [entry, f"{hostile_server}/metrics"]

@@ -157,7 +157,7 @@ def test_group_answers_only_when_mentioned_or_replied_to(index_settings, qa, ser
         server.wait_for(lambda: len(server.sent(GROUP)) == 1)
         server.push(
             message_update(
-                "How many refugees have arrived so far?",
+                "How many refugees from Ukraine have arrived so far?",
                 user_id=EDITOR_IN_GROUP,
                 chat_id=GROUP,
                 message_id=12,
@@ -169,7 +169,7 @@ def test_group_answers_only_when_mentioned_or_replied_to(index_settings, qa, ser
 
     serve(bot, scenario)
     mentioned, replied = server.sent(GROUP)
-    assert retrievals == ["Wer hat in Belarus verhandelt?", "How many refugees have arrived so far?"]
+    assert retrievals == ["Wer hat in Belarus verhandelt?", "How many refugees from Ukraine have arrived so far?"]
     assert mentioned.params["reply_parameters"]["message_id"] == 11
     assert "Verhandlungsrunde in Belarus" in plain(mentioned)
     assert "50.000" in plain(replied) and "According to tagesschau.de" in plain(replied)
