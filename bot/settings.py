@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         False,
         description="Serve everyone; without it, one of the allow lists must be set.",
     )
+    telegram_rate_limit: str = Field(
+        "20/minute", description="Questions one Telegram user may ask, e.g. '20/minute' (more get a 'wait' reply)."
+    )
     telegram_webhook_secret: SecretStr | None = Field(
         None,
         description="Secret Telegram sends with every webhook call; unset = a random one per start.",
@@ -142,7 +145,7 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: Any) -> Any:
         return tuple(_parts(value)) if isinstance(value, str) else value
 
-    @field_validator("rate_limit", "failed_auth_limit")
+    @field_validator("rate_limit", "failed_auth_limit", "telegram_rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse as parse_rate
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from telegram import BotCommand, LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update, User
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
@@ -76,6 +79,7 @@ TEXTS = {
         "reset": "Verlauf und Filter sind zurückgesetzt.",
         "empty": "Schreib mir eine Frage, zum Beispiel: „{example}“",
         "error": "Entschuldigung, da ist etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
+        "too_many": "Das waren viele Fragen in kurzer Zeit. Bitte warte einen Moment und frag dann noch einmal.",
         "unknown": "Diesen Befehl kenne ich nicht. /help zeigt, was geht.",
         "since": "ab",
         "until": "bis",
@@ -97,6 +101,7 @@ TEXTS = {
         "reset": "Conversation and filters are reset.",
         "empty": "Send me a question, for example: \u201c{example}\u201d",
         "error": "Sorry, something went wrong. Please try again in a moment.",
+        "too_many": "That was a lot of questions in a short time. Please wait a moment, then ask again.",
         "unknown": "I don't know that command. /help lists what works.",
         "since": "from",
         "until": "until",
@@ -207,6 +212,9 @@ class NewsBot:
         self.qa = qa
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._refused: OrderedDict[int, None] = OrderedDict()
+        # An allowed user cannot flood the bot (and with it everyone else's questions).
+        self._rate = parse_rate(settings.telegram_rate_limit)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.app = self._application(persist)
 
     def run(self, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443) -> None:
@@ -326,6 +334,10 @@ class NewsBot:
         question = _without_mention(message, context.bot.username)
         if not question:
             await message.reply_text(texts["empty"].format(example=EXAMPLES[_language(texts)][0]))
+            return
+        user_id = message.from_user.id if message.from_user else message.chat_id
+        if not self._limiter.hit(self._rate, "telegram", str(user_id)):
+            await message.reply_text(texts["too_many"], parse_mode=None)
             return
         state = self._state(context)
         draft = Draft(message) if getattr(self.qa, "llm", None) is not None else None

@@ -357,6 +357,28 @@ def test_too_long_question_gets_the_domain_error(index_settings, qa, server):
     assert "too long" in plain(server.sent(REPORTER)[0])
 
 
+def test_one_user_cannot_flood_the_bot(index_settings, qa, server, retrievals):
+    """An allowed user who sends more than NEWSBOT_TELEGRAM_RATE_LIMIT questions gets a polite
+    'wait' and costs no retrieval; another user is answered meanwhile."""
+    bot = NewsBot(
+        bot_settings(index_settings, server, telegram_rate_limit="3/minute", telegram_allowed_users={REPORTER, 77}), qa
+    )
+
+    def scenario():
+        for n in range(5):
+            server.push(message_update("Wer hat in Belarus verhandelt?", user_id=REPORTER, message_id=100 + n))
+        server.wait_for(lambda: len(server.sent(REPORTER)) == 5)
+        server.push(message_update("Wo wollen sich Lawrow und Kuleba treffen?", user_id=77))
+        server.wait_for(lambda: server.sent(77))
+
+    serve(bot, scenario)
+    replies = [plain(c) for c in server.sent(REPORTER)]
+    assert sum("viele Fragen" in r for r in replies) == 2
+    assert sum("Verhandlungsrunde" in r for r in replies) == 3
+    assert len([q for q in retrievals if "Belarus" in q]) == 3
+    assert "Antalya" in plain(server.sent(77)[0])
+
+
 # ---- webhook mode ------------------------------------------------------------------------------
 
 
