@@ -338,7 +338,7 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forward
     """
     import uvicorn
 
-    from bot import api
+    from bot import http as api
 
     settings = _settings(ctx)
     if with_telegram:  # the bot itself starts inside the app's lifespan: check its settings now

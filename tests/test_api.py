@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
+from bot.http import create_app
 from bot.qa import NewsQA
 from bot.settings import Settings
 from tests.conftest import LINKED, serve_app, sse_events

@@ -7,7 +7,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from bot.api import create_app
+from bot.http import create_app
 from bot.qa import NewsQA
 from bot.settings import Settings
 from tests.conftest import sample_index

@@ -186,7 +186,7 @@ def test_follow_ups_are_rewritten_by_the_llm_in_the_question_language(llm_qa, ll
 def test_api_stream_sends_draft_events_then_the_verified_answer(llm_qa, llm_server):
     from fastapi.testclient import TestClient
 
-    from bot.api import create_app
+    from bot.http import create_app
 
     settings = Settings(**{**llm_qa.settings.model_dump(), "api_keys": "k"})
     llm_server.script(f"{GOOD_DE} Olaf Scholz war auch dabei [1]. {GOOD_DE_2}")

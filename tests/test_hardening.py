@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
 from bot.errors import InvalidInputError
+from bot.http import create_app
 from bot.qa import MAX_QUESTION_TOKENS, NewsQA
 from tests.conftest import serve_app
 from tests.test_api import ADMIN_AUTH, AUTH, READ, api_settings, assert_error

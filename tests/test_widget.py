@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.api import create_app
+from bot.http import create_app
 from bot.qa import NewsQA
 from bot.settings import Settings
 from tests.conftest import ROOT, sample_index, serve_app

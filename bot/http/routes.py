@@ -1,0 +1,251 @@
+"""The routes, one ``APIRouter`` per capability: answers, articles, operations, widget."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import date
+from importlib import resources
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.errors import (
+    ArticleNotFoundError,
+    IndexDamagedError,
+    NewsbotError,
+)
+from bot.http.errors import ApiError, _api_error
+from bot.http.metrics import Metrics
+from bot.http.schemas import ERRORS, AnswerModel, AskRequest, ErrorResponse, IngestResponse, SearchResponse
+from bot.http.security import Caller, admin, reader
+from bot.qa import MAX_QUESTION_CHARS, NewsQA
+
+logger = logging.getLogger(__name__)
+
+ANSWERS = APIRouter(tags=["answers"])
+ARTICLES = APIRouter(tags=["articles"])
+OPERATIONS = APIRouter(tags=["operations"])
+WIDGET = APIRouter(tags=["widget"])
+ALL = (ANSWERS, ARTICLES, OPERATIONS, WIDGET)
+T = TypeVar("T")
+
+
+def _qa(request: Request) -> NewsQA:
+    qa = request.app.state.qa
+    if qa is None:
+        raise ApiError(503, "not_ready", "The index is not open yet; try again in a moment.")
+    return qa
+
+
+async def _bounded(request: Request, caller: Caller, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread, within the request timeout and the workload's bounds."""
+    state = request.app.state
+    return await state.workload.run(caller, state.settings.request_timeout, fn, *args, **kwargs)
+
+
+async def _answer(
+    request: Request, body: AskRequest, caller: Caller, on_draft: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    qa = _qa(request)
+    conversation = (
+        request.app.state.conversations.get(caller.key_id, body.conversation_id) if body.conversation_id else None
+    )
+    answer = await _bounded(
+        request,
+        caller,
+        qa.ask,
+        body.question,
+        conversation=conversation,
+        since=body.since,
+        until=body.until,
+        on_draft=on_draft,
+    )
+    request.app.state.metrics.answers.labels(str(answer.refused).lower()).inc()
+    return answer.to_dict()
+
+
+def _static(name: str) -> str:
+    return resources.files("bot").joinpath("static", name).read_text(encoding="utf-8")
+
+
+@ANSWERS.post("/v1/ask", response_model=AnswerModel, responses=ERRORS, tags=["answers"])
+async def ask(body: AskRequest, request: Request, caller: Annotated[Caller, Depends(reader)]) -> dict[str, Any]:
+    """Answer a question with verbatim quotes and their sources (or refuse when nothing fits)."""
+    return await _answer(request, body, caller)
+
+
+@ANSWERS.post("/v1/ask/stream", response_class=EventSourceResponse, responses=ERRORS, tags=["answers"])
+async def ask_stream(
+    body: AskRequest, request: Request, caller: Annotated[Caller, Depends(reader)]
+) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: ``progress`` events, ``draft`` events with the LLM's unverified text so
+    far (only when an LLM is configured), then one ``answer`` (or ``error``) event; the answer,
+    verified, replaces the draft."""
+    yield ServerSentEvent(event="progress", data={"stage": "searching"})
+    loop = asyncio.get_running_loop()
+    drafts: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_draft(text: str) -> None:  # called from the worker thread
+        loop.call_soon_threadsafe(drafts.put_nowait, text)
+
+    work = asyncio.ensure_future(_answer(request, body, caller, on_draft=on_draft))
+    while not work.done():
+        next_draft = asyncio.ensure_future(drafts.get())
+        await asyncio.wait({work, next_draft}, return_when=asyncio.FIRST_COMPLETED)
+        if next_draft.done():
+            yield ServerSentEvent(event="draft", data={"text": next_draft.result()})
+        else:
+            next_draft.cancel()
+    try:
+        answer = work.result()
+    except (ApiError, NewsbotError) as exc:
+        error = exc if isinstance(exc, ApiError) else _api_error(exc)
+        yield ServerSentEvent(event="error", data={"error": {"code": error.code, "message": error.message}})
+        return
+    except Exception:  # the stream has started: the error goes out as an event, details to the log
+        logger.exception("unexpected error while streaming an answer")
+        yield ServerSentEvent(
+            event="error",
+            data={
+                "error": {
+                    "code": "internal_error",
+                    "message": "Something went wrong on the server; it has been logged.",
+                }
+            },
+        )
+        return
+    yield ServerSentEvent(event="progress", data={"stage": "answered"})
+    yield ServerSentEvent(event="answer", data=answer)
+
+
+@ANSWERS.get("/v1/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
+async def search(
+    request: Request,
+    caller: Annotated[Caller, Depends(reader)],
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")],
+    since: Annotated[date | None, Query(description="Only articles from this day on.")] = None,
+    until: Annotated[date | None, Query(description="Only articles up to and including this day.")] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    """Ranked articles with their best passage, without building an answer."""
+    qa = _qa(request)
+    results = await _bounded(request, caller, qa.search, q, since=since, until=until, limit=limit)
+    return {"query": q, "results": results}
+
+
+@WIDGET.post(
+    "/v1/articles",
+    response_model=IngestResponse,
+    responses=ERRORS,
+    tags=["articles"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array"}]}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def add_articles(request: Request, caller: Annotated[Caller, Depends(admin)]) -> dict[str, Any]:
+    """Add or update articles: a JSON object, a JSON array or JSONL, with the fields of
+    ``newsbot ingest`` (id, title, text, url, published, updated, source, ...). Unchanged
+    articles are skipped; a bad record is reported in ``failed`` and the rest is ingested."""
+    qa = _qa(request)
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(422, "invalid_request", "The body must be UTF-8 encoded JSON or JSONL.") from None
+    if not text.strip():
+        raise ApiError(422, "invalid_request", "The body is empty: send a JSON object, a JSON array or JSONL.")
+    async with request.app.state.write_lock:
+        report = await asyncio.to_thread(qa.admin.ingest_records, text)
+    return report.to_dict()
+
+
+@ARTICLES.get("/v1/articles/{article_id:path}", responses=ERRORS | {404: {"model": ErrorResponse}}, tags=["articles"])
+async def get_article(
+    request: Request,
+    caller: Annotated[Caller, Depends(reader)],
+    article_id: Annotated[str, Path(min_length=1, max_length=2000)],
+) -> dict[str, Any]:
+    """One article as indexed: metadata and text."""
+    return await asyncio.to_thread(_qa(request).article, article_id)
+
+
+@WIDGET.delete(
+    "/v1/articles/{article_id:path}",
+    response_model=IngestResponse,
+    responses=ERRORS | {404: {"model": ErrorResponse}},
+    tags=["articles"],
+)
+async def delete_article(
+    request: Request,
+    caller: Annotated[Caller, Depends(admin)],
+    article_id: Annotated[str, Path(min_length=1, max_length=2000)],
+) -> dict[str, Any]:
+    """Remove an article from every store (catalog, keyword index, vectors)."""
+    qa = _qa(request)
+    async with request.app.state.write_lock:
+        report = await asyncio.to_thread(qa.admin.remove, [article_id])
+    if report.failed:
+        raise ArticleNotFoundError(article_id)
+    return report.to_dict()
+
+
+@OPERATIONS.get("/healthz", tags=["operations"])
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@OPERATIONS.get("/readyz", responses={503: {"model": ErrorResponse}}, tags=["operations"])
+async def readyz(request: Request) -> dict[str, Any]:
+    """The index is open and whole; how many articles it holds."""
+    qa = _qa(request)
+    info = await asyncio.to_thread(qa.overview)
+    health = await asyncio.to_thread(qa.index.health)
+    if not health["ok"]:
+        logger.error("not ready: catalog %d sentences, vector store %d vectors", health["sentences"], health["vectors"])
+        raise IndexDamagedError(health["sentences"] - health["vectors"], health["sentences"])
+    return {"status": "ready", "articles": info["articles"], "sentences": info["sentences"]}
+
+
+@OPERATIONS.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, latencies, refusals, index size."""
+    m: Metrics = request.app.state.metrics
+    if request.app.state.qa is not None:
+        info = await asyncio.to_thread(request.app.state.qa.overview)
+        m.articles.set(info["articles"])
+        m.sentences.set(info["sentences"])
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@WIDGET.get("/widget.js", response_class=Response, tags=["widget"])
+async def widget() -> Response:
+    """The chat widget: one script tag adds an ask box to any intranet page."""
+    return Response(
+        _static("widget.js"),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@WIDGET.get("/embed", response_class=HTMLResponse, tags=["widget"])
+async def embed() -> HTMLResponse:
+    """The widget as a page of its own, for an iframe: /embed#key=KEY&lang=de"""
+    return HTMLResponse(
+        _static("embed.html"),
+        headers={
+            "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+            "Referrer-Policy": "no-referrer",
+        },
+    )

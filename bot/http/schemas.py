@@ -1,0 +1,106 @@
+"""Request and response models of the HTTP API (the JSON contract of ``newsbot ask --json``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.qa import MAX_QUESTION_CHARS
+
+logger = logging.getLogger(__name__)
+
+
+ASK_MAX_BYTES = 64 * 1024
+CONVERSATION_ID = r"^[A-Za-z0-9_.:-]{1,100}$"
+
+# ---- request and response models ----------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=["Wer hat in Belarus verhandelt?"])
+    conversation_id: str | None = Field(
+        None,
+        pattern=CONVERSATION_ID,
+        description="Any id the client picks; questions with the same id are one conversation (follow-ups).",
+    )
+    since: date | None = Field(None, description="Only articles from this day on.")
+    until: date | None = Field(None, description="Only articles up to and including this day.")
+
+
+class ArticleRef(BaseModel):
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None = Field(description="ISO 8601")
+    updated: str | None = Field(description="ISO 8601")
+
+
+class CitationModel(ArticleRef):
+    n: int
+    quote: str
+    score: float
+    quotes: list[str] = []
+    also: list[dict[str, Any]] = []
+    note: str | None = None
+
+
+class AnswerModel(BaseModel):
+    """The same JSON as ``newsbot ask --json``."""
+
+    question: str
+    answer: str
+    refused: bool
+    language: str
+    citations: list[CitationModel]
+    note: str | None
+    timings_ms: dict[str, float]
+    mode: str = Field(
+        "extractive",
+        description="'extractive' (verbatim quotes) or 'generated' (an LLM's "
+        "sentences, each verified against the source it cites)",
+    )
+
+
+class SearchHit(ArticleRef):
+    score: float
+    similarity: float
+    coverage: float
+    passage: str
+    sentence: str | None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchHit]
+
+
+class IngestResponse(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    duplicates: int
+    failed: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+    embedded_sentences: int
+    seconds: float
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (401, 403, 413, 422, 429, 503, 504)
+}
