@@ -146,7 +146,9 @@ class Soak:
 
     def reader(self, n: int) -> None:
         rng = random.Random(n)
-        with httpx.Client(base_url=self.url, timeout=60, headers={"X-API-Key": READ}) as http:
+        # Every reader is another intranet user: its own loopback address, the widget's shared key.
+        transport = httpx.HTTPTransport(local_address=f"127.0.0.{10 + n}")
+        with httpx.Client(base_url=self.url, timeout=60, headers={"X-API-Key": READ}, transport=transport) as http:
             while not self.stop.is_set():
                 question = rng.choice(QUESTIONS)
                 kind = rng.choice(["ask", "ask", "stream", "search"])
@@ -155,6 +157,7 @@ class Soak:
                     if kind == "ask":
                         r = http.post("/v1/ask", json={"question": question, "conversation_id": f"reader-{n}"})
                         self.record(kind, r.status_code, r.text)
+                        _back_off(r)
                         if r.status_code == 200:
                             phase = "abused" if self.abusing.is_set() else "quiet"
                             with self.lock:
@@ -162,10 +165,14 @@ class Soak:
                     elif kind == "stream":
                         with http.stream("POST", "/v1/ask/stream", json={"question": question}) as r:
                             body = "".join(r.iter_text())
-                            self.record(kind, r.status_code if "event: error" not in body else 599, body)
+                        status = _stream_status(r.status_code, body)
+                        self.record(kind, status, body)
+                        if status == 429:
+                            time.sleep(1)
                     else:
                         r = http.get("/v1/search", params={"q": question})
                         self.record(kind, r.status_code, r.text)
+                        _back_off(r)
                 except httpx.TransportError as exc:
                     self.record(kind, 0, str(exc))
                     time.sleep(1)  # the server is down (the crash): wait for the restart
@@ -200,7 +207,8 @@ class Soak:
         rng = random.Random(7)
         maximal = ("Welche " + "sehr " * 330 + "wichtigen Fragen?")[:2000]
         token_bomb = "量子" * 999
-        with httpx.Client(base_url=self.url, timeout=60, headers={"X-API-Key": ABUSER}) as http:
+        transport = httpx.HTTPTransport(local_address="127.0.0.99")
+        with httpx.Client(base_url=self.url, timeout=60, headers={"X-API-Key": ABUSER}, transport=transport) as http:
             while not self.stop.is_set():
                 if not self.abusing.is_set():
                     time.sleep(0.5)
@@ -326,6 +334,23 @@ class Soak:
                 else:
                     ok += r.status_code == 200 and r.json()["text"] == text
         return f"{ok} of {len(self.acknowledged)}"
+
+
+def _back_off(response: httpx.Response) -> None:
+    """What a well-behaved client does with a 429: wait as long as the server says."""
+    if response.status_code == 429:
+        time.sleep(min(float(response.headers.get("Retry-After", "1")), 5.0))
+
+
+STREAM_ERRORS = {"busy": 429, "rate_limited": 429, "timeout": 504, "index_busy": 503, "invalid_request": 422}
+
+
+def _stream_status(status: int, body: str) -> int:
+    """A stream that started (200) may end in an error event: count it by its code."""
+    if status != 200 or "event: error" not in body:
+        return status
+    payload = json.loads(body.split("event: error", 1)[1].split("data:", 1)[1].split("\n", 1)[0])
+    return STREAM_ERRORS.get(payload["error"]["code"], 500)
 
 
 def _p95(values: list[float]) -> float:

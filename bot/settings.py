@@ -89,7 +89,10 @@ class Settings(BaseSettings):
     request_timeout: float = Field(30, gt=0, description="Seconds a question or search may take before 504.")
     max_conversations: int = Field(10_000, ge=1, description="Conversations the API remembers at once.")
     api_concurrent_per_key: int = Field(
-        2, ge=1, description="Questions and searches one API key may have in progress at once (more get 429)."
+        2,
+        ge=1,
+        description="Questions and searches one API key may have in progress at once from one client "
+        "address (more get 429).",
     )
     api_concurrent_total: int = Field(
         4, ge=1, description="Questions and searches in progress at once for everyone (more wait their turn)."

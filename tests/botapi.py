@@ -161,13 +161,9 @@ class BotAPIServer:
         ]
 
     def wait_for(self, condition: Callable[[], Any], timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = condition()
-            if result:
-                return result
-            time.sleep(0.05)
-        raise AssertionError(f"condition not met within {timeout} s; calls: {[c.method for c in self.calls]}")
+        from tests.conftest import wait_for
+
+        return wait_for(condition, timeout, lambda: f"condition (calls: {[c.method for c in self.calls]})")
 
     # ---- the protocol ---------------------------------------------------------------------------
 

@@ -162,6 +162,20 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
     )
 
 
+def wait_for(condition: object, timeout: float = 60, what: object = "condition") -> object:
+    """Poll ``condition()`` until it is truthy (and return it), failing after ``timeout`` seconds:
+    tests wait on a state, never for a fixed time."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()  # type: ignore[operator]
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"{what() if callable(what) else what} not met within {timeout} s")
+
+
 class _ThreadedUvicorn:
     """uvicorn in a thread (no signal handlers there), on a free loopback port."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,7 +15,7 @@ from fastapi.testclient import TestClient
 from bot.errors import InvalidInputError
 from bot.http import create_app
 from bot.qa import MAX_QUESTION_TOKENS, NewsQA
-from tests.conftest import serve_app
+from tests.conftest import serve_app, wait_for
 from tests.test_api import ADMIN_AUTH, AUTH, READ, api_settings, assert_error
 
 OTHER = "second-read-key-5555"
@@ -26,16 +25,6 @@ OTHER = "second-read-key-5555"
 def api(index_settings, qa):
     with TestClient(create_app(api_settings(index_settings), qa=qa), raise_server_exceptions=False) as client:
         yield client
-
-
-def wait_for(condition: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("condition not met")
 
 
 # ---- 1. the work one question may cause ---------------------------------------------------------

@@ -36,6 +36,13 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X
 class Caller:
     key_id: str  # a short hash of the key: safe for logs and metrics
     admin: bool
+    client: str = "unknown"  # the client's address
+
+    @property
+    def slot(self) -> str:
+        """Whose work a question is: a key and an address (a widget's key is shared by everyone on
+        the intranet, so one user's questions must not use up the key for all)."""
+        return f"{self.key_id}@{self.client}"
 
 
 class Guard:
@@ -64,7 +71,7 @@ class Guard:
             raise ApiError(401, "unauthorized", "This API key is not valid.")
         if need_admin and not is_admin:
             raise ApiError(403, "forbidden", "Adding and deleting articles needs an admin key (NEWSBOT_ADMIN_KEYS).")
-        caller = Caller(hashlib.sha256(given).hexdigest()[:12], is_admin)
+        caller = Caller(hashlib.sha256(given).hexdigest()[:12], is_admin, client)
         if not self.limiter.hit(self.rate, caller.key_id):
             raise self._limited(self.rate, (caller.key_id,), "requests for this key")
         return caller
@@ -93,12 +100,12 @@ class Workload:
         if self._free is None:
             self._free = asyncio.Semaphore(self.total)
         free = self._free
-        key = caller.key_id
+        key = caller.slot
         if self.busy.get(key, 0) >= self.per_key:
             raise ApiError(
                 429,
                 "busy",
-                f"This key already has {self.per_key} questions in progress; wait for an answer.",
+                f"You already have {self.per_key} questions in progress; wait for an answer.",
                 headers={"Retry-After": "1"},
             )
         self.busy[key] = self.busy.get(key, 0) + 1
