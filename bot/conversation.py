@@ -133,6 +133,3 @@ class Conversations:
             conversation = Conversation(owner=owner, ttl_seconds=self.ttl_seconds)
         self._store[key] = conversation  # (re)sets its expiry
         return conversation.touch()
-
-    def __len__(self) -> int:
-        return len(self._store)

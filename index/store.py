@@ -103,10 +103,6 @@ class Index:
             finally:
                 self._file_lock.release()
 
-    @property
-    def writable(self) -> bool:
-        return self._file_lock.is_locked
-
     # ---- parts -----------------------------------------------------------------------------
 
     @property
