@@ -153,7 +153,7 @@ def sentence_features(
     best_article_score: float,
     retrieval: Retrieval | None = None,
 ) -> tuple[list[ScoredSentence], np.ndarray]:
-    """The article's quotable sentences and their feature rows (``FEATURES`` order)."""
+    """The article's sentences and their feature rows (``FEATURES`` order)."""
     sentences = article.sentences
     if not sentences:
         return [], np.zeros((0, len(FEATURES)), dtype=np.float32)
@@ -191,7 +191,7 @@ def sentence_features(
                 float(rank),
                 best_article_score - article.score,
                 math.log(1 + len(s.text)) / 6,
-                len(own - question.stems) / (len(own) or 1),
+                len(new) / (len(own) or 1),
                 float(centered[i]) if len(centered) else 0.0,
                 (float(centered[i]) - best_centered) if len(centered) else 0.0,
                 min(sum(df <= RARE_DF for df in new_dfs), 5) / 5,
