@@ -380,9 +380,11 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forward
 def evaluate(
     ctx: click.Context, squad_json: Path, questions_path: Path | None, holdout: float, limit: int | None, as_json: bool
 ) -> None:
-    """Measure retrieval and answers on a SQuAD-format file (e.g. XQuAD).
+    """Measure retrieval and answers on a SQuAD-format file (XQuAD, or SQuAD 2.0 like bench/news/).
 
     The paragraphs are indexed as articles in a temporary data dir unless --data-dir is given.
+    Questions marked is_impossible (SQuAD 2.0), and those of --holdout paragraphs, should be
+    refused: refused_unanswerable says how many were.
     """
     import tempfile
 
