@@ -495,3 +495,43 @@ def test_a_quote_has_words():
         ranked = rank_quotes(retrieval, retrieval.query, model)
         assert {q.sentence.idx for q in ranked} == {1, 4}
         assert all(re.search(r"[^\W\d_]{2,}", q.text) for q in choose_quotes(ranked))
+
+
+def test_eval_reads_squad_2_unanswerable_questions(tmp_path):
+    from bot.evaluate import load_squad
+
+    context = "Der Elbdeich bei Wedel wird bis 2027 um zwei Meter erhöht."
+    data = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "gnad-1",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": "a",
+                                "question": "Um wie viel wird der Deich erhöht?",
+                                "lang": "de",
+                                "is_impossible": False,
+                                "answers": [{"text": "zwei Meter", "answer_start": context.index("zwei Meter")}],
+                            },
+                            {
+                                "id": "b",
+                                "question": "Was kostet der Deich?",
+                                "lang": "de",
+                                "is_impossible": True,
+                                "answers": [],
+                            },
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "squad2.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    articles, questions = load_squad(path)
+    assert len(articles) == 1  # the article stays indexed: its unanswerable question is a hard negative
+    assert [(q.id, q.answerable, q.lang) for q in questions] == [("a", True, "de"), ("b", False, "de")]
