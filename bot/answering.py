@@ -256,18 +256,24 @@ class Linear:
         return ((features - self.mean) / self.scale) @ self.weights + self.bias
 
 
+def lead_score(retrieval: Retrieval) -> float | None:
+    """The best article's score plus half its lead over the runner-up (capped): a clear winner is
+    better evidence than a tie. None when nothing was found."""
+    if not retrieval.articles:
+        return None
+    best = retrieval.articles[0].score
+    runner_up = retrieval.articles[1].score if len(retrieval.articles) > 1 else -math.inf
+    return best + EVIDENCE_MARGIN_WEIGHT * min(best - runner_up, EVIDENCE_MARGIN_CAP)
+
+
 def background_evidence(retrieval: Retrieval) -> float | None:
     """How clearly the archive holds an answer, in the question's own units: the best article's
     score plus half its lead over the runner-up (capped: a clear winner is better evidence than
     a tie), minus what unrelated news text reaches for this question (its background level),
     divided by the question's spread (``bot/evidence.py``). No language's similarity level
     enters it."""
-    if not retrieval.articles:
-        return None
-    best = retrieval.articles[0].score
-    runner_up = retrieval.articles[1].score if len(retrieval.articles) > 1 else -math.inf
-    lead = min(best - runner_up, EVIDENCE_MARGIN_CAP)
-    return (best + EVIDENCE_MARGIN_WEIGHT * lead - retrieval.level) / retrieval.spread
+    score = lead_score(retrieval)
+    return None if score is None else (score - retrieval.level) / retrieval.spread
 
 
 def normalized_evidence(retrieval: Retrieval, model: AnswerModel) -> float | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.admin import NewsAdmin
 from bot.answer import Answer, Citation
-from bot.answering import default_model, normalized_evidence
+from bot.answering import default_model, lead_score, normalized_evidence
 from bot.conversation import Conversation, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.evidence import Background
@@ -44,8 +43,6 @@ MAX_QUESTION_CHARS = 2000
 # What a question may cost: the embedding's time grows with its tokens (a 2,000-character
 # question in an unusual script is 600-1,000 tokens, 1-3 s of CPU), so the bound is in tokens.
 MAX_QUESTION_TOKENS = 128
-EVIDENCE_MARGIN_WEIGHT = 0.5
-EVIDENCE_MARGIN_CAP = 0.04
 LEGACY_MIN_EVIDENCE = 0.85  # for the similarity-only evidence, when no answer model is installed
 
 Turn = str | Answer  # a previous question, or the answer it got
@@ -119,13 +116,8 @@ class NewsQA:
 
     def warm_up(self) -> None:
         """Load the model, open the vector store and cache its vectors now, not on the first question."""
-        health = self.index.health()
-        if not health["ok"]:
-            logger.error(
-                "the index is damaged: %d catalog sentences, %d vectors; run `newsbot check`, then `newsbot reindex`",
-                health["sentences"],
-                health["vectors"],
-            )
+        if not self.index.health()["ok"]:
+            self.index.damage()  # logs what is wrong and what to run; questions will say so too
         elif self.index.catalog.meta("dim"):
             self.index.vectors.preload()
         self.retriever.retrieve("warm-up")
@@ -176,16 +168,9 @@ class NewsQA:
         started = time.perf_counter()
         question = _clean(question)
         found = self.find(question, history=history, since=since, until=until, sources=sources, now=now)
-        language, query, search, dates, retrieval = (
-            found.language,
-            found.query,
-            found.search,
-            found.dates,
-            found.retrieval,
-        )
-        ranked = rank_quotes(retrieval, question, self.model)
+        language, retrieval = found.language, found.retrieval
         best, threshold = self._evidence(retrieval)
-        debug = _debug(query, search, dates, retrieval, best)
+        debug = _debug(found.query, found.search, found.dates, retrieval, best)
         debug["threshold"] = round(threshold, 4)
         refused = best is None or best < threshold or _gibberish(question, retrieval)
         mode, notes, citations = "extractive", [], []
@@ -196,7 +181,7 @@ class NewsQA:
             else:
                 notes.append(phrases(language)[debug["llm"].get("fallback", "llm_unverified")])
         if not citations and not refused:
-            quotes = choose_quotes(ranked)
+            quotes = choose_quotes(rank_quotes(retrieval, question, self.model))
             if quotes:
                 same = self.index.catalog.articles_with_sentences([q.sentence.text for q in quotes])
                 citations = cite(quotes, same)
@@ -265,7 +250,7 @@ class NewsQA:
         """
         override = self.settings.min_evidence
         if self.model is None:
-            return evidence(retrieval), override if override is not None else LEGACY_MIN_EVIDENCE
+            return lead_score(retrieval), override if override is not None else LEGACY_MIN_EVIDENCE
         return normalized_evidence(retrieval, self.model), override if override is not None else 1.0
 
     @property
@@ -383,16 +368,6 @@ def _clean(question: str) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInputError(f"The question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS}).")
     return question
-
-
-def evidence(retrieval: Retrieval) -> float | None:
-    """How strongly the index supports an answer: the best article's score plus half its
-    lead over the runner-up (capped), since a clear winner is better evidence than a tie."""
-    if not retrieval.articles:
-        return None
-    best = retrieval.articles[0].score
-    runner_up = retrieval.articles[1].score if len(retrieval.articles) > 1 else -math.inf
-    return best + EVIDENCE_MARGIN_WEIGHT * min(best - runner_up, EVIDENCE_MARGIN_CAP)
 
 
 def _without(query: str, phrases: list[str]) -> str:

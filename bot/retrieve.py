@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import IndexDamagedError, VectorStoreError
+from bot.errors import VectorStoreError
 from bot.when import DateFilter
 from index.keywords import stems
 from index.models import ArticleMeta
@@ -65,8 +65,9 @@ class RankedArticle:
     similarity: float = 0.0  # of the best passage's best sentence
     coverage: float = 0.0  # keyword coverage of the best passage
     sentences: list[ScoredSentence] = field(default_factory=list)  # of its candidate passages, in order
-    complete: bool = False  # ``sentences`` holds every sentence of the article (``whole_articles``)
-    vectors: np.ndarray | None = None  # of ``sentences``, row by row, once complete
+    # Set by ``whole_articles``: then ``sentences`` holds every sentence of the article, and these
+    # are their vectors, row by row.
+    vectors: np.ndarray | None = None
     meta: ArticleMeta = field(default_factory=lambda: ArticleMeta("", ""))  # for citations
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,16 +147,7 @@ class Retriever:
                 try:
                     found = self._candidates(qv, q_stems, dates, sources, timings)
                 except _MissingVectors as exc:
-                    health = self.index.health()
-                    logger.error(
-                        "index damaged: %s; catalog %d sentences, vector store %d vectors",
-                        exc,
-                        health["sentences"],
-                        health["vectors"],
-                    )
-                    raise IndexDamagedError(
-                        max(health["sentences"] - health["vectors"], exc.missing), health["sentences"]
-                    ) from None
+                    raise self.index.damage(exc.missing) from None
         started = time.perf_counter()
         sims = _similarities(found.sentences, found.vectors, qv)
         weights = {t: _idf(found.total_sentences, found.doc_freqs.get(t, 0)) for t in q_stems}
@@ -170,7 +162,7 @@ class Retriever:
         """Score every sentence of the best ``n`` articles, not only those of their candidate
         passages: in a 30-sentence news article the answer is often far from the passage that
         matched best. Article scores stay as ranked; only ``sentences`` grows."""
-        top = [a for a in retrieval.articles[:n] if not a.complete]
+        top = [a for a in retrieval.articles[:n] if a.vectors is None]
         if not top or retrieval.query_vector is None:
             return
         started = time.perf_counter()
@@ -178,8 +170,7 @@ class Retriever:
             rows = self.index.catalog.article_sentences([a.article_id for a in top])
             vectors = self.index.vectors.get([r["vid"] for r in rows])
             if len(vectors) < len(rows):
-                health = self.index.health()
-                raise IndexDamagedError(max(health["sentences"] - health["vectors"], 1), health["sentences"])
+                raise self.index.damage(len(rows) - len(vectors))
             terms = sorted({t for r in rows for t in r["stems"].split()} - retrieval.doc_freqs.keys())
             retrieval.doc_freqs.update(self.index.catalog.doc_freqs(terms)[1])
         sims = _similarities(rows, vectors, retrieval.query_vector)
@@ -190,12 +181,11 @@ class Retriever:
         for row, sim in zip(rows, sims):
             matched = set(row["stems"].split()) & weights.keys()
             fresh[row["article_id"]].append(_scored(row, float(sim), sum(weights[t] for t in matched) / total_weight))
-        zero = np.zeros_like(retrieval.query_vector)
         for article_id, sentences in fresh.items():
             if sentences:
                 article = by_id[article_id]
-                article.sentences, article.complete = sentences, True
-                article.vectors = np.stack([vectors.get(s.vid, zero) for s in sentences])
+                article.sentences = sentences
+                article.vectors = np.stack([vectors[s.vid] for s in sentences])
         retrieval.timings_ms["whole_articles"] = _ms(started)
 
     def _candidates(

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from index.catalog import Catalog
 from index.config import IndexConfig
 from index.embed import NewsEmbedding, embedder_id, make_embedder
-from index.errors import EmbedderMismatchError, IndexLockedError
+from index.errors import EmbedderMismatchError, IndexDamagedError, IndexLockedError
 from index.vectors import Chroma, VectorStore
 
 logger = logging.getLogger(__name__)
@@ -168,6 +168,16 @@ class Index:
         sentences = int(self.catalog.stats()["sentences"])
         vectors = self.vectors.count() if sentences else 0
         return {"sentences": sentences, "vectors": vectors, "ok": vectors >= sentences}
+
+    def damage(self, missing: int = 1) -> IndexDamagedError:
+        """The error that says how damaged the index is (at least ``missing`` vectors lacking), logged."""
+        health = self.health()
+        logger.error(
+            "the index is damaged: %d catalog sentences, %d vectors; run `newsbot check`, then `newsbot reindex`",
+            health["sentences"],
+            health["vectors"],
+        )
+        return IndexDamagedError(max(health["sentences"] - health["vectors"], missing), health["sentences"])
 
     def check_embedder(self, *, adopt: bool = False) -> None:
         """Fail early, naming both models, when the index was built with another embedder.

@@ -16,7 +16,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.errors import (
     ArticleNotFoundError,
-    IndexDamagedError,
     NewsbotError,
 )
 from bot.http.errors import ApiError, _api_error
@@ -213,8 +212,7 @@ async def readyz(request: Request) -> dict[str, Any]:
     info = await asyncio.to_thread(qa.overview)
     health = await asyncio.to_thread(qa.index.health)
     if not health["ok"]:
-        logger.error("not ready: catalog %d sentences, vector store %d vectors", health["sentences"], health["vectors"])
-        raise IndexDamagedError(health["sentences"] - health["vectors"], health["sentences"])
+        raise await asyncio.to_thread(qa.index.damage)
     return {"status": "ready", "articles": info["articles"], "sentences": info["sentences"]}
 
 
