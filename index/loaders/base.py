@@ -1,0 +1,102 @@
+"""What every format shares: problems, the record -> ``Article`` step, and the guard that
+turns one odd item into a ``Problem`` instead of an aborted run."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from index.dates import parse_datetime, parse_stand
+from index.models import Article
+from index.split import normalized_hash, split_sentences
+
+logger = logging.getLogger(__name__)
+
+RECORD_FIELDS = ("id", "url", "title", "text", "published", "updated", "source", "section", "author")
+TITLE_MAX_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One input item that could not be loaded (``fatal``) or loaded with a caveat."""
+
+    path: str
+    reason: str
+    fatal: bool = True
+
+
+LoadResult = Article | Problem
+
+
+class ItemError(Exception):
+    """Raised inside a format for one bad item; turned into a ``Problem`` by ``guard``."""
+
+
+def guard(origin: str, build: Callable[..., Article]) -> LoadResult:
+    """``build()``, or the ``Problem`` that says why this one item could not be built."""
+    try:
+        return build()
+    except ItemError as exc:
+        return Problem(origin, str(exc))
+    except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # one odd item, not the run
+        logger.warning("could not load %s", origin, exc_info=True)
+        return Problem(origin, f"could not be read ({type(exc).__name__})")
+
+
+def too_big(text: str, max_bytes: int) -> bool:
+    # (a UTF-8 character is at most 4 bytes: most texts pass without being encoded)
+    return len(text) * 4 > max_bytes and len(text.encode("utf-8")) > max_bytes
+
+
+def article_from_record(record: Any, origin: str, *, max_bytes: int, tz: str) -> Article:
+    """Build an ``Article`` from a dict with the JSON fields; unknown keys become metadata."""
+    if not isinstance(record, dict):
+        raise ItemError(f"expected a JSON object, got {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ItemError("missing or empty 'text'")
+    if too_big(text, max_bytes):
+        raise ItemError(f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({max_bytes} bytes)")
+    fields: dict[str, Any] = {}
+    for key in ("title", "source", "url", "section", "author"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            value = str(value)
+        fields[key] = value.strip() if value and value.strip() else None
+    for key in ("published", "updated"):
+        try:
+            fields[key] = parse_datetime(record.get(key), tz)
+        except ValueError as exc:
+            raise ItemError(f"{exc} in '{key}'") from exc
+    text = text.strip()
+    title = fields.pop("title") or title_from_text(text)
+    given = str(record.get("id") or "").strip()
+    # Stable ids: the given one, else the canonical URL, else a hash of the content.
+    article_id = given or fields["url"] or "sha256:" + normalized_hash(title + "\n" + text)[:24]
+    metadata = {k: _jsonable(v) for k, v in record.items() if k not in RECORD_FIELDS}
+    return Article(id=article_id, title=title, text=text, metadata=metadata, origin=origin, **fields)
+
+
+def stand(text: str, tz: str) -> Any:
+    """A tagesschau "Stand: ..." line: (datetime, match) or None; a bad date is an ``ItemError``."""
+    try:
+        return parse_stand(text, tz)
+    except ValueError as exc:
+        raise ItemError(str(exc)) from exc
+
+
+def title_from_text(text: str) -> str:
+    first = split_sentences(text.split("\n", 1)[0][:400])
+    title = first[0] if first else text
+    return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)

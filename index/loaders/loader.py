@@ -1,0 +1,189 @@
+"""The ``Loader``: sources (paths, directories, URLs, ``-``) to files, files to formats, and the
+limits every input is held to (bytes per article and per archive file, fetch deadline and size)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from index.loaders import documents, records
+from index.loaders.base import ItemError, LoadResult, Problem, article_from_record, guard
+from index.loaders.documents import no_alias_loader
+from index.loaders.feeds import is_feed, load_feed
+from index.loaders.formats import KNOWN_EXT, SIDECAR_SUFFIX, Format, by_extension, recognize
+from index.models import Article
+
+BINARY_MAGIC = (b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")
+
+
+class Loader:
+    """Turns paths, URLs and ``-`` (JSONL on stdin) into articles and problems."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 5_000_000,
+        max_file_bytes: int = 1_000_000_000,
+        tz: str = "Europe/Berlin",
+        fetch_timeout: float = 20.0,
+        max_fetch_bytes: int = 20_000_000,
+        allow_private_urls: bool = False,
+        stdin: IO[str] | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes  # one article: a file, or one record of a JSONL/CSV/JSON/feed file
+        self.max_file_bytes = max(max_file_bytes, max_bytes)  # a file of many records (an archive export)
+        self.tz = tz
+        self.fetch_timeout = fetch_timeout  # the whole fetch, redirects included
+        self.max_fetch_bytes = max_fetch_bytes  # a feed of many items; a page is also held to max_bytes
+        self.allow_private_urls = allow_private_urls
+        self.stdin = stdin
+
+    # ---- entry points -------------------------------------------------------------------
+
+    def load(self, sources: Iterable[str | Path]) -> Iterator[LoadResult]:
+        """Load every source in order; directories are walked recursively."""
+        for source in sources:
+            source = str(source)
+            if source == "-":
+                yield from self.load_jsonl_stream(self.stdin or sys.stdin, "<stdin>")
+            elif re.match(r"^https?://", source, re.IGNORECASE):
+                yield from self.load_url(source)
+            else:
+                path = Path(source)
+                if path.is_dir():
+                    for file in self.walk(path):
+                        yield from self.load_file(file)
+                elif path.exists():
+                    yield from self.load_file(path)
+                else:
+                    yield Problem(source, "no such file or directory")
+
+    @staticmethod
+    def walk(directory: Path) -> list[Path]:
+        """Article files under ``directory``: known extensions, no hidden files, no sidecars."""
+        files = []
+        for path in sorted(directory.rglob("*")):
+            rel = path.relative_to(directory)
+            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                continue
+            if path.name.endswith(SIDECAR_SUFFIX) or path.suffix.lower() not in KNOWN_EXT:
+                continue
+            files.append(path)
+        return files
+
+    def load_file(self, path: Path) -> Iterator[LoadResult]:
+        """Load one file of any supported format (``formats.FORMATS``)."""
+        origin = str(path)
+        known = by_extension(path)
+        if known is not None and known.streamed:  # an archive export need not fit in memory
+            yield from self._load_stream(path, origin)
+            return
+        try:
+            raw = self._read_bytes(path, self.max_file_bytes if known is not None and known.many else None)
+            form: Format = recognize(path, raw)
+            if form.binary:
+                yield from form.load(self, raw, origin, None)
+                return
+            text, encoding = self._decode(raw)
+        except ItemError as exc:
+            yield Problem(origin, str(exc))
+            return
+        if encoding not in ("utf-8", "utf-8-sig"):
+            yield Problem(origin, f"not UTF-8; decoded as {encoding}", fatal=False)
+        sidecar = self._sidecar(path)
+        if isinstance(sidecar, Problem):
+            yield sidecar
+            return
+        yield from form.load(self, text, origin, sidecar)
+
+    def load_url(self, url: str) -> Iterator[LoadResult]:
+        """Fetch a feed or an article page over HTTP(S) (limits: ``index/fetch.py``)."""
+        import httpx
+
+        from index.fetch import FetchError, fetch
+
+        try:
+            response = fetch(
+                url, timeout=self.fetch_timeout, max_bytes=self.max_fetch_bytes, allow_private=self.allow_private_urls
+            )
+        except (httpx.HTTPError, FetchError) as exc:
+            yield Problem(url, f"could not fetch: {exc}")
+            return
+        raw = response.content
+        if is_feed(raw, response.content_type):
+            yield from load_feed(self, raw, url)
+        elif len(raw) > self.max_bytes:
+            yield Problem(url, f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({len(raw)} > {self.max_bytes} bytes)")
+        else:
+            yield guard(url, lambda: documents.parse_html(self, response.text, url, url=response.url))
+
+    def load_records(self, text: str, origin: str) -> Iterator[LoadResult]:
+        """A JSON object, a JSON array of objects, or JSONL (an upload, a request body)."""
+        return records.load_records(self, text, origin)
+
+    def load_jsonl_stream(self, stream: IO[str], origin: str) -> Iterator[LoadResult]:
+        return records.load_jsonl_stream(self, stream, origin)
+
+    def article_from_record(self, record: Any, origin: str) -> Article:
+        """Build an ``Article`` from a dict with the JSON fields; unknown keys become metadata."""
+        return article_from_record(record, origin, max_bytes=self.max_bytes, tz=self.tz)
+
+    # ---- files ---------------------------------------------------------------------------
+
+    def _load_stream(self, path: Path, origin: str) -> Iterator[LoadResult]:
+        try:
+            size = path.stat().st_size
+            if size > self.max_file_bytes:
+                yield Problem(origin, f"larger than NEWSBOT_MAX_ARCHIVE_BYTES ({size} > {self.max_file_bytes} bytes)")
+                return
+            with path.open(encoding="utf-8", errors="replace", newline="") as stream:
+                yield from self.load_jsonl_stream(stream, origin)
+        except OSError as exc:
+            yield Problem(origin, f"cannot read: {exc.strerror or exc}")
+
+    def _read_bytes(self, path: Path, limit: int | None = None) -> bytes:
+        limit = limit or self.max_bytes
+        setting = "NEWSBOT_MAX_ARTICLE_BYTES" if limit == self.max_bytes else "NEWSBOT_MAX_ARCHIVE_BYTES"
+        try:
+            size = path.stat().st_size
+            if size > limit:
+                raise ItemError(f"larger than {setting} ({size} > {limit} bytes)")
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ItemError(f"cannot read: {exc.strerror or exc}") from exc
+        if not raw.strip():
+            raise ItemError("empty file")
+        if b"\x00" in raw[:8192] or raw.startswith(BINARY_MAGIC):
+            raise ItemError("binary file, not text")
+        return raw
+
+    @staticmethod
+    def _decode(raw: bytes) -> tuple[str, str]:
+        for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            # latin-1 decodes anything; text that is mostly control characters is not text.
+            controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f") + text.count("\ufffd")
+            if controls > max(2, len(text) // 100):
+                raise ItemError(f"undecodable bytes (tried UTF-8, cp1252, latin-1; last: {encoding})")
+            return text, "utf-8" if encoding == "utf-8-sig" else encoding
+        raise ItemError("undecodable bytes")
+
+    def _sidecar(self, path: Path) -> dict[str, Any] | Problem | None:
+        sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+        if not sidecar.exists():
+            return None
+        import yaml
+
+        try:
+            data = yaml.load(sidecar.read_text(encoding="utf-8"), Loader=no_alias_loader())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            return Problem(str(sidecar), f"metadata file does not parse: {exc}")
+        if not isinstance(data, dict):
+            return Problem(str(sidecar), "metadata file must hold a mapping of fields")
+        return data

@@ -1,0 +1,124 @@
+"""Many articles per file: JSON (an object or an array), JSONL and CSV (with a header row, or
+10kGNAD's ``label;'text'``). The byte limit applies per record, not to the file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from index.loaders.base import LoadResult, Problem, guard, too_big
+
+if TYPE_CHECKING:
+    from index.loaders.loader import Loader
+
+GNAD_LINE = re.compile(r"^[\w\- ]{1,40};'")  # 10kGNAD: label;'text'
+
+
+def load_json(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+    """A JSON object or an array of objects, each an article record."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield Problem(origin, f"invalid JSON: {exc}")
+        return
+    except RecursionError:
+        yield Problem(origin, "invalid JSON: nested too deeply")
+        return
+    records = data if isinstance(data, list) else [data]
+    for n, record in enumerate(records):
+        where = origin if len(records) == 1 else f"{origin}[{n}]"
+        yield guard(where, lambda record=record, where=where: loader.article_from_record(record, where))
+
+
+def load_records(loader: Loader, text: str, origin: str) -> Iterator[LoadResult]:
+    """A JSON object, a JSON array of objects, or JSONL (one object per line)."""
+    try:
+        json.loads(text)
+    except RecursionError:
+        pass  # load_json reports it
+    except json.JSONDecodeError:
+        if "\n" in text.strip():
+            yield from load_jsonl_stream(loader, io.StringIO(text), origin)
+            return
+    yield from load_json(loader, text, origin)
+
+
+def load_jsonl(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+    yield from load_jsonl_stream(loader, io.StringIO(text), origin)
+
+
+def load_jsonl_stream(loader: Loader, stream: IO[str], origin: str) -> Iterator[LoadResult]:
+    """One JSON record per line; a malformed line is reported with its line number."""
+    for lineno, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        where = f"{origin}:{lineno}"
+        if too_big(line, loader.max_bytes):
+            yield Problem(where, f"record larger than NEWSBOT_MAX_ARTICLE_BYTES ({loader.max_bytes} bytes)")
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Problem(where, f"malformed JSON line: {exc.msg}")
+            continue
+        except RecursionError:
+            yield Problem(where, "malformed JSON line: nested too deeply")
+            continue
+        yield guard(where, lambda record=record, where=where: loader.article_from_record(record, where))
+
+
+def load_csv(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+    """CSV with a header row, or the 10kGNAD shape ``label;'text'`` without one."""
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    if GNAD_LINE.match(first):
+        rows = csv.reader(io.StringIO(text), delimiter=";", quotechar="'")
+        for lineno, row in _csv_rows(rows, origin):
+            if isinstance(row, Problem):
+                yield row
+                continue
+            if not row:
+                continue
+            where = f"{origin}:{lineno}"
+            if len(row) != 2:
+                yield Problem(where, f"expected label;'text', got {len(row)} fields")
+                continue
+            yield guard(
+                where,
+                lambda row=row, where=where: loader.article_from_record({"section": row[0], "text": row[1]}, where),
+            )
+        return
+    try:
+        dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    if "text" not in (reader.fieldnames or []):
+        yield Problem(origin, f"CSV has no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
+        return
+    for line_num, fields in _csv_rows(reader, origin):
+        if isinstance(fields, Problem):
+            yield fields
+            continue
+        where = f"{origin}:{line_num}"
+        record: dict[str, Any] = {k: v for k, v in fields.items() if k is not None and v not in (None, "")}
+        yield guard(where, lambda record=record, where=where: loader.article_from_record(record, where))
+
+
+def _csv_rows(reader: Any, origin: str) -> Iterator[tuple[int, Any]]:
+    """(line number, row) of a csv reader; a row the csv module rejects (a field over the size
+    limit, a stray quote) becomes a ``Problem`` and reading goes on with the next line."""
+    n = 0
+    while True:
+        n += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield n, Problem(f"{origin}:{getattr(reader, 'line_num', n)}", f"malformed CSV row: {exc}")
+            continue
+        yield getattr(reader, "line_num", n), row
