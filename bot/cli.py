@@ -299,14 +299,14 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, pe
     NEWSBOT_TELEGRAM_ALLOWED_USERS / NEWSBOT_TELEGRAM_ALLOWED_CHATS (comma-separated ids),
     or NEWSBOT_TELEGRAM_ALLOW_ALL=true. In groups the bot answers when mentioned or replied to.
     """
-    from bot import telegram_bot
+    from bot import telegram
 
     settings = _settings(ctx)
     if webhook is not None and not webhook.startswith(("https://", "http://")):
         raise ConfigError(f"--webhook needs a URL (https://...), not '{webhook}'.")
     if ctx.obj["verbose"] == 0:
-        logging.getLogger("bot.telegram_bot").setLevel(logging.INFO)  # who was refused, errors
-    telegram_bot.run(settings, webhook=webhook, listen=listen, port=port, persist=persist)
+        logging.getLogger("bot.telegram").setLevel(logging.INFO)  # who was refused, errors
+    telegram.run(settings, webhook=webhook, listen=listen, port=port, persist=persist)
 
 
 @main.command()
@@ -342,9 +342,9 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forward
 
     settings = _settings(ctx)
     if with_telegram:  # the bot itself starts inside the app's lifespan: check its settings now
-        from bot import telegram_bot
+        from bot import telegram
 
-        telegram_bot.check_settings(settings)
+        telegram.check_settings(settings)
     app = api.create_app(settings, telegram=with_telegram)  # refuses unsafe API settings
     click.echo(f"newsbot API on http://{host}:{port} (docs: /docs, widget: /widget.js); Ctrl-C stops it.", err=True)
     uvicorn.run(

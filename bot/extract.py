@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bot.answer import Citation
 from bot.answering import QUOTE_ARTICLES, AnswerModel, analyse, quote_articles, sentence_features
 from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
+from bot.texts import texts
 from index.models import ArticleMeta
 
 if TYPE_CHECKING:
@@ -63,32 +64,6 @@ HAS_TIME = re.compile(
     re.IGNORECASE,
 )
 
-PHRASES = {
-    "de": {
-        "refusal": "Dazu habe ich in den Artikeln nichts gefunden.",
-        "according": "Laut {who}",
-        "updated": "Stand {date}",
-        "published": "vom {date}",
-        "note": "Hinweis zur Berichterstattung: {note}",
-        "llm_unverified": "Die KI-Antwort ließ sich nicht mit den Quellen belegen; hier stattdessen wörtliche Zitate.",
-        "llm_failed": "Das Sprachmodell hat nicht (rechtzeitig) geantwortet; hier stattdessen wörtliche Zitate.",
-        "open": "„",
-        "close": "“",
-    },
-    "en": {
-        "refusal": "I found nothing about that in the articles.",
-        "according": "According to {who}",
-        "updated": "updated {date}",
-        "published": "published {date}",
-        "note": "Editorial note from the cited article: {note}",
-        "llm_unverified": "The generated answer could not be verified against the sources, so here are "
-        "verbatim quotes instead.",
-        "llm_failed": "The language model did not answer (in time), so here are verbatim quotes instead.",
-        "open": "\u201c",
-        "close": "\u201d",
-    },
-}
-
 
 @dataclass
 class Quote:
@@ -102,10 +77,6 @@ class Quote:
     @property
     def shown_score(self) -> float:
         return self.confidence if self.confidence is not None else self.score
-
-
-def phrases(language: str) -> dict[str, str]:
-    return PHRASES.get(language, PHRASES["de"])
 
 
 def rank_quotes(retrieval: Retrieval, question: str, model: AnswerModel | None) -> list[Quote]:
@@ -211,7 +182,7 @@ def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citati
 
 def compose(citations: list[Citation], language: str) -> str:
     """Framing text in the question's language: Laut tagesschau.de (Stand 07.03.2022, 19:45): „...“ [1]"""
-    p = phrases(language)
+    p = texts(language)
     lines = []
     for c in citations:
         quoted = " … ".join(f"{p['open']}{q}{p['close']}" for q in c.quotes)
@@ -221,7 +192,7 @@ def compose(citations: list[Citation], language: str) -> str:
 
 def attribution(c: Citation, language: str) -> str:
     """Who said it and when, in the question's language: Laut tagesschau.de (Stand 07.03.2022, 19:45)"""
-    p = phrases(language)
+    p = texts(language)
     who = c.source or f"{p['open']}{c.title}{p['close']}"
     when = _when(c, p)
     return p["according"].format(who=who) + (f" ({when})" if when else "")

@@ -26,12 +26,13 @@ from bot.answering import default_model, lead_score, normalized_evidence
 from bot.conversation import Conversation, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.evidence import Background
-from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, cite_claims, compose, phrases, rank_quotes
+from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, cite_claims, compose, rank_quotes
 from bot.generate import NO_ANSWER, Verifier, messages, rewrite_messages, sources_for, split_claims
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.llm import LLM, LLMError
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
+from bot.texts import texts
 from bot.when import DateFilter, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
@@ -179,7 +180,7 @@ class NewsQA:
             if generated is not None and generated[0]:
                 mode, citations, text = "generated", generated[0], generated[1]
             else:
-                notes.append(phrases(language)[debug["llm"].get("fallback", "llm_unverified")])
+                notes.append(texts(language)[debug["llm"].get("fallback", "llm_unverified")])
         if not citations and not refused:
             quotes = choose_quotes(rank_quotes(retrieval, question, self.model))
             if quotes:
@@ -188,8 +189,8 @@ class NewsQA:
                 text = compose(citations, language)
         if not citations:
             refused, notes = True, []
-            text = phrases(language)["refusal"]
-        notes += [phrases(language)["note"].format(note=n) for n in dict.fromkeys(c.note for c in citations if c.note)]
+            text = texts(language)["refusal"]
+        notes += [texts(language)["note"].format(note=n) for n in dict.fromkeys(c.note for c in citations if c.note)]
 
         timings = {"total": round((time.perf_counter() - started) * 1000, 2), **retrieval.timings_ms}
         answer = Answer(

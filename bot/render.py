@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.answer import Answer, Citation
+from bot.texts import texts
 
 
 def day(iso: str | None) -> str:
@@ -30,7 +31,7 @@ def answer_text(answer: Answer, *, debug: bool = False) -> str:
     if answer.note:
         lines += ["", answer.note]
     if answer.citations:
-        lines += ["", "Quellen:" if answer.language == "de" else "Sources:"]
+        lines += ["", texts(answer.language)["sources"] + ":"]
         lines += [source_line(c) for c in answer.citations]
     if debug:
         lines += ["", debug_text(answer)]

@@ -13,16 +13,9 @@ from bot.conversation import Conversation
 from bot.errors import NewsbotError
 from bot.qa import NewsQA
 from bot.render import answer_text, debug_text, source_line
+from bot.texts import REPL_HELP
 
 logger = logging.getLogger(__name__)
-
-HELP = """Ask a question in German or English; follow-up questions use the conversation so far.
-  :sources       all sources of the last answer, with links
-  :debug         show/hide how answers are found (query, date filter, scores, timings)
-  :since DATE    only articles from DATE on (":since" alone clears it); :until DATE likewise
-  :reset         forget the conversation and the date filters
-  :help          this text
-  :quit          leave (Ctrl-D works too)"""
 
 
 class Repl:
@@ -87,7 +80,7 @@ class Repl:
         if name in (":quit", ":exit", ":q"):
             return False
         if name == ":help":
-            self.write(HELP)
+            self.write(REPL_HELP)
         elif name == ":sources":
             last = self.conversation.last
             if last is None or not last.citations:

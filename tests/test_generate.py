@@ -209,7 +209,7 @@ def test_api_stream_sends_draft_events_then_the_verified_answer(llm_qa, llm_serv
 def test_telegram_edits_the_draft_at_most_once_a_second_then_shows_the_verified_answer(index_settings, e5, llm_server):
     import asyncio
 
-    from bot.telegram_bot import NewsBot
+    from bot.telegram import NewsBot
     from tests.botapi import BotAPIServer, message_update
 
     draft = f"{GOOD_DE} Olaf Scholz war auch dabei [1]. {GOOD_DE_2}"

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from bot.answer import Answer
 from bot.qa import NewsQA
 from bot.settings import Settings
-from bot.telegram_bot import NewsBot
-from bot.telegram_render import LIMIT, Span, answer_messages, size, split
+from bot.telegram import NewsBot
+from bot.telegram.render import LIMIT, Span, answer_messages, size, split
 from tests.botapi import BotAPIServer, TelegramHTML, message_update
 from tests.conftest import LINKED, NEWSBOT, SEED
 
@@ -133,7 +133,7 @@ def test_stranger_is_refused_once_and_causes_no_retrieval(index_settings, qa, se
         server.push(message_update("Wer hat in Belarus verhandelt?", user_id=REPORTER))
         server.wait_for(lambda: server.sent(REPORTER))
 
-    with caplog.at_level(logging.WARNING, logger="bot.telegram_bot"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram"):
         serve(bot, scenario)
     (refusal,) = server.sent(STRANGER)
     assert "nur für die Redaktion" in plain(refusal)
@@ -338,7 +338,7 @@ def test_unexpected_error_gets_apology_and_full_traceback_in_log(index_settings,
         server.push(message_update("Wer hat in Belarus verhandelt?", user_id=REPORTER))
         server.wait_for(lambda: server.sent(REPORTER))
 
-    with caplog.at_level(logging.ERROR, logger="bot.telegram_bot"):
+    with caplog.at_level(logging.ERROR, logger="bot.telegram"):
         serve(bot, scenario)
     (apology,) = server.sent(REPORTER)
     assert plain(apology).startswith("Entschuldigung, da ist etwas schiefgegangen")

@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
             await asyncio.to_thread(service.warm_up)
             app.state.qa = service
             if telegram:
-                from bot.telegram_bot import NewsBot
+                from bot.telegram import NewsBot
 
                 await stack.enter_async_context(NewsBot(settings, service).running())
             yield

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from bot.answer import Answer
-from bot.extract import attribution, phrases
+from bot.extract import attribution
 from bot.render import day
+from bot.texts import texts
 
 LIMIT = 4096  # Telegram's maximum message length
 MAX_TITLE = 200  # link texts are never split, so they are kept short
@@ -25,11 +26,6 @@ TAGS = frozenset({"b", "i", "u", "s", "code", "blockquote", "a"})
 # A sentence ends after . ! ? … (and closing quotes or brackets) followed by white space, or at a line break.
 _SENTENCE = re.compile(r".*?(?:[.!?…]+[\"'“”»)\]]*\s+|\n+|$)", re.DOTALL)
 _WORD = re.compile(r"\S*\s*")
-
-LABELS = {
-    "de": {"sources": "Quellen", "also": "gleichlautend", "filter": "Filter", "since": "ab", "until": "bis"},
-    "en": {"sources": "Sources", "also": "same text in", "filter": "Filter", "since": "from", "until": "until"},
-}
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ def answer_messages(answer: Answer, *, since: str | None = None, until: str | No
     A refusal is set apart (a magnifier and italics, no sources). ``since``/``until`` are
     the chat's date filter, shown so that nobody wonders why older articles are missing.
     """
-    labels = _labels(answer.language)
+    labels = texts(answer.language)
     if answer.refused:
         spans = [Span("🔎 "), Span(answer.text, "i")]
     else:
@@ -154,7 +150,7 @@ def answer_messages(answer: Answer, *, since: str | None = None, until: str | No
 
 def _quoted(answer: Answer) -> list[Span]:
     """Extractive answers: who said it and when, then the verbatim quotes as a block quote."""
-    p = phrases(answer.language)
+    p = texts(answer.language)
     spans = []
     for c in answer.citations:
         quoted = " … ".join(f"{p['open']}{q}{p['close']}" for q in c.quotes or [c.quote])
@@ -164,7 +160,7 @@ def _quoted(answer: Answer) -> list[Span]:
 
 def sources_messages(answer: Answer) -> list[str]:
     """Every source of ``answer`` in full: title as link, source and date, quote, agency copies."""
-    labels = _labels(answer.language)
+    labels = texts(answer.language)
     spans: list[Span] = [Span(f"{labels['sources']}:", "b")]
     for c in answer.citations:
         spans += [Span(f"\n\n[{c.n}] "), _link(c.title, c.url, None, bold=True)]
@@ -191,7 +187,3 @@ def _link(title: str, url: str | None, iso: str | None, *, bold: bool = False) -
     if url and re.match(r"https?://", url):
         return Span(text, "a", href=url)
     return Span(text, "b" if bold else None)
-
-
-def _labels(language: str) -> dict[str, str]:
-    return LABELS.get(language, LABELS["en"])

@@ -4,7 +4,7 @@ A thin adapter over ``NewsQA``: updates come in (long polling or a webhook), pas
 guard (duplicate ``update_id`` s, the allow lists), and questions go to ``qa.aask``
 in a worker thread, so chats are answered concurrently while the event loop stays
 free. Each chat keeps a short, expiring history for follow-ups and its date filter
-in ``chat_data`` (persisted with ``--persist``). Rendering lives in ``telegram_render``.
+in ``chat_data`` (persisted with ``--persist``). Rendering lives in ``render``, sending (rate limits, retries, drafts) in ``delivery``.
 """
 
 from __future__ import annotations
@@ -14,21 +14,20 @@ import contextlib
 import logging
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cachetools import LRUCache
 from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from telegram import BotCommand, LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update, User
-from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -41,7 +40,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from tenacity import AsyncRetrying, before_sleep_log, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.answer import Answer
 from bot.conversation import Conversation
@@ -49,84 +47,15 @@ from bot.errors import ConfigError, NewsbotError
 from bot.qa import NewsQA
 from bot.render import day
 from bot.settings import Settings
-from bot.telegram_render import LIMIT, Span, answer_messages, sources_messages, split
+from bot.telegram.delivery import Draft, PatientRateLimiter, redact_in_logs, typing
+from bot.telegram.render import Span, answer_messages, sources_messages, split
+from bot.texts import COMMANDS, EXAMPLES, language_of, texts
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE]
-TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for about 5
-DRAFT_EVERY = 1.0  # seconds between edits of a streaming draft (Telegram's flood limits)
-NETWORK_ATTEMPTS = 4  # a send that fails with a network error is tried this often in all
 SEEN_UPDATES = 10_000  # update ids remembered to drop re-deliveries
 REFUSED_USERS = 10_000  # users told once that they may not ask
-
-TEXTS = {
-    "de": {
-        "start": "Hallo! Ich beantworte Fragen aus dem Artikelarchiv, mit wörtlichen Zitaten und Quellen. "
-        "Schreib einfach eine Frage, zum Beispiel:\n„{example}“\n\n/help zeigt, was ich weiß und kann.",
-        "help": "Ich kenne {articles} Artikel ({range}){sources}.\n\n"
-        "Frag auf Deutsch oder Englisch, z. B.:\n• {examples}\n\n"
-        "Folgefragen („Und wann?“) beziehen sich auf die letzte Frage.\n"
-        "/sources – alle Quellen der letzten Antwort\n"
-        "/since DATUM, /until DATUM – nur Artikel ab/bis zu einem Datum (ohne Datum: aufheben)\n"
-        "/reset – Verlauf und Filter vergessen",
-        "group": "In Gruppen antworte ich, wenn ihr mich erwähnt ({mention}) oder auf meine Nachricht antwortet.",
-        "not_allowed": "Entschuldigung, dieser Bot ist nur für die Redaktion freigeschaltet. "
-        "Bitte wende dich an die Administratoren.",
-        "no_sources": "Noch keine Quellen: Die letzte Antwort hat nichts zitiert.",
-        "filter_set": "Filter gesetzt: {which} {value}.",
-        "filter_cleared": "Filter aufgehoben: {which}.",
-        "reset": "Verlauf und Filter sind zurückgesetzt.",
-        "empty": "Schreib mir eine Frage, zum Beispiel: „{example}“",
-        "error": "Entschuldigung, da ist etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
-        "too_many": "Das waren viele Fragen in kurzer Zeit. Bitte warte einen Moment und frag dann noch einmal.",
-        "unknown": "Diesen Befehl kenne ich nicht. /help zeigt, was geht.",
-        "since": "ab",
-        "until": "bis",
-    },
-    "en": {
-        "start": "Hello! I answer questions from the article archive, with verbatim quotes and sources. "
-        "Just send a question, for example:\n\u201c{example}\u201d\n\n/help shows what I know and can do.",
-        "help": "I know {articles} articles ({range}){sources}.\n\n"
-        "Ask in English or German, e.g.:\n• {examples}\n\n"
-        "Follow-ups (\u201cAnd when?\u201d) refer to the previous question.\n"
-        "/sources – every source of the last answer\n"
-        "/since DATE, /until DATE – only articles from/until a date (no date: clear)\n"
-        "/reset – forget the conversation and filters",
-        "group": "In groups I answer when you mention me ({mention}) or reply to my message.",
-        "not_allowed": "Sorry, this bot is only open to the newsroom. Please ask its administrators for access.",
-        "no_sources": "No sources yet: the last answer cited nothing.",
-        "filter_set": "Filter set: {which} {value}.",
-        "filter_cleared": "Filter cleared: {which}.",
-        "reset": "Conversation and filters are reset.",
-        "empty": "Send me a question, for example: \u201c{example}\u201d",
-        "error": "Sorry, something went wrong. Please try again in a moment.",
-        "too_many": "That was a lot of questions in a short time. Please wait a moment, then ask again.",
-        "unknown": "I don't know that command. /help lists what works.",
-        "since": "from",
-        "until": "until",
-    },
-}
-EXAMPLES = {
-    "de": ["Wer hat in Belarus verhandelt?", "Was geschah gestern in der Ukraine?", "Und wann?"],
-    "en": ["Who negotiated in Belarus?", "What happened in Ukraine last week?", "And when?"],
-}
-COMMANDS = {
-    "de": [
-        ("help", "Was ich weiß und kann"),
-        ("sources", "Alle Quellen der letzten Antwort"),
-        ("since", "Nur Artikel ab DATUM"),
-        ("until", "Nur Artikel bis DATUM"),
-        ("reset", "Verlauf und Filter vergessen"),
-    ],
-    "en": [
-        ("help", "What I know and can do"),
-        ("sources", "Every source of the last answer"),
-        ("since", "Only articles from DATE on"),
-        ("until", "Only articles until DATE"),
-        ("reset", "Forget the conversation and filters"),
-    ],
-}
 
 
 def check_settings(settings: Settings) -> None:
@@ -144,63 +73,6 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-class Redact(logging.Filter):
-    """Replaces a secret in log records (python-telegram-bot logs its Bot API URLs at DEBUG,
-    and those URLs carry the token)."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<token>"), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "<token>")
-        return True
-
-
-def redact_in_logs(secret: str) -> None:
-    """Keep ``secret`` out of every log line, whichever logger writes it."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, Redact) and f.secret == secret for f in handler.filters):
-            handler.addFilter(Redact(secret))
-
-
-class PatientRateLimiter(AIORateLimiter):
-    """PTB's limiter (keeps under Telegram's flood limits, waits out ``RetryAfter``), plus
-    retries with exponential backoff for network errors and timeouts on the way to Telegram."""
-
-    async def process_request(
-        self,
-        callback: Any,
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_transient),
-            stop=stop_after_attempt(NETWORK_ATTEMPTS),
-            wait=wait_exponential(multiplier=0.5, max=8),
-            reraise=True,
-            before_sleep=before_sleep_log(logger, logging.WARNING),
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-        raise AssertionError("unreachable")  # pragma: no cover - reraise=True ends the loop
-
-
-def _transient(exc: BaseException) -> bool:
-    """Network trouble and timeouts are worth another try; a malformed request (BadRequest) is not."""
-    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
-
-
 class NewsBot:
     """The Telegram application over one ``NewsQA``: ``run()`` blocks, ``running()`` shares a loop."""
 
@@ -210,8 +82,8 @@ class NewsBot:
         redact_in_logs(settings.telegram_token.get_secret_value())
         self.settings = settings
         self.qa = qa
-        self._seen: OrderedDict[int, None] = OrderedDict()
-        self._refused: OrderedDict[int, None] = OrderedDict()
+        self._seen: LRUCache[int, bool] = LRUCache(SEEN_UPDATES)
+        self._refused: LRUCache[int, bool] = LRUCache(REFUSED_USERS)
         # An allowed user cannot flood the bot (and with it everyone else's questions).
         self._rate = parse_rate(settings.telegram_rate_limit)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
@@ -303,7 +175,7 @@ class NewsBot:
 
     async def guard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Runs before every handler: drop re-delivered updates and serve allowed people only."""
-        if _remember(self._seen, update.update_id, SEEN_UPDATES):
+        if _remember(self._seen, update.update_id):
             logger.info("dropped re-delivered update %s", update.update_id)
             raise ApplicationHandlerStop
         user, chat, message = update.effective_user, update.effective_chat, update.effective_message
@@ -315,7 +187,7 @@ class NewsBot:
             chat.id if chat else None,
         )
         addressed = message is not None and (_is_command(message) or self._addressed(message, context))
-        if addressed and user is not None and not _remember(self._refused, user.id, REFUSED_USERS):
+        if addressed and user is not None and not _remember(self._refused, user.id):
             await message.reply_text(_texts(user)["not_allowed"], parse_mode=None)  # type: ignore[union-attr]
         raise ApplicationHandlerStop
 
@@ -333,7 +205,11 @@ class NewsBot:
         texts = _texts(message.from_user)
         question = _without_mention(message, context.bot.username)
         if not question:
-            await message.reply_text(texts["empty"].format(example=EXAMPLES[_language(texts)][0]))
+            await message.reply_text(
+                texts["empty"].format(
+                    example=EXAMPLES[language_of(message.from_user.language_code if message.from_user else None)][0]
+                )
+            )
             return
         user_id = message.from_user.id if message.from_user else message.chat_id
         if not self._limiter.hit(self._rate, "telegram", str(user_id)):
@@ -342,7 +218,7 @@ class NewsBot:
         state = self._state(context)
         draft = Draft(message) if getattr(self.qa, "llm", None) is not None else None
         try:
-            async with _typing(context, message.chat_id), draft or contextlib.nullcontext():
+            async with typing(context, message.chat_id), draft or contextlib.nullcontext():
                 answer = await self.qa.aask(question, conversation=state, on_draft=draft.update if draft else None)
         except NewsbotError as exc:  # a question newsbot cannot work with: say why
             await message.reply_text(str(exc), parse_mode=None)
@@ -399,7 +275,7 @@ class NewsBot:
         message = update.effective_message
         assert message is not None
         texts = _texts(update.effective_user)
-        text = texts["start"].format(example=EXAMPLES[_language(texts)][0])
+        text = texts["start"].format(example=EXAMPLES[_language(update.effective_user)][0])
         if message.chat.type != ChatType.PRIVATE:
             text += "\n\n" + texts["group"].format(mention=f"@{context.bot.username}")
         await message.reply_text(text, parse_mode=None)
@@ -408,7 +284,7 @@ class NewsBot:
         message = update.effective_message
         assert message is not None
         texts = _texts(update.effective_user)
-        language = _language(texts)
+        language = _language(update.effective_user)
         info = await asyncio.to_thread(self.qa.overview)
         sources = ", ".join(s["source"] for s in info["sources"][:5] if s["source"])
         text = texts["help"].format(
@@ -498,82 +374,6 @@ def run(
         NewsBot(settings, qa, persist=persist).run(webhook=webhook, listen=listen, port=port)
 
 
-class Draft:
-    """The LLM's unverified draft in one message, edited at most once per second while it grows.
-
-    ``update`` is called from the worker thread that talks to the LLM; the event loop shows the
-    latest text every second. The caller replaces the message with the verified answer.
-    """
-
-    def __init__(self, message: Message) -> None:
-        self.message = message
-        self.text = ""
-        self.shown = ""
-        self.sent: Message | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def update(self, text: str) -> None:
-        self.text = text
-
-    async def __aenter__(self) -> Draft:
-        self._task = asyncio.create_task(self._run())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(DRAFT_EVERY)
-            text = self.text
-            if not text or text == self.shown:
-                continue
-            shown = split([Span("✍️ "), Span(text[: LIMIT - 100], "i"), Span(" …")])[0]
-            try:
-                if self.sent is None:
-                    self.sent = await self.message.reply_text(shown, do_quote=False)
-                else:
-                    await self.sent.edit_text(shown)
-                self.shown = text
-            except TelegramError as exc:  # a draft is cosmetic: the verified answer still comes
-                logger.debug("draft update failed: %s", exc)
-
-
-@contextlib.asynccontextmanager
-async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> AsyncIterator[None]:
-    """Show "typing…" in the chat until the block is done."""
-
-    async def keep_typing() -> None:
-        while True:
-            try:
-                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-            except TelegramError as exc:  # cosmetic: never let it stop the answer
-                logger.debug("typing action failed: %s", exc)
-            await asyncio.sleep(TYPING_EVERY)
-
-    task = asyncio.create_task(keep_typing())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _remember(seen: OrderedDict[int, None], key: int, bound: int) -> bool:
-    """Whether ``key`` was seen before; remembers it (the ``bound`` most recent keys)."""
-    if key in seen:
-        seen.move_to_end(key)
-        return True
-    seen[key] = None
-    if len(seen) > bound:
-        seen.popitem(last=False)
-    return False
-
-
 def _is_command(message: Message) -> bool:
     return bool(message.text and message.text.startswith("/"))
 
@@ -589,11 +389,18 @@ def _visible(part: str) -> bool:
     return bool(re.sub(r"<[^>]+>", "", part).strip())
 
 
+def _remember(seen: LRUCache[int, bool], key: int) -> bool:
+    """Whether ``key`` was seen before; remembers it (the cache keeps the most recent keys)."""
+    if seen.get(key):
+        return True
+    seen[key] = True
+    return False
+
+
+def _language(user: User | None) -> str:
+    return language_of(user.language_code if user is not None else None)
+
+
 def _texts(user: User | None) -> dict[str, str]:
-    """The bot's own texts in the user's Telegram language (German or English)."""
-    code = user.language_code if user is not None else None
-    return TEXTS["de" if (code or "").casefold().startswith("de") else "en"]
-
-
-def _language(texts: dict[str, str]) -> str:
-    return "de" if texts is TEXTS["de"] else "en"
+    """The bot's own texts in the user's Telegram language (German, else English)."""
+    return texts(_language(user))
