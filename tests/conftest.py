@@ -162,6 +162,20 @@ def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = N
     )
 
 
+def invoke_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None):
+    """Run ``newsbot`` in this process (click's ``CliRunner``): the same command line, parsing, exit
+    codes and output as ``run_cli``, without a new interpreter and model load per call. Crash tests,
+    and tests that need a process of their own, use ``run_cli``."""
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def wait_for(condition: object, timeout: float = 60, what: object = "condition") -> object:
     """Poll ``condition()`` until it is truthy (and return it), failing after ``timeout`` seconds:
     tests wait on a state, never for a fixed time."""

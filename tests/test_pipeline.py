@@ -206,9 +206,9 @@ def test_second_writer_fails_fast_naming_the_holder(settings, open_index):
 
 
 def test_stats_json_keys_via_cli(tmp_path):
-    from tests.conftest import run_cli
+    from tests.conftest import invoke_cli
 
-    result = run_cli("ingest", str(SEED), "--json")
+    result = invoke_cli("ingest", str(SEED), "--json")
     report = json.loads(result.stdout)
     assert result.returncode == 0
     assert set(report) >= {
@@ -221,6 +221,6 @@ def test_stats_json_keys_via_cli(tmp_path):
         "embedded_sentences",
         "seconds",
     }
-    stats = json.loads(run_cli("stats", "--json").stdout)
+    stats = json.loads(invoke_cli("stats", "--json").stdout)
     assert set(stats) >= {"articles", "sentences", "passages", "embedder", "oldest", "newest"}
     assert stats["articles"] == 1 and os.path.isdir(tmp_path / "data")

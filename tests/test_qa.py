@@ -17,7 +17,7 @@ from bot.qa import NewsQA
 from bot.settings import Settings
 from index.loaders import Loader
 from index.models import Article
-from tests.conftest import ROOT, SEED, run_cli
+from tests.conftest import ROOT, SEED, invoke_cli
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SEED_TEXT = SEED.read_text(encoding="utf-8")
@@ -313,8 +313,8 @@ def test_same_quote_in_several_articles_cites_the_earliest_once(tmp_path, e5):
 
 
 def test_ask_json_contract():
-    assert run_cli("ingest", str(ROOT / "corpus")).returncode == 0
-    result = run_cli("ask", "Wo wollen sich Lawrow und Kuleba treffen?", "--json")
+    assert invoke_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    result = invoke_cli("ask", "Wo wollen sich Lawrow und Kuleba treffen?", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert {"question", "answer", "refused", "language", "citations", "note", "timings_ms"} <= set(data)
@@ -332,7 +332,7 @@ def test_ask_json_contract():
 
 
 def test_repl_through_stdin():
-    assert run_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    assert invoke_cli("ingest", str(ROOT / "corpus")).returncode == 0
     script = (
         "\n".join(
             [
@@ -350,7 +350,7 @@ def test_repl_through_stdin():
         )
         + "\n"
     )
-    result = run_cli("repl", input=script)
+    result = invoke_cli("repl", input=script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count("Antalya") >= 2
@@ -413,7 +413,7 @@ def test_eval_command_on_a_small_squad_file(tmp_path):
         )
     )
     for extra in ([], ["--questions", str(en)]):
-        result = run_cli("eval", str(de), *extra, "--json")
+        result = invoke_cli("eval", str(de), *extra, "--json")
         assert result.returncode == 0, result.stderr
         metrics = json.loads(result.stdout)
         assert set(metrics) >= {
@@ -431,7 +431,7 @@ def test_eval_command_on_a_small_squad_file(tmp_path):
     assert not (tmp_path / "data").exists()  # a temporary data dir unless --data-dir is given
     broken = tmp_path / "broken.json"
     broken.write_text("{}")
-    result = run_cli("eval", str(broken))
+    result = invoke_cli("eval", str(broken))
     assert result.returncode != 0 and "SQuAD format" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -450,9 +450,9 @@ def test_long_lived_reader_follows_ingest_processes(tmp_path, e5, settings):
 
     def ingest(text: str) -> None:
         record.write_text(json.dumps({**article, "text": text}), encoding="utf-8")
-        assert run_cli("ingest", str(record)).returncode == 0
+        assert invoke_cli("ingest", str(record)).returncode == 0
 
-    assert run_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    assert invoke_cli("ingest", str(ROOT / "corpus")).returncode == 0
     with NewsQA(settings, embedder=e5) as qa:
         qa.warm_up()
         assert qa.ask(question).refused
@@ -466,7 +466,7 @@ def test_long_lived_reader_follows_ingest_processes(tmp_path, e5, settings):
         assert "bis 23 Uhr" in updated.citations[0].quote
         assert not any("22 Uhr" in q for c in updated.citations for q in c.quotes)
 
-        assert run_cli("remove", article["id"]).returncode == 0
+        assert invoke_cli("remove", article["id"]).returncode == 0
         removed = qa.ask(question)
         assert not any(c.article_id == article["id"] for c in removed.citations)
         assert not qa.ask("Wer hat in Belarus verhandelt?").refused  # the rest still answers

@@ -1,0 +1,102 @@
+"""The ``newsbot`` command group, its settings and logging, and the error handling every command shares.
+
+Readable text for people, ``--json`` for tools; domain errors become one clear
+line on stderr and an exit code, never a traceback (``-v`` shows one for bugs).
+The commands live beside this module: ``admin`` (ingest, remove, reindex, stats,
+check), ``asking`` (ask, repl, eval) and ``servers`` (telegram, serve).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from bot.errors import NewsbotError, storage_error
+from bot.settings import Settings
+
+logger = logging.getLogger("newsbot")
+EXIT_BUG = 70  # EX_SOFTWARE: something newsbot did not expect
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Translate exceptions at the edge: domain errors to a message, bugs to a short notice."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NewsbotError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; the index stays at its last committed state.", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the last line of defence: no traceback for users
+            known = storage_error(exc)  # a full disk, a damaged catalog: say which, and what to do
+            if known is not None:
+                logger.debug("storage error", exc_info=True)
+                click.secho(f"Error: {known}", fg="red", err=True)
+                sys.exit(known.exit_code)
+            logger.debug("unexpected error", exc_info=True)
+            click.secho(
+                f"Unexpected error ({type(exc).__name__}: {exc}). Run with -v to see the details.",
+                fg="red",
+                err=True,
+            )
+            sys.exit(EXIT_BUG)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index directory [env NEWSBOT_DATA_DIR; default ./data].",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="newsbot")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, verbose: int) -> None:
+    """newsbot: ask a newsroom's articles questions and get answers with cited passages.
+
+    \b
+    Typical start:
+      newsbot ingest corpus/          # index the sample articles
+      newsbot repl                    # ask questions interactively
+      newsbot ask "Wer hat in Belarus verhandelt?"
+      newsbot stats                   # what the index holds
+    Front ends:
+      newsbot telegram                # the Telegram bot (NEWSBOT_TELEGRAM_*)
+      newsbot serve [--telegram]      # HTTP API + chat widget (NEWSBOT_API_KEYS, ...)
+    Settings come from NEWSBOT_* environment variables or a .env file (see .env.example);
+    NEWSBOT_LLM_BASE_URL and NEWSBOT_LLM_MODEL turn on generative answers with verified citations.
+    """
+    try:
+        settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"NEWSBOT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.UsageError(f"invalid setting: {problems}") from None
+    level = (
+        logging.DEBUG
+        if verbose > 1
+        else logging.INFO
+        if verbose
+        else getattr(logging, settings.log_level.upper(), logging.WARNING)
+    )
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Bot API and other URLs can carry secrets; httpx logs every URL at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    ctx.obj = {"settings": settings, "verbose": verbose}
