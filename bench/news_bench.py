@@ -99,7 +99,7 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
             top1 += hit
             anyq += any(g in t for t in quotes for g in golds)
             refused += answer.refused
-            ranking = answer.debug["ranking"][:10]
+            ranking = (answer.trace.ranking if answer.trace else [])[:10]
             rr += 1 / (ranking.index(q["article_id"]) + 1) if q["article_id"] in ranking else 0.0
             if not hit:
                 misses.append(

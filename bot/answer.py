@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.trace import Trace
+
 
 @dataclass
 class Citation:
@@ -36,17 +38,18 @@ class Answer:
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "extractive"  # or "generated": an LLM's sentences, each verified against its citations
-    debug: dict[str, Any] = field(default_factory=dict)
+    trace: Trace | None = None  # how it was found (``--debug``)
 
     def to_dict(self, *, debug: bool = False) -> dict[str, Any]:
         """The JSON contract of ``newsbot ask --json`` (and of the HTTP API)."""
         data = asdict(self)
         data["answer"] = data.pop("text")
-        if not debug:
-            data.pop("debug")
+        trace = data.pop("trace")
+        if debug:
+            data["debug"] = trace
         return {"question": data.pop("question"), "answer": data.pop("answer"), **data}
 
     @property
     def query(self) -> str:
         """The query actually searched (after follow-up rewriting)."""
-        return str(self.debug.get("query") or self.question)
+        return self.trace.query if self.trace is not None else self.question

@@ -107,7 +107,7 @@ class Conversation:
     def record(self, answer: Answer) -> None:
         """Remember an answer: its query for follow-ups, the answer itself for "sources"."""
         self.history = trim([*self.history, answer.query])
-        self.last = dataclasses.replace(answer, debug={})
+        self.last = dataclasses.replace(answer, trace=None)
 
     def reset(self) -> None:
         """Forget the turns and the filters."""

@@ -97,7 +97,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         if not q.answerable:
             refused_un += answer.refused
             continue
-        ranking = answer.debug["ranking"][:10]
+        ranking = (answer.trace.ranking if answer.trace else [])[:10]
         rank = ranking.index(q.article_id) + 1 if q.article_id in ranking else None
         rr.append(1 / rank if rank else 0.0)
         r1 += rank == 1

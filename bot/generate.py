@@ -30,6 +30,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.retrieve import Retrieval, ScoredSentence
+from bot.trace import Dropped
 from index.keywords import stems
 from index.models import ArticleMeta
 
@@ -146,7 +147,7 @@ class Claim:
 @dataclass
 class Verification:
     claims: list[Claim]
-    dropped: list[dict[str, str]]
+    dropped: list[Dropped]
     total: int
 
     @property
@@ -217,7 +218,7 @@ class Verifier:
     def verify(self, draft: str, sources: list[Source]) -> Verification:
         by_n = {s.n: s for s in sources}
         sentences = split_claims(draft)
-        dropped: list[dict[str, str]] = []
+        dropped: list[Dropped] = []
         candidates: list[tuple[str, list[int]]] = []
         for sentence in sentences:
             numbers = [int(x) for group in _MARKER.findall(sentence) for x in re.split(r"\s*,\s*", group)]
@@ -227,9 +228,9 @@ class Verifier:
             if not re.search(r"\w", text):
                 continue
             if not numbers:
-                dropped.append({"sentence": sentence, "reason": "no citation"})
+                dropped.append(Dropped(sentence, "no citation"))
             elif not cites:
-                dropped.append({"sentence": sentence, "reason": "cites only sources that were not given"})
+                dropped.append(Dropped(sentence, "cites only sources that were not given"))
             else:
                 candidates.append((text, cites))
         total = len(candidates) + len(dropped)
@@ -244,7 +245,7 @@ class Verifier:
         for (text, cites), vector in zip(candidates, claim_vectors, strict=True):
             claim, reason = self._check(text, cites, vector, evidence, stored)
             if claim is None:
-                dropped.append({"sentence": text, "reason": reason})
+                dropped.append(Dropped(text, reason))
             else:
                 claims.append(claim)
         return Verification(claims, dropped, total)

@@ -33,6 +33,7 @@ from bot.llm import LLM, LLMError
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.texts import texts
+from bot.trace import Candidate, Dropped, LLMTrace, Trace
 from bot.when import DateFilter, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
@@ -171,16 +172,16 @@ class NewsQA:
         found = self.find(question, history=history, since=since, until=until, sources=sources, now=now)
         language, retrieval = found.language, found.retrieval
         best, threshold = self._evidence(retrieval)
-        debug = _debug(found.query, found.search, found.dates, retrieval, best)
-        debug["threshold"] = round(threshold, 4)
+        trace = _trace(found, best, threshold)
         refused = best is None or best < threshold or _gibberish(question, retrieval)
         mode, notes, citations = "extractive", [], []
         if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal
-            generated = self._generate(question, language, retrieval, on_draft, debug)
+            trace.llm = LLMTrace(sources=[])
+            generated = self._generate(question, language, retrieval, on_draft, trace.llm)
             if generated is not None and generated[0]:
                 mode, citations, text = "generated", generated[0], generated[1]
             else:
-                notes.append(texts(language)[debug["llm"].get("fallback", "llm_unverified")])
+                notes.append(texts(language)[trace.llm.fallback or "llm_unverified"])
         if not citations and not refused:
             quotes = choose_quotes(rank_quotes(retrieval, question, self.model))
             if quotes:
@@ -202,7 +203,7 @@ class NewsQA:
             note="\n".join(notes) or None,
             timings_ms=timings,
             mode=mode,
-            debug=debug,
+            trace=trace,
         )
         if conversation is not None:
             conversation.record(answer)
@@ -281,11 +282,11 @@ class NewsQA:
         language: str,
         retrieval: Retrieval,
         on_draft: Callable[[str], None] | None,
-        debug: dict[str, Any],
+        info: LLMTrace,
     ) -> tuple[list[Citation], str] | None:
-        """An LLM answer whose every sentence passed verification, or None (``debug['llm']`` says why)."""
+        """An LLM answer whose every sentence passed verification, or None (``info`` says why)."""
         sources = sources_for(retrieval)
-        info: dict[str, Any] = debug.setdefault("llm", {"sources": [s.article_id for s in sources]})
+        info.sources = [s.article_id for s in sources]
         verifier = Verifier(
             self.index.embedder.embed_passages,
             self.index.vectors.get,
@@ -299,16 +300,16 @@ class NewsQA:
             )
         except LLMError as exc:
             logger.warning("LLM failed (%s); answering with quotes", exc)
-            info.update(error=str(exc), fallback="llm_failed")
+            info.error, info.fallback = str(exc), "llm_failed"
             return None
-        info.update(draft=draft, ms=round((time.perf_counter() - started) * 1000, 2))
+        info.draft, info.ms = draft, round((time.perf_counter() - started) * 1000, 2)
         if draft.strip().startswith(NO_ANSWER):
-            info.update(fallback="llm_unverified", dropped=[{"sentence": draft, "reason": "the model found no answer"}])
+            info.fallback, info.dropped = "llm_unverified", [Dropped(draft, "the model found no answer")]
             return None
         result = verifier.verify(draft, sources)
-        info["dropped"] = result.dropped
+        info.dropped = result.dropped
         if not result.passed:
-            info["fallback"] = "llm_unverified"
+            info.fallback = "llm_unverified"
             return None
         citations, text = cite_claims(result.claims, sources)
         return citations, text
@@ -393,22 +394,24 @@ def _is_day(value: Any) -> bool:
     return isinstance(value, str) and ":" not in value and "T" not in value
 
 
-def _debug(query: str, search: str, dates: DateFilter, retrieval: Retrieval, best: float | None) -> dict[str, Any]:
-    return {
-        "query": query,
-        "search": search,
-        "date_filter": dates.as_dict(),
-        "best_score": round(best, 4) if best is not None else None,
-        "ranking": [a.article_id for a in retrieval.articles],
-        "candidates": [
-            {
-                "article_id": a.article_id,
-                "title": a.meta.title,
-                "score": round(a.score, 4),
-                "similarity": round(a.similarity, 4),
-                "coverage": round(a.coverage, 4),
-                "sentence": max(a.sentences, key=lambda s: s.similarity).text if a.sentences else None,
-            }
+def _trace(found: Search, best: float | None, threshold: float) -> Trace:
+    retrieval = found.retrieval
+    return Trace(
+        query=found.query,
+        search=found.search,
+        date_filter=found.dates.as_dict(),
+        best_score=round(best, 4) if best is not None else None,
+        threshold=round(threshold, 4),
+        ranking=[a.article_id for a in retrieval.articles],
+        candidates=[
+            Candidate(
+                article_id=a.article_id,
+                title=a.meta.title,
+                score=round(a.score, 4),
+                similarity=round(a.similarity, 4),
+                coverage=round(a.coverage, 4),
+                sentence=max(a.sentences, key=lambda s: s.similarity).text if a.sentences else None,
+            )
             for a in retrieval.articles[:10]
         ],
-    }
+    )

@@ -39,15 +39,19 @@ def answer_text(answer: Answer, *, debug: bool = False) -> str:
 
 
 def debug_text(answer: Answer) -> str:
-    d = answer.debug
+    t = answer.trace
+    if t is None:
+        return f"timings ms:  {json.dumps(answer.timings_ms)}"
     lines = [
-        f"query:       {d.get('query')}",
+        f"query:       {t.query}",
         f"language:    {answer.language}",
-        f"date filter: {json.dumps(d.get('date_filter'), ensure_ascii=False)}",
-        f"best score:  {d.get('best_score')}",
+        f"date filter: {json.dumps(t.date_filter, ensure_ascii=False)}",
+        f"best score:  {t.best_score} (threshold {t.threshold})",
         f"timings ms:  {json.dumps(answer.timings_ms)}",
         "candidates:",
     ]
-    for c in d.get("candidates", []):
-        lines.append(f"  {c['score']:.4f}  {c['title'][:60]}  |  {(c['sentence'] or '')[:80]}")
+    for c in t.candidates:
+        lines.append(f"  {c.score:.4f}  {c.title[:60]}  |  {(c.sentence or '')[:80]}")
+    if t.llm is not None:
+        lines.append(f"llm:         {t.llm.fallback or 'verified'} ({len(t.llm.dropped)} sentences dropped)")
     return "\n".join(lines)

@@ -52,7 +52,7 @@ def test_a_correct_fully_cited_answer_passes_unchanged(llm_qa, llm_server):
         assert quote in SEED_TEXT
     assert any("Verhandlungsrunde in Belarus" in q for q in citation.quotes)
     assert answer.note and "Hinweis zur Berichterstattung" in answer.note
-    assert answer.debug["llm"]["dropped"] == []
+    assert answer.trace.llm.dropped == []
     request = llm_server.requests[0]
     assert request["model"] == "test-model" and request["messages"][0]["role"] == "system"
 
@@ -64,7 +64,7 @@ def test_cross_lingual_answer_with_transliterated_names(llm_qa, llm_server):
     )
     llm_server.script(draft)
     answer = llm_qa.ask("Where are Lavrov and Kuleba going to meet?")
-    assert answer.mode == "generated", answer.debug["llm"]
+    assert answer.mode == "generated", answer.trace.llm
     assert answer.text == draft and answer.language == "en"
     assert "Lawrow" in answer.citations[0].quote and "Antalya" in answer.citations[0].quote
 
@@ -77,7 +77,7 @@ def test_citation_to_a_source_not_given_is_removed_with_its_sentence(llm_qa, llm
     answer = llm_qa.ask("Wer hat in Belarus verhandelt?")
     assert answer.mode == "generated" and answer.text == f"{GOOD_DE} {GOOD_DE_2}"
     assert "[7]" not in answer.text and "Minsk" not in answer.text
-    reasons = [d["reason"] for d in answer.debug["llm"]["dropped"]]
+    reasons = [d.reason for d in answer.trace.llm.dropped]
     assert reasons == ["cites only sources that were not given", "no citation"]
 
 
@@ -95,7 +95,7 @@ def test_sentences_with_foreign_numbers_or_names_are_dropped(llm_qa, llm_server)
     answer = llm_qa.ask("Wer hat in Belarus verhandelt?")
     assert answer.mode == "generated"
     assert answer.text == f"{GOOD_DE} {GOOD_DE_2}"
-    reasons = {d["reason"].split(":")[0] for d in answer.debug["llm"]["dropped"]}
+    reasons = {d.reason.split(":")[0] for d in answer.trace.llm.dropped}
     assert reasons == {"number not in the cited source", "name not in the cited source"}
 
 
@@ -175,7 +175,7 @@ def test_follow_ups_are_rewritten_by_the_llm_in_the_question_language(llm_qa, ll
         "Lawrow und Kuleba werden voraussichtlich am Donnerstag im türkischen Antalya sprechen [1].",
     )
     answer = llm_qa.ask("Und wann?", history=["Wo wollen sich Lawrow und Kuleba treffen?"])
-    assert answer.debug["query"] == "Wann wollen sich Lawrow und Kuleba in Antalya treffen?"
+    assert answer.trace.query == "Wann wollen sich Lawrow und Kuleba in Antalya treffen?"
     assert "Donnerstag" in answer.text and answer.mode == "generated"
     assert "Follow-up: Und wann?" in llm_server.requests[0]["messages"][1]["content"]
 

@@ -43,9 +43,9 @@ def test_question_cost_is_bounded_in_tokens_not_characters(qa, api):
     history.append(first)
     for n in range(10):
         follow = qa.ask(f"Und was sagte man dazu am Tag {n} über die Gespräche und ihre Folgen?", history=history)
-        assert embedder.count_tokens(follow.debug["query"]) <= MAX_QUESTION_TOKENS
+        assert embedder.count_tokens(follow.trace.query) <= MAX_QUESTION_TOKENS
         history.append(follow)
-    assert len(history[-1].debug["query"]) < 4 * len(first.debug["query"]) + 200
+    assert len(history[-1].trace.query) < 4 * len(first.trace.query) + 200
 
 
 class BlockingQA:

@@ -142,16 +142,16 @@ def test_boilerplate_is_never_quoted(seed_qa, question):
 def test_follow_ups_use_the_history(seed_qa):
     first = seed_qa.ask("Wo wollen sich Lawrow und Kuleba treffen?")
     follow = seed_qa.ask("Und wann?", history=[first])
-    assert "Lawrow" in follow.debug["query"] and follow.debug["query"].startswith("Und wann?")
+    assert "Lawrow" in follow.trace.query and follow.trace.query.startswith("Und wann?")
     assert follow.language == "de" and "Donnerstag" in quotes(follow)[0]
     first_en = seed_qa.ask("Who negotiated in Belarus?")
     follow_en = seed_qa.ask("And what did Medinski say?", history=[first_en])
     assert follow_en.language == "en"
-    assert follow_en.debug["query"].startswith("And what did Medinski say?") and "Belarus" in follow_en.debug["query"]
+    assert follow_en.trace.query.startswith("And what did Medinski say?") and "Belarus" in follow_en.trace.query
     assert any("Medinski" in q for q in quotes(follow_en))
     # a question that stands on its own is not rewritten
     alone = seed_qa.ask("Wie viele Flüchtlinge sind eingereist?", history=[first])
-    assert alone.debug["query"] == "Wie viele Flüchtlinge sind eingereist?"
+    assert alone.trace.query == "Wie viele Flüchtlinge sind eingereist?"
 
 
 def test_history_is_bounded():
@@ -242,7 +242,7 @@ def test_relative_dates_filter_articles(dated_qa):
     assert on_the_7th[0] == "talks-0307" and set(on_the_7th) <= {"talks-0307", "talks-0308"}
     answer = dated_qa.ask("Verhandlungen der Delegationen über Korridore seit Montag", now=NOW)
     assert set(cited(answer)) <= {"talks-0307", "talks-0308"} and answer.citations
-    assert answer.debug["date_filter"]["since"] == "2022-03-07T00:00:00+01:00"
+    assert answer.trace.date_filter["since"] == "2022-03-07T00:00:00+01:00"
     # A calendar date names the event: reports of the following week count, nothing before it.
     assert dated_qa.ask("Worüber verhandelten die Delegationen am 20. Februar?", now=NOW).refused
 
@@ -256,7 +256,7 @@ def test_a_date_in_the_question_does_not_hide_undated_articles(tmp_path, e5):
         admin.ingest([undated])
     with NewsQA(settings, embedder=e5) as qa:
         guessed = qa.ask("Wie viel kostete der Grenzzaun in Spielfeld im September 2015?", now=NOW)
-        assert guessed.debug["date_filter"]["since"].startswith("2015-09-01") and not guessed.refused
+        assert guessed.trace.date_filter["since"].startswith("2015-09-01") and not guessed.refused
         assert cited(guessed) == ["zaun"]
         explicit = qa.ask("Wie viel kostete der Grenzzaun in Spielfeld?", since="2015-09-01", now=NOW)
         assert explicit.refused
@@ -272,8 +272,8 @@ def test_explicit_since_and_until(dated_qa):
 
 def test_recency_words_favour_newer_articles(dated_qa):
     latest = dated_qa.ask("Neueste Verhandlungen der Delegationen über Korridore", now=NOW)
-    assert latest.debug["date_filter"]["recency"]
-    assert latest.debug["ranking"][0] == "talks-0308"
+    assert latest.trace.date_filter["recency"]
+    assert latest.trace.ranking[0] == "talks-0308"
 
 
 # ---- agency copy ----------------------------------------------------------------------------

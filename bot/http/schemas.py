@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.answer import Citation
 from bot.qa import MAX_QUESTION_CHARS
 
 logger = logging.getLogger(__name__)
@@ -41,23 +42,15 @@ class ArticleRef(BaseModel):
     updated: str | None = Field(description="ISO 8601")
 
 
-class CitationModel(ArticleRef):
-    n: int
-    quote: str
-    score: float
-    quotes: list[str] = []
-    also: list[dict[str, Any]] = []
-    note: str | None = None
-
-
 class AnswerModel(BaseModel):
-    """The same JSON as ``newsbot ask --json``."""
+    """The same JSON as ``newsbot ask --json`` (``Answer.to_dict``); citations are the core's own
+    ``Citation`` dataclass, so the contract cannot drift from what the facade returns."""
 
     question: str
     answer: str
     refused: bool
     language: str
-    citations: list[CitationModel]
+    citations: list[Citation]
     note: str | None
     timings_ms: dict[str, float]
     mode: str = Field(

@@ -1,0 +1,52 @@
+"""How an answer was found: the typed trace behind ``--debug``, the REPL's ``:debug`` and the
+benchmarks (the query searched, the date filter, the evidence against its threshold, the ranked
+articles, and what became of an LLM's draft)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Candidate:
+    """One ranked article and its best sentence."""
+
+    article_id: str
+    title: str
+    score: float
+    similarity: float
+    coverage: float
+    sentence: str | None
+
+
+@dataclass
+class Dropped:
+    """A draft sentence the verifier did not let through, and why."""
+
+    sentence: str
+    reason: str
+
+
+@dataclass
+class LLMTrace:
+    """What the LLM was given and what became of its draft."""
+
+    sources: list[str]  # article ids, in the order the model saw them
+    draft: str | None = None
+    ms: float | None = None
+    error: str | None = None  # the model did not answer (in time)
+    fallback: str | None = None  # why quotes were shown instead: a key of ``bot.texts.TEXTS``
+    dropped: list[Dropped] = field(default_factory=list)
+
+
+@dataclass
+class Trace:
+    query: str  # after the follow-up rewrite
+    search: str  # the query without its date phrases
+    date_filter: dict[str, Any]
+    best_score: float | None  # the evidence; refused below ``threshold``
+    threshold: float
+    ranking: list[str]  # article ids, best first
+    candidates: list[Candidate]  # the first ten of them
+    llm: LLMTrace | None = None
