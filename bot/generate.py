@@ -25,10 +25,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
 
+from bot.extract import cite_claims
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
 from index.keywords import stems
@@ -343,3 +345,34 @@ def rewrite_messages(question: str, previous: list[str], language: str) -> list[
         },
         {"role": "user", "content": f"Earlier questions:\n{earlier}\n\nFollow-up: {question}"},
     ]
+
+
+class VerifiedDraft:
+    """Streams only what verification lets through: each complete sentence of the LLM's draft is
+    checked as soon as it ends, and the user sees the verified sentences so far. An unverified
+    or planted sentence never reaches a screen, not even for a second."""
+
+    def __init__(self, verifier: Verifier, sources: list[Any], on_draft: Callable[[str], None]) -> None:
+        self.verifier = verifier
+        self.sources = sources
+        self.on_draft = on_draft
+        self.complete = 0  # sentences of the draft already checked
+        self.shown = ""
+
+    def update(self, text: str) -> None:
+        sentences = split_claims(text)
+        if sentences and not _ENDED.search(text):
+            sentences = sentences[:-1]  # the last one is still being written
+        if len(sentences) <= self.complete:
+            return
+        self.complete = len(sentences)
+        result = self.verifier.verify(" ".join(sentences), self.sources)
+        if not result.claims:
+            return
+        shown = cite_claims(result.claims, self.sources)[1]
+        if shown != self.shown:
+            self.shown = shown
+            self.on_draft(shown)
+
+
+_ENDED = re.compile(r"[.!?](\s*\[\d+(\s*,\s*\d+)*\])*\s*$")

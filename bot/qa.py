@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,14 +27,14 @@ from bot.conversation import Conversation, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.evidence import Background
 from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, cite_claims, compose, rank_quotes
-from bot.generate import NO_ANSWER, Verifier, messages, rewrite_messages, sources_for, split_claims
+from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, messages, rewrite_messages, sources_for
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.llm import LLM, LLMError
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.texts import texts
 from bot.trace import Candidate, Dropped, LLMTrace, Trace
-from bot.when import DateFilter, resolve
+from bot.when import DateFilter, combine, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
 from index.store import Index
@@ -48,37 +48,6 @@ MAX_QUESTION_TOKENS = 128
 LEGACY_MIN_EVIDENCE = 0.85  # for the similarity-only evidence, when no answer model is installed
 
 Turn = str | Answer  # a previous question, or the answer it got
-
-
-class _VerifiedDraft:
-    """Streams only what verification lets through: each complete sentence of the LLM's draft is
-    checked as soon as it ends, and the user sees the verified sentences so far. An unverified
-    or planted sentence never reaches a screen, not even for a second."""
-
-    def __init__(self, verifier: Verifier, sources: list[Any], on_draft: Callable[[str], None]) -> None:
-        self.verifier = verifier
-        self.sources = sources
-        self.on_draft = on_draft
-        self.complete = 0  # sentences of the draft already checked
-        self.shown = ""
-
-    def update(self, text: str) -> None:
-        sentences = split_claims(text)
-        if sentences and not _ENDED.search(text):
-            sentences = sentences[:-1]  # the last one is still being written
-        if len(sentences) <= self.complete:
-            return
-        self.complete = len(sentences)
-        result = self.verifier.verify(" ".join(sentences), self.sources)
-        if not result.claims:
-            return
-        shown = cite_claims(result.claims, self.sources)[1]
-        if shown != self.shown:
-            self.shown = shown
-            self.on_draft(shown)
-
-
-_ENDED = re.compile(r"[.!?](\s*\[\d+(\s*,\s*\d+)*\])*\s*$")
 
 
 @dataclass
@@ -227,7 +196,9 @@ class NewsQA:
         query = self._rewrite(question, previous, language)
         if query != question and self.index.embedder.count_tokens(query) > MAX_QUESTION_TOKENS:
             query = question  # a follow-up never costs more than a question may
-        dates = self._dates(query, since, until, now)
+        dates = combine(
+            resolve(query, now or datetime.now(self.zone), self.settings.timezone), since, until, self.settings.timezone
+        )
         # The filter carries the date; left in, "am 7. März" only blurs the query's meaning.
         search = _without(query, dates.phrases)
         retrieval = self.retriever.retrieve(search, dates=dates, sources=sources)
@@ -292,7 +263,7 @@ class NewsQA:
             self.index.vectors.get,
             same_language=language == self.settings.corpus_language,
         )
-        streamer = _VerifiedDraft(verifier, sources, on_draft) if on_draft is not None else None
+        streamer = VerifiedDraft(verifier, sources, on_draft) if on_draft is not None else None
         started = time.perf_counter()
         try:
             draft = self.llm.chat(  # type: ignore[union-attr]
@@ -327,7 +298,9 @@ class NewsQA:
         """Ranked articles with their best passage, without building an answer (for tools)."""
         query = _clean(query)
         self._check_cost(query)
-        dates = self._dates(query, since, until, now)
+        dates = combine(
+            resolve(query, now or datetime.now(self.zone), self.settings.timezone), since, until, self.settings.timezone
+        )
         retrieval = self.retriever.retrieve(_without(query, dates.phrases), dates=dates, sources=sources, limit=limit)
         return [article.to_dict() for article in retrieval.articles]
 
@@ -341,26 +314,6 @@ class NewsQA:
         for key in ("published", "updated"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
-
-    def _dates(self, query: str, since: Any, until: Any, now: datetime | None) -> DateFilter:
-        now = now or datetime.now(self.zone)
-        dates = resolve(query, now, self.settings.timezone)
-        try:
-            explicit_since = parse_datetime(since, self.settings.timezone)
-            explicit_until = parse_datetime(until, self.settings.timezone)
-        except ValueError as exc:
-            raise InvalidInputError(f"Invalid date filter: {exc}") from exc
-        dates.explicit = explicit_since is not None or explicit_until is not None
-        if explicit_since is not None:
-            dates.since = max(d for d in (dates.since, explicit_since) if d is not None)
-        if explicit_until is not None and _is_day(until):
-            try:
-                explicit_until += timedelta(days=1)  # "until 07.03.2022" includes that day
-            except OverflowError:  # "until 9999-12-31": no upper bound at all
-                explicit_until = None
-        if explicit_until is not None:
-            dates.until = min(d for d in (dates.until, explicit_until) if d is not None)
-        return dates
 
 
 def _clean(question: str) -> str:
@@ -383,15 +336,6 @@ def _gibberish(question: str, retrieval: Retrieval) -> bool:
     """No word of the question is known: not a function word, not in any article."""
     words = {w.casefold() for w in re.findall(r"[^\W\d_]+", question)}
     return retrieval.known_terms == 0 and not words & (GERMAN | ENGLISH)
-
-
-def _is_day(value: Any) -> bool:
-    """A date without a time of day: a bound given as a day means the whole day."""
-    if isinstance(value, datetime):
-        return False
-    if isinstance(value, date):
-        return True
-    return isinstance(value, str) and ":" not in value and "T" not in value
 
 
 def _trace(found: Search, best: float | None, threshold: float) -> Trace:

@@ -10,7 +10,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from bot.errors import InvalidInputError
+from index.dates import parse_datetime
 
 MONTHS = {
     "januar": 1,
@@ -275,3 +279,34 @@ def _later(a: datetime | None, b: datetime) -> datetime:
 
 def _earlier(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b < a else a
+
+
+def combine(dates: DateFilter, since: Any, until: Any, tz: str) -> DateFilter:
+    """``dates`` (read from the question) narrowed by explicit bounds (``--since``/``--until``,
+    the API's fields): the later start and the earlier end win; a bound given as a day means
+    that whole day; explicit bounds exclude undated articles."""
+    try:
+        explicit_since = parse_datetime(since, tz)
+        explicit_until = parse_datetime(until, tz)
+    except ValueError as exc:
+        raise InvalidInputError(f"Invalid date filter: {exc}") from exc
+    dates.explicit = explicit_since is not None or explicit_until is not None
+    if explicit_since is not None:
+        dates.since = max(d for d in (dates.since, explicit_since) if d is not None)
+    if explicit_until is not None and _is_day(until):
+        try:
+            explicit_until += timedelta(days=1)  # "until 07.03.2022" includes that day
+        except OverflowError:  # "until 9999-12-31": no upper bound at all
+            explicit_until = None
+    if explicit_until is not None:
+        dates.until = min(d for d in (dates.until, explicit_until) if d is not None)
+    return dates
+
+
+def _is_day(value: Any) -> bool:
+    """A date without a time of day: a bound given as a day means the whole day."""
+    if isinstance(value, datetime):
+        return False
+    if isinstance(value, date):
+        return True
+    return isinstance(value, str) and ":" not in value and "T" not in value
