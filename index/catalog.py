@@ -12,78 +12,29 @@ writer delete the orphans.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from index.keywords import stems
 from index.models import Article, ArticleMeta, Prepared
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    version TEXT NOT NULL,
-    norm_hash TEXT NOT NULL,
-    duplicate_of TEXT,
-    title TEXT NOT NULL,
-    source TEXT, url TEXT, published TEXT, updated TEXT, date_ts REAL,
-    section TEXT, author TEXT,
-    text TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    notes TEXT NOT NULL DEFAULT '[]',
-    broadcast TEXT NOT NULL DEFAULT '[]',
-    origin TEXT,
-    n_sentences INTEGER NOT NULL DEFAULT 0,
-    n_passages INTEGER NOT NULL DEFAULT 0,
-    ingested_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_norm ON articles (norm_hash);
-CREATE INDEX IF NOT EXISTS articles_dup ON articles (duplicate_of);
-CREATE INDEX IF NOT EXISTS articles_date ON articles (date_ts);
-CREATE TABLE IF NOT EXISTS sentences (
-    rowid INTEGER PRIMARY KEY,
-    vid TEXT NOT NULL UNIQUE,
-    article_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    passage INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    heading TEXT,
-    teaser_title TEXT,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sentences_article ON sentences (article_id, idx);
-CREATE INDEX IF NOT EXISTS sentences_text ON sentences (text);
-CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5 (stems);
-CREATE VIRTUAL TABLE IF NOT EXISTS sentence_vocab USING fts5vocab (sentence_fts, 'row');
-CREATE TABLE IF NOT EXISTS pending (
-    key TEXT NOT NULL, version TEXT NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (key, version)
-);
-"""
-
-
-@dataclass(frozen=True)
-class ArticleState:
-    """What the catalog has committed for one article id."""
-
-    id: str
-    key: str
-    version: str
-    norm_hash: str
-    duplicate_of: str | None
-    n_sentences: int
-    origin: str | None
-
+from index.schema import (
+    SCHEMA,
+    ArticleState,
+    article_filter,
+    article_key,
+    iso,
+    row_to_article,
+    row_to_meta,
+    ts_iso,
+    vector_ids,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,16 +49,6 @@ def _serialized(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def article_key(article_id: str) -> str:
-    """Short, fixed-length key of an article id (ids may be long URLs)."""
-    return hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
-
-
-def vector_ids(key: str, version: str, n: int) -> list[str]:
-    """Chroma ids of one article version's sentences: versioned, so versions never collide."""
-    return [f"{key}-{version}-{i}" for i in range(n)]
 
 
 class Catalog:
@@ -202,13 +143,13 @@ class Catalog:
     @_serialized
     def article(self, article_id: str) -> Article | None:
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
-        return _row_to_article(row) if row else None
+        return row_to_article(row) if row else None
 
     def iter_articles(self, where: str = "1", params: tuple[Any, ...] = ()) -> Iterator[Article]:
         with self.lock:
             rows = self.db.execute(f"SELECT * FROM articles WHERE {where} ORDER BY rowid", params).fetchall()
         for row in rows:
-            yield _row_to_article(row)
+            yield row_to_article(row)
 
     @_serialized
     def ids_with_origin_under(self, prefix: str) -> list[tuple[str, str]]:
@@ -274,7 +215,7 @@ class Catalog:
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, params = _article_filter(since, until, sources, undated)
+        where, params = article_filter(since, until, sources, undated)
         rows = self.db.execute(
             "SELECT s.vid, -bm25(sentence_fts) FROM sentence_fts JOIN sentences s ON s.rowid = sentence_fts.rowid "
             f"JOIN articles a ON a.id = s.article_id WHERE sentence_fts MATCH ? AND {where} "
@@ -334,7 +275,7 @@ class Catalog:
             f"SELECT id, title, source, url, published, updated, date_ts, notes FROM articles WHERE id IN ({marks})",
             ids,
         )
-        return {r["id"]: _row_to_meta(r) for r in rows}
+        return {r["id"]: row_to_meta(r) for r in rows}
 
     @_serialized
     def articles_with_sentences(self, texts: list[str]) -> dict[str, list[ArticleMeta]]:
@@ -349,7 +290,7 @@ class Catalog:
             texts,
         )
         for row in rows:
-            out.setdefault(row["sentence"], []).append(_row_to_meta(row))
+            out.setdefault(row["sentence"], []).append(row_to_meta(row))
         return out
 
     @_serialized
@@ -385,8 +326,8 @@ class Catalog:
             "passages": one[2] or 0,
             "duplicates": duplicates,
             "sources": sources,
-            "oldest": _ts_iso(one[4]),
-            "newest": _ts_iso(one[5]),
+            "oldest": ts_iso(one[4]),
+            "newest": ts_iso(one[5]),
         }
 
     @_serialized
@@ -428,8 +369,8 @@ class Catalog:
                 article.title,
                 article.source,
                 article.url,
-                _iso(article.published),
-                _iso(article.updated),
+                iso(article.published),
+                iso(article.updated),
                 article.date.timestamp() if article.date else None,
                 article.section,
                 article.author,
@@ -463,63 +404,3 @@ class Catalog:
             (article_id,),
         )
         db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
-
-
-def _article_filter(
-    since: float | None, until: float | None, sources: list[str] | None, undated: bool = False
-) -> tuple[str, list[Any]]:
-    """SQL condition on ``articles a`` for a date range (undated articles pass it with ``undated``)
-    and a source list."""
-    dates: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        dates.append("a.date_ts >= ?")
-        params.append(since)
-    if until is not None:
-        dates.append("a.date_ts < ?")
-        params.append(until)
-    where = ["1"]
-    if dates:
-        clause = " AND ".join(dates)
-        where.append(f"(({clause}) OR a.date_ts IS NULL)" if undated else f"({clause})")
-    if sources:
-        where.append(f"a.source IN ({','.join('?' * len(sources))})")
-        params.extend(sources)
-    return " AND ".join(where), params
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _ts_iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts is not None else None
-
-
-def _row_to_article(row: sqlite3.Row) -> Article:
-    return Article(
-        id=row["id"],
-        title=row["title"],
-        text=row["text"],
-        source=row["source"],
-        url=row["url"],
-        published=datetime.fromisoformat(row["published"]) if row["published"] else None,
-        updated=datetime.fromisoformat(row["updated"]) if row["updated"] else None,
-        section=row["section"],
-        author=row["author"],
-        metadata=json.loads(row["metadata"]),
-        origin=row["origin"],
-    )
-
-
-def _row_to_meta(row: sqlite3.Row) -> ArticleMeta:
-    return ArticleMeta(
-        id=row["id"],
-        title=row["title"],
-        source=row["source"],
-        url=row["url"],
-        published=row["published"],
-        updated=row["updated"],
-        date_ts=row["date_ts"],
-        notes=tuple(json.loads(row["notes"] or "[]")),
-    )

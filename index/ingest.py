@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from index.catalog import ArticleState, article_key, vector_ids
 from index.errors import ArticleNotFoundError
 from index.loaders import LoadResult, Problem
 from index.models import Article, Prepared
+from index.schema import ArticleState, article_key, vector_ids
 from index.split import prepare, version_of
 from index.store import Index
 
