@@ -15,6 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.extras import require
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class LLM:
             return None
         if not settings.llm_model:
             raise ConfigError("NEWSBOT_LLM_BASE_URL is set but NEWSBOT_LLM_MODEL is not: name the model to use.")
+        require("llm")
         from llama_index.llms.openai_like import OpenAILike
 
         model = OpenAILike(

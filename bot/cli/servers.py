@@ -9,6 +9,7 @@ import click
 
 from bot.cli.base import handle_errors, main, settings_of
 from bot.errors import ConfigError
+from bot.extras import require
 
 
 @main.command()
@@ -38,6 +39,7 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, pe
     NEWSBOT_TELEGRAM_ALLOWED_USERS / NEWSBOT_TELEGRAM_ALLOWED_CHATS (comma-separated ids),
     or NEWSBOT_TELEGRAM_ALLOW_ALL=true. In groups the bot answers when mentioned or replied to.
     """
+    require("telegram")
     from bot import telegram
 
     settings = settings_of(ctx)
@@ -75,6 +77,9 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forward
     the widget need their origin in NEWSBOT_CORS_ORIGINS. API docs: http://HOST:PORT/docs
     Widget: <script src="http://HOST:PORT/widget.js" data-api-key="KEY" data-lang="de"></script>
     """
+    require("http")
+    if with_telegram:
+        require("telegram")
     import uvicorn
 
     from bot import http as api
