@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 VECTOR_CANDIDATES = 60  # sentences asked from Chroma
 KEYWORD_CANDIDATES = 60  # sentences asked from the keyword index
+# Postings the keyword search may score per question (the rarest terms first): a bound on its
+# cost at any archive size. No term reaches it below ~100k sentences (bench/scale_bench.py).
+KEYWORD_POSTINGS = 20_000
 PASSAGE_KEYWORD_WEIGHT = 0.05  # weight of keyword coverage in a passage's score (tuned on XQuAD)
 RECENCY_WEIGHT = 0.03  # bonus for the newest articles when a question asks for the latest news
 RECENCY_HALF_LIFE_DAYS = 7.0
@@ -86,6 +89,7 @@ class RankedArticle:
             "coverage": round(self.coverage, 4),
             "passage": " ".join(s.text for s in passage),
             "sentence": best.text if best else None,
+            "note": self.meta.notes[0] if self.meta.notes else None,  # the editorial note, as citations carry it
         }
 
 
@@ -204,8 +208,16 @@ class Retriever:
         with catalog.snapshot():
             undated = bool(dates and dates.include_undated)
             vector_hits = self._vector_candidates(qv, since, until, undated) if catalog.meta("dim") else []
+            total, dfs = catalog.doc_freqs(q_stems)
             keyword_hits = catalog.keyword_search(
-                q_stems, KEYWORD_CANDIDATES, since=since, until=until, sources=sources, undated=undated
+                q_stems,
+                KEYWORD_CANDIDATES,
+                since=since,
+                until=until,
+                sources=sources,
+                undated=undated,
+                doc_freqs=dfs,
+                max_postings=KEYWORD_POSTINGS,
             )
             rows = catalog.sentences_by_vid([v for v, _ in vector_hits] + [v for v, _ in keyword_hits])
             articles = catalog.articles_by_id(sorted({r["article_id"] for r in rows.values()}))
@@ -213,7 +225,6 @@ class Retriever:
                 articles = {k: v for k, v in articles.items() if v.source in sources}
             passages = sorted({(r["article_id"], r["passage"]) for r in rows.values() if r["article_id"] in articles})
             sentence_rows = catalog.passage_sentences(passages)
-            total, dfs = catalog.doc_freqs(q_stems)
             newest = catalog.newest_ts() if dates and dates.recency else None
             vectors = self.index.vectors.get([r["vid"] for r in sentence_rows])
         if len(vectors) < len(sentence_rows):

@@ -66,6 +66,8 @@ class Catalog:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        self._commits = 0  # this connection's own commits (``data_version`` counts only the others')
+        self._sentence_count: tuple[tuple[int, int], int] | None = None
         if self.meta("index_id") is None:
             with self.transaction():
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('index_id', ?)", (uuid.uuid4().hex[:12],))
@@ -85,6 +87,7 @@ class Catalog:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
+            self._commits += 1
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -205,13 +208,20 @@ class Catalog:
         until: float | None = None,
         sources: list[str] | None = None,
         undated: bool = False,
+        doc_freqs: dict[str, int] | None = None,
+        max_postings: int | None = None,
     ) -> list[tuple[str, float]]:
         """(vector id, BM25 score; higher is better) of sentences matching any of the stems.
 
         ``since``/``until`` (epoch seconds, half-open) and ``sources`` filter on the article;
-        with ``undated``, articles without a date pass a date filter.
+        with ``undated``, articles without a date pass a date filter. FTS5 scores every posting
+        of every term, so with ``doc_freqs`` and ``max_postings`` only the rarest terms whose
+        postings fit the budget are searched: the cost is bounded whatever the archive's size,
+        and a term too common for the budget is one no keyword match would single out anyway.
         """
         terms = sorted({t for t in query_stems if t})
+        if doc_freqs is not None and max_postings is not None:
+            terms = _within_budget(terms, doc_freqs, max_postings)
         if not terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -257,13 +267,23 @@ class Catalog:
 
     @_serialized
     def doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
-        """(number of sentences, sentences containing each term) for IDF weights."""
-        total = self.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        """(number of sentences, sentences containing each term) for IDF weights: read from the
+        FTS5 vocabulary, and the count kept until the catalog changes, so the cost does not grow
+        with the archive."""
+        total = self.sentence_count()
         if not terms:
             return total, {}
         marks = ",".join("?" * len(terms))
         rows = self.db.execute(f"SELECT term, doc FROM sentence_vocab WHERE term IN ({marks})", terms)
         return total, {r[0]: r[1] for r in rows}
+
+    @_serialized
+    def sentence_count(self) -> int:
+        """Indexed sentences; counted (a scan) only after a commit, this process's or another's."""
+        version = (int(self.db.execute("PRAGMA data_version").fetchone()[0]), self._commits)
+        if self._sentence_count is None or self._sentence_count[0] != version:
+            self._sentence_count = (version, int(self.db.execute("SELECT count(*) FROM sentences").fetchone()[0]))
+        return self._sentence_count[1]
 
     @_serialized
     def articles_by_id(self, ids: list[str]) -> dict[str, ArticleMeta]:
@@ -404,3 +424,17 @@ class Catalog:
             (article_id,),
         )
         db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+
+
+def _within_budget(terms: list[str], doc_freqs: dict[str, int], budget: int) -> list[str]:
+    """The rarest terms whose postings add up to at most ``budget`` (terms no sentence has cost nothing)."""
+    kept, spent = [], 0
+    for term in sorted(terms, key=lambda t: doc_freqs.get(t, 0)):
+        df = doc_freqs.get(term, 0)
+        if df == 0:
+            continue
+        if spent + df > budget:
+            break
+        kept.append(term)
+        spent += df
+    return sorted(kept)

@@ -2,7 +2,8 @@
 
 ``POST /v1/chat/completions`` answers with the next scripted reply, as one JSON completion or,
 with ``"stream": true``, as server-sent ``chat.completion.chunk`` events ending in ``[DONE]``.
-A reply can be delayed (for timeouts) or be an HTTP error. Every request body is recorded,
+A reply can be delayed (for timeouts), be an HTTP error, or call tools (OpenAI's
+``tool_calls``, for agents). Every request body is recorded,
 so tests can assert what the prompt contained, or that no request came at all.
 """
 
@@ -23,6 +24,8 @@ class Reply:
     delay: float = 0.0  # seconds before anything is sent
     chunk_delay: float = 0.0  # seconds between streamed words
     hold: threading.Event | None = None  # when given, nothing is sent until it is set
+    # OpenAI-shaped calls, e.g. {"id": "call_1", "type": "function", "function": {"name": ..., "arguments": "{...}"}}
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -72,6 +75,8 @@ class LLMServer:
         if reply.status != 200:
             return self._json(request, reply.status, {"error": {"message": reply.content, "type": "server_error"}})
         created = int(time.time())
+        if reply.tool_calls:
+            return self._tool_calls(request, body, reply.tool_calls, created)
         if not body.get("stream"):
             return self._json(
                 request,
@@ -112,6 +117,34 @@ class LLMServer:
             request.wfile.flush()
             if reply.chunk_delay:
                 time.sleep(reply.chunk_delay)
+        request.wfile.write(b"data: [DONE]\n\n")
+        request.wfile.flush()
+        request.close_connection = True
+
+    def _tool_calls(
+        self, request: BaseHTTPRequestHandler, body: dict[str, Any], calls: list[dict[str, Any]], created: int
+    ) -> None:
+        """A reply that calls tools: one message, or one chunk with all the calls and a closing chunk."""
+        head = {"id": "chatcmpl-test", "created": created, "model": body.get("model")}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            return self._json(request, 200, {**head, "object": "chat.completion", "choices": [choice]})
+        request.send_response(200)
+        request.send_header("Content-Type", "text/event-stream")
+        request.send_header("Connection", "close")
+        request.end_headers()
+        deltas = [
+            {"role": "assistant", "tool_calls": [{"index": i, **call} for i, call in enumerate(calls)]},
+            {},
+        ]
+        for delta, finish in zip(deltas, (None, "tool_calls")):
+            chunk = {
+                **head,
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            request.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         request.wfile.write(b"data: [DONE]\n\n")
         request.wfile.flush()
         request.close_connection = True

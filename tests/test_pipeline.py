@@ -224,3 +224,42 @@ def test_stats_json_keys_via_cli(tmp_path):
     stats = json.loads(invoke_cli("stats", "--json").stdout)
     assert set(stats) >= {"articles", "sentences", "passages", "embedder", "oldest", "newest"}
     assert stats["articles"] == 1 and os.path.isdir(tmp_path / "data")
+
+
+def test_keyword_search_scores_only_the_rarest_terms_within_its_budget(open_index):
+    from index.keywords import stems
+
+    common = "Die Regierung berät am Montag über den Haushalt."
+    with open_index() as idx:
+        idx.ingest([article(f"a{i}", f"{common} Punkt {i} der Tagesordnung.") for i in range(12)])
+        idx.ingest([article("zoo", "Das Zwergflusspferd im Zoo bekam am Montag Besuch.")])
+        catalog = idx.index.catalog
+        terms = stems("Zwergflusspferd Montag Regierung")
+        total, dfs = catalog.doc_freqs(terms)
+        assert total == catalog.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        assert dfs[stems("Montag")[0]] == 13 and dfs[stems("Zwergflusspferd")[0]] == 1
+
+        def hits(budget: int | None) -> set[str]:
+            found = catalog.keyword_search(terms, 50, doc_freqs=dfs, max_postings=budget)
+            return {row["article_id"] for row in catalog.sentences_by_vid([v for v, _ in found]).values()}
+
+        assert hits(None) == {f"a{i}" for i in range(12)} | {"zoo"}  # no budget: every term
+        assert hits(5) == {"zoo"}  # the rare term fits; "Montag" (13) and "Regierung" (12) do not
+        assert hits(0) == set()
+
+
+def test_the_sentence_count_follows_every_commit(open_index):
+    with open_index() as writer:
+        writer.ingest([article("one", "Ein Satz. Noch ein Satz.")])
+        with open_index(write=False) as reader:
+
+            def counted() -> int:
+                return writer.index.catalog.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+
+            first = reader.index.catalog.doc_freqs([])[0]
+            assert first == writer.index.catalog.doc_freqs([])[0] == counted()
+            writer.ingest([article("two", "Der dritte Satz.")])
+            assert writer.index.catalog.doc_freqs([])[0] == counted() > first  # its own commit
+            assert reader.index.catalog.doc_freqs([])[0] == counted()  # another connection's commit
+            writer.remove(["one"])
+            assert reader.index.catalog.doc_freqs([])[0] == writer.index.catalog.doc_freqs([])[0] == counted()
