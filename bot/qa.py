@@ -37,6 +37,7 @@ from bot.trace import Candidate, Dropped, LLMTrace, Trace
 from bot.when import DateFilter, combine, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
+from index.reading import CatalogReader
 from index.store import Index
 
 logger = logging.getLogger(__name__)
@@ -89,13 +90,13 @@ class NewsQA:
         """Load the model, open the vector store and cache its vectors now, not on the first question."""
         if not self.index.health()["ok"]:
             self.index.damage()  # logs what is wrong and what to run; questions will say so too
-        elif self.index.catalog.meta("dim"):
+        elif self.catalog.meta("dim"):
             self.index.vectors.preload()
         self.retriever.retrieve("warm-up")
 
     def overview(self) -> dict[str, Any]:
         """What the index holds, for help texts: articles, sentences, sources, oldest/newest date."""
-        return self.index.catalog.stats()
+        return self.catalog.stats()
 
     def check_date(self, value: str) -> datetime:
         """Parse a date filter as ``ask`` will (07.03.2022, 2022-03-07, ...) or raise ``InvalidInputError``."""
@@ -154,7 +155,7 @@ class NewsQA:
         if not citations and not refused:
             quotes = choose_quotes(rank_quotes(retrieval, question, self.model))
             if quotes:
-                same = self.index.catalog.articles_with_sentences([q.sentence.text for q in quotes])
+                same = self.catalog.articles_with_sentences([q.sentence.text for q in quotes])
                 citations = cite(quotes, same)
                 text = compose(citations, language)
         if not citations:
@@ -225,6 +226,11 @@ class NewsQA:
         if self.model is None:
             return lead_score(retrieval), override if override is not None else LEGACY_MIN_EVIDENCE
         return normalized_evidence(retrieval, self.model), override if override is not None else 1.0
+
+    @property
+    def catalog(self) -> CatalogReader:
+        """The catalog as answering may use it (``index/reading.py``)."""
+        return self.index.catalog
 
     @property
     def background(self) -> Background:
@@ -306,7 +312,7 @@ class NewsQA:
 
     def article(self, article_id: str) -> dict[str, Any]:
         """One indexed article with its metadata and text; ``ArticleNotFoundError`` if unknown."""
-        article = self.index.catalog.article(article_id)
+        article = self.catalog.article(article_id)
         if article is None:
             raise ArticleNotFoundError(article_id)
         data = asdict(article)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from bot.errors import VectorStoreError
 from bot.when import DateFilter
 from index.keywords import stems
 from index.models import ArticleMeta
+from index.reading import CatalogReader, SentenceRow
 from index.store import Index
 
 logger = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ class Retrieval:
 class Candidates:
     """What one catalog snapshot holds for a query: candidate passages' sentences and vectors."""
 
-    sentences: list[Any]  # catalog rows of every sentence of the candidate passages, with stems
+    sentences: Sequence[SentenceRow]  # catalog rows of every sentence of the candidate passages, with stems
     vectors: dict[str, np.ndarray]  # their stored vectors by vector id
     articles: dict[str, ArticleMeta]
     total_sentences: int  # for IDF weights
@@ -125,6 +127,11 @@ class Retriever:
 
     def __init__(self, index: Index) -> None:
         self.index = index
+
+    @property
+    def catalog(self) -> CatalogReader:
+        """The catalog as retrieval may use it (``index/reading.py``)."""
+        return self.index.catalog
 
     def retrieve(
         self,
@@ -171,12 +178,12 @@ class Retriever:
             return
         started = time.perf_counter()
         with self.index.reading():
-            rows = self.index.catalog.article_sentences([a.article_id for a in top])
+            rows = self.catalog.article_sentences([a.article_id for a in top])
             vectors = self.index.vectors.get([r["vid"] for r in rows])
             if len(vectors) < len(rows):
                 raise self.index.damage(len(rows) - len(vectors))
             terms = sorted({t for r in rows for t in r["stems"].split()} - retrieval.doc_freqs.keys())
-            retrieval.doc_freqs.update(self.index.catalog.doc_freqs(terms)[1])
+            retrieval.doc_freqs.update(self.catalog.doc_freqs(terms)[1])
         sims = _similarities(rows, vectors, retrieval.query_vector)
         weights = retrieval.term_weights
         total_weight = sum(weights.values()) or 1.0
@@ -204,7 +211,7 @@ class Retriever:
         started = time.perf_counter()
         since = dates.since.timestamp() if dates and dates.since else None
         until = dates.until.timestamp() if dates and dates.until else None
-        catalog = self.index.catalog
+        catalog = self.catalog
         with catalog.snapshot():
             undated = bool(dates and dates.include_undated)
             vector_hits = self._vector_candidates(qv, since, until, undated) if catalog.meta("dim") else []
@@ -249,7 +256,7 @@ class Retriever:
 
     def _rank(
         self,
-        rows: list[Any],
+        rows: Sequence[SentenceRow],
         sims: np.ndarray,
         weights: dict[str, float],
         articles: dict[str, ArticleMeta],
@@ -310,7 +317,7 @@ def _scored(row: Any, similarity: float, coverage: float) -> ScoredSentence:
     )
 
 
-def _similarities(rows: list[Any], vectors: dict[str, np.ndarray], qv: np.ndarray) -> np.ndarray:
+def _similarities(rows: Sequence[SentenceRow], vectors: dict[str, np.ndarray], qv: np.ndarray) -> np.ndarray:
     if not rows:
         return np.zeros(0, dtype=np.float32)
     matrix = np.stack([vectors.get(r["vid"], np.zeros_like(qv)) for r in rows])

@@ -1,0 +1,65 @@
+"""What answering reads from the catalog and keyword index, as an interface.
+
+``index.catalog.Catalog`` (SQLite + FTS5) implements it; the answering code in ``bot/`` is typed
+against this protocol only (mypy checks that the catalog conforms), so a server database with
+its own full-text search could take SQLite's place without touching retrieval or quoting.
+What it has to provide, and what it costs today, is in docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from index.models import Article, ArticleMeta
+
+
+class SentenceRow(Protocol):
+    """One indexed sentence: ``vid``, ``article_id``, ``idx``, ``passage``, ``kind``, ``heading``,
+    ``teaser_title``, ``text`` and ``stems`` (space-separated Snowball stems)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+class CatalogReader(Protocol):
+    def snapshot(self) -> AbstractContextManager[Any]:
+        """Every read inside sees one committed state."""
+        ...
+
+    def meta(self, key: str) -> str | None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def article(self, article_id: str) -> Article | None: ...
+
+    def keyword_search(
+        self,
+        query_stems: list[str],
+        limit: int = 20,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        sources: list[str] | None = None,
+        undated: bool = False,
+        doc_freqs: dict[str, int] | None = None,
+        max_postings: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """(vector id, score) of the best keyword matches, within a postings budget."""
+        ...
+
+    def doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """(sentences in all, sentences with each term)."""
+        ...
+
+    def sentences_by_vid(self, vids: list[str]) -> Mapping[str, SentenceRow]: ...
+
+    def passage_sentences(self, passages: list[tuple[str, int]]) -> Sequence[SentenceRow]: ...
+
+    def article_sentences(self, article_ids: list[str]) -> Sequence[SentenceRow]: ...
+
+    def articles_by_id(self, ids: list[str]) -> dict[str, ArticleMeta]: ...
+
+    def articles_with_sentences(self, texts: list[str]) -> dict[str, list[ArticleMeta]]: ...
+
+    def newest_ts(self) -> float | None: ...
