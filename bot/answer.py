@@ -39,6 +39,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "extractive"  # or "generated": an LLM's sentences, each verified against its citations
     trace: Trace | None = None  # how it was found (``--debug``)
+    answer_id: str | None = None  # set when the question log kept it (feedback refers to it)
 
     def to_dict(self, *, debug: bool = False) -> dict[str, Any]:
         """The JSON contract of ``newsbot ask --json`` (and of the HTTP API)."""

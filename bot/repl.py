@@ -11,6 +11,7 @@ from typing import TextIO
 from bot.answer import Answer
 from bot.conversation import Conversation
 from bot.errors import NewsbotError
+from bot.feedback import QuestionLog
 from bot.qa import NewsQA
 from bot.render import answer_text, debug_text, source_line
 from bot.texts import REPL_HELP
@@ -28,6 +29,7 @@ class Repl:
         write: Callable[[str], None] = print,
         history_file: Path | None = None,
         prompt: str = "newsbot> ",
+        questions: QuestionLog | None = None,
     ) -> None:
         self.qa = qa
         self.write = write
@@ -36,6 +38,7 @@ class Repl:
         self.conversation = Conversation()
         self.last_answer: Answer | None = None  # with its debug data, for :debug
         self.debug = False
+        self.questions = questions  # the question log (``newsbot report``); None = not logged
 
     def run(self, stdin: TextIO | None = None) -> None:
         """Loop until ``:quit`` or end of input."""
@@ -66,6 +69,8 @@ class Repl:
             if line.startswith(":"):
                 return self._command(line)
             answer = self.last_answer = self.qa.ask(line, conversation=self.conversation)
+            if self.questions is not None:
+                self.questions.record(answer, front_end="repl")  # never raises: a failure is a warning
             self.write(answer_text(answer, debug=self.debug))
         except NewsbotError as exc:
             self.write(f"Error: {exc}")

@@ -116,7 +116,7 @@ def test_widget_answers_cites_links_and_refuses(site, browser, tmp_path):
     assert "[1]" in answered.inner_text() and "Quellen" in answered.inner_text()
 
     # Shadow DOM: the page's hostile CSS does not reach the widget, and the widget's not the page.
-    button = page.locator(".newsbot-widget button")
+    button = page.locator(".newsbot-widget button[type=submit]")
     assert button.is_visible()
     quote_style = answered.locator("blockquote").first.evaluate(
         "q => [getComputedStyle(q).color, getComputedStyle(q).backgroundColor]"
@@ -128,7 +128,7 @@ def test_widget_answers_cites_links_and_refuses(site, browser, tmp_path):
     # A source with a link: it opens the article.
     page.locator(".newsbot-widget input").fill("Wie lange braucht die Fähre nach Helgoland?")
     page.locator(".newsbot-widget input").press("Enter")
-    link = page.locator(".newsbot-widget [data-state=answered] ol a")
+    link = page.locator(".newsbot-widget .turn").nth(1).locator("[data-state=answered] ol a")
     link.wait_for(timeout=30_000)
     assert link.inner_text() == "Neue Fähre nach Helgoland (09.03.2022)"
     assert link.get_attribute("rel") == "noopener noreferrer"
@@ -141,14 +141,17 @@ def test_widget_answers_cites_links_and_refuses(site, browser, tmp_path):
     article.close()
     page.screenshot(path=str(tmp_path / "widget-answer.png"), full_page=True)
 
-    # Nonsense is refused, and looks different.
-    page.locator(".newsbot-widget input").fill("asdf qwer zxcv")
+    # What the archive does not know is refused, and looks different. (Not "asdf qwer zxcv" any
+    # more: its detected language is Dutch, so its refusal is in English, the fallback.)
+    page.locator(".newsbot-widget input").fill("Wie viele Einhörner leben auf dem Mond?")
     page.locator(".newsbot-widget input").press("Enter")
     refused = page.locator(".newsbot-widget [data-state=refused]")
     refused.wait_for(timeout=30_000)
     assert "nichts gefunden" in refused.inner_text()
-    assert refused.evaluate("r => getComputedStyle(r).backgroundColor") != "rgba(0, 0, 0, 0)"
-    assert page.locator(".newsbot-widget [data-state=answered]").count() == 0
+    assert refused.locator(".refused").evaluate("r => getComputedStyle(r).backgroundColor") != "rgba(0, 0, 0, 0)"
+    # A chat: the refusal is the newest turn, the two answers before it stay in the thread.
+    assert page.locator(".newsbot-widget .turn").last.locator("[data-state=refused]").count() == 1
+    assert page.locator(".newsbot-widget [data-state=answered]").count() == 2
     page.screenshot(path=str(tmp_path / "widget-refused.png"), full_page=True)
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -171,7 +174,7 @@ def test_widget_shows_api_errors_and_the_embed_page_works(site, browser):
 
     page.goto(f"{site['api']}/embed#key={READ}&lang=en")
     page.reload()
-    assert page.locator(".newsbot-widget button").inner_text() == "Ask"
+    assert page.locator(".newsbot-widget button[type=submit]").inner_text() == "Ask"
     page.locator(".newsbot-widget input").fill("Who negotiated in Belarus?")
     page.locator(".newsbot-widget input").press("Enter")
     answered = page.locator(".newsbot-widget [data-state=answered]")

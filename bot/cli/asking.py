@@ -37,11 +37,15 @@ def ask(
       newsbot ask "Who negotiated in Belarus?" --json
       newsbot ask "Was geschah gestern?" --since 2022-03-01
     """
+    from bot.feedback import QuestionLog
     from bot.qa import NewsQA
     from bot.render import answer_text
 
-    with NewsQA(settings_of(ctx)) as qa:
+    settings = settings_of(ctx)
+    with NewsQA(settings) as qa:
         answer = qa.ask(question, since=since, until=until, sources=list(sources) or None)
+    with QuestionLog(settings) as questions:
+        questions.record(answer, front_end="cli")  # a failure is a warning; the answer is printed anyway
     if as_json:
         click.echo(json.dumps(answer.to_dict(debug=debug), ensure_ascii=False))
     else:
@@ -53,16 +57,17 @@ def ask(
 @handle_errors
 def repl(ctx: click.Context) -> None:
     """Ask questions interactively (line editing, history, follow-ups; :help inside)."""
+    from bot.feedback import QuestionLog
     from bot.qa import NewsQA
     from bot.repl import Repl
 
     settings = settings_of(ctx)
-    with NewsQA(settings) as qa:
+    with NewsQA(settings) as qa, QuestionLog(settings) as questions:
         if qa.overview()["articles"] == 0:
             click.secho("The index is empty: run `newsbot ingest corpus/` first.", fg="yellow", err=True)
         interactive = sys.stdin.isatty()
         qa.warm_up()
-        Repl(qa, write=click.echo, history_file=Path(settings.data_dir) / "repl_history").run(
+        Repl(qa, write=click.echo, history_file=Path(settings.data_dir) / "repl_history", questions=questions).run(
             None if interactive else sys.stdin
         )
 

@@ -58,6 +58,11 @@ class AnswerModel(BaseModel):
         description="'extractive' (verbatim quotes) or 'generated' (an LLM's "
         "sentences, each verified against the source it cites)",
     )
+    answer_id: str | None = Field(
+        None,
+        description="What POST /v1/feedback refers to; null when the question was not logged "
+        "(NEWSBOT_LOG_QUESTIONS=false, or the log could not be written).",
+    )
 
 
 class SearchHit(ArticleRef):

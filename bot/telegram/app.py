@@ -24,13 +24,23 @@ from cachetools import LRUCache
 from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from telegram import BotCommand, LinkPreviewOptions, Message, MessageEntity, ReplyParameters, Update, User
+from telegram import (
+    BotCommand,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+    User,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -44,16 +54,18 @@ from telegram.ext import (
 from bot.answer import Answer
 from bot.conversation import Conversation
 from bot.errors import ConfigError, NewsbotError
+from bot.feedback import QuestionLog
 from bot.qa import NewsQA
 from bot.render import day
 from bot.settings import Settings
 from bot.telegram.delivery import Draft, PatientRateLimiter, redact_in_logs, typing
+from bot.telegram.feedback import PREFIX, TelegramFeedback
 from bot.telegram.render import Span, answer_messages, sources_messages, split
 from bot.texts import COMMANDS, EXAMPLES, language_of, texts
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]  # callback queries: the feedback buttons
 SEEN_UPDATES = 10_000  # update ids remembered to drop re-deliveries
 REFUSED_USERS = 10_000  # users told once that they may not ask
 
@@ -76,7 +88,9 @@ def check_settings(settings: Settings) -> None:
 class NewsBot:
     """The Telegram application over one ``NewsQA``: ``run()`` blocks, ``running()`` shares a loop."""
 
-    def __init__(self, settings: Settings, qa: NewsQA, *, persist: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, qa: NewsQA, *, persist: Path | None = None, questions: QuestionLog | None = None
+    ) -> None:
         check_settings(settings)
         assert settings.telegram_token is not None
         redact_in_logs(settings.telegram_token.get_secret_value())
@@ -87,6 +101,9 @@ class NewsBot:
         # An allowed user cannot flood the bot (and with it everyone else's questions).
         self._rate = parse_rate(settings.telegram_rate_limit)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.feedback = TelegramFeedback(
+            questions if questions is not None else QuestionLog(settings), user_ids=settings.log_telegram_user_ids
+        )
         self.app = self._application(persist)
 
     def run(self, *, webhook: str | None = None, listen: str = "127.0.0.1", port: int = 8443) -> None:
@@ -157,6 +174,7 @@ class NewsBot:
         app.add_handler(CommandHandler("sources", self.sources))
         app.add_handler(CommandHandler(["since", "until"], self.date_filter))
         app.add_handler(CommandHandler("reset", self.reset))
+        app.add_handler(CallbackQueryHandler(self.feedback.on_button, pattern=rf"^{PREFIX}:"))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.question))
         app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, self.unknown))
         app.add_error_handler(self.on_error)
@@ -186,6 +204,9 @@ class NewsBot:
             user.id if user else None,
             chat.id if chat else None,
         )
+        if update.callback_query is not None:  # a feedback button: answer the press, send nothing
+            await update.callback_query.answer(_texts(user)["not_allowed"], show_alert=True)
+            raise ApplicationHandlerStop
         addressed = message is not None and (_is_command(message) or self._addressed(message, context))
         if addressed and user is not None and not _remember(self._refused, user.id):
             await message.reply_text(_texts(user)["not_allowed"], parse_mode=None)  # type: ignore[union-attr]
@@ -203,6 +224,8 @@ class NewsBot:
         if not self._addressed(message, context):
             return  # group chatter that is not meant for the bot
         texts = _texts(message.from_user)
+        if await self.feedback.comment(message, context.chat_data, texts):
+            return  # the reply to a "what was wrong?" prompt is a comment, not a question
         question = _without_mention(message, context.bot.username)
         if not question:
             await message.reply_text(
@@ -224,13 +247,14 @@ class NewsBot:
             await message.reply_text(str(exc), parse_mode=None)
             return
         parts = answer_messages(answer, since=state.since, until=state.until)
+        markup = await self.feedback.log(answer, message, context.chat_data, texts)  # 👍/👎 under the answer
         if draft is not None and draft.sent is not None:  # the verified answer replaces the draft
             try:
-                await draft.sent.edit_text(parts[0])
+                await draft.sent.edit_text(parts[0], reply_markup=markup if len(parts) == 1 else None)
                 parts = parts[1:]
             except BadRequest as exc:  # e.g. the draft was deleted meanwhile: send the answer anew
                 logger.info("could not replace the draft (%s); sending the answer as a new message", exc)
-        await self._send(message, parts)
+        await self._send(message, parts, reply_markup=markup)
 
     def _addressed(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:
         """Private chats always; in groups only a mention of the bot or a reply to it."""
@@ -255,18 +279,23 @@ class NewsBot:
             data["conversation"] = Conversation(ttl_seconds=self.settings.history_minutes * 60)
         return data["conversation"].touch()
 
-    async def _send(self, message: Message, parts: list[str]) -> None:
-        """Send the parts in order; in groups the first one replies to the question."""
+    async def _send(self, message: Message, parts: list[str], reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """Send the parts in order; in groups the first one replies to the question. ``reply_markup``
+        goes under the last one."""
         first = True
-        for part in parts:
-            if not _visible(part):
-                continue
+        parts = [part for part in parts if _visible(part)]
+        for i, part in enumerate(parts):
             reply = (
                 ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
                 if first and message.chat.type != ChatType.PRIVATE
                 else None
             )
-            await message.get_bot().send_message(message.chat_id, part, reply_parameters=reply)
+            await message.get_bot().send_message(
+                message.chat_id,
+                part,
+                reply_parameters=reply,
+                reply_markup=reply_markup if i == len(parts) - 1 else None,
+            )
             first = False
 
     # ---- commands -------------------------------------------------------------------------------
@@ -370,8 +399,8 @@ def run(
 ) -> None:
     """``newsbot telegram``: open the index, then run the bot until Ctrl-C / SIGTERM."""
     check_settings(settings)
-    with NewsQA(settings) as qa:
-        NewsBot(settings, qa, persist=persist).run(webhook=webhook, listen=listen, port=port)
+    with NewsQA(settings) as qa, QuestionLog(settings) as questions:
+        NewsBot(settings, qa, persist=persist, questions=questions).run(webhook=webhook, listen=listen, port=port)
 
 
 def _is_command(message: Message) -> bool:

@@ -1,0 +1,309 @@
+"""The question log and the feedback loop: answer ids in the API, ``POST /v1/feedback``,
+``GET /v1/report`` over a seeded log, retention, logging switched off or failing, and the CLI
+(``ask`` and the REPL are logged, ``newsbot report`` in text, JSON and CSV, helpful answers
+exported as a SQuAD set that ``newsbot eval`` reads)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.answer import Answer
+from bot.errors import ForeignAnswerError, UnknownAnswerError
+from bot.feedback import FILE_NAME, QuestionLog
+from bot.http import create_app
+from bot.settings import Settings
+from tests.conftest import ROOT, invoke_cli, sse_events
+
+READ, OTHER, ADMIN = "fb-read-key-0123456789", "fb-other-key-0123456789", "fb-admin-key-0123456789"
+ANSWER_KEYS = {"question", "answer", "refused", "language", "citations", "note", "timings_ms", "mode"}
+
+
+def app_settings(index_settings: Settings, data_dir: Path, **overrides: Any) -> Settings:
+    """The module's index (through the injected ``qa``), but a question log of the test's own."""
+    values = {"data_dir": data_dir, "api_keys": f"{READ},{OTHER}", "admin_keys": ADMIN, **overrides}
+    return Settings(**{**index_settings.model_dump(), **values})
+
+
+@pytest.fixture
+def client(index_settings, qa, tmp_path) -> Iterator[TestClient]:
+    app = create_app(app_settings(index_settings, tmp_path / "log"), qa=qa)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def error(response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    return body["error"]["message"]
+
+
+def refusal(question: str) -> Answer:
+    return Answer(question=question, text="Dazu habe ich in den Artikeln nichts gefunden.", refused=True, language="de")
+
+
+# ---- answer ids and feedback ---------------------------------------------------------------------
+
+
+def test_answers_carry_an_answer_id_that_only_the_asking_key_can_rate(client):
+    log: QuestionLog = client.app.state.questions
+    response = client.post(
+        "/v1/ask", json={"question": "Wie lange haben die Bücherhallen geöffnet?"}, headers={"X-API-Key": READ}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == ANSWER_KEYS | {"answer_id"}  # the old fields, unchanged, plus the id
+    answer_id = body["answer_id"]
+    assert isinstance(answer_id, str) and len(answer_id) >= 22  # secrets.token_urlsafe(16)
+
+    with client.stream(
+        "POST", "/v1/ask/stream", json={"question": "Wer hat in Belarus verhandelt?"}, headers={"X-API-Key": READ}
+    ) as stream:
+        events = sse_events(stream.iter_lines())
+    final = next(data for event, data in events if event == "answer")
+    assert final["answer_id"] and final["answer_id"] != answer_id
+    assert log.get(final["answer_id"]).question == "Wer hat in Belarus verhandelt?"
+
+    # What was logged: the question, the answer's citations (article ids and quotes), never the key.
+    entry = log.get(answer_id)
+    assert entry is not None and entry.front_end == "api" and entry.refused is False and entry.mode == "extractive"
+    assert entry.question == "Wie lange haben die Bücherhallen geöffnet?" and entry.rating is None
+    assert [(c.article_id, list(c.quotes)) for c in entry.citations] == [
+        (c["article_id"], c["quotes"]) for c in body["citations"]
+    ]
+    assert READ not in (entry.owner or "") and entry.user_ref is None
+
+    feedback = {"answer_id": answer_id, "rating": "wrong", "comment": "  Das   Datum fehlt. "}
+    error(client.post("/v1/feedback", json=feedback), 401, "unauthorized")
+    message = error(client.post("/v1/feedback", json=feedback, headers={"X-API-Key": OTHER}), 403, "forbidden")
+    assert "another API key" in message
+    assert log.get(answer_id).rating is None  # the stranger's verdict was not taken
+
+    taken = client.post("/v1/feedback", json=feedback, headers={"X-API-Key": READ})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["rating"] == "wrong" and taken.json()["comment"] == "Das Datum fehlt."
+    rated = log.get(answer_id).rating
+    assert rated is not None and (rated.rating, rated.comment, rated.front_end) == ("wrong", "Das Datum fehlt.", "api")
+
+    # The latest verdict counts; a verdict without a comment clears the old comment.
+    client.post("/v1/feedback", json={"answer_id": answer_id, "rating": "helpful"}, headers={"X-API-Key": READ})
+    assert (log.get(answer_id).rating.rating, log.get(answer_id).rating.comment) == ("helpful", None)
+
+    unknown = {"answer_id": "x" * 22, "rating": "wrong"}
+    message = error(client.post("/v1/feedback", json=unknown, headers={"X-API-Key": READ}), 404, "not_found")
+    assert "NEWSBOT_LOG_RETENTION_DAYS" in message
+    for bad in (
+        {"answer_id": "a b", "rating": "wrong"},
+        {"answer_id": answer_id, "rating": "meh"},
+        {"rating": "wrong"},
+    ):
+        error(client.post("/v1/feedback", json=bad, headers={"X-API-Key": READ}), 422, "invalid_request")
+    too_long = {"answer_id": answer_id, "rating": "wrong", "comment": "x" * 501}
+    error(client.post("/v1/feedback", json=too_long, headers={"X-API-Key": READ}), 422, "invalid_request")
+
+
+def test_an_answer_from_another_front_end_cannot_be_rated_over_the_api(client, qa):
+    log: QuestionLog = client.app.state.questions
+    answer_id = log.record(qa.ask("Wer hat in Belarus verhandelt?"), front_end="telegram", chat_type="private")
+    assert answer_id is not None
+    error(
+        client.post("/v1/feedback", json={"answer_id": answer_id, "rating": "wrong"}, headers={"X-API-Key": READ}),
+        403,
+        "forbidden",
+    )
+    with pytest.raises(ForeignAnswerError):
+        log.rate(answer_id, "wrong", front_end="api", owner="api:someone")
+    assert log.rate(answer_id, "wrong", front_end="telegram").rating == "wrong"
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+
+def test_report_needs_an_admin_key_and_aggregates_the_log(index_settings, qa, tmp_path):
+    settings = app_settings(index_settings, tmp_path / "log")
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    when = [noon]
+    seeding = QuestionLog(settings, clock=lambda: when[0])
+
+    def log(days_ago: int, answer: Answer, front_end: str) -> str:
+        when[0] = noon - timedelta(days=days_ago)
+        answer_id = seeding.record(answer, front_end=front_end, owner=front_end)
+        assert answer_id is not None
+        return answer_id
+
+    log(40, refusal("Wo liegt Atlantis?"), "api")  # before --since
+    log(3, refusal("Wer hat in Belarus verhandelt?"), "api")
+    log(3, refusal("wer hat in Belarus verhandelt"), "api")  # case and punctuation: the same question
+    log(2, refusal("Wer verhandelte in Belarus?"), "telegram")  # another wording of it
+    log(2, refusal("Was kostet die Fähre nach Helgoland?"), "api")
+    hours = log(1, qa.ask("Wie lange haben die Bücherhallen geöffnet?"), "cli")
+    log(1, qa.ask("Wo wollen sich Lawrow und Kuleba treffen?"), "api")
+    seeding.rate(hours, "wrong", front_end="cli", comment="Die Zeiten gelten erst ab Montag.")
+    seeding.close()
+
+    app = create_app(settings, qa=qa)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        error(client.get("/v1/report"), 401, "unauthorized")
+        assert "admin key" in error(client.get("/v1/report", headers={"X-API-Key": READ}), 403, "forbidden")
+        since = (noon - timedelta(days=7)).date().isoformat()
+        response = client.get("/v1/report", params={"since": since}, headers={"X-API-Key": ADMIN})
+        assert response.status_code == 200, response.text
+        report = response.json()
+        everything = client.get("/v1/report", headers={"X-API-Key": ADMIN}).json()
+        error(
+            client.get("/v1/report", params={"since": "gestern"}, headers={"X-API-Key": ADMIN}), 422, "invalid_request"
+        )
+
+    assert report["totals"] == {"questions": 6, "answered": 2, "refused": 4, "helpful": 0, "wrong": 1}
+    assert report["logging"] is True and report["since"].startswith(since)
+    top, second = report["refused"]
+    assert (top["question"], top["count"]) == ("Wer hat in Belarus verhandelt?", 3)
+    assert top["variants"] == ["Wer verhandelte in Belarus?"]
+    assert (second["question"], second["count"]) == ("Was kostet die Fähre nach Helgoland?", 1)
+    (wrong,) = report["wrong"]
+    assert wrong["question"] == "Wie lange haben die Bücherhallen geöffnet?" and wrong["front_end"] == "cli"
+    assert wrong["comment"] == "Die Zeiten gelten erst ab Montag." and wrong["refused"] is False
+    assert wrong["citations"][0]["article_id"] == "hamburg-bibliothek"
+    assert any("22 Uhr" in q for q in wrong["citations"][0]["quotes"])
+    assert report["asked"][0] == top  # the most asked question is the most refused one
+    assert report["topics"][0] == {"term": "Belarus", "count": 3}
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def day(days_ago: int) -> str:
+        return (noon - timedelta(days=days_ago)).astimezone(berlin).date().isoformat()
+
+    assert report["daily"] == [
+        {"day": day(3), "front_end": "api", "answered": 0, "refused": 2},
+        {"day": day(2), "front_end": "api", "answered": 0, "refused": 1},
+        {"day": day(2), "front_end": "telegram", "answered": 0, "refused": 1},
+        {"day": day(1), "front_end": "api", "answered": 1, "refused": 0},
+        {"day": day(1), "front_end": "cli", "answered": 1, "refused": 0},
+    ]
+    assert everything["totals"]["questions"] == 7
+    assert any(g["question"] == "Wo liegt Atlantis?" for g in everything["refused"])
+
+
+# ---- retention and switching the log off -----------------------------------------------------------
+
+
+def test_retention_deletes_old_entries_on_write_and_on_open(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", log_retention_days=30)
+    t0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    now = [t0]
+    log = QuestionLog(settings, clock=lambda: now[0])
+    first = log.record(refusal("Wo liegt Atlantis?"), front_end="cli")
+    log.rate(first, "helpful", front_end="cli")
+    now[0] = t0 + timedelta(days=10)
+    second = log.record(refusal("Wer hat in Belarus verhandelt?"), front_end="cli")
+    assert log.store.count() == 2
+
+    now[0] = t0 + timedelta(days=31)  # the first is past 30 days: the next write deletes it
+    third = log.record(refusal("Was kostet die Fähre?"), front_end="cli")
+    assert log.store.count() == 2 and log.get(first) is None
+    with pytest.raises(UnknownAnswerError):
+        log.rate(first, "wrong", front_end="cli")
+    log.close()
+    with sqlite3.connect(tmp_path / "data" / FILE_NAME) as db:
+        assert db.execute("SELECT count(*) FROM feedback").fetchone()[0] == 0  # its feedback went with it
+
+    reopened = QuestionLog(settings, clock=lambda: t0 + timedelta(days=45))
+    assert reopened.store.count() == 1  # opening deleted the second (35 days old) before anything else
+    assert [e.answer_id for e in reopened.entries()] == [third]
+    assert reopened.get(second) is None
+    reopened.close()
+
+
+def test_logging_off_stores_nothing_and_feedback_says_why(index_settings, qa, tmp_path):
+    settings = app_settings(index_settings, tmp_path / "log", log_questions=False)
+    with TestClient(create_app(settings, qa=qa), raise_server_exceptions=False) as client:
+        body = client.post("/v1/ask", json={"question": "Wer hat in Belarus verhandelt?"}, headers={"X-API-Key": READ})
+        assert body.status_code == 200 and body.json()["answer_id"] is None and not body.json()["refused"]
+        rate = {"answer_id": "x" * 22, "rating": "helpful"}
+        message = error(client.post("/v1/feedback", json=rate, headers={"X-API-Key": READ}), 409, "logging_off")
+        assert "NEWSBOT_LOG_QUESTIONS=false" in message
+        report = client.get("/v1/report", headers={"X-API-Key": ADMIN}).json()
+        assert report["logging"] is False and report["totals"]["questions"] == 0
+    assert not (tmp_path / "log" / FILE_NAME).exists()
+
+
+def test_a_log_that_cannot_be_written_never_costs_the_answer(index_settings, qa, tmp_path, caplog):
+    (tmp_path / "log" / FILE_NAME).mkdir(parents=True)  # SQLite cannot open a directory
+    with TestClient(create_app(app_settings(index_settings, tmp_path / "log"), qa=qa)) as client:
+        with caplog.at_level(logging.WARNING, logger="bot.feedback"):
+            response = client.post(
+                "/v1/ask", json={"question": "Wer hat in Belarus verhandelt?"}, headers={"X-API-Key": READ}
+            )
+    assert response.status_code == 200
+    assert response.json()["answer_id"] is None and "Verhandlungsrunde" in response.json()["answer"]
+    assert any("question not logged" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+# ---- the command line --------------------------------------------------------------------------------
+
+
+def test_cli_ask_and_repl_are_logged_reported_and_exported_for_eval(tmp_path):
+    assert invoke_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    data = Path(Settings().data_dir)
+    asked = invoke_cli("ask", "Wer hat in Belarus verhandelt?", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["answer_id"] and not answer["refused"]
+    assert invoke_cli("ask", "Wie viele Einhörner leben auf dem Mond?").returncode == 0
+    repl = invoke_cli("repl", input="wie viele Einhörner leben auf dem Mond\n:quit\n")
+    assert repl.returncode == 0 and "nichts gefunden" in repl.stdout
+    off = invoke_cli("ask", "Wo liegt Atlantis?", env={"NEWSBOT_LOG_QUESTIONS": "false"})
+    assert off.returncode == 0  # answered, not logged
+
+    report = json.loads(invoke_cli("report", "--json").stdout)
+    assert report["totals"] == {"questions": 3, "answered": 1, "refused": 2, "helpful": 0, "wrong": 0}
+    assert report["refused"][0]["question"] in (
+        "Wie viele Einhörner leben auf dem Mond?",
+        "wie viele Einhörner leben auf dem Mond",
+    )
+    assert report["refused"][0]["count"] == 2 and len(report["refused"]) == 1
+    assert {d["front_end"] for d in report["daily"]} == {"cli", "repl"}
+
+    text = invoke_cli("report").stdout
+    assert "3 questions: 1 answered, 2 refused" in text and "Refused most often:" in text
+    assert "2x  " in text and "Einhörner" in text
+    rows = list(csv.DictReader(io.StringIO(invoke_cli("report", "--csv").stdout)))
+    assert {r["section"] for r in rows} >= {"refused", "asked", "topic", "daily"}
+    (refused,) = [r for r in rows if r["section"] == "refused"]
+    assert refused["count"] == "2"
+    assert sum(int(r["refused"]) for r in rows if r["section"] == "daily") == 2
+    assert invoke_cli("report", "--json", "--csv").returncode == 2
+    assert invoke_cli("report", "--since", "kein Datum").returncode == 2
+
+    # Answers marked helpful become a SQuAD regression set that `newsbot eval` reads.
+    export = tmp_path / "helpful.json"
+    nothing = invoke_cli("report", "--export-helpful", str(export))
+    assert nothing.returncode == 2 and "marked helpful" in nothing.stderr
+    with QuestionLog(Settings()) as log:
+        log.rate(answer["answer_id"], "helpful", front_end="cli")
+    written = invoke_cli("report", "--export-helpful", str(export))
+    assert written.returncode == 0, written.stderr
+    squad = json.loads(export.read_text(encoding="utf-8"))
+    (article,) = squad["data"]
+    (paragraph,) = article["paragraphs"]
+    (qa,) = paragraph["qas"]
+    quote = answer["citations"][0]["quotes"][0]
+    assert qa["question"] == "Wer hat in Belarus verhandelt?" and qa["answers"][0]["text"] == quote
+    assert paragraph["context"][qa["answers"][0]["answer_start"] :].startswith(quote)
+    assert len(paragraph["context"]) > len(quote) * 3  # the article's text, not only the sentence
+    result = invoke_cli("eval", str(export), "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["n"] == 1 and metrics["recall1"] == 1.0 and metrics["answer_top1"] == 1.0
+    assert (data / FILE_NAME).exists()
