@@ -14,7 +14,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -32,23 +33,51 @@ class Fetched:
     content: bytes
     content_type: str
     encoding: str | None
+    status: int = 200  # 304 (not modified) and, with ``check_status=False``, errors come back without a body
+    headers: Mapping[str, str] = field(default_factory=dict)  # the response's headers (lower-case names)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
     @property
     def text(self) -> str:
         return self.content.decode(self.encoding or "utf-8", errors="replace")
 
 
-def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool = False) -> Fetched:
-    """GET ``url`` (following up to ``MAX_REDIRECTS`` redirects, each checked) within the limits."""
+def fetch(
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool = False,
+    headers: Mapping[str, str] | None = None,
+    check_status: bool = True,
+) -> Fetched:
+    """GET ``url`` (following up to ``MAX_REDIRECTS`` redirects, each checked) within the limits.
+
+    ``headers`` go with every hop (``If-None-Match``, ``If-Modified-Since`` for a conditional
+    request); a 304 answer comes back as ``Fetched`` with ``status`` 304 and no body. With
+    ``check_status=False`` an error status (404, 410, 500, ...) comes back the same way
+    instead of raising ``httpx.HTTPStatusError``."""
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with httpx.Client(timeout=timeout, follow_redirects=False, headers=dict(headers or {})) as client:
         for _ in range(MAX_REDIRECTS + 1):
             _check_target(url, allow_private)
             with client.stream("GET", url) as response:
-                if response.is_redirect:
+                if response.has_redirect_location:  # (is_redirect is any 3xx, 304 included)
                     location = response.headers.get("location", "")
                     url = urljoin(url, location)
                     continue
+                if (response.status_code == 304 and headers) or (not response.is_success and not check_status):
+                    return Fetched(
+                        str(response.url),
+                        b"",
+                        response.headers.get("content-type", ""),
+                        None,
+                        response.status_code,
+                        _lower(response.headers),
+                    )
                 response.raise_for_status()
                 declared = int(response.headers.get("content-length") or 0)
                 if declared > max_bytes:
@@ -61,9 +90,18 @@ def fetch(url: str, *, timeout: float, max_bytes: int, allow_private: bool = Fal
                     if time.monotonic() > deadline:
                         raise FetchError(f"took longer than {timeout:g} s")
                 return Fetched(
-                    str(response.url), bytes(body), response.headers.get("content-type", ""), response.charset_encoding
+                    str(response.url),
+                    bytes(body),
+                    response.headers.get("content-type", ""),
+                    response.charset_encoding,
+                    response.status_code,
+                    _lower(response.headers),
                 )
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _lower(headers: httpx.Headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def _check_target(url: str, allow_private: bool) -> None:

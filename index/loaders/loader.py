@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from index.loaders import documents, records
 from index.loaders.base import ItemError, LoadResult, Problem, article_from_record, guard
@@ -15,6 +15,9 @@ from index.loaders.documents import no_alias_loader
 from index.loaders.feeds import is_feed, load_feed
 from index.loaders.formats import KNOWN_EXT, SIDECAR_SUFFIX, Format, by_extension, recognize
 from index.models import Article
+
+if TYPE_CHECKING:
+    from index.fetch import Fetched
 
 BINARY_MAGIC = (b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")
 
@@ -112,13 +115,18 @@ class Loader:
         except (httpx.HTTPError, FetchError) as exc:
             yield Problem(url, f"could not fetch: {exc}")
             return
+        yield from self.load_fetched(response, url)
+
+    def load_fetched(self, response: Fetched, origin: str) -> Iterator[LoadResult]:
+        """What a fetched URL holds: a feed's items, or the article of a page (``newsbot watch``
+        fetches with its own conditional requests and hands the body over here)."""
         raw = response.content
         if is_feed(raw, response.content_type):
-            yield from load_feed(self, raw, url)
+            yield from load_feed(self, raw, origin)
         elif len(raw) > self.max_bytes:
-            yield Problem(url, f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({len(raw)} > {self.max_bytes} bytes)")
+            yield Problem(origin, f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({len(raw)} > {self.max_bytes} bytes)")
         else:
-            yield guard(url, lambda: documents.parse_html(self, response.text, url, url=response.url))
+            yield guard(origin, lambda: documents.parse_html(self, response.text, origin, url=response.url))
 
     def load_records(self, text: str, origin: str) -> Iterator[LoadResult]:
         """A JSON object, a JSON array of objects, or JSONL (an upload, a request body)."""

@@ -1,0 +1,151 @@
+"""What every kind of source shares: the fetcher (``index/fetch.py``'s limits, conditional requests,
+a bound on fetches in flight), the plan a poll hands back, and the page fetch with its
+take-down rule (404 and 410 mean gone; any other failure means "try again")."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bot.settings import Settings
+from bot.sources.state import Item, SourceState
+from index.fetch import Fetched, FetchError, fetch
+from index.loaders import Loader, LoadResult, Problem
+from index.models import Article
+
+logger = logging.getLogger("bot.sources")
+
+GONE = (404, 410)
+USER_AGENT = "newsbot-watch/1"
+
+
+class SourceError(Exception):
+    """The source itself (its feed, sitemap or folder) could not be read: the poll failed."""
+
+
+class Fetcher:
+    """GET with the URL-fetch protections of ``index/fetch.py`` (total deadline, streamed size cap, no
+    private addresses unless ``NEWSBOT_FETCH_ALLOW_PRIVATE``) and at most ``slots`` fetches in flight
+    across all sources."""
+
+    def __init__(self, settings: Settings, slots: int | None = None) -> None:
+        self.timeout = settings.fetch_timeout
+        self.max_bytes = settings.max_fetch_bytes
+        self.allow_private = settings.fetch_allow_private
+        self._slots = threading.BoundedSemaphore(slots or settings.watch_fetches)
+
+    def get(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None, check_status: bool = True
+    ) -> Fetched:
+        """A conditional GET when validators are given (``status`` 304: unchanged, no body)."""
+        headers = {"User-Agent": USER_AGENT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        with self._slots:
+            return fetch(
+                url,
+                timeout=self.timeout,
+                max_bytes=self.max_bytes,
+                allow_private=self.allow_private,
+                headers=headers,
+                check_status=check_status,
+            )
+
+
+@dataclass
+class Context:
+    """What a poll works with."""
+
+    fetcher: Fetcher
+    loader: Loader
+    now: float
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Plan:
+    """What one poll found: articles to ingest, articles to remove (and why), and the state to save
+    once that has committed."""
+
+    state: SourceState
+    results: list[LoadResult] = field(default_factory=list)
+    removals: dict[str, str] = field(default_factory=dict)  # article id -> why
+    sync_dirs: list[Path] = field(default_factory=list)
+    fresh: list[tuple[str, float]] = field(default_factory=list)  # (article id, published): for the lag metric
+    not_modified: bool = False  # the feed or sitemap answered 304
+    fetched: int = 0  # documents and pages that came with a body
+    revalidated: int = 0  # conditional requests answered 304
+    problems: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}: tried again next poll
+    again_in: float | None = None  # work is left over (or a file still being written): poll again this soon
+
+    def problem(self, url: str, reason: str) -> None:
+        self.problems.append({"path": url, "reason": f"{reason}; tried again next poll"})
+
+    def ingest(self, results: list[LoadResult]) -> list[Article]:
+        self.results.extend(results)
+        return [r for r in results if isinstance(r, Article)]
+
+
+Poll = Callable[[Context, object, SourceState], Plan]
+
+
+def validators(response: Fetched) -> tuple[str | None, str | None]:
+    return response.headers.get("etag"), response.headers.get("last-modified")
+
+
+def fetch_page(ctx: Context, plan: Plan, item: Item, *, fresh: bool = False, fallback: Article | None = None) -> None:
+    """Fetch ``item.url`` (conditionally, when it was fetched before) and plan what follows:
+    a 304 changes nothing, a page is ingested, 404/410 takes the item's articles down, any other
+    failure leaves the item ``pending`` for the next poll. ``fresh``: a new item whose lag from
+    publication to answerable is measured."""
+    assert item.url is not None
+    try:
+        response = ctx.fetcher.get(item.url, etag=item.etag, last_modified=item.last_modified, check_status=False)
+    except (FetchError, httpx.HTTPError) as exc:
+        item.pending = True
+        plan.problem(item.url, str(exc) or type(exc).__name__)
+        return
+    if response.status == 304:
+        plan.revalidated += 1
+        item.pending = False
+        return
+    if response.status in GONE:
+        for article_id in item.article_ids:
+            plan.removals[article_id] = f"{item.url} answered {response.status}"
+        item.gone, item.pending, item.article_ids = True, False, []
+        return
+    if not response.ok:
+        item.pending = True
+        plan.problem(item.url, f"HTTP {response.status}")
+        return
+    plan.fetched += 1
+    item.etag, item.last_modified = validators(response)
+    results = [_with_fallback(r, fallback) for r in ctx.loader.load_fetched(response, item.url)]
+    articles = plan.ingest(results)
+    if articles or not any(isinstance(r, Problem) and r.fatal for r in results):
+        ids = [a.id for a in articles]
+        for old in set(item.article_ids) - set(ids):  # the page now names itself differently
+            plan.removals[old] = f"{item.url} is now article {', '.join(ids) or 'nothing'}"
+        item.article_ids = ids
+    item.gone, item.pending = False, False
+    if fresh and articles and articles[0].published:
+        plan.fresh.append((articles[0].id, articles[0].published.timestamp()))
+
+
+def _with_fallback(result: LoadResult, fallback: Article | None) -> LoadResult:
+    """A page without dates keeps the ones its feed item had."""
+    if fallback is None or not isinstance(result, Article):
+        return result
+    return dataclasses.replace(
+        result,
+        published=result.published or fallback.published,
+        updated=result.updated or fallback.updated,
+    )

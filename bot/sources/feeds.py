@@ -1,0 +1,112 @@
+"""RSS and Atom feeds: one conditional request per poll, the linked page when an item is a teaser,
+and re-checks of recent pages for corrections and take-downs.
+
+An item that leaves the feed's rolling window is not a take-down: it stays in the index (and is
+still re-checked until ``recheck`` has passed since it was first seen)."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.sources.base import Context, Plan, SourceError, fetch_page, validators
+from bot.sources.config import FeedSource
+from bot.sources.state import Doc, Item, SourceState
+from index.fetch import FetchError
+from index.loaders import Problem
+from index.models import Article
+
+FORGET_AFTER = 86400.0  # an item that left the feed is forgotten this long after it was first seen (at least)
+
+
+def wants_page(source: FeedSource, article: Article) -> bool:
+    """Whether the item's page is fetched: always, never, or (``auto``) when the item's text is a
+    teaser, shorter than ``teaser_chars``."""
+    if not article.url or source.fetch_pages is False:
+        return False
+    return source.fetch_pages is True or len(article.text) < source.teaser_chars
+
+
+def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
+    new = state.copy()
+    plan = Plan(new)
+    doc = new.docs.setdefault(source.url, Doc())
+    try:
+        response = ctx.fetcher.get(source.url, etag=doc.etag, last_modified=doc.last_modified)
+    except (FetchError, httpx.HTTPError) as exc:
+        raise SourceError(f"could not fetch the feed: {exc or type(exc).__name__}") from exc
+    measured = state.last_success is not None  # the first poll finds old items: no lag to measure
+    budget = Budget(source.max_pages, plan)
+    handled: set[str] = set()
+    if response.status == 304:
+        plan.not_modified = True
+    else:
+        plan.fetched += 1
+        results = list(ctx.loader.load_fetched(response, source.url))
+        articles = [r for r in results if isinstance(r, Article)]
+        broken = [r for r in results if isinstance(r, Problem) and r.path == source.url]
+        if broken and not articles:
+            if broken[0].reason == "feed has no items":
+                results = []
+            else:
+                raise SourceError(broken[0].reason)
+        if any(a.origin == source.url for a in articles):
+            raise SourceError("not an RSS or Atom feed (an HTML page?)")
+        doc.etag, doc.last_modified = validators(response)
+        plan.results.extend(r for r in results if isinstance(r, Problem))  # bad items: in the report
+        for item in new.items.values():
+            item.listed = False
+        for article in articles:
+            key = article.id
+            fingerprint = article.content_hash()
+            known = new.items.get(key)
+            item = known or new.items.setdefault(key, Item(first_seen=ctx.now))
+            item.listed = True
+            if known is not None and item.fingerprint == fingerprint and not item.pending:
+                continue  # unchanged in the feed (its page may still have changed: re-checked below)
+            item.fingerprint = fingerprint
+            fresh = known is None and measured
+            if wants_page(source, article):
+                item.url = article.url
+                handled.add(key)
+                if budget.take():
+                    fetch_page(ctx, plan, item, fresh=fresh, fallback=article)
+                else:
+                    item.pending = True
+            else:
+                plan.ingest([article])
+                item.article_ids, item.gone, item.pending = [article.id], False, False
+                if fresh and article.published:
+                    plan.fresh.append((article.id, article.published.timestamp()))
+    recheck(ctx, plan, new, source.recheck, handled, budget)
+    forget = max(source.recheck, FORGET_AFTER)
+    for key in [k for k, i in new.items.items() if not i.listed and ctx.now - i.first_seen > forget]:
+        del new.items[key]
+    return plan
+
+
+class Budget:
+    """Pages one poll may fetch; what is left over waits for the next poll, which comes soon."""
+
+    def __init__(self, pages: int, plan: Plan) -> None:
+        self.left = pages
+        self.plan = plan
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            self.plan.again_in = 1.0
+            return False
+        self.left -= 1
+        return True
+
+
+def recheck(ctx: Context, plan: Plan, state: SourceState, window: float, handled: set[str], budget: Budget) -> None:
+    """Fetch again (conditionally) the pages that failed last time and those first seen within
+    ``window``: a correction is re-ingested, a 404/410 takes the article down."""
+    for key, item in state.items.items():
+        if key in handled or not item.url or item.gone:
+            continue
+        if not (item.pending or (window and ctx.now - item.first_seen < window)):
+            continue
+        if ctx.stopping.is_set() or not budget.take():
+            return
+        fetch_page(ctx, plan, item)

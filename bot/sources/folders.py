@@ -1,0 +1,83 @@
+"""Folders a CMS exports into: new and changed files are ingested, a deleted file takes its articles
+along. The watcher wakes a folder's poll on file events (``watchfiles``) and rescans every
+``interval`` anyway (the fallback when events are unavailable, e.g. on network shares).
+
+A poll compares each file's size and modification time (and its ``.meta.yaml`` sidecar's) with
+the last scan. A file modified less than ``settle`` seconds ago is still being written: it is
+read on a later poll, so it is read once, complete. The first scan reads the whole folder and
+removes articles from below it whose files are gone, exactly like ``newsbot ingest --sync DIR``;
+after that, the state remembers which articles each file contributed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bot.sources.base import Context, Plan, SourceError
+from bot.sources.config import FolderSource
+from bot.sources.state import Item, SourceState
+from index.loaders import Problem
+from index.loaders.formats import SIDECAR_SUFFIX
+
+
+def poll_folder(ctx: Context, source: FolderSource, state: SourceState) -> Plan:
+    new = state.copy()
+    plan = Plan(new)
+    root = source.path
+    if not root.is_dir():
+        raise SourceError(f"{root} is not a directory")
+    wall = time.time()  # file times are wall-clock times, whatever clock the scheduler runs on
+    files = {str(path): path for path in ctx.loader.walk(root)}
+    read = 0
+    for key, path in files.items():
+        try:
+            signature, modified = _signature(path)
+        except OSError:  # gone between the listing and now: the next scan sees it gone
+            continue
+        item = new.items.get(key)
+        if item is not None and item.fingerprint == signature:
+            continue
+        if wall - modified < source.settle:
+            plan.again_in = source.settle  # still being written
+            continue
+        if ctx.stopping.is_set():
+            plan.again_in = 0.0
+            break
+        read += 1
+        results = list(ctx.loader.load_file(path))
+        articles = plan.ingest(results)
+        ids = [a.id for a in articles]
+        if item is None:
+            item = new.items[key] = Item(first_seen=ctx.now)
+        elif any(isinstance(r, Problem) and r.fatal for r in results):
+            ids = sorted(set(ids) | set(item.article_ids))  # a record that failed keeps its old version
+        else:
+            for old in set(item.article_ids) - set(ids):
+                plan.removals[old] = f"no longer in {key}"
+        item.fingerprint, item.article_ids = signature, ids
+    for key in [k for k in new.items if k not in files]:
+        for article_id in new.items.pop(key).article_ids:
+            plan.removals[article_id] = f"{key} was deleted"
+    provided = {article_id for item in new.items.values() for article_id in item.article_ids}
+    plan.removals = {aid: why for aid, why in plan.removals.items() if aid not in provided}
+    if not new.synced and read == len(files):
+        # Every file was read in this poll: articles from below the folder that none of them
+        # holds (files deleted while nobody watched) go, as with ``ingest --sync``.
+        plan.sync_dirs.append(root)
+        new.synced = True
+    return plan
+
+
+def _signature(path: Path) -> tuple[str, float]:
+    """(size and mtime of the file and its sidecar, the newer mtime in seconds)."""
+    stat = path.stat()
+    signature = f"{stat.st_size}:{stat.st_mtime_ns}"
+    modified = stat.st_mtime
+    sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
+    try:
+        side = sidecar.stat()
+        signature += f"+{side.st_size}:{side.st_mtime_ns}"
+        modified = max(modified, side.st_mtime)
+    except OSError:
+        pass
+    return signature, modified

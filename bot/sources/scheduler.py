@@ -1,0 +1,409 @@
+"""The watcher: polls every source on its interval, writes through ``NewsAdmin``, saves the state.
+
+Each poll runs in a thread of its own, so a slow or failing source never holds up the others;
+fetches are bounded across all sources (``NEWSBOT_WATCH_FETCHES``) and each one has the total
+deadline of ``NEWSBOT_FETCH_TIMEOUT``. A failed poll is retried with exponential backoff and
+jitter (up to ``NEWSBOT_WATCH_MAX_BACKOFF``). The index's write lock is taken per write, so a
+second writer (a cron ingest, another watcher) is waited for and the poll retried, never a crash.
+
+Order of a poll: fetch and load (no lock held), ingest and remove (one write each), then save the
+state. A watcher killed before the save loses nothing: the next poll does it again.
+
+Tests (and ``newsbot watch --once``) drive it with ``run_once()`` / ``poll_now()`` and an
+injectable clock; ``run()`` is the loop for ``newsbot watch`` and ``newsbot serve --watch``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import logging
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.admin import IngestReport, NewsAdmin
+from bot.errors import IndexLockedError, NewsbotError
+from bot.settings import Settings
+from bot.sources.base import Context, Fetcher, Plan, SourceError
+from bot.sources.config import FeedSource, FolderSource, SitemapSource
+from bot.sources.feeds import poll_feed
+from bot.sources.folders import poll_folder
+from bot.sources.metrics import SourceMetrics
+from bot.sources.sitemaps import poll_sitemap
+from bot.sources.state import SourceState, StateStore
+from index.fetch import FetchError
+from index.loaders import Loader, LoadResult
+from index.models import Article
+
+logger = logging.getLogger("bot.sources")
+
+AnySource = FeedSource | SitemapSource | FolderSource
+FAILING_AFTER = 5  # consecutive failures after which /readyz and `newsbot sources` list a source as failing
+LOCK_RETRY = 5.0  # seconds until a poll that found the index locked by another writer is tried again
+_POLLERS: dict[str, Callable[[Context, Any, SourceState], Plan]] = {
+    "feed": poll_feed,
+    "sitemap": poll_sitemap,
+    "folder": poll_folder,
+}
+
+
+class Writer:
+    """Where a watcher's writes go: ``NewsAdmin`` (which takes the index's write lock per write), and,
+    inside ``newsbot serve``, first the app's ``asyncio.Lock`` that API pushes and deletes take too."""
+
+    def __init__(
+        self,
+        admin: NewsAdmin,
+        *,
+        lock: asyncio.Lock | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.admin = admin
+        self._lock = lock
+        self._loop = loop
+
+    def ingest(self, results: list[LoadResult], *, sync_dirs: Iterable[Path] = ()) -> IngestReport:
+        with self._turn():
+            return self.admin.ingest(results, sync_dirs=sync_dirs)
+
+    def remove(self, article_ids: Iterable[str]) -> IngestReport:
+        with self._turn():
+            return self.admin.remove(article_ids)
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        # Called from a poll's worker thread: the lock belongs to the event loop's thread.
+        if self._lock is None or self._loop is None:
+            yield
+            return
+        asyncio.run_coroutine_threadsafe(self._lock.acquire(), self._loop).result()
+        try:
+            yield
+        finally:
+            self._loop.call_soon_threadsafe(self._lock.release)
+
+
+@dataclass
+class PollResult:
+    """What one poll of one source did (``newsbot watch --once --json`` prints these)."""
+
+    source: str
+    ok: bool
+    not_modified: bool = False
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    taken_down: list[dict[str, str]] = field(default_factory=list)  # {"id", "why"} of each removed article
+    failed: list[dict[str, str]] = field(default_factory=list)  # items that could not be loaded or fetched
+    fetched: int = 0
+    revalidated: int = 0
+    error: str | None = None
+    locked: bool = False
+    next_poll: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"changed": self.changed}
+
+
+class Watcher:
+    """Follows ``sources``; see the module docstring."""
+
+    def __init__(
+        self,
+        sources: Sequence[AnySource],
+        writer: Writer,
+        store: StateStore,
+        *,
+        loader: Loader,
+        fetcher: Fetcher,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        metrics: SourceMetrics | None = None,
+        max_backoff: float = 3600.0,
+    ) -> None:
+        self.sources = {s.name: s for s in sources}
+        self.writer = writer
+        self.store = store
+        self.loader = loader
+        self.fetcher = fetcher
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.metrics = metrics or SourceMetrics()
+        self.max_backoff = max_backoff
+        self.states = {name: store.load(name) for name in self.sources}
+        self.stopping = threading.Event()
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+        self._wake: asyncio.Event | None = None
+        for name, state in self.states.items():
+            self.metrics.consecutive_failures.labels(name).set(state.failures)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        admin: NewsAdmin,
+        sources: Sequence[AnySource],
+        *,
+        lock: asyncio.Lock | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        metrics: SourceMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Watcher:
+        """A watcher over ``admin``'s index with this installation's limits."""
+        return cls(
+            sources,
+            Writer(admin, lock=lock, loop=loop),
+            StateStore(Path(settings.data_dir)),
+            loader=admin.loader(),
+            fetcher=Fetcher(settings),
+            clock=clock,
+            metrics=metrics,
+            max_backoff=settings.watch_max_backoff,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---- state ------------------------------------------------------------------------------
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every source with its state (``newsbot sources``)."""
+        return [
+            {"name": s.name, "kind": s.kind, "interval": s.interval, **self.states[s.name].summary()}
+            for s in self.sources.values()
+        ]
+
+    def failing(self) -> list[dict[str, Any]]:
+        """Sources with at least ``FAILING_AFTER`` consecutive failures (``/readyz``)."""
+        return [entry for entry in self.status() if entry["failures"] >= FAILING_AFTER]
+
+    def due(self, now: float | None = None) -> list[AnySource]:
+        now = self.clock() if now is None else now
+        return [s for s in self.sources.values() if self.states[s.name].next_poll <= now]
+
+    def wake(self, name: str) -> None:
+        """Poll ``name`` as soon as possible (a folder event); call from the event loop."""
+        self.states[name].next_poll = 0.0
+        if self._wake is not None:
+            self._wake.set()
+
+    # ---- polling ----------------------------------------------------------------------------
+
+    def run_once(self, *, every: bool = False) -> list[PollResult]:
+        """Poll the due sources (``every``: all of them) at once, each in its own thread; wait for all."""
+        todo = list(self.sources.values()) if every else self.due()
+        if not todo:
+            return []
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="newsbot-poll") as pool:
+            return list(pool.map(self.poll_now, [s.name for s in todo]))
+
+    def poll_now(self, name: str) -> PollResult:
+        """Poll one source now, whatever its schedule (a source already being polled is not polled twice)."""
+        with self._busy_lock:
+            if name in self._busy:
+                return PollResult(name, ok=False, error="already being polled")
+            self._busy.add(name)
+        try:
+            return self._poll(self.sources[name])
+        finally:
+            with self._busy_lock:
+                self._busy.discard(name)
+
+    def _poll(self, source: AnySource) -> PollResult:
+        state = self.states[source.name]
+        now = self.clock()
+        ctx = Context(self.fetcher, self.loader, now, self.stopping)
+        try:
+            plan = _POLLERS[source.kind](ctx, source, state)
+            result = self._write(source, plan)
+        except IndexLockedError as exc:
+            # Another writer has the index: not the source's fault. Nothing is saved, so the
+            # next poll fetches and ingests the same again.
+            state.next_poll = now + min(source.interval, LOCK_RETRY * self.rng.uniform(1, 2))
+            logger.info("source %s: %s; trying again shortly", source.name, exc)
+            self.metrics.polls.labels(source.name, "locked").inc()
+            return PollResult(source.name, ok=False, locked=True, error=str(exc), next_poll=state.next_poll)
+        except (SourceError, FetchError, httpx.HTTPError, NewsbotError, OSError) as exc:
+            return self._failed(source, state, now, str(exc) or type(exc).__name__)
+        except Exception as exc:  # a bug must not stop the other sources or the next poll
+            logger.exception("source %s: unexpected error while polling", source.name)
+            return self._failed(source, state, now, f"unexpected error ({type(exc).__name__}: {exc})")
+        return result
+
+    def _write(self, source: AnySource, plan: Plan) -> PollResult:
+        new = plan.state
+        now = self.clock()
+        report = IngestReport()
+        if plan.results or plan.sync_dirs:
+            report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs)
+        ingested = {r.id for r in plan.results if isinstance(r, Article)}
+        removals = {aid: why for aid, why in plan.removals.items() if aid not in ingested}
+        removed: list[dict[str, str]] = []
+        if removals:
+            done = self.writer.remove(list(removals))
+            unknown = {f["path"] for f in done.failed}  # already gone from the index
+            removed = [{"id": aid, "why": why} for aid, why in removals.items() if aid not in unknown]
+        result = PollResult(
+            source.name,
+            ok=True,
+            not_modified=plan.not_modified,
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            removed=report.removed + len(removed),  # report.removed: the first scan of a folder (sync)
+            taken_down=removed,
+            failed=report.failed + plan.problems,
+            fetched=plan.fetched,
+            revalidated=plan.revalidated,
+        )
+        committed = self.clock()
+        new.last_poll = new.last_success = now
+        new.failures, new.last_error = 0, None
+        if result.changed:
+            new.last_change = now
+        new.next_poll = now + (source.interval if plan.again_in is None else min(source.interval, plan.again_in))
+        result.next_poll = new.next_poll
+        self.store.save(new)  # only now: what was ingested above has committed
+        self.states[source.name] = new
+        self._measure(source, result, plan, committed)
+        self._log(source, result)
+        return result
+
+    def _failed(self, source: AnySource, state: SourceState, now: float, error: str) -> PollResult:
+        state.failures += 1
+        state.last_poll, state.last_error = now, error
+        delay = min(max(self.max_backoff, source.interval), source.interval * 2.0 ** min(state.failures, 20))
+        state.next_poll = now + delay * self.rng.uniform(0.75, 1.0)  # jitter: failing sources do not align
+        self.store.save(state)
+        self.metrics.polls.labels(source.name, "failed").inc()
+        self.metrics.failures.labels(source.name).inc()
+        self.metrics.consecutive_failures.labels(source.name).set(state.failures)
+        level = logging.ERROR if state.failures == FAILING_AFTER else logging.WARNING
+        logger.log(
+            level,
+            "source %s: poll failed (%d in a row): %s; next poll in %.0f s",
+            source.name,
+            state.failures,
+            error,
+            state.next_poll - now,
+        )
+        return PollResult(source.name, ok=False, error=error, next_poll=state.next_poll)
+
+    def _measure(self, source: AnySource, result: PollResult, plan: Plan, committed: float) -> None:
+        m = self.metrics
+        outcome = "changed" if result.changed else "not_modified" if result.not_modified else "unchanged"
+        m.polls.labels(source.name, outcome).inc()
+        for change, n in (("added", result.added), ("updated", result.updated), ("removed", result.removed)):
+            if n:
+                m.changes.labels(source.name, change).inc(n)
+        m.consecutive_failures.labels(source.name).set(0)
+        m.last_success.labels(source.name).set(committed)
+        if result.added or result.updated:
+            for _, published in plan.fresh:
+                m.lag.labels(source.name).observe(max(0.0, committed - published))
+
+    def _log(self, source: AnySource, result: PollResult) -> None:
+        for entry in result.taken_down:
+            logger.warning("source %s: removed article %s: %s", source.name, entry["id"], entry["why"])
+        for entry in result.failed:
+            logger.warning("source %s: %s: %s", source.name, entry["path"], entry["reason"])
+        what = (
+            f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, "
+            f"{result.removed} removed; {result.fetched} fetched, {result.revalidated} not modified"
+            + (" (source not modified)" if result.not_modified else "")
+        )
+        logger.log(logging.INFO if result.changed else logging.DEBUG, "source %s: %s", source.name, what)
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Poll every source when it is due until ``stop`` is set (or the task is cancelled); folder
+        events wake their source at once. Polls in progress are finished before this returns."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.stopping.clear()
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, len(self.sources)), thread_name_prefix="newsbot-poll"
+        )
+        folders = [
+            asyncio.create_task(self._watch_folder(s, stop))
+            for s in self.sources.values()
+            if isinstance(s, FolderSource)
+        ]
+        running: dict[str, asyncio.Future[PollResult]] = {}
+        try:
+            while not stop.is_set():
+                for name in [n for n, f in running.items() if f.done()]:
+                    running.pop(name)
+                now = self.clock()
+                for source in self.due(now):
+                    if source.name not in running:
+                        running[source.name] = loop.run_in_executor(pool, self.poll_now, source.name)
+                idle = [self.states[n].next_poll for n in self.sources if n not in running]
+                timeout = min([max(0.0, t - self.clock()) for t in idle] + [60.0])
+                waiters: list[asyncio.Future[Any]] = [
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                await asyncio.wait([*waiters, *running.values()], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+                self._wake.clear()
+        finally:
+            self.stopping.set()  # polls in progress stop between pages
+            for task in folders:
+                task.cancel()
+            await asyncio.gather(*folders, *running.values(), return_exceptions=True)
+            pool.shutdown(wait=False)
+            self._wake = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Watcher]:
+        """Run the loop in a background task for the body's duration (``newsbot serve --watch``)."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop))
+        try:
+            yield self
+        finally:
+            stop.set()
+            await task
+
+    async def _watch_folder(self, source: FolderSource, stop: asyncio.Event) -> None:
+        """Wake the folder's poll on file events; without events its rescans every ``interval`` remain."""
+        try:
+            from watchfiles import awatch
+
+            async for _ in awatch(
+                source.path,
+                stop_event=stop,
+                debounce=max(50, int(source.settle * 1000)),
+                force_polling=source.force_polling or None,
+                ignore_permission_denied=True,
+            ):
+                self.wake(source.name)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # no inotify, a missing folder: the periodic rescans still run
+            logger.warning(
+                "source %s: cannot watch %s for changes (%s); rescanning every %.0f s",
+                source.name,
+                source.path,
+                exc,
+                source.interval,
+            )
