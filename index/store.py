@@ -35,7 +35,11 @@ class Index:
         self.catalog = catalog
         self._embedder = embedder
         self.chroma = Chroma(
-            Path(config.data_dir), config.chroma_url, config.chroma_collection_prefix, str(catalog.meta("index_id"))
+            Path(config.data_dir),
+            config.chroma_url,
+            config.chroma_collection_prefix,
+            str(catalog.meta("index_id")),
+            cache_size=config.vector_cache,
         )
         self._vectors: VectorStore | None = None
         self._file_lock = FileLock(
@@ -108,12 +112,16 @@ class Index:
     @property
     def embedder(self) -> NewsEmbedding:
         if self._embedder is None:
-            self._embedder = make_embedder(self.config.embedder, self.config.embed_batch_size)
+            self._embedder = make_embedder(
+                self.config.embedder, self.config.embed_batch_size, self.config.embed_endpoint
+            )
         return self._embedder
 
     @property
     def embedder_name(self) -> str:
-        return self._embedder.model_name if self._embedder else embedder_id(self.config.embedder)
+        if self._embedder is not None:
+            return self._embedder.model_name
+        return embedder_id(self.config.embedder, self.config.embed_endpoint)
 
     @property
     def vectors(self) -> VectorStore:

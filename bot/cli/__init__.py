@@ -3,7 +3,8 @@
 ``base`` holds the group and the error handling; importing the command modules registers them.
 """
 
-from bot.cli import admin, asking, servers  # noqa: F401  (registers the commands)
+import bot.cli.watching  # noqa: F401  (registers sources, watch)
+from bot.cli import admin, asking, feedback, servers  # noqa: F401  (registers the commands)
 from bot.cli.base import main
 
 __all__ = ["main"]

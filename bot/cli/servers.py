@@ -62,6 +62,9 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, pe
     "--telegram", "with_telegram", is_flag=True, help="Run the Telegram bot (long polling) in the same process."
 )
 @click.option(
+    "--watch", is_flag=True, help="Follow the sources of NEWSBOT_SOURCES_FILE (newsbot watch) in the same process."
+)
+@click.option(
     "--forwarded-allow-ips",
     default="127.0.0.1",
     show_default=True,
@@ -69,7 +72,7 @@ def telegram(ctx: click.Context, webhook: str | None, listen: str, port: int, pe
 )
 @click.pass_context
 @handle_errors
-def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forwarded_allow_ips: str) -> None:
+def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, watch: bool, forwarded_allow_ips: str) -> None:
     """Run the intranet HTTP API and the chat widget (Ctrl-C stops it).
 
     \b
@@ -89,7 +92,11 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, forward
         from bot import telegram
 
         telegram.check_settings(settings)
-    app = api.create_app(settings, telegram=with_telegram)  # refuses unsafe API settings
+    if watch:  # a bad sources.yaml stops the start, not the first poll
+        from bot.sources import load_sources
+
+        load_sources(settings.sources_file)
+    app = api.create_app(settings, telegram=with_telegram, watch=watch)  # refuses unsafe API settings
     click.echo(f"newsbot API on http://{host}:{port} (docs: /docs, widget: /widget.js); Ctrl-C stops it.", err=True)
     uvicorn.run(
         app,

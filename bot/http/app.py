@@ -21,13 +21,16 @@ from bot.conversation import Conversations
 from bot.errors import (
     ConfigError,
 )
-from bot.http import routes
+from bot.feedback import QuestionLog
+from bot.http import feedback, routes
 from bot.http.errors import _install_error_handlers
 from bot.http.limits import BodyLimit
 from bot.http.metrics import Metrics, _measure
 from bot.http.security import Guard, Workload
 from bot.qa import NewsQA
 from bot.settings import Settings
+from bot.sources.config import load_sources
+from bot.sources.metrics import SourceMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +50,36 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool = False, watch: bool = False) -> FastAPI:
     """The API over ``qa`` (opened from ``settings`` in the lifespan when not given)."""
     check_settings(settings)
+    sources = load_sources(settings.sources_file) if watch else []
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(app.state.questions.close)
             service = qa if qa is not None else stack.enter_context(NewsQA(settings))
             await asyncio.to_thread(service.warm_up)
             app.state.qa = service
             if telegram:
                 from bot.telegram import NewsBot
 
-                await stack.enter_async_context(NewsBot(settings, service).running())
+                await stack.enter_async_context(NewsBot(settings, service, questions=app.state.questions).running())
+            if watch:  # the watcher writes through the answering handle, behind the same write lock as the API
+                from bot.sources import Watcher
+
+                watcher = Watcher.build(
+                    settings,
+                    service.admin,
+                    sources,
+                    lock=app.state.write_lock,
+                    loop=asyncio.get_running_loop(),
+                    metrics=SourceMetrics(app.state.metrics.registry),
+                )
+                stack.callback(watcher.close)
+                app.state.watcher = watcher
+                await stack.enter_async_context(watcher.running())
             yield
             app.state.qa = qa
 
@@ -76,7 +95,9 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
     app.state.metrics = Metrics()
     app.state.qa = qa  # an injected NewsQA is ready at once; otherwise the lifespan opens one
     app.state.conversations = Conversations(settings.max_conversations, settings.history_minutes * 60)
+    app.state.questions = QuestionLog(settings)  # the question log (feedback, /v1/report); opened on first use
     app.state.write_lock = asyncio.Lock()
+    app.state.watcher = None  # newsbot serve --watch: the Watcher (its failing sources show in /readyz)
 
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
     app.middleware("http")(_measure)
@@ -91,4 +112,5 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
     _install_error_handlers(app)
     for router in routes.ALL:
         app.include_router(router)
+    app.include_router(feedback.FEEDBACK)
     return app

@@ -19,6 +19,7 @@ from bot.errors import (
     NewsbotError,
 )
 from bot.http.errors import ApiError, _api_error
+from bot.http.feedback import log_answer
 from bot.http.metrics import Metrics
 from bot.http.schemas import ERRORS, AnswerModel, AskRequest, ErrorResponse, IngestResponse, SearchResponse
 from bot.http.security import Caller, admin, reader
@@ -65,6 +66,7 @@ async def _answer(
         on_draft=on_draft,
     )
     request.app.state.metrics.answers.labels(str(answer.refused).lower()).inc()
+    await log_answer(request, caller, answer)  # sets answer.answer_id (None if not logged)
     return answer.to_dict()
 
 
@@ -207,13 +209,17 @@ async def healthz() -> dict[str, str]:
 
 @OPERATIONS.get("/readyz", responses={503: {"model": ErrorResponse}}, tags=["operations"])
 async def readyz(request: Request) -> dict[str, Any]:
-    """The index is open and whole; how many articles it holds."""
+    """The index is open and whole; how many articles it holds. With ``serve --watch``, also
+    ``failing_sources``: sources with 5 or more failed polls in a row (still 200: answers go on)."""
     qa = _qa(request)
     info = await asyncio.to_thread(qa.overview)
     health = await asyncio.to_thread(qa.index.health)
     if not health["ok"]:
         raise await asyncio.to_thread(qa.index.damage)
-    return {"status": "ready", "articles": info["articles"], "sentences": info["sentences"]}
+    ready = {"status": "ready", "articles": info["articles"], "sentences": info["sentences"]}
+    if request.app.state.watcher is not None:  # serve --watch: still ready (the index answers), but say which
+        ready["failing_sources"] = request.app.state.watcher.failing()  # sources keep failing
+    return ready
 
 
 @OPERATIONS.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
