@@ -38,6 +38,12 @@ from index.store import Index
 logger = logging.getLogger(__name__)
 
 VECTOR_CANDIDATES = 60  # sentences asked from Chroma
+# A date window of at most this many sentences (and articles) is searched exactly; a larger one
+# by up to OVERFETCH_MAX unfiltered neighbours, kept when MIN_WINDOW_HITS of them are inside.
+EXACT_WINDOW_SENTENCES = 3_000
+EXACT_WINDOW_ARTICLES = 200
+OVERFETCH_MAX = 3_000
+MIN_WINDOW_HITS = 20
 KEYWORD_CANDIDATES = 60  # sentences asked from the keyword index
 # Postings the keyword search may score per question (the rarest terms first): a bound on its
 # cost at any archive size. No term reaches it below ~100k sentences (bench/scale_bench.py).
@@ -242,17 +248,66 @@ class Retriever:
     def _vector_candidates(
         self, qv: np.ndarray, since: float | None, until: float | None, undated: bool = False
     ) -> list[tuple[str, float]]:
+        """The nearest sentences, within the date window when there is one.
+
+        Chroma's own filter gets slower the narrower the window (measured in
+        bench/scale_bench.py), so a window is searched by its size: a small one exactly (every
+        vector in it), a large one by asking Chroma for more neighbours unfiltered and keeping
+        those inside; only a window in between falls back to Chroma's filter.
+        """
+        vectors = self.index.vectors
+        if since is None and until is None:
+            return vectors.query(qv, VECTOR_CANDIDATES)
+        in_window = self.catalog.window_sentences(since, until, undated, max_articles=EXACT_WINDOW_ARTICLES)
+        if in_window is not None and in_window <= EXACT_WINDOW_SENTENCES:
+            vids = self.catalog.window_vids(since, until, undated)
+            found = vectors.get(vids)
+            kept = [v for v in vids if v in found]
+            if not kept:
+                return []
+            sims = np.stack([found[v] for v in kept]) @ qv
+            best = np.argsort(-sims)[:VECTOR_CANDIDATES]
+            return [(kept[i], float(sims[i])) for i in best]
+        share = self._window_share(since, until, in_window)
+        k = min(OVERFETCH_MAX, math.ceil(2 * VECTOR_CANDIDATES / max(share, 1e-9)))
+        if k * share >= MIN_WINDOW_HITS:
+            hits = vectors.query(qv, k)
+            dates = self.catalog.vid_dates([vid for vid, _ in hits])  # cheaper than Chroma's metadata
+            inside = [
+                (vid, sim)
+                for vid, sim in hits
+                if vid in dates
+                and (
+                    (ts := dates[vid]) is None
+                    and undated
+                    or ts is not None
+                    and (since is None or ts >= since)
+                    and (until is None or ts < until)
+                )
+            ]
+            if len(inside) >= MIN_WINDOW_HITS:
+                return inside[:VECTOR_CANDIDATES]
         conditions: list[dict[str, Any]] = []
         if since is not None:
             conditions.append({"ts": {"$gte": since}})
         if until is not None:
             conditions.append({"ts": {"$lt": until}})
-        where: dict[str, Any] | None = (
-            None if not conditions else conditions[0] if len(conditions) == 1 else {"$and": conditions}
-        )
-        if where is not None and undated:  # undated articles are stored with ts = -1
+        where: dict[str, Any] = conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        if undated:  # undated articles are stored with ts = -1
             where = {"$or": [where, {"ts": {"$eq": -1.0}}]}
-        return self.index.vectors.query(qv, VECTOR_CANDIDATES, where)
+        return vectors.query(qv, VECTOR_CANDIDATES, where)
+
+    def _window_share(self, since: float | None, until: float | None, in_window: int | None) -> float:
+        """The archive's share in a date window: counted when the window is small enough to count,
+        else estimated from how much of the archive's time span it covers."""
+        total = self.catalog.doc_freqs([])[0]
+        if in_window is not None:
+            return in_window / max(1, total)
+        span = self.catalog.date_span()
+        if span is None or span[1] <= span[0]:
+            return 1.0
+        start, end = max(span[0], since or span[0]), min(span[1], until or span[1])
+        return max(0.0, min(1.0, (end - start) / (span[1] - span[0])))
 
     def _rank(
         self,

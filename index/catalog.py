@@ -16,6 +16,7 @@ import json
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -71,6 +72,20 @@ class Catalog:
         if self.meta("index_id") is None:
             with self.transaction():
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('index_id', ?)", (uuid.uuid4().hex[:12],))
+        if self.meta("term_df") is None:
+            self._count_terms()
+
+    def _count_terms(self) -> None:
+        """Fill ``term_df`` once for a catalog written before it existed (one pass over the stems)."""
+        with self.transaction() as db:
+            if db.execute("SELECT value FROM meta WHERE key = 'term_df'").fetchone():
+                return  # another process did it first
+            counts: Counter[str] = Counter()
+            for (text,) in db.execute("SELECT stems FROM sentence_fts"):
+                counts.update(set(text.split()))
+            db.execute("DELETE FROM term_df")
+            db.executemany("INSERT INTO term_df VALUES (?, ?)", counts.items())
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('term_df', '1')")
 
     @_serialized
     def close(self) -> None:
@@ -273,9 +288,12 @@ class Catalog:
         total = self.sentence_count()
         if not terms:
             return total, {}
-        marks = ",".join("?" * len(terms))
-        rows = self.db.execute(f"SELECT term, doc FROM sentence_vocab WHERE term IN ({marks})", terms)
-        return total, {r[0]: r[1] for r in rows}
+        out: dict[str, int] = {}
+        for start in range(0, len(terms), 500):
+            chunk = terms[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", chunk).fetchall())
+        return total, out
 
     @_serialized
     def sentence_count(self) -> int:
@@ -316,6 +334,52 @@ class Catalog:
     @_serialized
     def newest_ts(self) -> float | None:
         return self.db.execute("SELECT max(date_ts) FROM articles WHERE duplicate_of IS NULL").fetchone()[0]
+
+    @_serialized
+    def date_span(self) -> tuple[float, float] | None:
+        """The oldest and newest article date (epoch seconds), or None when no article has one."""
+        row = self.db.execute("SELECT min(date_ts), max(date_ts) FROM articles").fetchone()
+        return None if row[0] is None else (float(row[0]), float(row[1]))
+
+    @_serialized
+    def window_sentences(
+        self, since: float | None, until: float | None, undated: bool, *, max_articles: int
+    ) -> int | None:
+        """Indexed sentences of the articles in a date window (half-open; ``undated`` ones too), or
+        None when more than ``max_articles`` articles are in it: counting stops there, so the cost
+        does not grow with the window."""
+        where, params = article_filter(since, until, None, undated)
+        rows = self.db.execute(
+            f"SELECT n_sentences FROM articles a WHERE {where} LIMIT ?", (*params, max_articles + 1)
+        ).fetchall()
+        return None if len(rows) > max_articles else sum(r[0] for r in rows)
+
+    @_serialized
+    def vid_dates(self, vids: list[str]) -> dict[str, float | None]:
+        """The article date (epoch seconds, None when undated) of each sentence's vector id."""
+        out: dict[str, float | None] = {}
+        for start in range(0, len(vids), 500):
+            chunk = vids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                self.db.execute(
+                    f"SELECT s.vid, a.date_ts FROM sentences s JOIN articles a ON a.id = s.article_id "
+                    f"WHERE s.vid IN ({marks})",
+                    chunk,
+                ).fetchall()
+            )
+        return out
+
+    @_serialized
+    def window_vids(self, since: float | None, until: float | None, undated: bool) -> list[str]:
+        """Vector ids of every indexed sentence in a date window (keep the window small)."""
+        where, params = article_filter(since, until, None, undated)
+        return [
+            r[0]
+            for r in self.db.execute(
+                f"SELECT s.vid FROM articles a JOIN sentences s ON s.article_id = a.id WHERE {where}", params
+            )
+        ]
 
     @_serialized
     def pending(self) -> list[tuple[str, str, int]]:
@@ -405,20 +469,34 @@ class Catalog:
             ),
         )
         vids = vector_ids(key, prepared.version, len(sentences))
+        counts: Counter[str] = Counter()
         for s, vid in zip(sentences, vids):
             cur = db.execute(
                 "INSERT INTO sentences (vid, article_id, idx, passage, kind, heading, teaser_title, text) "
                 "VALUES (?,?,?,?,?,?,?,?)",
                 (vid, article.id, s.idx, s.passage, s.kind, s.heading, s.teaser_title, s.text),
             )
+            sentence_stems = stems(s.text)
             db.execute(
-                "INSERT INTO sentence_fts (rowid, stems) VALUES (?, ?)", (cur.lastrowid, " ".join(stems(s.text)))
+                "INSERT INTO sentence_fts (rowid, stems) VALUES (?, ?)", (cur.lastrowid, " ".join(sentence_stems))
             )
+            counts.update(set(sentence_stems))
+        db.executemany(
+            "INSERT INTO term_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET df = df + excluded.df", counts.items()
+        )
 
     def set_origin(self, db: sqlite3.Connection, article_id: str, origin: str | None) -> None:
         db.execute("UPDATE articles SET origin = ? WHERE id = ?", (origin, article_id))
 
     def _delete_sentences(self, db: sqlite3.Connection, article_id: str) -> None:
+        counts: Counter[str] = Counter()
+        for (text,) in db.execute(
+            "SELECT f.stems FROM sentences s JOIN sentence_fts f ON f.rowid = s.rowid WHERE s.article_id = ?",
+            (article_id,),
+        ):
+            counts.update(set(text.split()))
+        db.executemany("UPDATE term_df SET df = df - ? WHERE term = ?", [(n, t) for t, n in counts.items()])
+        db.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t in counts])
         db.execute(
             "DELETE FROM sentence_fts WHERE rowid IN (SELECT rowid FROM sentences WHERE article_id = ?)",
             (article_id,),

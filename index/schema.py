@@ -54,6 +54,9 @@ CREATE INDEX IF NOT EXISTS sentences_article ON sentences (article_id, idx);
 CREATE INDEX IF NOT EXISTS sentences_text ON sentences (text);
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_fts USING fts5 (stems);
 CREATE VIRTUAL TABLE IF NOT EXISTS sentence_vocab USING fts5vocab (sentence_fts, 'row');
+-- Sentences per stem, kept in the same transactions as sentence_fts: FTS5's own vocabulary
+-- counts a term's documents by walking its postings, a cost that grows with the archive.
+CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending (
     key TEXT NOT NULL, version TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (key, version)

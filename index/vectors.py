@@ -102,8 +102,11 @@ class Chroma:
     generation g+1 beside g and switches in one catalog commit.
     """
 
-    def __init__(self, data_dir: Path, url: str | None, prefix: str, index_id: str) -> None:
+    def __init__(
+        self, data_dir: Path, url: str | None, prefix: str, index_id: str, *, cache_size: int = 200_000
+    ) -> None:
         self.data_dir = data_dir
+        self.cache_size = cache_size
         self.url = url
         self.family = f"{prefix}-{index_id}-g"  # collection names: <prefix>-<index id>-g<generation>
         self._client: Any = None
@@ -118,7 +121,7 @@ class Chroma:
 
     def store(self, generation: int, *, cache: VectorStore | None = None) -> VectorStore:
         """The collection of ``generation`` (created when missing)."""
-        return VectorStore(self.client, f"{self.family}{generation}", cache=cache)
+        return VectorStore(self.client, f"{self.family}{generation}", self.cache_size, cache=cache)
 
     def drop_other_generations(self, keep: str) -> None:
         """Delete this index's collections other than ``keep`` (an interrupted or finished reindex's)."""

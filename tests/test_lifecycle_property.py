@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given
@@ -70,3 +71,7 @@ def test_random_lifecycles_leave_exactly_the_expected_index(e5, ops):
         expected_sentences = sum(len(prepare(_article("x", t)).sentences) for t in set(live.values()))
         assert idx.index.vectors.count() == expected_sentences
         assert idx.check()["ok"]
+        # the maintained document frequencies are exactly a recount of the keyword index
+        db = idx.index.catalog.db
+        recount = Counter(t for (stems,) in db.execute("SELECT stems FROM sentence_fts") for t in set(stems.split()))
+        assert dict(db.execute("SELECT term, df FROM term_df").fetchall()) == dict(recount)

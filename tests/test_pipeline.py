@@ -263,3 +263,73 @@ def test_the_sentence_count_follows_every_commit(open_index):
             assert reader.index.catalog.doc_freqs([])[0] == counted()  # another connection's commit
             writer.remove(["one"])
             assert reader.index.catalog.doc_freqs([])[0] == writer.index.catalog.doc_freqs([])[0] == counted()
+
+
+def test_the_reader_keeps_at_most_vector_cache_vectors(open_index, loader, settings):
+    from bot.retrieve import Retriever
+
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]))
+    small = settings.model_copy(update={"vector_cache": 5})
+    with open_index(settings=small, write=False) as reader:
+        store = reader.index.vectors
+        assert store.count() > 5 and store.preload() == 0  # they do not all fit: none preloaded
+        found = Retriever(reader.index).retrieve("Wer hat in Belarus verhandelt?")
+        assert found.articles and found.articles[0].sentences  # scored from fetched vectors
+        assert 0 < len(store._cache) <= 5
+    with open_index(write=False) as reader:  # the default keeps them all
+        assert reader.index.vectors.preload() == reader.index.vectors.count()
+
+
+def test_a_catalog_from_before_term_counts_gets_them_once(open_index, loader, settings):
+    from collections import Counter
+
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]))
+        db = idx.index.catalog.db
+        expected = dict(db.execute("SELECT term, df FROM term_df").fetchall())
+        with idx.index.catalog.transaction():  # as a catalog written by an older newsbot
+            db.execute("DROP TABLE term_df")
+            db.execute("DELETE FROM meta WHERE key = 'term_df'")
+    with open_index(write=False) as reader:
+        db = reader.index.catalog.db
+        got = dict(db.execute("SELECT term, df FROM term_df").fetchall())
+        recount = Counter(t for (stems,) in db.execute("SELECT stems FROM sentence_fts") for t in set(stems.split()))
+        assert got == expected == dict(recount) and got
+        assert reader.index.catalog.meta("term_df") == "1"
+
+
+@pytest.mark.parametrize("undated", [False, True])
+def test_every_way_of_searching_a_date_window_finds_the_same_sentences(open_index, monkeypatch, undated):
+    from datetime import UTC, datetime
+
+    import bot.retrieve as retrieve
+    from bot.retrieve import Retriever
+
+    with open_index() as idx:
+        text = "Am {}. Februar berichtete der Bürgermeister über den Haushalt und die Schulen."
+        idx.ingest(
+            [
+                article(f"d{day}", text.format(day), published=datetime(2022, 2, day, 12, tzinfo=UTC))
+                for day in range(1, 29)
+            ]
+            + [article("undatiert", "Der Bürgermeister sprach über den Haushalt.")]
+        )
+        retriever = Retriever(idx.index)
+        qv = idx.embedder.embed_query("Was sagte der Bürgermeister zum Haushalt?")
+        since, until = datetime(2022, 2, 10, tzinfo=UTC).timestamp(), datetime(2022, 2, 20, tzinfo=UTC).timestamp()
+        rows = idx.index.catalog.db.execute(
+            "SELECT s.vid, a.id FROM sentences s JOIN articles a ON a.id = s.article_id"
+        )
+        by_article = dict(rows.fetchall())
+        expected = {"undatiert", *(f"d{day}" for day in range(10, 20))} if undated else {f"d{d}" for d in range(10, 20)}
+
+        def search(**constants: int) -> set[str]:
+            for name, value in constants.items():
+                monkeypatch.setattr(retrieve, name, value)
+            return {by_article[vid] for vid, _ in retriever._vector_candidates(qv, since, until, undated)}
+
+        exact = search(EXACT_WINDOW_SENTENCES=10_000, EXACT_WINDOW_ARTICLES=10_000)
+        overfetch = search(EXACT_WINDOW_SENTENCES=0, EXACT_WINDOW_ARTICLES=0, MIN_WINDOW_HITS=1)
+        chroma = search(EXACT_WINDOW_SENTENCES=0, EXACT_WINDOW_ARTICLES=0, MIN_WINDOW_HITS=10_000)
+        assert exact == overfetch == chroma == expected  # a small index: every article of the window
