@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from index.keywords import stems
+from index.keywords import fold, stems
 from index.models import Article, ArticleMeta, Prepared
 from index.schema import (
     SCHEMA,
@@ -37,6 +37,7 @@ from index.schema import (
     vector_ids,
 )
 
+TERM_DF_VERSION = "2"  # 2: terms folded as FTS5 folds them (``keywords.fold``)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -72,20 +73,21 @@ class Catalog:
         if self.meta("index_id") is None:
             with self.transaction():
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('index_id', ?)", (uuid.uuid4().hex[:12],))
-        if self.meta("term_df") is None:
+        if self.meta("term_df") != TERM_DF_VERSION:
             self._count_terms()
 
     def _count_terms(self) -> None:
         """Fill ``term_df`` once for a catalog written before it existed (one pass over the stems)."""
         with self.transaction() as db:
-            if db.execute("SELECT value FROM meta WHERE key = 'term_df'").fetchone():
+            done = db.execute("SELECT value FROM meta WHERE key = 'term_df'").fetchone()
+            if done and done[0] == TERM_DF_VERSION:
                 return  # another process did it first
             counts: Counter[str] = Counter()
             for (text,) in db.execute("SELECT stems FROM sentence_fts"):
-                counts.update(set(text.split()))
+                counts.update(_terms(text.split()))
             db.execute("DELETE FROM term_df")
             db.executemany("INSERT INTO term_df VALUES (?, ?)", counts.items())
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('term_df', '1')")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('term_df', ?)", (TERM_DF_VERSION,))
 
     @_serialized
     def close(self) -> None:
@@ -288,12 +290,14 @@ class Catalog:
         total = self.sentence_count()
         if not terms:
             return total, {}
-        out: dict[str, int] = {}
-        for start in range(0, len(terms), 500):
-            chunk = terms[start : start + 500]
+        folded = {term: fold(term) for term in terms}
+        keys = sorted(set(folded.values()))
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            out.update(self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", chunk).fetchall())
-        return total, out
+            found.update(self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", chunk).fetchall())
+        return total, {term: found[key] for term, key in folded.items() if key in found}
 
     @_serialized
     def sentence_count(self) -> int:
@@ -480,7 +484,7 @@ class Catalog:
             db.execute(
                 "INSERT INTO sentence_fts (rowid, stems) VALUES (?, ?)", (cur.lastrowid, " ".join(sentence_stems))
             )
-            counts.update(set(sentence_stems))
+            counts.update(_terms(sentence_stems))
         db.executemany(
             "INSERT INTO term_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET df = df + excluded.df", counts.items()
         )
@@ -494,7 +498,7 @@ class Catalog:
             "SELECT f.stems FROM sentences s JOIN sentence_fts f ON f.rowid = s.rowid WHERE s.article_id = ?",
             (article_id,),
         ):
-            counts.update(set(text.split()))
+            counts.update(_terms(text.split()))
         db.executemany("UPDATE term_df SET df = df - ? WHERE term = ?", [(n, t) for t, n in counts.items()])
         db.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t in counts])
         db.execute(
@@ -516,3 +520,8 @@ def _within_budget(terms: list[str], doc_freqs: dict[str, int], budget: int) -> 
         kept.append(term)
         spent += df
     return sorted(kept)
+
+
+def _terms(sentence_stems: list[str]) -> set[str]:
+    """The distinct terms of one sentence, as ``term_df`` counts them (``keywords.fold``)."""
+    return {fold(t) for t in sentence_stems}

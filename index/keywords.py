@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
+from functools import lru_cache
 
 import Stemmer
 
@@ -43,3 +45,11 @@ def stems(text: str, drop_stopwords: bool = False) -> list[str]:
     if drop_stopwords:
         words = [w for w in words if w not in GERMAN_STOPWORDS]
     return _stemmer().stemWords(words)
+
+
+@lru_cache(maxsize=100_000)
+def fold(term: str) -> str:
+    """A term as SQLite FTS5's default tokenizer (unicode61, remove_diacritics) indexes and matches
+    it: ``sánchez`` and ``sanchez`` are one term. Counts of terms are kept under this form."""
+    decomposed = unicodedata.normalize("NFKD", term)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
