@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,9 @@ FILE_NAME = "feedback.sqlite3"
 FRONT_ENDS = ("api", "telegram", "cli", "repl")
 MAX_COMMENT = 500  # characters of a reader's comment that are kept
 SIMILAR = 85  # rapidfuzz token_set_ratio (0-100) from which two wordings count as one question
+# The most frequent wordings compared by similarity (at most MAX_SIMILAR**2 / 2 comparisons, ~1 s);
+# rarer ones are grouped by equal wording only, so the report's cost does not grow with the log.
+MAX_SIMILAR = 2_000
 MAX_VARIANTS = 5
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _QUESTION_WORDS = frozenset(
@@ -138,6 +142,20 @@ class Report:
 # ---- the log ------------------------------------------------------------------------------------
 
 
+class _ReadOnlyStore(FeedbackStore):
+    """The log opened read-only, for logging switched off: SQLite refuses every write, so opening
+    creates no file and purges nothing (the queries themselves leave out what has expired)."""
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._db is None:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+                self._db.row_factory = sqlite3.Row
+            return self._db
+
+
 class QuestionLog:
     """Logs answered questions and the feedback on them; builds the report and the regression set."""
 
@@ -147,7 +165,9 @@ class QuestionLog:
         self.timezone = settings.timezone
         self.zone = ZoneInfo(settings.timezone)
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.store = FeedbackStore(
+        # Switched off, the log is only read (the report shows what was kept): no file, no purge.
+        store = FeedbackStore if self.enabled else _ReadOnlyStore
+        self.store = store(
             Path(settings.data_dir) / FILE_NAME, retention_days=settings.log_retention_days, clock=self.clock
         )
 
@@ -335,7 +355,8 @@ def group_questions(asked: Iterable[tuple[str, datetime]], zone: ZoneInfo | None
 
     Equal after ``normalize`` is one wording; wordings whose topic words have a rapidfuzz
     ``token_set_ratio`` of at least ``SIMILAR`` join the group of the more frequent one (greedy,
-    most frequent wordings first, so a group is named by its commonest wording)."""
+    most frequent wordings first, so a group is named by its commonest wording). Only the
+    ``MAX_SIMILAR`` most frequent wordings are compared; each rarer one is a group of its own."""
     counts: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = defaultdict(Counter)
     last: dict[str, datetime] = {}
@@ -348,9 +369,11 @@ def group_questions(asked: Iterable[tuple[str, datetime]], zone: ZoneInfo | None
         last[key] = max(last.get(key, when), when)
     groups: list[dict[str, Any]] = []
     keys: list[str] = []  # the topic words of each group's first wording
-    for key in sorted(counts, key=lambda k: (-counts[k], -last[k].timestamp(), k)):
+    for rank, key in enumerate(sorted(counts, key=lambda k: (-counts[k], -last[k].timestamp(), k))):
         content = _content(key)
-        match = process.extractOne(content, keys, scorer=fuzz.token_set_ratio, score_cutoff=SIMILAR) if keys else None
+        match: tuple[str, float, int] | None = None
+        if keys and rank < MAX_SIMILAR:  # past the most frequent: equal wordings only (bounded work)
+            match = process.extractOne(content, keys, scorer=fuzz.token_set_ratio, score_cutoff=SIMILAR)
         wording = surface[key].most_common(1)[0][0]
         if match is None:
             keys.append(content)

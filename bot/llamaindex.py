@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -47,6 +48,9 @@ from bot.qa import NewsQA
 
 DATE_KEYS = ("date", "published")
 SOURCE_KEY = "source"
+# A time of day: 19:45 (ISO, RFC 2822, most), ISO's T19 or T1945, or 19.45 after a German date.
+# Not any "T" or ":": "Tue, 08 Mar 2022" and "Thursday 7 March 2022" are days.
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}|\dT\d|\s\d{1,2}\.\d{2}(?![.\d])")
 TOOL_NAME = "newsroom_archive"
 TOOL_DESCRIPTION = (
     "Searches the newsroom's own archive of (German) news articles and answers with verbatim quotes "
@@ -124,7 +128,7 @@ def _date_bounds(key: str, op: FilterOperator, value: Any, qa: NewsQA) -> tuple[
         moment = qa.check_date(value)
     except InvalidInputError as exc:
         raise ValueError(f"{key!r} filter: {exc}") from exc
-    if ":" in value or "T" in value:  # a moment: the bounds are exact
+    if _TIME_OF_DAY.search(value):  # a moment: the bounds are exact
         start, end = moment, moment + timedelta(microseconds=1)
     else:  # a day: from its midnight to the next (in the newsroom's time zone, DST included)
         day = moment.date()

@@ -392,16 +392,32 @@ class RemoteEmbedding(NewsEmbedding):
     def _parse(self, data: Any, expected: int) -> _Reply:
         """The vectors of an OpenAI-style ``{"data": [{"index", "embedding"}], "model", "usage"}`` answer."""
         try:
-            items = sorted(data["data"], key=lambda item: item.get("index", 0))
+            items = list(data["data"])
+            # Without any "index", the order is the texts' (a lenient server); with one, every text's
+            # own index, each once: a duplicate or a gap would put a vector on another text.
+            indexes = [item["index"] for item in items] if any("index" in item for item in items) else None
             rows = [_decode(item["embedding"]) for item in items]
             vectors = np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise EmbedderError(
                 f"The embedding endpoint {self._shown_url} answered without OpenAI-style embeddings ({exc!r})."
             ) from None
-        if vectors.shape[0] != expected:
+        if len(items) != expected:
             raise EmbedderError(
-                f"The embedding endpoint {self._shown_url} returned {vectors.shape[0]} vectors for {expected} texts."
+                f"The embedding endpoint {self._shown_url} returned {len(items)} vectors for {expected} texts."
+            )
+        if indexes is not None:
+            if not all(type(i) is int for i in indexes) or sorted(indexes) != list(range(expected)):
+                shown = ", ".join(repr(i) for i in indexes[:10]) + (", ..." if len(indexes) > 10 else "")
+                raise EmbedderError(
+                    f"The embedding endpoint {self._shown_url} numbered its {expected} vectors wrongly "
+                    f'("index": {shown}; expected each of 0 to {expected - 1} once).'
+                )
+            vectors = vectors[np.argsort(indexes)]
+        if vectors.ndim != 2 or vectors.shape[1] == 0:
+            raise EmbedderError(
+                f"The embedding endpoint {self._shown_url} sent embeddings that are not lists of numbers "
+                f"(shape {vectors.shape})."
             )
         if self._dim is None:
             self._dim = int(vectors.shape[1])

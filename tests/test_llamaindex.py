@@ -109,6 +109,10 @@ S, L = "seed", LINKED["id"]
         (date_filter("<", "2022-03-07"), set(), {"until": "2022-03-06"}),
         (date_filter("==", "2022-03-07"), {S}, {"since": "2022-03-07", "until": "2022-03-07"}),
         (date_filter("==", "07.03.2022"), {S}, {"since": "2022-03-07", "until": "2022-03-07"}),
+        # A "T" in a weekday or month name is no time of day: these are whole days too.
+        (date_filter("==", "Tue, 08 Mar 2022"), {L}, {"since": "2022-03-08", "until": "2022-03-08"}),
+        (date_filter("==", "Tuesday 8 March 2022"), {L}, {"since": "2022-03-08", "until": "2022-03-08"}),
+        (date_filter("<", "07.03.2022 20.00"), {S}, {"until": "2022-03-07T20:00:00+01:00"}),  # a moment
         (date_filter(">=", "2022-03-07T20:00:00+01:00"), {L}, {"since": "2022-03-07T20:00:00+01:00"}),
         (date_filter("<=", "2022-03-07T19:45:00+01:00"), {S}, {"until": "2022-03-07T19:45:01+01:00"}),
         (date_filter("<", "2022-03-07T19:45:00+01:00"), set(), {"until": "2022-03-07T19:45:00+01:00"}),

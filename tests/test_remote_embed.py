@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -235,8 +235,10 @@ class Scripted:
         retry_after: str | None = None,
         hold: int = 0,
         ignore_input_type: bool = False,
+        mangle: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.statuses = list(statuses)
+        self.mangle = mangle  # rewrites the "data" of each batch's answer (not the probe's)
         self.retry_after = retry_after
         self.hold = hold
         self.ignore_input_type = ignore_input_type
@@ -277,6 +279,8 @@ class Scripted:
                     for i, t in enumerate(body["input"])
                 ]
                 data.reverse()  # the spec orders by "index", not by position
+                if scripted.mangle is not None and body["input"] != [PROBE]:
+                    data = scripted.mangle(data)
                 self.reply(200, {"object": "list", "data": data, "model": "fake-e5"})
 
             def reply(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
@@ -332,6 +336,53 @@ def test_a_server_that_ignores_input_type_is_caught():
         with pytest.raises(ConfigError, match="NEWSBOT_EMBED_INPUT_TYPE=text"):
             embedder.embed_query("Wer?")
         embedder.close()
+
+
+def scalar_embeddings(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**item, "embedding": 0.1} for item in data]
+
+
+def one_index_twice(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**item, "index": max(item["index"], 1)} for item in data]  # 0 is missing, 1 comes twice
+
+
+def one_index_missing(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [item for item in data if item["index"] != 1]
+
+
+def counted_from_one(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**item, "index": item["index"] + 1} for item in data]  # 0 is missing, 3 is one too many
+
+
+@pytest.mark.parametrize(
+    "mangle, message",
+    [
+        (scalar_embeddings, "not lists of numbers"),
+        (one_index_twice, "numbered its 3 vectors wrongly"),
+        (one_index_missing, "returned 2 vectors for 3 texts"),
+        (counted_from_one, "numbered its 3 vectors wrongly"),
+    ],
+)
+def test_a_malformed_answer_is_an_embedder_error_not_a_crash_or_a_shuffle(mangle, message):
+    from index.errors import EmbedderError
+
+    with Scripted(mangle=mangle) as url:
+        embedder = remote(url, model="fake-e5")
+        with pytest.raises(EmbedderError, match=message) as failed:
+            embedder.embed_passages(SENTENCES[:3])
+        embedder.close()
+    assert str(failed.value).startswith("The embedding endpoint http://127.0.0.1:")
+
+
+def test_an_answer_without_any_index_keeps_the_order_of_the_texts():
+    def positional(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"embedding": item["embedding"]} for item in sorted(data, key=lambda item: item["index"])]
+
+    with Scripted(mangle=positional) as url:
+        embedder = remote(url, model="fake-e5")
+        got = embedder.embed_passages(SENTENCES[:3])
+        embedder.close()
+    assert np.allclose(got, [fake_vector(t, "passage") for t in SENTENCES[:3]], atol=1e-6)
 
 
 def test_the_api_key_is_a_bearer_header_and_never_shown(caplog):

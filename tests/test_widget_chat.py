@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_widget import ADMIN, ARTIFACTS, CHROMIUM, browser, site  # noqa: F401  (module fixtures)
+from tests.test_widget import ADMIN, ARTIFACTS, CHROMIUM, READ, browser, site  # noqa: F401  (module fixtures)
 
 pytestmark = [
     pytest.mark.slow,
@@ -179,3 +179,41 @@ def test_copy_citation_and_feedback_by_keyboard(site, browser, tmp_path):  # noq
         shutil.copy(shot, ARTIFACTS / shot.name)
     assert not errors, errors
     context.close()
+
+
+def test_a_stream_that_ends_without_an_answer_is_an_error_and_gives_the_question_back(site, browser):  # noqa: F811
+    """A proxy's timeout or a restarted server ends the stream after a draft, or sends an error
+    event without its error object: the turn shows the error, the question is back in the field."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    streams = iter(
+        [
+            'event: draft\ndata: {"text": "Russland und die Ukraine haben"}\n\n',  # ... and then nothing
+            "event: error\ndata: {}\n\n",
+        ]
+    )
+    page.route(
+        "**/v1/ask/stream",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=next(streams)),
+    )
+    page.goto(f"{site['api']}/embed#key={READ}&lang=de")
+    field = page.locator("#newsbot-q")
+    turns = page.locator(THREAD)
+    question = "Wer hat in Belarus verhandelt?"
+    field.fill(question)
+    field.press("Enter")
+    reply = turns.nth(0).locator(".reply")
+    expect()(reply).to_have_attribute("data-state", "error")
+    expect()(reply.locator("[role=alert]")).to_have_text("Der Server ist nicht erreichbar.")
+    expect()(reply.locator(".draft")).to_have_count(0)  # the unverified draft is gone
+    expect()(field).to_have_value(question)  # ready to send again
+    expect()(page.locator(".newsbot-widget button[type=submit]")).to_be_enabled()
+
+    field.press("Enter")
+    reply = turns.nth(1).locator(".reply")
+    expect()(reply).to_have_attribute("data-state", "error")
+    expect()(reply.locator("[role=alert]")).to_have_text("Die Anfrage ist fehlgeschlagen")
+    expect()(field).to_have_value(question)
+    assert not errors, errors
+    page.close()

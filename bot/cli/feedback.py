@@ -7,7 +7,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -113,9 +113,25 @@ def _text(r: Report) -> None:
         click.echo(f"{d.day:<12}{d.front_end:<11}{d.answered:>9}{d.refused:>9}")
 
 
+class _SafeCells:
+    """A CSV writer whose text cells cannot become spreadsheet formulas: questions and comments are
+    anyone's input, and ``=HYPERLINK(...)`` in a cell would run once the file is opened. A cell
+    starting with = + - @ tab or carriage return gets a leading ``'`` (OWASP's advice)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: list[str | int]) -> None:
+        self.writer.writerow([_defused(cell) if isinstance(cell, str) else cell for cell in row])
+
+
+def _defused(cell: str) -> str:
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
 def _csv(r: Report) -> None:
     """One table for spreadsheets: a row per list entry, ``section`` says which list."""
-    out = csv.writer(sys.stdout, lineterminator="\n")
+    out = _SafeCells(sys.stdout)
     out.writerow(["section", "day", "front_end", "item", "count", "answered", "refused", "detail"])
     for section, groups in (("refused", r.refused), ("asked", r.asked)):
         for g in groups:

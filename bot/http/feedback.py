@@ -17,7 +17,7 @@ from bot.errors import FeedbackError, ForeignAnswerError, LoggingOffError, Unkno
 from bot.feedback import MAX_COMMENT, QuestionLog, Report
 from bot.http.errors import ApiError
 from bot.http.schemas import ERRORS, ErrorResponse
-from bot.http.security import Caller, reader
+from bot.http.security import Caller, Workload, reader
 
 logger = logging.getLogger(__name__)
 
@@ -95,4 +95,7 @@ async def report(
     wrong, the most asked questions and topics, answered vs refused per day and front end."""
     if not caller.admin:
         raise ApiError(403, "forbidden", "The report needs an admin key (NEWSBOT_ADMIN_KEYS).")
-    return await asyncio.to_thread(questions(request).report, since=since, limit=limit)
+    # Within the request timeout and the workload's bounds, like a question: the grouping is CPU work.
+    workload: Workload = request.app.state.workload
+    timeout = request.app.state.settings.request_timeout
+    return await workload.run(caller, timeout, questions(request).report, since=since, limit=limit)

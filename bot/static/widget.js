@@ -134,11 +134,18 @@
           throw new Error(T.error + " (" + response.status + "): " + message);
         });
       }
+      var settled = false;  // an "answer" or "error" event arrived
       return readEvents(response, function (event, data) {
         if (controller.signal.aborted) { return; }
         if (event === "draft") { showDraft(turn, data.text); }
-        else if (event === "answer") { show(turn, data); }
-        else if (event === "error") { throw new Error(T.error + ": " + data.error.message); }
+        else if (event === "answer") { settled = true; show(turn, data); }
+        else if (event === "error") {
+          settled = true;
+          throw new Error(T.error + (data.error && data.error.message ? ": " + data.error.message : ""));
+        }
+      }).then(function () {
+        // Ended without either (a proxy's timeout, a restarted server): the connection was lost.
+        if (!settled) { throw new Error(T.network); }
       });
     }).catch(function (error) {
       if (controller.signal.aborted) { return; }
