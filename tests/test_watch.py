@@ -429,6 +429,102 @@ def test_a_second_writer_holding_the_lock_is_waited_for(watch_settings, qa, news
     assert result.added == 1 and not result.not_modified  # nothing of the locked poll was kept
 
 
+def test_a_new_page_answering_404_is_tried_again_until_recheck_has_passed(watch_settings, qa, newsroom, clock):
+    ferry, zoo, bridge = f"{newsroom.url}/faehre.html", f"{newsroom.url}/zoo.html", f"{newsroom.url}/bruecke.html"
+    # listed before the CDN has the pages: they answer 404 for now
+    newsroom.put(
+        "/feed.xml",
+        rss(
+            {"title": "Schneller nach Helgoland", "link": ferry, "teaser": "Neue Fähre."},
+            {"title": "Okapi geboren", "link": zoo, "teaser": "Nachwuchs im Zoo."},
+        ),
+    )
+    newsroom.put("/sitemap.xml", sitemap((bridge, "2024-05-02T08:00:00+02:00")))
+    sources = [
+        FeedSource(kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", recheck=2 * INTERVAL),
+        SitemapSource(kind="sitemap", name="map", url=f"{newsroom.url}/sitemap.xml", recheck=2 * INTERVAL),
+    ]
+    watcher = make_watcher(watch_settings, qa, sources, clock)
+    first = {r.source: r for r in watcher.run_once()}
+    assert first["testschau"].ok and first["testschau"].added == 0 and first["map"].added == 0
+    assert {"path": ferry, "reason": "HTTP 404; tried again next poll"} in first["testschau"].failed
+
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    newsroom.put("/bruecke.html", article_page(bridge, "Brücke wird gesprengt", *BRIDGE))
+    clock.advance(INTERVAL)
+    second = {r.source: r for r in watcher.run_once()}
+    assert second["testschau"].not_modified and second["testschau"].added == 1
+    assert second["map"].not_modified and second["map"].added == 1
+    assert {ferry, bridge} <= indexed(qa)
+
+    # the zoo page never comes: once `recheck` has passed it is given up, not asked for on every poll
+    clock.advance(INTERVAL)
+    watcher.run_once()
+    asked = len(newsroom.requests("/zoo.html"))
+    clock.advance(INTERVAL)
+    watcher.run_once()
+    assert len(newsroom.requests("/zoo.html")) == asked
+    assert zoo not in indexed(qa) and {ferry, bridge} <= indexed(qa)
+
+
+@pytest.mark.parametrize("fetch_pages", [True, "auto"])
+def test_a_feed_item_with_only_a_title_and_a_link_gets_its_page(watch_settings, qa, newsroom, clock, fetch_pages):
+    ferry = f"{newsroom.url}/faehre.html"
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    newsroom.put("/feed.xml", rss({"title": "Schneller nach Helgoland", "link": ferry, "teaser": ""}))
+    source = FeedSource(kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", fetch_pages=fetch_pages)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    [result] = watcher.run_once()
+    assert result.ok and result.added == 1 and result.failed == []
+    assert "siebzig Minuten" in quotes(qa, "Wie lange dauert die Überfahrt nach Helgoland?")
+
+
+def test_a_teaser_whose_page_has_no_article_yet_is_indexed_until_the_page_has_one(watch_settings, qa, newsroom, clock):
+    ferry = f"{newsroom.url}/faehre.html"
+    newsroom.put("/faehre.html", "<html><head><title>Schneller nach Helgoland</title></head><body></body></html>")
+    newsroom.put("/feed.xml", rss({"title": "Schneller nach Helgoland", "link": ferry, "teaser": FERRY[0]}))
+    source = FeedSource(kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", interval=INTERVAL, recheck=0)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    [first] = watcher.run_once()
+    assert first.ok and first.added == 1 and [f["path"] for f in first.failed] == [ferry]
+    assert answer_ids(qa, "Wie oft fährt die Schnellfähre nach Helgoland?") == [ferry]  # the feed item's own text
+
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))  # the CMS filled it in
+    clock.advance(INTERVAL)
+    [second] = watcher.run_once()
+    assert second.not_modified and second.updated == 1  # the page was tried again, though recheck is 0
+    assert "siebzig Minuten" in quotes(qa, "Wie lange dauert die Überfahrt nach Helgoland?")
+    assert indexed(qa) == {ferry}
+
+
+def test_a_stopping_watcher_ends_its_poll_between_pages(watch_settings, qa, newsroom, clock, monkeypatch):
+    pages = {"faehre": FERRY, "bruecke": BRIDGE, "zoo": ZOO}
+    for name, paragraphs in pages.items():
+        newsroom.put(f"/{name}.html", article_page(f"{newsroom.url}/{name}.html", name.title(), *paragraphs))
+    newsroom.put(
+        "/feed.xml",
+        rss(*({"title": name.title(), "link": f"{newsroom.url}/{name}.html", "teaser": "Kurz."} for name in pages)),
+    )
+    source = FeedSource(kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", interval=INTERVAL)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    get = watcher.fetcher.get
+
+    def stop_while_fetching(url: str, **kwargs: Any) -> Any:
+        if url.endswith("/faehre.html") and not newsroom.requests("/faehre.html"):
+            watcher.stopping.set()  # Ctrl-C while the first page is on its way
+        return get(url, **kwargs)
+
+    monkeypatch.setattr(watcher.fetcher, "get", stop_while_fetching)
+    [stopped] = watcher.run_once()
+    assert stopped.ok and stopped.added == 1
+    assert newsroom.requests("/bruecke.html") == [] and newsroom.requests("/zoo.html") == []
+
+    watcher.stopping.clear()  # the next run does the pages the stopped one left
+    clock.now = watcher.states["testschau"].next_poll
+    [resumed] = watcher.run_once()
+    assert resumed.added == 2 and len(indexed(qa)) == 3
+
+
 # ---- sitemaps ----------------------------------------------------------------------------------
 
 
@@ -462,6 +558,39 @@ def test_sitemap_index_new_changed_and_dropped_pages(watch_settings, qa, newsroo
     assert results["full"].updated + results["news"].updated == 1
     assert ferry not in indexed(qa)
     assert "16 Kilogramm" in quotes(qa, "Wie schwer war das Okapi bei der Geburt?")
+
+
+def test_sitemap_on_missing_remove_refuses_to_take_down_most_pages_at_once(watch_settings, qa, newsroom, clock, caplog):
+    urls = [f"{newsroom.url}/meldung-{n}.html" for n in range(6)]
+    for n, url in enumerate(urls):
+        lines = [f"Meldung {n}: {sentence}" for sentence in (FERRY, BRIDGE, ZOO)[n % 3]]
+        newsroom.put(f"/meldung-{n}.html", article_page(url, f"Meldung {n}", *lines))
+    listed = sitemap(*((url, "2024-05-02T08:00:00+02:00") for url in urls))
+    newsroom.put("/sitemap.xml", listed)
+    source = SitemapSource(
+        kind="sitemap",
+        name="full",
+        url=f"{newsroom.url}/sitemap.xml",
+        on_missing="remove",
+        recheck=0,
+        interval=INTERVAL,
+    )
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    assert watcher.run_once()[0].added == 6
+
+    newsroom.put("/sitemap.xml", sitemap())  # valid, and empty: a hiccup of the CMS
+    clock.advance(INTERVAL)
+    with caplog.at_level(logging.WARNING, logger="bot.sources"):
+        [empty] = watcher.run_once()
+    assert not empty.ok and "no longer lists 6 of the 6 pages" in (empty.error or "")
+    assert indexed(qa) == set(urls)  # nothing was taken down
+    assert watcher.states["full"].failures == 1 and watcher.states["full"].next_poll - clock.now > INTERVAL
+    assert any("source full" in r.getMessage() and "6 of the 6" in r.getMessage() for r in caplog.records)
+
+    newsroom.put("/sitemap.xml", listed)  # back to normal
+    clock.now = watcher.states["full"].next_poll
+    [back] = watcher.run_once()
+    assert back.ok and back.removed == 0 and indexed(qa) == set(urls)
 
 
 # ---- folders -----------------------------------------------------------------------------------
@@ -551,6 +680,73 @@ def test_folder_rescan_drops_records_a_rewritten_file_no_longer_has(watch_settin
         f"no longer in {feed}",
     ]
     assert indexed(qa) == {"ferry"}
+
+
+def test_folder_first_scan_removes_files_deleted_unwatched_even_when_a_file_was_not_settled(
+    watch_settings, qa, tmp_path, clock
+):
+    export = (tmp_path / "export").resolve()
+    export.mkdir()
+    old = export / "alt.txt"
+    old.write_text("Okapi geboren\n" + " ".join(ZOO), encoding="utf-8")
+    qa.admin.ingest_paths([export])  # an earlier `newsbot ingest`; the file is deleted before the watch
+    [deleted_unwatched] = indexed(qa)
+    old.unlink()
+    ferry, bridge = export / "faehre.txt", export / "bruecke.txt"
+    ferry.write_text("Schneller nach Helgoland\n" + " ".join(FERRY), encoding="utf-8")
+    settled = ferry.stat().st_mtime - 60
+    os.utime(ferry, (settled, settled))
+    bridge.write_text("Brücke wird gesprengt\n" + " ".join(BRIDGE), encoding="utf-8")  # still being written
+    source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=30)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    [first] = watcher.run_once()
+    assert first.added == 1 and deleted_unwatched in indexed(qa)  # no sync while a file is unread
+
+    os.utime(bridge, (settled, settled))
+    clock.advance(30)
+    [second] = watcher.run_once()
+    assert second.added == 1 and second.removed == 1
+    assert deleted_unwatched not in indexed(qa) and len(indexed(qa)) == 2
+
+
+def test_folder_file_with_a_modification_time_in_the_future_is_read(watch_settings, qa, tmp_path, clock):
+    export = tmp_path / "export"
+    export.mkdir()
+    ferry, bridge = export / "faehre.txt", export / "bruecke.txt"
+    ferry.write_text("Schneller nach Helgoland\n" + " ".join(FERRY), encoding="utf-8")
+    bridge.write_text("Brücke wird gesprengt\n" + " ".join(BRIDGE), encoding="utf-8")
+    far, near = ferry.stat().st_mtime + 3600, bridge.stat().st_mtime + 10  # the file server's clock is ahead
+    os.utime(ferry, (far, far))
+    os.utime(bridge, (near, near))
+    source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=30)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    [first] = watcher.run_once()
+    assert first.added == 1  # an hour ahead: more than `settle`, read at once
+    assert "siebzig" in quotes(qa, "Wie lange dauert die Überfahrt nach Helgoland?")
+
+    clock.advance(30)  # a scan `settle` later finds the other one unchanged: settled
+    [second] = watcher.run_once()
+    assert second.added == 1 and len(indexed(qa)) == 2
+
+
+def test_a_file_event_during_a_poll_brings_the_next_poll_forward(watch_settings, qa, tmp_path, clock, monkeypatch):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "faehre.txt").write_text("Schneller nach Helgoland\n" + " ".join(FERRY), encoding="utf-8")
+    source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=0)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    ingest = watcher.writer.ingest
+
+    def event_while_writing(results: Any, **kwargs: Any) -> Any:
+        watcher.wake("cms")  # a file event arrives while the poll is busy
+        return ingest(results, **kwargs)
+
+    monkeypatch.setattr(watcher.writer, "ingest", event_while_writing)
+    [first] = watcher.run_once()
+    assert first.added == 1
+    assert watcher.states["cms"].next_poll == clock.now  # polled again at once, not in an hour
+    assert [r.source for r in watcher.run_once()] == ["cms"]
+    assert watcher.states["cms"].next_poll == clock.now + 3600  # the wake was used once
 
 
 # ---- configuration and the command line ---------------------------------------------------------

@@ -101,11 +101,22 @@ def validators(response: Fetched) -> tuple[str | None, str | None]:
     return response.headers.get("etag"), response.headers.get("last-modified")
 
 
-def fetch_page(ctx: Context, plan: Plan, item: Item, *, fresh: bool = False, fallback: Article | None = None) -> None:
+def fetch_page(
+    ctx: Context,
+    plan: Plan,
+    item: Item,
+    *,
+    fresh: bool = False,
+    fallback: Article | None = None,
+    window: float = 0.0,
+) -> None:
     """Fetch ``item.url`` (conditionally, when it was fetched before) and plan what follows:
     a 304 changes nothing, a page is ingested, 404/410 takes the item's articles down, any other
     failure leaves the item ``pending`` for the next poll. ``fresh``: a new item whose lag from
-    publication to answerable is measured."""
+    publication to answerable is measured. ``fallback``: the feed item, whose dates a page without
+    any keeps and whose text is ingested while the page has no article to extract. ``window``: the
+    source's ``recheck``; within it, a page that never gave an article and answers 404/410 is
+    tried again (it may be listed before it is live)."""
     assert item.url is not None
     try:
         response = ctx.fetcher.get(item.url, etag=item.etag, last_modified=item.last_modified, check_status=False)
@@ -118,9 +129,15 @@ def fetch_page(ctx: Context, plan: Plan, item: Item, *, fresh: bool = False, fal
         item.pending = False
         return
     if response.status in GONE:
+        if not item.article_ids and not item.gone and ctx.now - item.first_seen < window:
+            # Never live yet (a CDN still propagating a page listed seconds ago): not a take-down.
+            # The forgotten fingerprint has the listing fetch it again, like the pending flag.
+            item.pending, item.fingerprint = True, None
+            plan.problem(item.url, f"HTTP {response.status}")
+            return
         for article_id in item.article_ids:
             plan.removals[article_id] = f"{item.url} answered {response.status}"
-        item.gone, item.pending, item.article_ids = True, False, []
+        item.gone, item.pending, item.article_ids, item.teaser = True, False, [], False
         return
     if not response.ok:
         item.pending = True
@@ -130,12 +147,22 @@ def fetch_page(ctx: Context, plan: Plan, item: Item, *, fresh: bool = False, fal
     item.etag, item.last_modified = validators(response)
     results = [_with_fallback(r, fallback) for r in ctx.loader.load_fetched(response, item.url)]
     articles = plan.ingest(results)
-    if articles or not any(isinstance(r, Problem) and r.fatal for r in results):
-        ids = [a.id for a in articles]
-        for old in set(item.article_ids) - set(ids):  # the page now names itself differently
-            plan.removals[old] = f"{item.url} is now article {', '.join(ids) or 'nothing'}"
-        item.article_ids = ids
-    item.gone, item.pending = False, False
+    item.gone = False
+    if not articles and any(isinstance(r, Problem) and r.fatal for r in results):
+        # No article in the page (not filled in yet, a layout the extractor does not know): the
+        # feed item's own text keeps the item findable, and the page is tried again (conditionally:
+        # only a changed page is read again). An article the page gave before is kept instead.
+        item.pending = True
+        if fallback is not None and fallback.text and (item.teaser or not item.article_ids):
+            plan.ingest([fallback])
+            item.article_ids, item.teaser = [fallback.id], True
+            if fresh and fallback.published:
+                plan.fresh.append((fallback.id, fallback.published.timestamp()))
+        return
+    ids = [a.id for a in articles]
+    for old in set(item.article_ids) - set(ids):  # the page now names itself differently
+        plan.removals[old] = f"{item.url} is now article {', '.join(ids) or 'nothing'}"
+    item.article_ids, item.pending, item.teaser = ids, False, False
     if fresh and articles and articles[0].published:
         plan.fresh.append((articles[0].id, articles[0].published.timestamp()))
 

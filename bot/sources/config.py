@@ -59,7 +59,8 @@ class _Remote(_Source):
     recheck: Duration = Field(
         6 * 3600.0,
         description="Pages first seen less than this long ago are re-checked on every poll (a conditional "
-        "request: an unchanged page costs a 304); a correction is re-ingested, a 404/410 taken down. 0 = never.",
+        "request: an unchanged page costs a 304); a correction is re-ingested, a 404/410 taken down. 0 = never. "
+        "A new page that answers 404/410 before it was ever live is tried again within this window.",
     )
     max_pages: int = Field(200, ge=1, description="Pages fetched per poll at most; the rest follow on the next.")
 
@@ -98,7 +99,9 @@ class FolderSource(_Source):
     kind: Literal["folder"]
     path: Path = Field(description="The directory (relative paths are relative to sources.yaml).")
     settle: Duration = Field(
-        2.0, description="A file changed less than this long ago is still being written: it is read later."
+        2.0,
+        description="A file changed less than this long ago is still being written: it is read later (once scans "
+        "this far apart find it unchanged, or at once when its modification time is this far in the future).",
     )
     force_polling: bool = Field(False, description="Poll for changes (network shares) instead of OS events.")
 

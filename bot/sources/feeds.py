@@ -1,10 +1,13 @@
-"""RSS and Atom feeds: one conditional request per poll, the linked page when an item is a teaser,
-and re-checks of recent pages for corrections and take-downs.
+"""RSS and Atom feeds: one conditional request per poll, the linked page when an item is a teaser
+(or only a title and a link), and re-checks of recent pages for corrections and take-downs.
 
 An item that leaves the feed's rolling window is not a take-down: it stays in the index (and is
 still re-checked until ``recheck`` has passed since it was first seen)."""
 
 from __future__ import annotations
+
+import dataclasses
+import threading
 
 import httpx
 
@@ -12,7 +15,9 @@ from bot.sources.base import Context, Plan, SourceError, fetch_page, validators
 from bot.sources.config import FeedSource
 from bot.sources.state import Doc, Item, SourceState
 from index.fetch import FetchError
-from index.loaders import Problem
+from index.loaders import Loader, Problem
+from index.loaders.base import guard
+from index.loaders.feeds import FeedRecord, feed_records, is_feed
 from index.models import Article
 
 FORGET_AFTER = 86400.0  # an item that left the feed is forgotten this long after it was first seen (at least)
@@ -20,10 +25,21 @@ FORGET_AFTER = 86400.0  # an item that left the feed is forgotten this long afte
 
 def wants_page(source: FeedSource, article: Article) -> bool:
     """Whether the item's page is fetched: always, never, or (``auto``) when the item's text is a
-    teaser, shorter than ``teaser_chars``."""
+    teaser, shorter than ``teaser_chars``; an item without text (a title and a link) unless never."""
     if not article.url or source.fetch_pages is False:
         return False
-    return source.fetch_pages is True or len(article.text) < source.teaser_chars
+    return source.fetch_pages is True or not article.text or len(article.text) < source.teaser_chars
+
+
+def read_item(loader: Loader, record: FeedRecord) -> Article:
+    """The feed item as an article. An item with only a title and a link comes back with an empty
+    ``text`` (its id, title and dates read as for any item): its page is all there is to ingest, and
+    such an article is never ingested itself."""
+    fields = record.fields
+    if str(fields.get("text") or "").strip() or not fields.get("url"):
+        return loader.article_from_record(fields, record.origin)  # (no text, no link: a Problem)
+    stand_in = loader.article_from_record({**fields, "text": fields.get("title") or fields["url"]}, record.origin)
+    return dataclasses.replace(stand_in, text="")
 
 
 def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
@@ -35,24 +51,26 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
     except (FetchError, httpx.HTTPError) as exc:
         raise SourceError(f"could not fetch the feed: {exc or type(exc).__name__}") from exc
     measured = state.last_success is not None  # the first poll finds old items: no lag to measure
-    budget = Budget(source.max_pages, plan)
+    budget = Budget(source.max_pages, plan, ctx.stopping)
     handled: set[str] = set()
     if response.status == 304:
         plan.not_modified = True
     else:
         plan.fetched += 1
-        results = list(ctx.loader.load_fetched(response, source.url))
-        articles = [r for r in results if isinstance(r, Article)]
-        broken = [r for r in results if isinstance(r, Problem) and r.path == source.url]
-        if broken and not articles:
-            if broken[0].reason == "feed has no items":
-                results = []
-            else:
-                raise SourceError(broken[0].reason)
-        if any(a.origin == source.url for a in articles):
+        if not is_feed(response.content, response.content_type):
             raise SourceError("not an RSS or Atom feed (an HTML page?)")
+        articles: list[Article] = []
+        for entry in feed_records(response.content, source.url):
+            read = (
+                entry if isinstance(entry, Problem) else guard(entry.origin, lambda e=entry: read_item(ctx.loader, e))
+            )
+            if isinstance(read, Article):
+                articles.append(read)
+            elif read.path != source.url:
+                plan.results.append(read)  # a bad item: in the report
+            elif read.reason != "feed has no items":  # the feed as a whole
+                raise SourceError(read.reason)
         doc.etag, doc.last_modified = validators(response)
-        plan.results.extend(r for r in results if isinstance(r, Problem))  # bad items: in the report
         for item in new.items.values():
             item.listed = False
         for article in articles:
@@ -69,9 +87,11 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
                 item.url = article.url
                 handled.add(key)
                 if budget.take():
-                    fetch_page(ctx, plan, item, fresh=fresh, fallback=article)
+                    fetch_page(ctx, plan, item, fresh=fresh, fallback=article, window=source.recheck)
                 else:
                     item.pending = True
+            elif not article.text:  # a title and a link, and fetch_pages: false
+                plan.results.append(Problem(article.origin or key, "no text, and fetch_pages is false"))
             else:
                 plan.ingest([article])
                 item.article_ids, item.gone, item.pending = [article.id], False, False
@@ -85,14 +105,17 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
 
 
 class Budget:
-    """Pages one poll may fetch; what is left over waits for the next poll, which comes soon."""
+    """Pages one poll may fetch; what is left over waits for the next poll, which comes soon. A
+    stopping watcher fetches no more pages: the poll ends between two pages, and the pages it
+    left are fetched by the next run."""
 
-    def __init__(self, pages: int, plan: Plan) -> None:
+    def __init__(self, pages: int, plan: Plan, stopping: threading.Event) -> None:
         self.left = pages
         self.plan = plan
+        self.stopping = stopping
 
     def take(self) -> bool:
-        if self.left <= 0:
+        if self.left <= 0 or self.stopping.is_set():
             self.plan.again_in = 1.0
             return False
         self.left -= 1
@@ -107,6 +130,6 @@ def recheck(ctx: Context, plan: Plan, state: SourceState, window: float, handled
             continue
         if not (item.pending or (window and ctx.now - item.first_seen < window)):
             continue
-        if ctx.stopping.is_set() or not budget.take():
+        if not budget.take():
             return
-        fetch_page(ctx, plan, item)
+        fetch_page(ctx, plan, item, window=window)

@@ -3,10 +3,12 @@ along. The watcher wakes a folder's poll on file events (``watchfiles``) and res
 ``interval`` anyway (the fallback when events are unavailable, e.g. on network shares).
 
 A poll compares each file's size and modification time (and its ``.meta.yaml`` sidecar's) with
-the last scan. A file modified less than ``settle`` seconds ago is still being written: it is
-read on a later poll, so it is read once, complete. The first scan reads the whole folder and
-removes articles from below it whose files are gone, exactly like ``newsbot ingest --sync DIR``;
-after that, the state remembers which articles each file contributed."""
+the last scan. A file still being written is read on a later poll, so it is read once, complete:
+it is settled when it was modified at least ``settle`` seconds ago, when scans ``settle`` seconds
+apart found it unchanged (a clock that runs behind the file server's), or when its modification
+time lies more than ``settle`` in the future. The first scan that finds every file settled reads
+the whole folder and removes articles from below it whose files are gone, exactly like ``newsbot
+ingest --sync DIR``; after that, the state remembers which articles each file contributed."""
 
 from __future__ import annotations
 
@@ -28,44 +30,60 @@ def poll_folder(ctx: Context, source: FolderSource, state: SourceState) -> Plan:
         raise SourceError(f"{root} is not a directory")
     wall = time.time()  # file times are wall-clock times, whatever clock the scheduler runs on
     files = {str(path): path for path in ctx.loader.walk(root)}
-    read = 0
+    ready: list[tuple[str, Path, str]] = []  # (key, path, signature) of the files that may be read
     for key, path in files.items():
         try:
             signature, modified = _signature(path)
         except OSError:  # gone between the listing and now: the next scan sees it gone
             continue
         item = new.items.get(key)
-        if item is not None and item.fingerprint == signature:
-            continue
-        if wall - modified < source.settle:
-            plan.again_in = source.settle  # still being written
+        if item is None or item.fingerprint != signature:
+            item = item or new.items.setdefault(key, Item(first_seen=ctx.now))
+            if not _settled(item, signature, modified, wall, ctx.now, source.settle):
+                plan.again_in = source.settle  # still being written
+                continue
+        ready.append((key, path, signature))
+    # The sync needs every file read in one poll (what it does not see loaded, it removes), so
+    # until it is done, a poll that finds every file settled reads the unchanged ones again too.
+    sync = not new.synced and len(ready) == len(files)
+    for key, path, signature in ready:
+        item = new.items[key]
+        if item.fingerprint == signature and not sync:
             continue
         if ctx.stopping.is_set():
-            plan.again_in = 0.0
+            plan.again_in, sync = 0.0, False
             break
-        read += 1
         results = list(ctx.loader.load_file(path))
         articles = plan.ingest(results)
         ids = [a.id for a in articles]
-        if item is None:
-            item = new.items[key] = Item(first_seen=ctx.now)
-        elif any(isinstance(r, Problem) and r.fatal for r in results):
+        if any(isinstance(r, Problem) and r.fatal for r in results):
             ids = sorted(set(ids) | set(item.article_ids))  # a record that failed keeps its old version
         else:
             for old in set(item.article_ids) - set(ids):
                 plan.removals[old] = f"no longer in {key}"
-        item.fingerprint, item.article_ids = signature, ids
+        item.fingerprint, item.article_ids, item.settling = signature, ids, None
     for key in [k for k in new.items if k not in files]:
         for article_id in new.items.pop(key).article_ids:
             plan.removals[article_id] = f"{key} was deleted"
     provided = {article_id for item in new.items.values() for article_id in item.article_ids}
     plan.removals = {aid: why for aid, why in plan.removals.items() if aid not in provided}
-    if not new.synced and read == len(files):
+    if sync:
         # Every file was read in this poll: articles from below the folder that none of them
         # holds (files deleted while nobody watched) go, as with ``ingest --sync``.
         plan.sync_dirs.append(root)
         new.synced = True
     return plan
+
+
+def _settled(item: Item, signature: str, modified: float, wall: float, now: float, settle: float) -> bool:
+    """Whether a new or changed file is done being written (see the module docstring); ``item``
+    remembers the signature scans found, and since when (``now``: the scheduler's clock)."""
+    if wall - modified >= settle or modified - wall > settle:
+        return True
+    if item.settling != signature:
+        item.settling, item.settling_since = signature, now
+        return False
+    return now - item.settling_since >= settle
 
 
 def _signature(path: Path) -> tuple[str, float]:

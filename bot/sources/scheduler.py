@@ -147,6 +147,7 @@ class Watcher:
         self.states = {name: store.load(name) for name in self.sources}
         self.stopping = threading.Event()
         self._busy: set[str] = set()
+        self._woken: set[str] = set()  # woken while being polled: polled again as soon as that poll ends
         self._busy_lock = threading.Lock()
         self._wake: asyncio.Event | None = None
         for name, state in self.states.items():
@@ -197,8 +198,12 @@ class Watcher:
         return [s for s in self.sources.values() if self.states[s.name].next_poll <= now]
 
     def wake(self, name: str) -> None:
-        """Poll ``name`` as soon as possible (a folder event); call from the event loop."""
-        self.states[name].next_poll = 0.0
+        """Poll ``name`` as soon as possible (a folder event); call from the event loop. A source
+        being polled is polled again once that poll ends: the poll may have missed the change."""
+        with self._busy_lock:
+            self.states[name].next_poll = 0.0
+            if name in self._busy:
+                self._woken.add(name)
         if self._wake is not None:
             self._wake.set()
 
@@ -223,6 +228,7 @@ class Watcher:
         finally:
             with self._busy_lock:
                 self._busy.discard(name)
+                self._woken.discard(name)  # a wake after the poll's _schedule() found its new state
 
     def _poll(self, source: AnySource) -> PollResult:
         state = self.states[source.name]
@@ -277,9 +283,9 @@ class Watcher:
         if result.changed:
             new.last_change = now
         new.next_poll = now + (source.interval if plan.again_in is None else min(source.interval, plan.again_in))
+        self._schedule(source.name, new, now)
         result.next_poll = new.next_poll
         self.store.save(new)  # only now: what was ingested above has committed
-        self.states[source.name] = new
         self._measure(source, result, plan, committed)
         self._log(source, result)
         return result
@@ -289,6 +295,7 @@ class Watcher:
         state.last_poll, state.last_error = now, error
         delay = min(max(self.max_backoff, source.interval), source.interval * 2.0 ** min(state.failures, 20))
         state.next_poll = now + delay * self.rng.uniform(0.75, 1.0)  # jitter: failing sources do not align
+        self._schedule(source.name, state, now)
         self.store.save(state)
         self.metrics.polls.labels(source.name, "failed").inc()
         self.metrics.failures.labels(source.name).inc()
@@ -303,6 +310,15 @@ class Watcher:
             state.next_poll - now,
         )
         return PollResult(source.name, ok=False, error=error, next_poll=state.next_poll)
+
+    def _schedule(self, name: str, state: SourceState, now: float) -> None:
+        """Make ``state`` the source's state; a wake that came while it was being polled (a file
+        event the poll may have missed) moves its next poll to ``now``."""
+        with self._busy_lock:  # wake() either came before this, or finds the new state
+            if name in self._woken:
+                self._woken.discard(name)
+                state.next_poll = now
+            self.states[name] = state
 
     def _measure(self, source: AnySource, result: PollResult, plan: Plan, committed: float) -> None:
         m = self.metrics

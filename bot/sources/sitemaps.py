@@ -20,6 +20,7 @@ from index.fetch import Fetched, FetchError
 
 MAX_CHILDREN = 100  # child sitemaps read from one index
 MAX_URLS = 50_000  # the sitemap protocol's own limit per file
+MASS_REMOVAL = 5  # on_missing: remove refuses to take down more than half of a source's pages at once, unless this few
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ def poll_sitemap(ctx: Context, source: SitemapSource, state: SourceState) -> Pla
             del new.docs[url]
             listing[url] = []  # a child the index no longer lists lists nothing
     for child in children:
+        if ctx.stopping.is_set():  # the children left are read by the next run
+            plan.again_in = 1.0
+            break
         doc = new.docs.get(child.loc)
         read_before = any(item.doc == child.loc for item in new.items.values())
         if doc is not None and read_before and child.lastmod and doc.lastmod == child.lastmod:
@@ -93,7 +97,7 @@ def poll_sitemap(ctx: Context, source: SitemapSource, state: SourceState) -> Pla
         new.docs[child.loc].lastmod = child.lastmod
     plan.not_modified = root is None and not listing
     measured = state.last_success is not None
-    budget = Budget(source.max_pages, plan)
+    budget = Budget(source.max_pages, plan, ctx.stopping)
     handled: set[str] = set()
     for doc_url, entries in listing.items():
         listed = {e.loc for e in entries}
@@ -109,11 +113,20 @@ def poll_sitemap(ctx: Context, source: SitemapSource, state: SourceState) -> Pla
             item.fingerprint = entry.lastmod or ""
             handled.add(entry.loc)
             if budget.take():
-                fetch_page(ctx, plan, item, fresh=known is None and measured)
+                fetch_page(ctx, plan, item, fresh=known is None and measured, window=source.recheck)
             else:
                 item.pending = True
-    for item in new.items.values():
-        if not item.listed and not item.gone and source.on_missing == "remove" and item.article_ids:
+    dropped = [i for i in new.items.values() if not i.listed and not i.gone and i.article_ids]
+    if source.on_missing == "remove" and dropped:
+        live = sum(1 for i in state.items.values() if not i.gone and i.article_ids)
+        if len(dropped) > MASS_REMOVAL and 2 * len(dropped) > live:
+            # An empty or cut-off sitemap (a CMS hiccup) looks like a mass take-down: refused, and
+            # failed polls (with their backoff and alerts) until a person or the sitemap sorts it out.
+            raise SourceError(
+                f"the sitemap no longer lists {len(dropped)} of the {live} pages it had; on_missing: remove "
+                "takes down at most half of them in one poll, so none was removed"
+            )
+        for item in dropped:
             for article_id in item.article_ids:
                 plan.removals[article_id] = f"{item.url} was dropped from the sitemap"
             # forgotten fingerprint: should the page be listed again, it is fetched again

@@ -32,8 +32,11 @@ class Item:
     first_seen: float = 0.0
     listed: bool = True  # still in the feed / sitemap the last time it was read
     doc: str | None = None  # the child sitemap that lists it
-    pending: bool = False  # its page could not be fetched: tried again on the next poll
+    pending: bool = False  # its page could not be fetched (or not yet: a 404 before it is live): tried again
     gone: bool = False  # taken down (404/410, or dropped from a sitemap with on_missing: remove)
+    teaser: bool = False  # its article is the feed item's own text: the page had no article to extract
+    settling: str | None = None  # file: its signature while it may still be written (not read yet) ...
+    settling_since: float = 0.0  # ... and since when the scans have found it unchanged
 
 
 @dataclass

@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from index.loaders.base import LoadResult, Problem, guard
 from index.loaders.documents import html_to_text
-from index.models import Article
 
 if TYPE_CHECKING:
     from index.loaders.loader import Loader
 
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """One feed item before it becomes an article."""
+
+    origin: str  # FEED#item-id: the article's origin, or the problem's path
+    fields: dict[str, Any]  # the JSON fields ``article_from_record`` reads; ``text`` may be empty
+
 
 def load_feed(loader: Loader, data: bytes, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
     """Every item of a feed; a feed that does not parse is one ``Problem`` (none of it is trusted)."""
+    for record in feed_records(data, origin):
+        if isinstance(record, Problem):
+            yield record
+        else:
+            yield guard(record.origin, lambda r=record: loader.article_from_record(r.fields, r.origin))
+
+
+def feed_records(data: bytes, origin: str) -> Iterator[FeedRecord | Problem]:
+    """Every item of a feed as a record, before it becomes an article: ``newsbot watch`` fetches the
+    page of an item that has only a title and a link (an empty ``text``), which ``load_feed`` reports
+    as a problem. A feed that does not parse, or has no items, is one ``Problem``."""
     import feedparser
 
     feed = feedparser.parse(data)
@@ -31,7 +53,13 @@ def load_feed(loader: Loader, data: bytes, origin: str, meta: dict[str, Any] | N
     source = feed.feed.get("title")
     for n, entry in enumerate(feed.entries):
         where = f"{origin}#{entry.get('id') or entry.get('link') or n}"
-        yield guard(where, lambda entry=entry, where=where: _entry(loader, entry, source, where))
+        try:
+            record = _record(entry, source)
+        except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # one odd item, not the feed
+            logger.warning("could not load %s", where, exc_info=True)
+            yield Problem(where, f"could not be read ({type(exc).__name__})")
+            continue
+        yield FeedRecord(where, record)
 
 
 def is_feed(raw: bytes, content_type: str) -> bool:
@@ -45,10 +73,10 @@ def is_feed(raw: bytes, content_type: str) -> bool:
     )
 
 
-def _entry(loader: Loader, entry: Any, source: str | None, origin: str) -> Article:
+def _record(entry: Any, source: str | None) -> dict[str, Any]:
     content = entry.get("content") or []
     body = content[0].get("value") if content else entry.get("summary", "")
-    record = {
+    return {
         "id": entry.get("id") or entry.get("link"),
         "url": entry.get("link"),
         "title": html_to_text(entry.get("title", "")),
@@ -60,4 +88,3 @@ def _entry(loader: Loader, entry: Any, source: str | None, origin: str) -> Artic
         "section": (entry.get("tags") or [{}])[0].get("term"),
         "author": entry.get("author"),
     }
-    return loader.article_from_record(record, origin)
