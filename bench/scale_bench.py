@@ -172,6 +172,36 @@ def build(data: Path, target: int) -> dict[str, Any]:
     return {**state, **probe, "writer_peak_rss_mb": _peak_rss_mb()}
 
 
+def probe_ingest(snapshot: Path) -> dict[str, Any]:
+    """Ingest ``PROBE`` new articles into a copy of ``snapshot``: ms per article without the
+    embedding, at this size, and the writer's peak RSS (the snapshot itself stays as it is)."""
+    from bot.admin import NewsAdmin
+    from index.loaders import Loader
+
+    state = json.loads((snapshot / "scale-state.json").read_text())
+    copy = snapshot.parent / f"{snapshot.name}-probe"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(snapshot, copy)
+    try:
+        pool = _pool()
+        flat = [s for sentences in pool for s in sentences]
+        loader = Loader()
+        start = state["articles"] + 1_000_000  # ids no snapshot has
+        batch = [loader.article_from_record(_article(i, pool, flat), "scale") for i in range(start, start + PROBE)]
+        with NewsAdmin.open(_settings(copy), write=True, embedder=_hash_embedding_class()()) as admin:
+            admin.ingest(batch[:10])  # open Chroma and the catalog before timing
+            EMBED_SECONDS[0] = 0.0
+            started = time.perf_counter()
+            report = admin.ingest(batch[10:])
+            elapsed = time.perf_counter() - started
+        return {
+            "ms_per_article": 1000 * (elapsed - EMBED_SECONDS[0]) / max(1, report.added),
+            "writer_peak_rss_mb": _peak_rss_mb(),
+        }
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 def query(data: Path, questions: int, e5: bool, chroma_url: str | None) -> dict[str, Any]:
     """Ask ``questions`` questions (first words of random indexed sentences), plain, with a
     one-year date window and with a source filter; time each stage."""
@@ -280,13 +310,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=CACHE)
     parser.add_argument("--fresh", action="store_true", help="delete the cached index first")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    parser.add_argument("--phase", choices=["build", "query"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["build", "query", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--target", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--chroma-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase == "build":
         print(json.dumps(build(args.data, args.target)))
+        return
+    if args.phase == "ingest":
+        print(json.dumps(probe_ingest(args.data)))
         return
     if args.phase == "query":
         print(json.dumps(query(args.data, args.questions, args.e5, args.chroma_url)))
@@ -310,6 +343,8 @@ def main() -> None:
             shutil.copytree(args.data, snapshot)
             (snapshot / "scale-build.json").write_text(json.dumps(built))
         built = json.loads((snapshot / "scale-build.json").read_text())
+        # ingest cost at this size, measured now (the build's own numbers depend on the load then)
+        built = {**built, **_run(["--phase", "ingest", "--data", str(snapshot)], args.code)}
         common = ["--phase", "query", "--data", str(snapshot), "--questions", str(args.questions)]
         asked = _run(common + (["--e5"] if args.e5 else []), args.code)
         row = {"size": size, "build": built, "query": asked, "disk": _disk(snapshot)}
