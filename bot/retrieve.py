@@ -46,10 +46,11 @@ OVERFETCH_MAX = 3_000
 MIN_WINDOW_HITS = 20
 KEYWORD_CANDIDATES = 60  # sentences asked from the keyword index
 # Postings the keyword search may score per question (the rarest terms first): a bound on its
-# cost at any archive size (p50 8 ms at 1M sentences, 25 ms with 20,000; bench/scale_bench.py).
+# cost at any archive size (p50 15 ms at 1M sentences; 8 ms with 5,000, which cost XQuAD en->de
+# one question; 25 ms with 20,000; bench/scale_bench.py).
 # A term in more sentences is a function word in a small archive and too common to single out a
 # sentence in a large one; the vector search still covers it.
-KEYWORD_POSTINGS = 5_000
+KEYWORD_POSTINGS = 10_000
 PASSAGE_KEYWORD_WEIGHT = 0.05  # weight of keyword coverage in a passage's score (tuned on XQuAD)
 RECENCY_WEIGHT = 0.03  # bonus for the newest articles when a question asks for the latest news
 RECENCY_HALF_LIFE_DAYS = 7.0
