@@ -60,7 +60,9 @@ class VectorStore:
             with _translated():
                 got = self.collection.get(ids=missing[start : start + self._max_batch], include=["embeddings"])
             for vid, vec in zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)):
-                out[vid] = self._cache[vid] = vec
+                out[vid] = vec
+                if self._cache.maxsize:  # NEWSBOT_VECTOR_CACHE=0 keeps none (cachetools refuses a 0-size item)
+                    self._cache[vid] = vec
         return out
 
     def preload(self) -> int:

@@ -279,6 +279,9 @@ def test_the_reader_keeps_at_most_vector_cache_vectors(open_index, loader, setti
         assert 0 < len(store._cache) <= 5
     with open_index(write=False) as reader:  # the default keeps them all
         assert reader.index.vectors.preload() == reader.index.vectors.count()
+    with open_index(settings=settings.model_copy(update={"vector_cache": 0}), write=False) as reader:
+        found = Retriever(reader.index).retrieve("Wer hat in Belarus verhandelt?")  # no cache at all
+        assert found.articles and found.articles[0].sentences and len(reader.index.vectors._cache) == 0
 
 
 def test_a_catalog_from_before_term_counts_gets_them_once(open_index, loader, settings):
