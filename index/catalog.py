@@ -34,7 +34,7 @@ from index.schema import (
     ts_iso,
     vector_ids,
 )
-from index.search import TERM_DF_VERSION, KeywordSearch, _terms, serialized
+from index.search import TERM_DF_VERSION, KeywordSearch, distinct_terms, serialized
 
 
 class Catalog(KeywordSearch):
@@ -348,7 +348,7 @@ class Catalog(KeywordSearch):
             db.execute(
                 "INSERT INTO sentence_fts (rowid, stems) VALUES (?, ?)", (cur.lastrowid, " ".join(sentence_stems))
             )
-            counts.update(_terms(sentence_stems))
+            counts.update(distinct_terms(sentence_stems))
         db.executemany(
             "INSERT INTO term_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET df = df + excluded.df", counts.items()
         )
@@ -362,7 +362,7 @@ class Catalog(KeywordSearch):
             "SELECT f.stems FROM sentences s JOIN sentence_fts f ON f.rowid = s.rowid WHERE s.article_id = ?",
             (article_id,),
         ):
-            counts.update(_terms(text.split()))
+            counts.update(distinct_terms(text.split()))
         db.executemany("UPDATE term_df SET df = df - ? WHERE term = ?", [(n, t) for t, n in counts.items()])
         db.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t in counts])
         db.execute(

@@ -49,7 +49,7 @@ class KeywordSearch:
                 return  # another process did it first
             counts: Counter[str] = Counter()
             for (text,) in db.execute("SELECT stems FROM sentence_fts"):
-                counts.update(_terms(text.split()))
+                counts.update(distinct_terms(text.split()))
             db.execute("DELETE FROM term_df")
             db.executemany("INSERT INTO term_df VALUES (?, ?)", counts.items())
             db.execute("INSERT OR REPLACE INTO meta VALUES ('term_df', ?)", (TERM_DF_VERSION,))
@@ -176,6 +176,6 @@ def _within_budget(terms: list[str], doc_freqs: dict[str, int], budget: int) -> 
     return sorted(kept)
 
 
-def _terms(sentence_stems: list[str]) -> set[str]:
+def distinct_terms(sentence_stems: list[str]) -> set[str]:
     """The distinct terms of one sentence, as ``term_df`` counts them (``keywords.fold``)."""
     return {fold(t) for t in sentence_stems}
