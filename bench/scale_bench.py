@@ -173,10 +173,13 @@ def build(data: Path, target: int) -> dict[str, Any]:
 
 
 def probe_ingest(snapshot: Path) -> dict[str, Any]:
-    """Ingest ``PROBE`` new articles into a copy of ``snapshot``: ms per article without the
-    embedding, at this size, and the writer's peak RSS (the snapshot itself stays as it is)."""
+    """Ingest new articles into a copy of ``snapshot``: ms per article without the embedding,
+    at this size, and the writer's peak RSS (the snapshot itself stays as it is). At least
+    ``PROBE`` articles, and enough for three of Chroma's index writes (``sync_threshold``), whose
+    cost is then spread over the articles as in a long ingest."""
     from bot.admin import NewsAdmin
     from index.loaders import Loader
+    from index.vectors import sync_threshold
 
     state = json.loads((snapshot / "scale-state.json").read_text())
     copy = snapshot.parent / f"{snapshot.name}-probe"
@@ -187,7 +190,8 @@ def probe_ingest(snapshot: Path) -> dict[str, Any]:
         flat = [s for sentences in pool for s in sentences]
         loader = Loader()
         start = state["articles"] + 1_000_000  # ids no snapshot has
-        batch = [loader.article_from_record(_article(i, pool, flat), "scale") for i in range(start, start + PROBE)]
+        n = max(PROBE, 3 * sync_threshold(state["sentences"]) // 20 + 10)  # ~20 sentences an article
+        batch = [loader.article_from_record(_article(i, pool, flat), "scale") for i in range(start, start + n)]
         with NewsAdmin.open(_settings(copy), write=True, embedder=_hash_embedding_class()()) as admin:
             admin.ingest(batch[:10])  # open Chroma and the catalog before timing
             EMBED_SECONDS[0] = 0.0
@@ -200,6 +204,17 @@ def probe_ingest(snapshot: Path) -> dict[str, Any]:
         }
     finally:
         shutil.rmtree(copy, ignore_errors=True)
+
+
+def upgrade(snapshot: Path) -> dict[str, Any]:
+    """Open ``snapshot`` as a writer once, as an upgraded newsbot's first writer does: a snapshot
+    built before the catalog kept a copy of the vectors gets it now (timed)."""
+    from bot.admin import NewsAdmin
+
+    started = time.perf_counter()
+    with NewsAdmin.open(_settings(snapshot), write=True, embedder=_hash_embedding_class()()):
+        pass
+    return {"upgrade_seconds": round(time.perf_counter() - started, 1)}
 
 
 def query(data: Path, questions: int, e5: bool, chroma_url: str | None) -> dict[str, Any]:
@@ -225,6 +240,7 @@ def query(data: Path, questions: int, e5: bool, chroma_url: str | None) -> dict[
 
     timed(Catalog, "keyword_search", "keyword_search")
     timed(Catalog, "doc_freqs", "doc_freqs")
+    timed(Catalog, "window_vectors", "window_vectors")
     timed(VectorStore, "query", "chroma_query")
     timed(VectorStore, "get", "vectors_get")
 
@@ -310,13 +326,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=CACHE)
     parser.add_argument("--fresh", action="store_true", help="delete the cached index first")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
-    parser.add_argument("--phase", choices=["build", "query", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["build", "query", "ingest", "upgrade"], help=argparse.SUPPRESS)
     parser.add_argument("--target", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--chroma-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase == "build":
         print(json.dumps(build(args.data, args.target)))
+        return
+    if args.phase == "upgrade":
+        print(json.dumps(upgrade(args.data)))
         return
     if args.phase == "ingest":
         print(json.dumps(probe_ingest(args.data)))
@@ -343,6 +362,10 @@ def main() -> None:
             shutil.copytree(args.data, snapshot)
             (snapshot / "scale-build.json").write_text(json.dumps(built))
         built = json.loads((snapshot / "scale-build.json").read_text())
+        if args.code is None:  # a snapshot from an older newsbot is upgraded first, as an admin's would be
+            upgraded = _run(["--phase", "upgrade", "--data", str(snapshot)])
+            if upgraded["upgrade_seconds"] > 5:
+                print(f"  upgraded the {size:,} snapshot in {upgraded['upgrade_seconds']} s", file=sys.stderr)
         # ingest cost at this size, measured now (the build's own numbers depend on the load then)
         built = {**built, **_run(["--phase", "ingest", "--data", str(snapshot)], args.code)}
         common = ["--phase", "query", "--data", str(snapshot), "--questions", str(args.questions)]

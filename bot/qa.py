@@ -11,6 +11,7 @@ worker thread so Telegram and HTTP handlers never block their event loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import time
@@ -87,12 +88,16 @@ class NewsQA:
         self.close()
 
     def warm_up(self) -> None:
-        """Load the model, open the vector store and cache its vectors now, not on the first question."""
+        """Load the model and open the vector store now, not on the first question; then take
+        everything loaded out of the garbage collector's full passes (``gc.freeze``): they
+        walk every tracked object, and with a loaded model and Chroma client each took ~120 ms
+        in the middle of a question (bench/scale_bench.py, date windows at 100k sentences)."""
         if not self.index.health()["ok"]:
             self.index.damage()  # logs what is wrong and what to run; questions will say so too
-        elif self.catalog.meta("dim"):
-            self.index.vectors.preload()
-        self.retriever.retrieve("warm-up")
+        else:
+            self.retriever.retrieve("warm-up")
+        gc.collect()
+        gc.freeze()
 
     def overview(self) -> dict[str, Any]:
         """What the index holds, for help texts: articles, sentences, sources, oldest/newest date."""

@@ -225,8 +225,15 @@ class Retriever:
         catalog = self.catalog
         with catalog.snapshot():
             undated = bool(dates and dates.include_undated)
-            vector_hits = self._vector_candidates(qv, since, until, undated) if catalog.meta("dim") else []
+            searched = bool(catalog.meta("dim"))
+            vector_hits = self._vector_candidates(qv, since, until, undated) if searched else []
             total, dfs = catalog.doc_freqs(q_stems)
+            expected = min(VECTOR_CANDIDATES, total) if searched and since is None and until is None else 0
+            if len(vector_hits) < expected:
+                # Unfiltered, the nearest-neighbour search finds k vectors whenever Chroma holds the
+                # catalog's; fewer means it lost them (the catalog's copy of the vectors and the
+                # keyword hits would otherwise hide that behind worse answers).
+                raise _MissingVectors(expected - len(vector_hits))
             keyword_hits = catalog.keyword_search(
                 q_stems,
                 KEYWORD_CANDIDATES,
@@ -265,12 +272,17 @@ class Retriever:
             return vectors.query(qv, VECTOR_CANDIDATES)
         in_window = self.catalog.window_sentences(since, until, undated, max_articles=EXACT_WINDOW_ARTICLES)
         if in_window is not None and in_window <= EXACT_WINDOW_SENTENCES:
-            vids = self.catalog.window_vids(since, until, undated)
-            found = vectors.get(vids)
-            kept = [v for v in vids if v in found]
+            kept, matrix, uncopied = self.catalog.window_vectors(since, until, undated)
+            if uncopied:  # sentences from before the catalog kept vectors: Chroma has them
+                found = vectors.get(uncopied)
+                more = [v for v in uncopied if v in found]
+                if more:
+                    fetched = np.stack([found[v] for v in more])
+                    matrix = np.vstack([matrix, fetched]) if kept else fetched
+                    kept = kept + more
             if not kept:
                 return []
-            sims = np.stack([found[v] for v in kept]) @ qv
+            sims = matrix @ qv
             best = np.argsort(-sims)[:VECTOR_CANDIDATES]
             return [(kept[i], float(sims[i])) for i in best]
         share = self._window_share(since, until, in_window)

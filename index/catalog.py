@@ -1,8 +1,8 @@
 """The catalog: one SQLite database that is the index's single commit point.
 
 It holds every article (with content hash and normalized-text hash), every indexed
-sentence, the German keyword index (FTS5 over Snowball stems, updated in the same
-transaction) and a small intent log of vector sets that may exist in Chroma but
+sentence with a copy of its vector, the German keyword index (FTS5 over Snowball
+stems, updated in the same transaction) and a small intent log of vector sets that may exist in Chroma but
 are not, or no longer, committed. Search trusts the catalog: a vector whose id the
 catalog does not list is never returned, so a crash between writing vectors and
 committing here leaves nothing half-visible, and the intent log lets the next
@@ -16,11 +16,13 @@ import sqlite3
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from index.keywords import stems
 from index.models import Article, ArticleMeta, Prepared
@@ -32,12 +34,14 @@ from index.schema import (
     row_to_article,
     row_to_meta,
     ts_iso,
+    vector_blob,
     vector_ids,
 )
 from index.search import TERM_DF_VERSION, KeywordSearch, distinct_terms, serialized
+from index.vector_copy import VectorCopy
 
 
-class Catalog(KeywordSearch):
+class Catalog(KeywordSearch, VectorCopy):
     """SQLite catalog of articles, sentences and the keyword index."""
 
     def __init__(self, path: Path) -> None:
@@ -302,8 +306,15 @@ class Catalog(KeywordSearch):
         self._delete_sentences(db, article_id)
         db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
-    def put_article(self, db: sqlite3.Connection, prepared: Prepared, duplicate_of: str | None) -> None:
-        """Insert or replace an article; its sentences are indexed unless it is a duplicate."""
+    def put_article(
+        self,
+        db: sqlite3.Connection,
+        prepared: Prepared,
+        duplicate_of: str | None,
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Insert or replace an article; its sentences are indexed unless it is a duplicate, with
+        a copy of their ``vectors`` (by vector id) when given."""
         article = prepared.article
         key = article_key(article.id)
         self._delete_sentences(db, article.id)
@@ -348,6 +359,11 @@ class Catalog(KeywordSearch):
             db.execute(
                 "INSERT INTO sentence_fts (rowid, stems) VALUES (?, ?)", (cur.lastrowid, " ".join(sentence_stems))
             )
+            if vectors is not None and vid in vectors:
+                db.execute(
+                    "INSERT INTO sentence_vectors (rowid, vec) VALUES (?, ?)",
+                    (cur.lastrowid, vector_blob(vectors[vid])),
+                )
             counts.update(distinct_terms(sentence_stems))
         db.executemany(
             "INSERT INTO term_df VALUES (?, ?) ON CONFLICT (term) DO UPDATE SET df = df + excluded.df", counts.items()
@@ -365,8 +381,9 @@ class Catalog(KeywordSearch):
             counts.update(distinct_terms(text.split()))
         db.executemany("UPDATE term_df SET df = df - ? WHERE term = ?", [(n, t) for t, n in counts.items()])
         db.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t in counts])
-        db.execute(
-            "DELETE FROM sentence_fts WHERE rowid IN (SELECT rowid FROM sentences WHERE article_id = ?)",
-            (article_id,),
-        )
+        for table in ("sentence_fts", "sentence_vectors"):
+            db.execute(
+                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM sentences WHERE article_id = ?)",
+                (article_id,),
+            )
         db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))

@@ -5,9 +5,9 @@ Write protocol for each batch of changed articles:
 1. record the new vector sets in the catalog's intent log (``pending``), commit;
 2. write the vectors to Chroma (ids carry the article version, so they never
    overwrite the committed version's vectors);
-3. in one catalog transaction: replace the articles' rows, sentences and keyword
-   rows, log the old vector sets for deletion, clear the new ones' intents. This
-   commit is the moment the new version becomes visible;
+3. in one catalog transaction: replace the articles' rows, sentences (with a copy of
+   their vectors) and keyword rows, log the old vector sets for deletion, clear the new
+   ones' intents. This commit is the moment the new version becomes visible;
 4. delete the old vectors from Chroma, clear their intents.
 
 A process killed anywhere leaves the catalog at the last commit. The next writer
@@ -35,11 +35,14 @@ from index.models import Article, Prepared
 from index.schema import ArticleState, article_key, vector_ids
 from index.split import prepare, version_of
 from index.store import Index
+from index.vectors import VectorStore
 
 logger = logging.getLogger(__name__)
 
 BATCH_SENTENCES = 256  # sentences embedded and committed together
 BATCH_ARTICLES = 64
+COPY_BATCH = 5_000  # vectors copied into the catalog per transaction after an upgrade
+VECTOR_COPY_VERSION = "1"
 _ORIGIN_SUFFIX = re.compile(r"(:\d+|\[\d+\]|#.*)$")
 
 
@@ -84,6 +87,7 @@ class Ingestor:
         self.index = index
         self.catalog = index.catalog
         self.config = index.config
+        self._size = 0  # sentences in the index, as this ingest goes
 
     @property
     def vectors(self) -> Any:
@@ -94,16 +98,38 @@ class Ingestor:
         return self.index.embedder
 
     def recover(self) -> None:
-        """Delete vector sets a killed writer left behind (logged, but not the committed version)."""
+        """Delete vector sets a killed writer left behind (logged, but not the committed version);
+        give sentences committed before the catalog kept vectors their copy."""
         pending = self.catalog.pending()
-        if not pending:
-            return
-        logger.info("repairing %d vector sets left by an interrupted write", len(pending))
+        if pending:
+            logger.info("repairing %d vector sets left by an interrupted write", len(pending))
         for key, version, n in pending:
             if self.catalog.committed_version(key) != version:
                 self.vectors.delete(vector_ids(key, version, n))
             with self.catalog.transaction() as db:
                 self.catalog.clear_pending(db, key, version)
+        if self.catalog.meta("vector_copy") != VECTOR_COPY_VERSION:
+            self._copy_vectors()
+
+    def _copy_vectors(self) -> None:
+        """Copy Chroma's vectors of every sentence the catalog has none for (once, after an
+        upgrade; resumable: each batch commits). A sentence Chroma lacks stays without, as
+        ``newsbot check`` reports it."""
+        copied, after = 0, -1
+        chroma = self.index.chroma
+        store = VectorStore(chroma.client, chroma.name(self.index.generation()), cache_size=0)  # no copy, no cache
+        while batch := self.catalog.uncopied_vids(after, COPY_BATCH):
+            if not copied:
+                logger.info("copying the sentence vectors into the catalog (once, after an upgrade)")
+            after = batch[-1][0]
+            found = store.get([vid for _, vid in batch])
+            with self.catalog.transaction() as db:
+                self.catalog.put_vectors(db, found)
+            copied += len(found)
+        with self.catalog.transaction() as db:
+            self.catalog.set_meta(db, vector_copy=VECTOR_COPY_VERSION)
+        if copied:
+            logger.info("copied %d sentence vectors into the catalog", copied)
 
     def ingest(
         self,
@@ -119,6 +145,7 @@ class Ingestor:
         """
         started = time.perf_counter()
         report = IngestReport()
+        self._size = self.catalog.sentence_count()  # grows with each batch: Chroma's sync threshold follows it
         articles: list[Article] = []
         failed_files: set[str] = set()
         for result in results:
@@ -244,15 +271,18 @@ class Ingestor:
 
         if ids:
             vectors = self._vectors_for(texts, reuse, report)
+            self._size += len(ids)
+            self.vectors.keep_syncs_proportional(self._size)
             self.vectors.upsert(ids, vectors, metas)
 
         stale: list[tuple[str, str, int]] = []
         with catalog.transaction() as db:
+            by_vid = dict(zip(ids, vectors)) if ids else {}
             for c in batch:
                 if c.state is not None and c.state.duplicate_of is None and c.state.n_sentences:
                     stale.append((c.state.key, c.state.version, c.state.n_sentences))
                     catalog.add_pending(db, c.state.key, c.state.version, c.state.n_sentences)
-                catalog.put_article(db, c.prepared, c.duplicate_of)
+                catalog.put_article(db, c.prepared, c.duplicate_of, by_vid)
                 if c.duplicate_of is None:
                     catalog.clear_pending(db, article_key(c.prepared.article.id), c.prepared.version)
             if ids and catalog.meta("dim") is None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from index.ingest import BATCH_SENTENCES, vector_meta
+from index.ingest import BATCH_SENTENCES, VECTOR_COPY_VERSION, vector_meta
 from index.store import Index
 
 
@@ -29,17 +29,30 @@ class Maintenance:
         old_gen = index.generation()
         index.chroma.drop_other_generations(keep=index.vectors.name)  # an interrupted reindex's
         new_store = index.chroma.store(old_gen + 1)
+        with self.catalog.transaction() as db:
+            self.catalog.stage_vectors(db)  # the catalog's copy of the new vectors, switched in with them
         total = self.catalog.stats()["sentences"]
+        new_store.keep_syncs_proportional(total)
         done = 0
         with tqdm(total=total, unit="sentence", desc="Re-embedding", disable=not progress, leave=False) as bar:
             for rows in self.catalog.iter_sentences(batch=BATCH_SENTENCES):
+                vids = [r[0] for r in rows]
                 vectors = embedder.embed_passages([r[1] for r in rows])
-                new_store.upsert([r[0] for r in rows], vectors, [vector_meta(r[2], r[3]) for r in rows])
+                new_store.upsert(vids, vectors, [vector_meta(r[2], r[3]) for r in rows])
+                with self.catalog.transaction() as db:
+                    self.catalog.put_vectors(db, dict(zip(vids, vectors)), staged=True)
                 done += len(rows)
                 bar.update(len(rows))
         with self.catalog.transaction() as db:
-            self.catalog.set_meta(db, embedder=embedder.model_name, dim=embedder.dim(), collection_gen=old_gen + 1)
-        index.switch_to(new_store)
+            self.catalog.switch_vectors(db)
+            self.catalog.set_meta(
+                db,
+                embedder=embedder.model_name,
+                dim=embedder.dim(),
+                collection_gen=old_gen + 1,
+                vector_copy=VECTOR_COPY_VERSION,
+            )
+        index.switch_to(old_gen + 1)
         index.chroma.drop_other_generations(keep=new_store.name)
         return {"sentences": done, "embedder": embedder.model_name, "seconds": round(time.perf_counter() - started, 3)}
 
@@ -58,15 +71,18 @@ class Maintenance:
         return stats
 
     def check(self) -> dict[str, Any]:
-        """Compare catalog and vector store: every committed sentence has its vector, no extras."""
+        """Compare catalog and vector store: every committed sentence has its vector (in Chroma
+        and the catalog's copy), no extras."""
         wanted = {vid for rows in self.catalog.iter_sentences() for vid, *_ in rows}
         stored = set(self.index.vectors.all_ids())
         sentence_rows, keyword_rows = self.catalog.count_sentence_rows()
+        uncopied = len(self.catalog.uncopied_vids(-1, len(wanted) + 1))
         return {
             "sentences": len(wanted),
             "missing_vectors": len(wanted - stored),
             "orphan_vectors": len(stored - wanted),
             "keyword_rows_match": sentence_rows == keyword_rows,
+            "vectors_not_in_catalog": uncopied,
             "pending": len(self.catalog.pending()),
-            "ok": wanted == stored and sentence_rows == keyword_rows,
+            "ok": wanted == stored and sentence_rows == keyword_rows and not uncopied,
         }

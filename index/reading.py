@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+import numpy as np
+
 from index.models import Article, ArticleMeta
 
 
@@ -54,6 +56,10 @@ class CatalogReader(Protocol):
 
     def sentences_by_vid(self, vids: list[str]) -> Mapping[str, SentenceRow]: ...
 
+    def sentence_vectors(self, vids: list[str]) -> dict[str, np.ndarray]:
+        """The catalog's copy of sentences' vectors (what the vector store reads first)."""
+        ...
+
     def passage_sentences(self, passages: list[tuple[str, int]]) -> Sequence[SentenceRow]: ...
 
     def article_sentences(self, article_ids: list[str]) -> Sequence[SentenceRow]: ...
@@ -72,4 +78,8 @@ class CatalogReader(Protocol):
 
     def vid_dates(self, vids: list[str]) -> dict[str, float | None]: ...
 
-    def window_vids(self, since: float | None, until: float | None, undated: bool) -> list[str]: ...
+    def window_vectors(
+        self, since: float | None, until: float | None, undated: bool
+    ) -> tuple[list[str], np.ndarray, list[str]]:
+        """Every sentence of a date window: (ids with the catalog's vector, their vectors, ids without)."""
+        ...

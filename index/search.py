@@ -82,12 +82,22 @@ class KeywordSearch:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         where, params = article_filter(since, until, sources, undated)
-        rows = self.db.execute(
-            "SELECT s.vid, -bm25(sentence_fts) FROM sentence_fts JOIN sentences s ON s.rowid = sentence_fts.rowid "
-            f"JOIN articles a ON a.id = s.article_id WHERE sentence_fts MATCH ? AND {where} "
-            "ORDER BY bm25(sentence_fts) LIMIT ?",
-            (match, *params, limit),
-        )
+        if not params and where == "1":
+            # No filter: rank in FTS5 alone and look up only the best rows (joining every
+            # matching row first cost 2-3x as much: 14 vs 6 ms at 1M sentences).
+            rows = self.db.execute(
+                "SELECT s.vid, -f.score FROM (SELECT rowid, bm25(sentence_fts) AS score FROM sentence_fts "
+                "WHERE sentence_fts MATCH ? ORDER BY score LIMIT ?) f JOIN sentences s ON s.rowid = f.rowid "
+                "ORDER BY f.score",
+                (match, limit),
+            )
+        else:
+            rows = self.db.execute(
+                "SELECT s.vid, -bm25(sentence_fts) FROM sentence_fts JOIN sentences s ON s.rowid = sentence_fts.rowid "
+                f"JOIN articles a ON a.id = s.article_id WHERE sentence_fts MATCH ? AND {where} "
+                "ORDER BY bm25(sentence_fts) LIMIT ?",
+                (match, *params, limit),
+            )
         return [(r[0], float(r[1])) for r in rows]
 
     @serialized
@@ -149,17 +159,6 @@ class KeywordSearch:
                 ).fetchall()
             )
         return out
-
-    @serialized
-    def window_vids(self, since: float | None, until: float | None, undated: bool) -> list[str]:
-        """Vector ids of every indexed sentence in a date window (keep the window small)."""
-        where, params = article_filter(since, until, None, undated)
-        return [
-            r[0]
-            for r in self.db.execute(
-                f"SELECT s.vid FROM articles a JOIN sentences s ON s.article_id = a.id WHERE {where}", params
-            )
-        ]
 
 
 def _within_budget(terms: list[str], doc_freqs: dict[str, int], budget: int) -> list[str]:

