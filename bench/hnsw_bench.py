@@ -391,7 +391,7 @@ def part_build(
     started = time.perf_counter()
     passages, e5_questions = e5_data(e5_count, 100)
     hash_ids, hash16 = catalog_vectors(hash_snapshot / "catalog.sqlite3", hash_count)
-    nonzero = np.flatnonzero(np.any(hash16 != 0, axis=1))  # Chroma refuses to add an empty vector
+    nonzero = np.flatnonzero(np.any(hash16 != 0, axis=1))  # empty vectors (no tokens) are left out
     hash_ids, hash16 = [hash_ids[i] for i in nonzero], hash16[nonzero]
     hash_vectors = normalised(hash16.astype(np.float32))
     sets = {
