@@ -208,7 +208,8 @@ def probe_ingest(snapshot: Path) -> dict[str, Any]:
 
 def upgrade(snapshot: Path) -> dict[str, Any]:
     """Open ``snapshot`` as a writer once, as an upgraded newsbot's first writer does: a snapshot
-    built before the catalog kept a copy of the vectors gets it now (timed)."""
+    built before the catalog kept a copy of the vectors gets it now (timed), and the collection
+    this release's HNSW settings (``Ingestor.recover``)."""
     from bot.admin import NewsAdmin
 
     started = time.perf_counter()

@@ -99,7 +99,8 @@ class Ingestor:
 
     def recover(self) -> None:
         """Delete vector sets a killed writer left behind (logged, but not the committed version);
-        give sentences committed before the catalog kept vectors their copy."""
+        give sentences committed before the catalog kept vectors their copy, and the collection
+        its HNSW settings (``VectorStore.tune``)."""
         pending = self.catalog.pending()
         if pending:
             logger.info("repairing %d vector sets left by an interrupted write", len(pending))
@@ -110,6 +111,8 @@ class Ingestor:
                 self.catalog.clear_pending(db, key, version)
         if self.catalog.meta("vector_copy") != VECTOR_COPY_VERSION:
             self._copy_vectors()
+        if self.catalog.meta("dim"):  # a collection exists: give it this release's HNSW settings
+            self.vectors.tune(self.catalog.sentence_count())
 
     def _copy_vectors(self) -> None:
         """Copy Chroma's vectors of every sentence the catalog has none for (once, after an
@@ -272,7 +275,7 @@ class Ingestor:
         if ids:
             vectors = self._vectors_for(texts, reuse, report)
             self._size += len(ids)
-            self.vectors.keep_syncs_proportional(self._size)
+            self.vectors.tune(self._size)
             self.vectors.upsert(ids, vectors, metas)
 
         stale: list[tuple[str, str, int]] = []

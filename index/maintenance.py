@@ -32,7 +32,7 @@ class Maintenance:
         with self.catalog.transaction() as db:
             self.catalog.stage_vectors(db)  # the catalog's copy of the new vectors, switched in with them
         total = self.catalog.stats()["sentences"]
-        new_store.keep_syncs_proportional(total)
+        new_store.tune(total)
         done = 0
         with tqdm(total=total, unit="sentence", desc="Re-embedding", disable=not progress, leave=False) as bar:
             for rows in self.catalog.iter_sentences(batch=BATCH_SENTENCES):
