@@ -66,9 +66,9 @@ class Settings(BaseSettings):
     timezone: str = Field("Europe/Berlin", description="Time zone for dates given without one.")
     passage_max_chars: int = Field(700, ge=100, description="Sentences are grouped into passages up to this size.")
     vector_cache: int = Field(
-        200_000,
+        50_000,
         ge=0,
-        description="Sentence vectors a reader keeps in memory (about 1.9 KB each); all of them when they fit.",
+        description="Recently used sentence vectors a reader keeps in memory (about 1.9 KB each).",
     )
     lock_timeout: float = Field(2.0, ge=0, description="Seconds a writer waits for another writer.")
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds a feed or page URL may take in all.")

@@ -20,5 +20,5 @@ class IndexConfig:
     chroma_collection_prefix: str = "newsbot"
     passage_max_chars: int = 700
     lock_timeout: float = 2.0
-    vector_cache: int = 200_000  # vectors a reader keeps in memory (about 1.9 KB each at 384 dimensions)
+    vector_cache: int = 50_000  # recently used vectors a reader keeps in memory (about 1.9 KB each at 384 dimensions)
     embed_endpoint: EmbedEndpoint | None = None  # used by embedder "openai:MODEL"

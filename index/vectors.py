@@ -58,7 +58,7 @@ class VectorStore:
         self,
         client: Any,
         name: str,
-        cache_size: int = 200_000,
+        cache_size: int = 50_000,
         *,
         cache: VectorStore | None = None,
         local: Callable[[list[str]], dict[str, np.ndarray]] | None = None,
@@ -152,7 +152,7 @@ class Chroma:
     """
 
     def __init__(
-        self, data_dir: Path, url: str | None, prefix: str, index_id: str, *, cache_size: int = 200_000
+        self, data_dir: Path, url: str | None, prefix: str, index_id: str, *, cache_size: int = 50_000
     ) -> None:
         self.data_dir = data_dir
         self.cache_size = cache_size
