@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +84,9 @@ class VectorStore:
         wanted = {"sync_threshold": sync_threshold(size), "ef_search": EF_SEARCH}
         changed = {k: v for k, v in wanted.items() if self._hnsw.get(k) != v}
         if changed:
-            with _translated():
+            with _translated(), warnings.catch_warnings():
+                # chromadb reads back a collection made without an embedding function as "legacy"
+                warnings.filterwarnings("ignore", "legacy embedding function config", DeprecationWarning)
                 self.collection.modify(configuration={"hnsw": changed})
             self._hnsw.update(changed)
             logger.info("Chroma index settings: %s", changed)
