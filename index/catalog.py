@@ -381,9 +381,8 @@ class Catalog(KeywordSearch, VectorCopy):
             counts.update(distinct_terms(text.split()))
         db.executemany("UPDATE term_df SET df = df - ? WHERE term = ?", [(n, t) for t, n in counts.items()])
         db.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t in counts])
-        for table in ("sentence_fts", "sentence_vectors"):
-            db.execute(
-                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM sentences WHERE article_id = ?)",
-                (article_id,),
-            )
+        db.execute(  # their vectors' copies go with them (trigger sentence_vectors_follow)
+            "DELETE FROM sentence_fts WHERE rowid IN (SELECT rowid FROM sentences WHERE article_id = ?)",
+            (article_id,),
+        )
         db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))

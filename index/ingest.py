@@ -199,6 +199,7 @@ class Ingestor:
         """Delete articles from every store; unknown ids are reported as failed."""
         started = time.perf_counter()
         report = IngestReport()
+        self._size = self.catalog.sentence_count()
         for article_id in article_ids:
             try:
                 self._remove_one(article_id)
@@ -290,6 +291,7 @@ class Ingestor:
                     catalog.clear_pending(db, article_key(c.prepared.article.id), c.prepared.version)
             if ids and catalog.meta("dim") is None:
                 catalog.set_meta(db, dim=self.embedder.dim())
+            catalog.vectors_changed(db)
         self._drop_vector_sets(stale)
 
     def _vectors_for(self, texts: list[str], reuse: dict[int, str], report: IngestReport) -> np.ndarray:
@@ -319,6 +321,7 @@ class Ingestor:
             for key, version, n in stale:
                 self.catalog.add_pending(db, key, version, n)
             self.catalog.delete_article(db, article_id)
+            self.catalog.vectors_changed(db)
         self._drop_vector_sets(stale)
 
     def _drop_vector_sets(self, sets: list[tuple[str, str, int]]) -> None:

@@ -45,6 +45,7 @@ class Maintenance:
                 bar.update(len(rows))
         with self.catalog.transaction() as db:
             self.catalog.switch_vectors(db)
+            self.catalog.vectors_changed(db)
             self.catalog.set_meta(
                 db,
                 embedder=embedder.model_name,

@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) 
 -- A copy of each sentence's vector (keyed by the sentence's rowid), written in the same
 -- transaction as the sentence: scoring reads vectors here (Chroma's get costs ~40 us a vector).
 CREATE TABLE IF NOT EXISTS sentence_vectors (rowid INTEGER PRIMARY KEY, vec BLOB NOT NULL);
+-- A deleted sentence takes its copy along, whoever deletes it (an older newsbot too), so a reused
+-- rowid never finds another sentence's vector.
+CREATE TRIGGER IF NOT EXISTS sentence_vectors_follow AFTER DELETE ON sentences
+BEGIN DELETE FROM sentence_vectors WHERE rowid = old.rowid; END;
 CREATE TABLE IF NOT EXISTS pending (
     key TEXT NOT NULL, version TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (key, version)

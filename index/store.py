@@ -48,6 +48,7 @@ class Index:
         self._writer = threading.RLock()  # one writing thread per handle; the file lock: per data dir
         self._reopen = threading.RLock()  # swapping the Chroma client vs using it for a refresh
         self._seen_version = catalog.data_version()
+        self._seen_vectors = catalog.meta("vectors_version")
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -144,7 +145,8 @@ class Index:
 
         Embedded Chroma is not multi-process safe: a process keeps its own in-memory view of a
         collection and does not see (or even fails on) vectors another process wrote later. So
-        when the catalog shows a foreign commit, the Chroma client is rebuilt from disk, and
+        when the catalog shows a foreign commit that added or removed vectors (``vectors_version``),
+        the Chroma client is rebuilt from disk (seconds for a large index), and
         the collection is looked up again (``reindex`` may have switched it). This handle's own commits do not count as foreign
         (SQLite's ``data_version`` ignores the connection's own). Returns whether anything was reopened.
         """
@@ -153,6 +155,10 @@ class Index:
             if version == self._seen_version and not force:
                 return False
             self._seen_version = version
+            vectors_version = self.catalog.meta("vectors_version")
+            if vectors_version == self._seen_vectors and not force:
+                return False  # commits that moved no vector: a reindex's staged copy, an upgrade's copy
+            self._seen_vectors = vectors_version
             if self._vectors is None:
                 return False
             old = self._vectors

@@ -81,6 +81,16 @@ class VectorCopy:
         db.execute("CREATE TABLE sentence_vectors_next (rowid INTEGER PRIMARY KEY, vec BLOB NOT NULL)")
 
     def switch_vectors(self, db: sqlite3.Connection) -> None:
-        """The staged vectors become the copy, in the transaction that switches the collection."""
-        db.execute("DROP TABLE sentence_vectors")
-        db.execute("ALTER TABLE sentence_vectors_next RENAME TO sentence_vectors")
+        """The staged vectors become the copy, in the transaction that switches the collection
+        (copied rather than renamed: the table keeps its name, which the delete trigger uses)."""
+        db.execute("DELETE FROM sentence_vectors")
+        db.execute("INSERT INTO sentence_vectors (rowid, vec) SELECT rowid, vec FROM sentence_vectors_next")
+        db.execute("DROP TABLE sentence_vectors_next")
+
+    def vectors_changed(self, db: sqlite3.Connection) -> None:
+        """Mark, in a write transaction, that committed sentences gained or lost vectors: readers
+        in other processes reload Chroma only then (``Index.refresh``), not for every commit."""
+        db.execute(
+            "INSERT INTO meta VALUES ('vectors_version', '1') "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )

@@ -84,11 +84,15 @@ class VectorStore:
         wanted = {"sync_threshold": sync_threshold(size), "ef_search": EF_SEARCH}
         changed = {k: v for k, v in wanted.items() if self._hnsw.get(k) != v}
         if changed:
-            with _translated(), warnings.catch_warnings():
-                # chromadb reads back a collection made without an embedding function as "legacy"
-                warnings.filterwarnings("ignore", "legacy embedding function config", DeprecationWarning)
-                self.collection.modify(configuration={"hnsw": changed})
-            self._hnsw.update(changed)
+            self._hnsw.update(changed)  # tried once per handle, whatever the outcome
+            try:
+                with warnings.catch_warnings():
+                    # chromadb reads back a collection made without an embedding function as "legacy"
+                    warnings.filterwarnings("ignore", "legacy embedding function config", DeprecationWarning)
+                    self.collection.modify(configuration={"hnsw": changed})
+            except Exception as exc:  # e.g. a Chroma server that does not know a setting: write anyway
+                logger.warning("could not change Chroma's index settings %s: %s", changed, exc)
+                return
             logger.info("Chroma index settings: %s", changed)
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
