@@ -145,10 +145,11 @@ class Index:
 
         Embedded Chroma is not multi-process safe: a process keeps its own in-memory view of a
         collection and does not see (or even fails on) vectors another process wrote later. So
-        when the catalog shows a foreign commit that added or removed vectors (``vectors_version``),
-        the Chroma client is rebuilt from disk (seconds for a large index), and
-        the collection is looked up again (``reindex`` may have switched it). This handle's own commits do not count as foreign
-        (SQLite's ``data_version`` ignores the connection's own). Returns whether anything was reopened.
+        when the catalog shows a foreign commit that added or removed vectors
+        (``vectors_version``), the Chroma client is rebuilt from disk (seconds for a large index)
+        and the collection is looked up again (``reindex`` may have switched it). This handle's
+        own commits do not count as foreign (SQLite's ``data_version`` ignores the connection's
+        own). Returns whether anything was reopened.
         """
         with self._reopen:
             version = self.catalog.data_version()
