@@ -128,7 +128,7 @@ class Index:
     def vectors(self) -> VectorStore:
         with self._reopen:
             if self._vectors is None:
-                self._vectors = self.chroma.store(self.generation(), local=self.catalog.sentence_vectors)
+                self._vectors = self._store(self.generation())
             return self._vectors
 
     def generation(self) -> int:
@@ -138,7 +138,11 @@ class Index:
     def switch_to(self, generation: int) -> None:
         """Use ``generation``'s collection from now on (after ``reindex`` committed it)."""
         with self._reopen:
-            self._vectors = self.chroma.store(generation, local=self.catalog.sentence_vectors)
+            self._vectors = self._store(generation)
+
+    def _store(self, generation: int, cache: VectorStore | None = None) -> VectorStore:
+        """``generation``'s collection, reading vectors from the catalog's copy first."""
+        return self.chroma.store(generation, cache=cache, local=self.catalog.sentence_vectors)
 
     def refresh(self, *, force: bool = False) -> bool:
         """For long-lived readers: pick up what another process committed since the last call.
@@ -169,9 +173,7 @@ class Index:
             # Cached vectors stay unless another process's reindex switched the collection (a new
             # model gives the same ids new vectors).
             same = old.name == self.chroma.name(generation)
-            self._vectors = self.chroma.store(
-                generation, cache=old if same else None, local=self.catalog.sentence_vectors
-            )
+            self._vectors = self._store(generation, cache=old if same else None)
             logger.info("index changed by another process: vector store reopened")
             return True
 
