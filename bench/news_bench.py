@@ -23,6 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.reader.build_data import news_part
 from bot.admin import NewsAdmin
 from bot.evaluate import _first_quote
 from bot.qa import NewsQA
@@ -58,11 +59,22 @@ def index_settings(data_dir: Path = CACHE) -> Settings:
     return Settings(data_dir=data_dir)
 
 
+def reader_rows() -> list[int]:
+    """The articles of the reader's development and test questions (``bench/reader/``): rows the
+    reader was not trained on, so they are the index's other articles."""
+    rows = []
+    for path in sorted((ROOT / "bench" / "reader" / "questions").glob("assign-*.txt")):
+        rows += [int(r) for r in path.read_text(encoding="utf-8").split()]
+    return sorted(r for r in rows if news_part(r) != "train")
+
+
 def build_index(settings: Settings) -> None:
-    """The set's articles plus the first distractors (rows no question is about), 300 in all."""
+    """The set's articles, the reader's held-out articles, then the first other rows, 300 in all."""
     rows = gnad_rows()
     wanted = set_rows()
-    distractors = [r for r in sorted(rows) if r not in wanted][: INDEX_SIZE - len(wanted)]
+    held_out = [r for r in reader_rows() if r not in wanted]
+    others = [r for r in sorted(rows) if r not in wanted and r not in held_out]
+    distractors = [*held_out, *others][: max(INDEX_SIZE - len(wanted), len(held_out))]
     loader = Loader()
     articles = [
         loader.article_from_record({"id": f"gnad-{r}", "text": rows[r][1], "section": rows[r][0]}, f"gnad:{r}")
@@ -79,6 +91,18 @@ def questions(part: str) -> list[dict[str, Any]]:
         for qa in article["paragraphs"][0]["qas"]:
             kind = "hard" if "-hard-" in qa["id"] else "absent" if "-absent-" in qa["id"] else "answerable"
             out.append({**qa, "article_id": article["title"], "kind": kind})
+    return out
+
+
+def reader_questions(part: str) -> list[dict[str, Any]]:
+    """The reader's held-out news questions (``bench/reader/build_data.py`` writes them), in the
+    shape of ``questions``."""
+    path = ROOT / "bench" / ".cache" / "reader" / f"news.{part}.jsonl"
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        answers = [{"text": q["answer"]}] if q["answer"] else []
+        out.append({**q, "answers": answers, "article_id": f"gnad-{q['row']}"})
     return out
 
 
@@ -136,13 +160,17 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=["dev", "test"], default="dev")
+    parser.add_argument(
+        "--set", choices=["news", "reader"], default="news", help="bench/news, or the reader's held-out questions"
+    )
     parser.add_argument("--json", action="store_true", help="Print every number (and the misses) as JSON.")
     args = parser.parse_args()
     settings = index_settings()
     build_index(settings)
     with NewsQA(settings) as qa:
         qa.warm_up()
-        result = evaluate(qa, questions(args.part))
+        items = questions(args.part) if args.set == "news" else reader_questions(args.part)
+        result = evaluate(qa, items)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return
@@ -157,7 +185,7 @@ def main() -> None:
         "refused_hard",
         "refused_absent",
     ]
-    print(f"news {args.part}: " + " | ".join(keys))
+    print(f"{args.set} {args.part}: " + " | ".join(keys))
     for lang, m in result.items():
         print(f"  {lang}: " + " | ".join(str(m[k]) for k in keys))
 

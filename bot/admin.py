@@ -72,14 +72,16 @@ class NewsAdmin:
         *,
         sync_dirs: Iterable[str | Path] = (),
         progress: bool = False,
+        restore: bool = False,
     ) -> IngestReport:
         """Add new, replace changed and skip unchanged articles (loader results, problems included).
+        Taken-down articles stay down unless ``restore``; a teaser never replaces a full text.
 
         Everything is loaded (files read, URLs fetched) before the write lock is taken, so a slow
         source never holds up other writers."""
         loaded = list(results)
         with self._writer() as ingestor:
-            return ingestor.ingest(loaded, sync_dirs=sync_dirs, progress=progress)
+            return ingestor.ingest(loaded, sync_dirs=sync_dirs, progress=progress, restore=restore)
 
     def ingest_paths(
         self,
@@ -88,12 +90,15 @@ class NewsAdmin:
         sync: bool = False,
         progress: bool = False,
         stdin: IO[str] | None = None,
+        restore: bool = False,
     ) -> IngestReport:
         """``newsbot ingest PATHS``: files, directories, feed URLs, ``-`` for JSONL on stdin;
         with ``sync``, articles from below the given directories that are gone are removed."""
         paths = list(paths)
         sync_dirs = [p for p in paths if sync and Path(p).is_dir()]
-        return self.ingest(self.loader(stdin=stdin).load(paths), sync_dirs=sync_dirs, progress=progress)
+        return self.ingest(
+            self.loader(stdin=stdin).load(paths), sync_dirs=sync_dirs, progress=progress, restore=restore
+        )
 
     def ingest_records(self, text: str, origin: str = "request") -> IngestReport:
         """Articles as a JSON object, a JSON array or JSONL (the API's ``POST /v1/articles``)."""
@@ -101,9 +106,15 @@ class NewsAdmin:
         return self.ingest(list(loader.load_records(text, origin)))
 
     def remove(self, article_ids: Iterable[str]) -> IngestReport:
-        """Delete articles from every store; unknown ids are reported as failed."""
+        """Take articles down: delete them from every store and keep them down (a tombstone that
+        later ingests of the same id or URL respect); unknown ids are reported as failed."""
         with self._writer() as ingestor:
             return ingestor.remove(article_ids)
+
+    def restore(self, article_ids: Iterable[str]) -> IngestReport:
+        """Lift take-downs, so that the next ingest or poll adds these articles again."""
+        with self._writer() as ingestor:
+            return ingestor.restore(article_ids)
 
     def reindex(self, *, progress: bool = False) -> dict[str, Any]:
         """Re-embed every sentence with the configured embedder into a new collection, then switch."""

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz
 
+from bot.claims import negation_flipped, roles_swapped, unstated_words
 from bot.extract import cite_claims
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
@@ -45,6 +46,7 @@ MAX_SENTENCES = 4
 # 93% of cases, a German sentence of a neighbouring paragraph in 3%; within one language
 # unrelated sentences run higher (40% of them reach 0.85, 12% reach 0.88), hence the stricter bar.
 SUPPORT_SIMILARITY = {"cross_lingual": 0.85, "same_language": 0.88}
+SUPPORT_SENTENCES = 2  # a claim may merge its source's two closest sentences
 MIN_KEPT_SHARE = 0.5  # fewer verified sentences than this share of the draft: answer with quotes
 NAME_SIMILARITY = 80  # rapidfuzz ratio for a name against a source word, after transliteration
 NAME_PREFIX = 5  # "Russian"/"russischen": a shared beginning this long counts
@@ -60,17 +62,23 @@ LANGUAGE_NAMES = {"de": "German", "en": "English"}
 _MACHINE = (
     r"(sprach|text|ki|ai)[\s-]*modell\w*|k(ü|ue)nstliche\w* intelligenz|\bki\b|\bai\b|\bllms?\b|chat ?gpt|"
     r"chat[\s-]?bot\w*|assistent\w*|assistant\w*|language models?|\bmodels?\b|\bbots?\b|\bgpt\b|"
-    r"\bclaude\b|\bgemini\b|\bcopilot\b|maschine\w*|machine\w*|\bagent\w*"
+    r"\bclaude\b|\bgemini\b|\bcopilot\b|maschine\w*|machine\w*|\bagent\w*|mod(è|e)les? de langag\w*|"
+    r"intelligence artificielle|\bia\b|modelos? de lenguaje|inteligencia artificial|языков\w* модел\w*|"
+    r"нейросет\w*|dil modeli\w*|yapay zek\w*"
 )
 _SAY = (
     r"schreib\w*|antwort\w*|behaupt\w*|erw(ä|ae)hn\w*|sag\w*|teil\w* mit|gib\w*|gebt|nenn\w*|"
     r"formulier\w*|ausgeben|write|say|state|claim|mention|respond|reply|answer|tell|output|print|assert|"
-    r"include|insist|report"
+    r"include|insist|report|wiederhol\w*|repeat|fass\w*( \w+)? zusammen|summari[sz]e|(é|e)cri\w*|dis|dites|"
+    r"affirm\w*|indiqu\w*|mentionn\w*|r(é|e)p(è|é|e)t\w*|r(é|e)sum\w*|escrib\w*|diga\w*|afirm\w*|repit\w*|"
+    r"напиш\w*|скаж\w*|повтор\w*|yaz\w*|söyle\w*"
 )
+_PLEASE = r"(bitte|please|kindly|s'il (te|vous) pla(i|î)t|veuillez|por favor|пожалуйста|lütfen)\s*,?\s*"
 INSTRUCTION_PATTERNS = [
     # an instruction that addresses a machine: "Hinweis für Sprachmodelle", "Note to AI systems:"
-    rf"(hinweis|anweisung|nachricht|notiz|info\w*|befehl|note|message|instruction|attention|achtung)\w*\s+"
-    rf"(f(ü|ue)r|an|to|for)\s+(alle\s+|all\s+|the\s+|die\s+|den\s+)?({_MACHINE})",
+    rf"(hinweis|anweisung|nachricht|notiz|info\w*|befehl|note|message|instruction|attention|achtung|consigne|"
+    rf"nota|aviso|указани\w*|not)\w*\s+(f(ü|ue)r|an|to|for|aux?|à|pour|para|a|для)\s+"
+    rf"(alle\s+|all\s+|the\s+|die\s+|den\s+|les\s+|los\s+)?[\w-]*({_MACHINE})",
     rf"({_MACHINE})\w*[^.]{{0,60}}\b(soll\w*|muss\w*|m(ü|ue)ss\w*|darf|d(ü|ue)rf\w*|should|must|shall|"
     rf"have to|need to|are to|is to|always|never|immer|niemals)\b",
     rf"^(liebe[rs]?|dear|hey|hallo|hello|attention|achtung)\s+({_MACHINE})",
@@ -80,9 +88,13 @@ INSTRUCTION_PATTERNS = [
     r"\b(tell|inform|convince)\s+(the\s+)?(user|reader|human)s?\b|\b(dem|den|die)\s+(nutzer|leser|benutzer|"
     r"anwender)\w*\s+(mit|sagen|erz(ä|ae)hl|mitteil|weismachen)",
     # an order to say or write something, in the imperative or addressed to "you"
-    rf"^[\"„“'»(\s]*({_SAY}|ignorier\w*|vergiss|vergesst|missacht\w*|ignore|disregard|forget|pretend|act|"
-    rf"stell dir vor|imagine|do not|don't|never|always|make sure|stelle sicher|achte darauf)\b[^.]{{0,80}}"
-    rf"\b(dass|that|:|,)",
+    rf"^[\"„“'»(\s]*({_PLEASE})?({_SAY}|ignorier\w*|vergiss|vergesst|missacht\w*|ignore|disregard|forget|pretend|"
+    rf"act|stell dir vor|imagine|do not|don't|never|always|make sure|stelle sicher|achte darauf)\b[^.]{{0,80}}"
+    rf"(\b(dass|that|que|что|ki)\b|:|,)",
+    rf"\b{_PLEASE}({_SAY})\b",
+    # a line addressed to a machine: "Sprachmodelle: ...", "An alle KI-Assistenten: ..."
+    rf"^[\"„“'»(\s]*((an|f(ü|ue)r|to|for|aux?|pour|a|para|для)\s+)?((alle|die|all|the|les|tous les|los|todos los)\s+)?"
+    rf"[\w-]*({_MACHINE})[\w-]*\s*:",
     rf"\b(du|ihr|sie)\s+(sollst|sollt|musst|m(ü|ue)sst|sollen|m(ü|ue)ssen)\s+[^.]{{0,60}}\b({_SAY})\b",
     rf"\byou\s+(should|must|need to|have to|are to|will|shall)\s+({_SAY}|ignore|forget|pretend|act)\b",
     # role-play and overrides
@@ -216,6 +228,7 @@ class Verifier:
         self.embed = embed
         self.vectors = vectors
         self.min_similarity = SUPPORT_SIMILARITY["same_language" if same_language else "cross_lingual"]
+        self.same_language = same_language
 
     def verify(self, draft: str, sources: list[Source]) -> Verification:
         by_n = {s.n: s for s in sources}
@@ -239,8 +252,11 @@ class Verifier:
         if not candidates:
             return Verification([], dropped, total)
 
-        # What may support a claim: the sources' sentences, except those that address an AI.
-        evidence = {n: [s for s in src.sentences if not is_instruction(s.text)] for n, src in by_n.items()}
+        # What may support a claim: the sources' sentences, except those that address an AI, and
+        # never a headline alone (it names the topic; a claim about it must rest on the text).
+        evidence = {
+            n: [s for s in src.sentences if not is_instruction(s.text) and s.kind != "title"] for n, src in by_n.items()
+        }
         stored = self.vectors([s.vid for sentences in evidence.values() for s in sentences])
         claim_vectors = self.embed([text for text, _ in candidates])
         claims = []
@@ -261,25 +277,39 @@ class Verifier:
         stored: dict[str, np.ndarray],
     ) -> tuple[Claim | None, str]:
         claim = Claim(text, cites)
+        ranked: list[tuple[float, ScoredSentence]] = []
         for n in cites:
-            best, best_sim = None, -1.0
-            for s in evidence[n]:
-                if s.vid in stored:
-                    sim = float(stored[s.vid] @ vector)
-                    if sim > best_sim:
-                        best, best_sim = s, sim
-            if best is not None:
-                claim.support[n] = best
-                claim.similarity = max(claim.similarity, best_sim)
+            scored = sorted(
+                ((float(stored[s.vid] @ vector), s) for s in evidence[n] if s.vid in stored),
+                key=lambda pair: pair[0],
+                reverse=True,
+            )
+            if scored:
+                claim.support[n] = scored[0][1]
+                claim.similarity = max(claim.similarity, scored[0][0])
+                ranked += scored[:SUPPORT_SENTENCES]
         cited_text = " ".join(s.text for n in cites for s in evidence[n])
         missing_numbers = missing_numbers_in(text, cited_text)
         if missing_numbers:
             return None, f"number not in the cited source: {missing_numbers[0]}"
-        missing_names = [w for w in names_in(text) if not name_in(w, cited_text)]
+        names = names_in(text)
+        missing_names = [w for w in names if not name_in(w, cited_text)]
         if missing_names:
             return None, f"name not in the cited source: {missing_names[0]}"
         if claim.similarity < self.min_similarity:
             return None, f"not supported by the cited source (similarity {claim.similarity:.2f})"
+        # What the claim states must be what its closest sentences state (bot/claims.py).
+        ranked.sort(key=lambda pair: pair[0], reverse=True)
+        best = ranked[0][1].text
+        support = " ".join(s.text for _, s in ranked[:SUPPORT_SENTENCES])
+        if self.same_language:
+            unstated = unstated_words(text, support)
+            if unstated:
+                return None, f"not stated in the cited source: {unstated[0]}"
+        if negation_flipped(text, best, support):
+            return None, "negates what the cited source states"
+        if roles_swapped(text, best, names):
+            return None, "swaps the roles the cited source gives"
         return claim, ""
 
 

@@ -31,6 +31,7 @@ from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, cite_claims, compos
 from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, messages, rewrite_messages, sources_for
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.llm import LLM, LLMError
+from bot.reader import READER_CANDIDATES, Reader, load_reader, read_quotes
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.texts import texts
@@ -48,6 +49,9 @@ MAX_QUESTION_CHARS = 2000
 # question in an unusual script is 600-1,000 tokens, 1-3 s of CPU), so the bound is in tokens.
 MAX_QUESTION_TOKENS = 128
 LEGACY_MIN_EVIDENCE = 0.85  # for the similarity-only evidence, when no answer model is installed
+# With a reader, retrieval's evidence only screens out questions nothing in the archive is near
+# (and saves the reader's time on them); the reader decides the rest (bench/reader/calibrate.py).
+READER_MIN_EVIDENCE = 0.6
 
 Turn = str | Answer  # a previous question, or the answer it got
 
@@ -76,6 +80,7 @@ class NewsQA:
         # processes wait for the data dir's file lock up to ``lock_timeout``, then fail.
         self.admin = NewsAdmin(settings, self.index)
         self.model = default_model()
+        self.reader: Reader | None = load_reader(settings.reader, settings.reader_threshold)
         self._background: Background | None = None
 
     def close(self) -> None:
@@ -149,6 +154,13 @@ class NewsQA:
         best, threshold = self._evidence(retrieval)
         trace = _trace(found, best, threshold)
         refused = best is None or best < threshold or _gibberish(question, retrieval)
+        quotes = []
+        if not refused:
+            ranked = rank_quotes(retrieval, question, self.model)
+            if self.reader is not None:
+                ranked, trace.reader = read_quotes(self.reader, question, ranked[:READER_CANDIDATES])
+                refused = trace.reader.best is None or trace.reader.best < trace.reader.threshold
+            quotes = choose_quotes(ranked)
         mode, notes, citations = "extractive", [], []
         if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal
             trace.llm = LLMTrace(sources=[])
@@ -157,12 +169,10 @@ class NewsQA:
                 mode, citations, text = "generated", generated[0], generated[1]
             else:
                 notes.append(texts(language)[trace.llm.fallback or "llm_unverified"])
-        if not citations and not refused:
-            quotes = choose_quotes(rank_quotes(retrieval, question, self.model))
-            if quotes:
-                same = self.catalog.articles_with_sentences([q.sentence.text for q in quotes])
-                citations = cite(quotes, same)
-                text = compose(citations, language)
+        if not citations and not refused and quotes:
+            same = self.catalog.articles_with_sentences([q.sentence.text for q in quotes])
+            citations = cite(quotes, same)
+            text = compose(citations, language)
         if not citations:
             refused, notes = True, []
             text = texts(language)["refusal"]
@@ -225,12 +235,14 @@ class NewsQA:
         """How strongly the archive supports an answer, and the level below which it refuses.
 
         With the shipped answer model: ``normalized_evidence``, the same in every language
-        (``bot/evidence.py``), where 1.0 is the calibrated threshold. Without it: the raw score.
+        (``bot/evidence.py``), where 1.0 is the calibrated threshold; with a reader, which decides
+        whether the articles answer, only a floor below it. Without the model: the raw score.
         """
         override = self.settings.min_evidence
         if self.model is None:
             return lead_score(retrieval), override if override is not None else LEGACY_MIN_EVIDENCE
-        return normalized_evidence(retrieval, self.model), override if override is not None else 1.0
+        default = READER_MIN_EVIDENCE if self.reader is not None else 1.0
+        return normalized_evidence(retrieval, self.model), override if override is not None else default
 
     @property
     def catalog(self) -> CatalogReader:

@@ -91,9 +91,20 @@ class Settings(BaseSettings):
     min_evidence: float | None = Field(
         None,
         gt=0,
-        description="Evidence below which a question gets 'nothing found'; unset = 1.0, the threshold "
-        "calibrated with the shipped answer model (bench/train_answer_model.py), the same in every language. "
-        "Higher refuses more.",
+        description="Retrieval evidence below which a question gets 'nothing found' without asking the reader; "
+        "unset = 0.6 with a reader, 1.0 without (calibrated with the shipped answer model, "
+        "bench/train_answer_model.py), the same in every language. Higher refuses more.",
+    )
+    reader: str = Field(
+        "default",
+        description="The reader that chooses the quote and decides whether the articles answer: 'default' "
+        "(shipped with newsbot, docs/reader.md), 'none' (off), or the path of a sentence-transformers "
+        "CrossEncoder directory.",
+    )
+    reader_threshold: float | None = Field(
+        None,
+        description="The reader's log-odds below which a question gets 'nothing found'; unset = the shipped "
+        "reader's calibrated threshold (0.0, i.e. probability 0.5, for a CrossEncoder). Higher refuses more.",
     )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
     history_minutes: float = Field(

@@ -41,6 +41,17 @@ class LLMTrace:
 
 
 @dataclass
+class ReaderTrace:
+    """What the reader made of the candidate sentences (``bot/reader/``)."""
+
+    name: str
+    best: float | None  # the best candidate's log-odds of answering; refused below ``threshold``
+    threshold: float
+    scored: list[tuple[str, float]] = field(default_factory=list)  # (sentence, log-odds), best first
+    ms: float = 0.0
+
+
+@dataclass
 class Trace:
     query: str  # after the follow-up rewrite
     search: str  # the query without its date phrases
@@ -50,3 +61,4 @@ class Trace:
     ranking: list[str]  # article ids, best first
     candidates: list[Candidate]  # the first ten of them
     llm: LLMTrace | None = None
+    reader: ReaderTrace | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -284,6 +285,7 @@ class Catalog(KeywordSearch, VectorCopy):
             "sources": sources,
             "oldest": ts_iso(one[4]),
             "newest": ts_iso(one[5]),
+            "taken_down": self.db.execute("SELECT count(*) FROM tombstones").fetchone()[0],
         }
 
     @serialized
@@ -300,6 +302,31 @@ class Catalog(KeywordSearch, VectorCopy):
 
     def clear_pending(self, db: sqlite3.Connection, key: str, version: str) -> None:
         db.execute("DELETE FROM pending WHERE key = ? AND version = ?", (key, version))
+
+    @serialized
+    def taken_down(self, article_id: str, url: str | None) -> float | None:
+        """When the article with this id (or URL) was taken down, or None."""
+        row = self.db.execute(
+            "SELECT max(at) FROM tombstones WHERE id = ? OR (url IS NOT NULL AND url = ?)", (article_id, url)
+        ).fetchone()
+        return row[0] if row else None
+
+    @serialized
+    def taken_down_but_indexed(self) -> int:
+        """Articles in the index although their id or URL was taken down (none, when consistent)."""
+        return self.db.execute(
+            "SELECT count(*) FROM articles a WHERE EXISTS (SELECT 1 FROM tombstones t "
+            "WHERE t.id = a.id OR (t.url IS NOT NULL AND t.url = a.url))"
+        ).fetchone()[0]
+
+    def bury(self, db: sqlite3.Connection, article_id: str, url: str | None) -> None:
+        """Record a take-down (in the transaction that deletes the article)."""
+        db.execute("INSERT OR REPLACE INTO tombstones (id, url, at) VALUES (?, ?, ?)", (article_id, url, time.time()))
+
+    def restore(self, db: sqlite3.Connection, article_id: str, url: str | None = None) -> int:
+        """Forget the take-downs of this id (and URL); how many there were."""
+        cursor = db.execute("DELETE FROM tombstones WHERE id = ? OR (url IS NOT NULL AND url = ?)", (article_id, url))
+        return cursor.rowcount
 
     def delete_article(self, db: sqlite3.Connection, article_id: str) -> None:
         """Remove an article, its sentences and its keyword rows."""

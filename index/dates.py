@@ -15,6 +15,12 @@ STAND_RE = re.compile(r"Stand:\s*(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(\d{1,2})[
 _GERMAN_NUMERIC = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(\d{1,2})[:.](\d{2})(?::(\d{2}))?(?:\s*Uhr)?)?$")
 
 
+# Article dates outside these years are input errors: a newsroom's archive holds none, and dates
+# near datetime's limits overflow when converted between zones (9999-12-31T23:59:59-14:00 is
+# year 10000 in UTC), which once made every reader of the catalog fail.
+MIN_YEAR, MAX_YEAR = 1800, 2200
+
+
 def parse_datetime(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
     """Turn ``value`` into an aware datetime, or ``None`` for an empty value.
 
@@ -22,8 +28,30 @@ def parse_datetime(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
     ISO 8601, RFC 2822 (feeds, mail), German "07.03.2022 19:45 Uhr" and whatever
     absolute date ``dateparser`` understands. Naive values are read in ``tz``.
     Relative phrases ("gestern") are refused: an article date must not depend on
-    the day it was ingested. Raises ``ValueError`` for anything else.
+    the day it was ingested. Raises ``ValueError`` for anything else, and for a date outside the
+    years ``MIN_YEAR``-``MAX_YEAR``.
     """
+    try:
+        parsed = _parse(value, tz)
+    except (OverflowError, OSError) as exc:  # dateparser and the calendar's limits
+        raise ValueError(f"unparseable date {_short(value)}") from exc
+    if parsed is None:
+        return None
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError(f"date {_short(value)} is out of range (years {MIN_YEAR}-{MAX_YEAR})") from exc
+    if not MIN_YEAR <= in_utc.year <= MAX_YEAR:
+        raise ValueError(f"date {_short(value)} is out of range (years {MIN_YEAR}-{MAX_YEAR})")
+    return parsed
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _parse(value: Any, tz: str) -> datetime | None:
     zone = _zone(tz)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

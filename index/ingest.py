@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ BATCH_ARTICLES = 64
 COPY_BATCH = 5_000  # vectors copied into the catalog per transaction after an upgrade
 VECTOR_COPY_VERSION = "1"
 _ORIGIN_SUFFIX = re.compile(r"(:\d+|\[\d+\]|#.*)$")
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass
@@ -60,6 +62,9 @@ class IngestReport:
     embedded_sentences: int = 0
     reused_sentences: int = 0
     promoted: int = 0
+    kept_down: int = 0  # taken down earlier: not re-added (``restore`` brings them back)
+    kept_full_text: int = 0  # a teaser would have replaced the full text: kept
+    restored: int = 0
     embed_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -88,6 +93,7 @@ class Ingestor:
         self.catalog = index.catalog
         self.config = index.config
         self._size = 0  # sentences in the index, as this ingest goes
+        self._restore = False  # this ingest lifts take-downs of what it writes
 
     @property
     def vectors(self) -> Any:
@@ -140,12 +146,16 @@ class Ingestor:
         *,
         sync_dirs: Iterable[str | Path] = (),
         progress: bool = False,
+        restore: bool = False,
     ) -> IngestReport:
         """Add new, replace changed and skip unchanged articles; report every failed item.
 
         With ``sync_dirs``, articles that were loaded from below one of those directories
         earlier but did not come up this time are removed (unless their file failed to load).
+        An article that was taken down (``remove``) stays down, whatever path writes it again,
+        unless ``restore``; a teaser never replaces the full text of the same article.
         """
+        self._restore = restore
         started = time.perf_counter()
         report = IngestReport()
         self._size = self.catalog.sentence_count()  # grows with each batch: Chroma's sync threshold follows it
@@ -196,13 +206,14 @@ class Ingestor:
         return report
 
     def remove(self, article_ids: Iterable[str]) -> IngestReport:
-        """Delete articles from every store; unknown ids are reported as failed."""
+        """Take articles down: delete them from every store and leave a tombstone, so that no later
+        ingest of the same id or URL brings them back (``restore`` does); unknown ids are failed."""
         started = time.perf_counter()
         report = IngestReport()
         self._size = self.catalog.sentence_count()
         for article_id in article_ids:
             try:
-                self._remove_one(article_id)
+                self._remove_one(article_id, bury=True)
                 report.removed += 1
             except ArticleNotFoundError as exc:
                 report.fail(article_id, str(exc))
@@ -212,7 +223,34 @@ class Ingestor:
 
     # ---- internals -----------------------------------------------------------------------
 
+    def restore(self, article_ids: Iterable[str]) -> IngestReport:
+        """Lift take-downs: the next ingest of these ids (or their URLs) adds them again."""
+        report = IngestReport()
+        for article_id in article_ids:
+            with self.catalog.transaction() as db:
+                lifted = self.catalog.restore(db, article_id, article_id)
+            if lifted:
+                report.restored += 1
+            else:
+                report.fail(article_id, "was not taken down")
+        return report
+
     def _plan(self, article: Article, report: IngestReport, batch: list[_Change]) -> _Change | None:
+        down = self.catalog.taken_down(article.id, article.url)
+        if down is not None:
+            if not self._restore:
+                report.kept_down += 1
+                when = datetime.fromtimestamp(down, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+                report.warnings.append(
+                    {
+                        "path": article.origin or article.id,
+                        "reason": f"{article.id} was taken down on {when}; not added again "
+                        f"(newsbot restore {article.id}, or ingest --restore, brings it back)",
+                    }
+                )
+                return None
+            with self.catalog.transaction() as db:
+                report.restored += bool(self.catalog.restore(db, article.id, article.url))
         state = self.catalog.state(article.id)
         if state is not None and state.version == version_of(article):
             # Unchanged: decided from the content hash alone, before any cleaning or splitting.
@@ -225,6 +263,16 @@ class Ingestor:
         if all(s.kind == "title" for s in prepared.sentences):
             report.fail(article.origin or article.id, "no article text left after removing page furniture")
             return None
+        if state is not None and self._is_teaser_of(article, state):
+            report.kept_full_text += 1
+            report.warnings.append(
+                {
+                    "path": article.origin or article.id,
+                    "reason": f"{article.id}: kept the full text ({state.n_sentences} sentences); "
+                    "the new version is a teaser of it (fetch the article page to update it)",
+                }
+            )
+            return None
         duplicate_of = self._original_of(prepared, batch)
         if state is None:
             report.added += 1
@@ -233,6 +281,15 @@ class Ingestor:
         if duplicate_of:
             report.duplicates += 1
         return _Change(prepared, state, duplicate_of)
+
+    def _is_teaser_of(self, article: Article, state: ArticleState) -> bool:
+        """Whether ``article`` is a shortened excerpt of the stored full text: under half its
+        length, and its opening words are the stored text's (a feed's summary of the page)."""
+        stored = self.catalog.article(article.id)
+        if stored is None or len(article.text) * 2 > len(stored.text):
+            return False
+        opening = " ".join(_WORDS.findall(article.text)[:12]).casefold()
+        return bool(opening) and opening in " ".join(_WORDS.findall(stored.text)).casefold()
 
     def _original_of(self, prepared: Prepared, batch: list[_Change]) -> str | None:
         """The indexed article with the same normalized text, in this batch or committed."""
@@ -312,12 +369,18 @@ class Ingestor:
             out[todo] = fresh
         return out
 
-    def _remove_one(self, article_id: str) -> None:
+    def _remove_one(self, article_id: str, *, bury: bool = False) -> None:
         state = self.catalog.state(article_id)
         if state is None:
             raise ArticleNotFoundError(article_id)
         stale = [] if state.duplicate_of or not state.n_sentences else [(state.key, state.version, state.n_sentences)]
+        url = None
+        if bury:
+            stored = self.catalog.article(article_id)
+            url = stored.url if stored else None
         with self.catalog.transaction() as db:
+            if bury:
+                self.catalog.bury(db, article_id, url)
             for key, version, n in stale:
                 self.catalog.add_pending(db, key, version, n)
             self.catalog.delete_article(db, article_id)

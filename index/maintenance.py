@@ -78,6 +78,7 @@ class Maintenance:
         stored = set(self.index.vectors.all_ids())
         sentence_rows, keyword_rows = self.catalog.count_sentence_rows()
         uncopied = len(self.catalog.uncopied_vids(-1, len(wanted) + 1))
+        resurrected = self.catalog.taken_down_but_indexed()
         return {
             "sentences": len(wanted),
             "missing_vectors": len(wanted - stored),
@@ -85,5 +86,7 @@ class Maintenance:
             "keyword_rows_match": sentence_rows == keyword_rows,
             "vectors_not_in_catalog": uncopied,
             "pending": len(self.catalog.pending()),
-            "ok": wanted == stored and sentence_rows == keyword_rows and not uncopied,
+            "taken_down": self.catalog.stats()["taken_down"],
+            "taken_down_but_indexed": resurrected,
+            "ok": wanted == stored and sentence_rows == keyword_rows and not uncopied and not resurrected,
         }

