@@ -37,7 +37,10 @@ FUNCTION_WORDS = GERMAN_STOPWORDS | frozenset(
     man mehr mehrere mal manche nur ob ohne rund schon seit seinem seinen seiner seines selbst so
     solle sollte sollten sowohl statt teilte mit sagte sagten sei seien erklärte erklärten zufolge
     zudem zwar zwischen wegen während worden wäre wären wollte wollen will würde würden unterdessen
-    derzeit dort demnächst ebenso eigenen eigene""".split()
+    derzeit dort demnächst ebenso eigenen eigene
+    war waren gewesen wäre wärst ist sind bist hatte hatten gehabt hätte habe haben wurde wurden geworden
+    kann konnte konnten könne könnte könnten muss musste mussten müsse müsste darf durfte durften dürfe
+    dürfte mag mochte möchte möchten sollte soll sollen will wollte wollten lässt ließ ließen""".split()
 )
 NEGATION = re.compile(
     r"\b(nicht|nichts|kein\w*|nie|niemals|weder|not|no|never|none|nothing|pas|jamais|rien|ni|ningun[oa]?|ningún|"

@@ -92,9 +92,10 @@ INSTRUCTION_PATTERNS = [
     rf"act|stell dir vor|imagine|do not|don't|never|always|make sure|stelle sicher|achte darauf)\b[^.]{{0,80}}"
     rf"(\b(dass|that|que|что|ki)\b|:|,)",
     rf"\b{_PLEASE}({_SAY})\b",
-    # a line addressed to a machine: "Sprachmodelle: ...", "An alle KI-Assistenten: ..."
-    rf"^[\"„“'»(\s]*((an|f(ü|ue)r|to|for|aux?|pour|a|para|для)\s+)?((alle|die|all|the|les|tous les|los|todos los)\s+)?"
-    rf"[\w-]*({_MACHINE})[\w-]*\s*:",
+    # a line addressed to a machine: "Sprachmodelle: ...", "Wichtig für KI-Systeme: ...", "SYSTEM: ..."
+    rf"^[^.:;]{{0,40}}[\w-]*({_MACHINE}|\bsystem|asistentes?|ассистент\w*|asistan\w*)[\w'-]*(\s+[\w'-]+)?\s*:",
+    r"\b(ignore|disregard|ignorier\w*|vergiss|ignora|ignorez?)\b[^.]{0,20}\b(the|this|den|diesen|das|le|la|el|l')\s*"
+    r"(article|text|source|artikel|texte?|quelle|art(í|i)culo|fuente)\b",
     rf"\b(du|ihr|sie)\s+(sollst|sollt|musst|m(ü|ue)sst|sollen|m(ü|ue)ssen)\s+[^.]{{0,60}}\b({_SAY})\b",
     rf"\byou\s+(should|must|need to|have to|are to|will|shall)\s+({_SAY}|ignore|forget|pretend|act)\b",
     # role-play and overrides
@@ -303,7 +304,7 @@ class Verifier:
         best = ranked[0][1].text
         support = " ".join(s.text for _, s in ranked[:SUPPORT_SENTENCES])
         if self.same_language:
-            unstated = unstated_words(text, support)
+            unstated = [w for w in unstated_words(text, support) if w not in names]
             if unstated:
                 return None, f"not stated in the cited source: {unstated[0]}"
         if negation_flipped(text, best, support):
