@@ -15,6 +15,7 @@ import gc
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -179,6 +180,8 @@ class NewsQA:
         notes += [texts(language)["note"].format(note=n) for n in dict.fromkeys(c.note for c in citations if c.note)]
 
         timings = {"total": round((time.perf_counter() - started) * 1000, 2), **retrieval.timings_ms}
+        if trace.reader is not None:
+            timings["reader"] = trace.reader.ms
         answer = Answer(
             question=question,
             text=text,
@@ -356,9 +359,12 @@ def _without(query: str, phrases: list[str]) -> str:
 
 
 def _gibberish(question: str, retrieval: Retrieval) -> bool:
-    """No word of the question is known: not a function word, not in any article."""
+    """No word of a question in Latin script is known: not a function word, not in any article.
+    (A question in another script shares no words with German articles by nature: a Russian or
+    Chinese question with no known term is a question, not gibberish; the reader judges it.)"""
     words = {w.casefold() for w in re.findall(r"[^\W\d_]+", question)}
-    return retrieval.known_terms == 0 and not words & (GERMAN | ENGLISH)
+    latin = all(unicodedata.name(ch, "").startswith("LATIN") for w in words for ch in w)
+    return latin and retrieval.known_terms == 0 and not words & (GERMAN | ENGLISH)
 
 
 def _trace(found: Search, best: float | None, threshold: float) -> Trace:

@@ -26,37 +26,46 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.news_bench import build_index, index_settings, questions, reader_questions
-from bot.evaluate import _first_quote
+from bot.answering import normalized_evidence
 from bot.extract import rank_quotes
-from bot.qa import NewsQA
+from bot.qa import READER_MIN_EVIDENCE, NewsQA, _gibberish
+from bot.reader import RANK_PRIOR, READER_CANDIDATES
 from bot.reader.reader import CARD, READER_DIR
 
 OFF = -1e9
+MAX_K = 16
 
 
 def record(qa: NewsQA, q: dict[str, Any]) -> dict[str, Any]:
-    answer = qa.ask(q["question"])
+    """What the first stage ranked and the reader made of its best ``MAX_K`` candidates."""
     golds = [a["text"] for a in q.get("answers", [])]
     found = qa.find(q["question"])
-    ranked = rank_quotes(found.retrieval, q["question"], qa.model)
-    gold_rank = next((i for i, c in enumerate(ranked) if any(g in c.sentence.text for g in golds)), None)
-    trace = answer.trace
+    ranked = rank_quotes(found.retrieval, q["question"], qa.model)[:MAX_K]
+    logits = qa.reader.score(q["question"], [(c.sentence.text, c.article.meta.title) for c in ranked]) if ranked else []
+    evidence = normalized_evidence(found.retrieval, qa.model) if qa.model else None
     return {
         "id": q["id"],
         "lang": q["lang"],
         "kind": q["kind"],
-        "evidence": trace.best_score if trace else None,
-        "reader": trace.reader.best if trace and trace.reader else None,
-        "top1": bool(golds) and any(g in _first_quote(answer) for g in golds),
-        "gold_rank": gold_rank,
+        "evidence": evidence,
+        "logits": [round(float(x), 4) for x in logits],
+        "gold": [bool(golds) and any(g in c.sentence.text for g in golds) for c in ranked],
+        "gibberish": _gibberish(q["question"], found.retrieval),
     }
 
 
-def refused(r: dict[str, Any], threshold: float, floor: float) -> bool:
-    return r["evidence"] is None or r["evidence"] < floor or r["reader"] is None or r["reader"] < threshold
+def refused(r: dict[str, Any], k: int, threshold: float, floor: float) -> bool:
+    logits = r["logits"][:k]
+    return r["gibberish"] or r["evidence"] is None or r["evidence"] < floor or not logits or max(logits) < threshold
 
 
-def table(records: list[dict[str, Any]], threshold: float, floor: float) -> dict[str, dict[str, float]]:
+def first(r: dict[str, Any], k: int) -> bool:
+    """The gold sentence ranks first as ``bot.reader.read_quotes`` ranks (log-odds, rank prior)."""
+    logits = r["logits"][:k]
+    return bool(logits) and r["gold"][max(range(len(logits)), key=lambda i: logits[i] - RANK_PRIOR * i)]
+
+
+def table(records: list[dict[str, Any]], k: int, threshold: float, floor: float) -> dict[str, dict[str, Any]]:
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by[r["lang"] if r["lang"] in ("de", "en") else "other"].append(r)
@@ -69,10 +78,10 @@ def table(records: list[dict[str, Any]], threshold: float, floor: float) -> dict
         share = lambda xs, f: round(sum(map(f, xs)) / len(xs), 3) if xs else None  # noqa: E731
         out[lang] = {
             "n": len(ans),
-            "top1": share(ans, lambda r: r["top1"] and not refused(r, threshold, floor)),
-            "refused_answerable": share(ans, lambda r: refused(r, threshold, floor)),
-            "refused_hard": share(hard, lambda r: refused(r, threshold, floor)),
-            "refused_absent": share(absent, lambda r: refused(r, threshold, floor)),
+            "top1": share(ans, lambda r: first(r, k) and not refused(r, k, threshold, floor)),
+            "refused_answerable": share(ans, lambda r: refused(r, k, threshold, floor)),
+            "refused_hard": share(hard, lambda r: refused(r, k, threshold, floor)),
+            "refused_absent": share(absent, lambda r: refused(r, k, threshold, floor)),
         }
     return out
 
@@ -82,6 +91,7 @@ def main() -> None:
     parser.add_argument("--part", default="dev")
     parser.add_argument("--max-refused", type=float, default=0.04)
     parser.add_argument("--floor", type=float, default=None, help="retrieval evidence floor (default: qa's)")
+    parser.add_argument("--k", type=int, default=READER_CANDIDATES, help="candidates the reader reads")
     parser.add_argument("--records", type=Path, help="reuse recorded questions (JSON) instead of asking")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
@@ -90,7 +100,7 @@ def main() -> None:
     else:
         settings = index_settings()
         build_index(settings)
-        settings = settings.model_copy(update={"reader_threshold": OFF, "min_evidence": 1e-6})
+        settings = settings.model_copy(update={"reader_threshold": OFF})
         items = questions(args.part) + reader_questions(args.part)
         with NewsQA(settings) as qa:
             qa.warm_up()
@@ -101,22 +111,20 @@ def main() -> None:
         print(file=sys.stderr)
         if args.records:
             args.records.write_text(json.dumps(records), encoding="utf-8")
-    from bot.qa import READER_MIN_EVIDENCE
-
     floor = READER_MIN_EVIDENCE if args.floor is None else args.floor
     answerable = [r for r in records if r["kind"] == "answerable"]
-    for k in (1, 3, 5, 8, 12, 16, 24):
-        recall = sum(r["gold_rank"] is not None and r["gold_rank"] < k for r in answerable) / len(answerable)
+    for k in (1, 3, 4, 6, 8, 10, 12, 16):
+        recall = sum(any(r["gold"][:k]) for r in answerable) / len(answerable)
         print(f"first stage recall@{k}: {recall:.3f}")
     best = None
-    for step in range(-40, 41):
+    for step in range(-60, 61):
         t = step / 10
-        m = table(records, t, floor)["all"]
-        if m["refused_answerable"] <= args.max_refused:
+        if table(records, args.k, t, floor)["all"]["refused_answerable"] <= args.max_refused:
             best = t
-    for t in sorted({-2.0, -1.0, 0.0, 1.0, best or 0.0}):
-        print(f"threshold {t:+.1f}: {json.dumps(table(records, t, floor))}")
-    print(f"chosen threshold: {best}")
+    for k in sorted({4, 6, 8, 12, args.k}):
+        for t in sorted({-1.0, 0.0, best if best is not None else 0.0}):
+            print(f"k {k} threshold {t:+.1f}: {json.dumps(table(records, k, t, floor))}")
+    print(f"chosen threshold (k {args.k}, floor {floor}): {best}")
     if args.write and best is not None:
         card = json.loads((READER_DIR / CARD).read_text(encoding="utf-8"))
         card["threshold"] = best

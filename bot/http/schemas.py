@@ -84,6 +84,8 @@ class IngestResponse(BaseModel):
     unchanged: int
     removed: int
     duplicates: int
+    kept_down: int = 0  # taken down earlier (remove, DELETE, 404/410): not added again
+    kept_full_text: int = 0  # a teaser did not replace the stored full text
     failed: list[dict[str, str]]
     warnings: list[dict[str, str]]
     embedded_sentences: int
