@@ -159,7 +159,8 @@ class NewsQA:
         if not refused:
             ranked = rank_quotes(retrieval, question, self.model)
             if self.reader is not None:
-                ranked, trace.reader = read_quotes(self.reader, question, ranked[:READER_CANDIDATES])
+                # the standalone query: a follow-up ("Und wann?") carries its topic only after the rewrite
+                ranked, trace.reader = read_quotes(self.reader, found.query, ranked[:READER_CANDIDATES])
                 refused = trace.reader.best is None or trace.reader.best < trace.reader.threshold
             quotes = choose_quotes(ranked)
         mode, notes, citations = "extractive", [], []

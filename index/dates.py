@@ -28,13 +28,18 @@ def parse_datetime(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
     ISO 8601, RFC 2822 (feeds, mail), German "07.03.2022 19:45 Uhr" and whatever
     absolute date ``dateparser`` understands. Naive values are read in ``tz``.
     Relative phrases ("gestern") are refused: an article date must not depend on
-    the day it was ingested. Raises ``ValueError`` for anything else, and for a date outside the
-    years ``MIN_YEAR``-``MAX_YEAR``.
+    the day it was ingested. Raises ``ValueError`` for anything else.
     """
     try:
-        parsed = _parse(value, tz)
+        return _parse(value, tz)
     except (OverflowError, OSError) as exc:  # dateparser and the calendar's limits
         raise ValueError(f"unparseable date {_short(value)}") from exc
+
+
+def article_date(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
+    """``parse_datetime`` for an article's own date, which must lie in the years
+    ``MIN_YEAR``-``MAX_YEAR`` (a filter may reach further: "until 9999-12-31" is a fine filter)."""
+    parsed = parse_datetime(value, tz)
     if parsed is None:
         return None
     try:

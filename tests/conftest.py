@@ -226,3 +226,9 @@ class _ThreadedUvicorn:
 def serve_app(app: object) -> _ThreadedUvicorn:
     """``with serve_app(app) as url:`` runs ``app`` under a real uvicorn on 127.0.0.1."""
     return _ThreadedUvicorn(app)
+
+
+def negotiation(text: str) -> bool:
+    """Whether ``text`` quotes an answer to "Who negotiated in Belarus?" from the sample article:
+    the lead (Russia and Ukraine, their third round in Belarus) or the Russian negotiator's sentence."""
+    return "Verhandlungsrunde in Belarus" in text or "Verhandlungsführer Wladimir Medinski" in text

@@ -12,11 +12,11 @@ import pytest
 
 from bot.qa import NewsQA
 from bot.settings import Settings
-from tests.conftest import SEED, sse_events
+from tests.conftest import SEED, negotiation, sse_events
 from tests.llmserver import LLMServer, Reply
 
 SEED_TEXT = " ".join(SEED.read_text(encoding="utf-8").split())
-GOOD_DE = "Russland und die Ukraine haben in Belarus eine dritte Verhandlungsrunde abgehalten [1]."
+GOOD_DE = "Russland und die Ukraine haben nach ihrer dritten Verhandlungsrunde in Belarus humanitäre Korridore bekräftigt [1]."
 GOOD_DE_2 = "Die Erwartungen wurden nicht erfüllt, sagte Medinski [1]."
 
 
@@ -34,6 +34,9 @@ def _llm_settings(index_settings: Settings, url: str, timeout: float) -> Setting
             "llm_model": "test-model",
             "llm_api_key": "sk-test-secret",
             "llm_timeout": timeout,
+            # These tests are about the LLM's drafts: the reader reads as always, but never refuses
+            # here (its refusals are tested in test_reader.py).
+            "reader_threshold": -20.0,
         }
     )
 
@@ -109,7 +112,7 @@ def test_too_little_verified_falls_back_to_quotes_with_a_note(llm_qa, llm_server
     answer = llm_qa.ask("Wer hat in Belarus verhandelt?")
     assert answer.mode == "extractive" and not answer.refused
     assert "nicht mit den Quellen belegen" in answer.note
-    assert "Verhandlungsrunde in Belarus" in answer.citations[0].quote
+    assert negotiation(answer.citations[0].quote)
 
 
 def test_prompt_injection_in_an_article_changes_nothing(index_settings, e5, llm_server, tmp_path):
@@ -148,7 +151,7 @@ def test_timeout_falls_back_without_waiting_for_the_model(index_settings, e5, ll
     finally:
         hold.set()
     assert answer.mode == "extractive" and "nicht (rechtzeitig) geantwortet" in answer.note
-    assert "Verhandlungsrunde in Belarus" in answer.citations[0].quote
+    assert negotiation(answer.citations[0].quote)
 
 
 def test_server_error_falls_back_to_quotes(llm_qa, llm_server, caplog):
@@ -304,8 +307,9 @@ def test_names_allow_for_transliteration_but_not_for_other_names(name, ok):
         ("Lawrow hat Kuleba in Antalya erschossen [1].", "not stated in the cited source"),
         (
             "Lawrow und Kuleba haben in Antalya einen Friedensvertrag unterschrieben [1].",
-            "not stated in the cited source",
+            "name not in the cited source",
         ),
+        ("Lawrow und Kuleba haben in Antalya unterschrieben [1].", "not stated in the cited source"),
         (
             "Die ukrainische Seite hat die russischen Dokumente unterschrieben [1].",
             "negates what the cited source states",
@@ -317,7 +321,7 @@ def test_verification_checks_what_is_claimed_not_only_names(llm_qa, llm_server, 
     """Hardening round 2, finding 2: names and numbers of the source with an invented predicate
     used to pass (the first draft at similarity 0.913 to the title)."""
     llm_server.script(draft)
-    answer = llm_qa.ask("Was ist in Antalya geplant?")
+    answer = llm_qa.ask("Wer hat in Belarus verhandelt?")
     assert answer.mode == "extractive", answer.trace.llm
     assert any(d.reason.startswith(reason) for d in answer.trace.llm.dropped), answer.trace.llm.dropped
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from bot.http import create_app
 from bot.qa import NewsQA
-from index.dates import parse_datetime
+from index.dates import article_date
 from tests.conftest import invoke_cli
 from tests.test_api import ADMIN_AUTH, api_settings
 
@@ -22,7 +22,7 @@ BEYOND = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "-0001-01-01
 @pytest.mark.parametrize("value", BEYOND)
 def test_dates_beyond_the_calendar_are_input_errors(value):
     with pytest.raises(ValueError, match="out of range|unparseable"):
-        parse_datetime(value)
+        article_date(value)
 
 
 def test_a_bad_date_fails_its_record_and_the_rest_are_ingested(index_settings, qa, tmp_path):

@@ -1,4 +1,5 @@
-"""Property test: any sequence of add, update, remove and re-ingest leaves exactly what it should."""
+"""Property test: any sequence of add, update, remove (a take-down), restore and re-ingest leaves
+exactly what it should."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ op = st.one_of(
     st.tuples(st.just("put"), st.sampled_from(IDS), st.sampled_from(range(len(TEXTS)))),
     st.tuples(st.just("remove"), st.sampled_from(IDS), st.just(0)),
     st.tuples(st.just("reingest"), st.just(""), st.just(0)),
+    st.tuples(st.just("restore"), st.sampled_from(IDS), st.just(0)),
 )
 
 
@@ -41,15 +43,24 @@ def test_random_lifecycles_leave_exactly_the_expected_index(e5, ops):
     from bot.settings import Settings
 
     live: dict[str, str] = {}
+    down: set[str] = set()  # taken down: stays out until restored
     with tempfile.TemporaryDirectory() as tmp, NewsAdmin.open(Settings(data_dir=Path(tmp)), embedder=e5) as idx:
         for kind, aid, text_no in ops:
             if kind == "put":
-                idx.ingest([_article(aid, TEXTS[text_no])])
-                live[aid] = TEXTS[text_no]
+                report = idx.ingest([_article(aid, TEXTS[text_no])])
+                if aid in down:
+                    assert report.kept_down == 1
+                else:
+                    live[aid] = TEXTS[text_no]
             elif kind == "remove":
                 report = idx.remove([aid])
                 assert report.removed == (1 if aid in live else 0)
+                if aid in live:
+                    down.add(aid)
                 live.pop(aid, None)
+            elif kind == "restore":
+                assert idx.restore([aid]).restored == (1 if aid in down else 0)
+                down.discard(aid)
             else:
                 report = idx.ingest([_article(a, t) for a, t in live.items()])
                 assert report.unchanged == len(live) and report.embedded_sentences == 0

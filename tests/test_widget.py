@@ -17,7 +17,7 @@ import pytest
 from bot.http import create_app
 from bot.qa import NewsQA
 from bot.settings import Settings
-from tests.conftest import ROOT, sample_index, serve_app
+from tests.conftest import ROOT, negotiation, sample_index, serve_app
 
 CHROMIUM = "/usr/bin/chromium"
 READ, ADMIN = "widget-read-key", "widget-admin-key"
@@ -111,7 +111,7 @@ def test_widget_answers_cites_links_and_refuses(site, browser, tmp_path):
     ask_by_keyboard(page, "Wer hat in Belarus verhandelt?")
     answered = page.locator(".newsbot-widget [data-state=answered]")
     answered.wait_for(timeout=30_000)
-    assert "Verhandlungsrunde in Belarus" in answered.locator("blockquote").first.inner_text()
+    assert negotiation(answered.locator("blockquote").first.inner_text())
     assert "tagesschau.de" in answered.locator(".attribution").first.inner_text()
     assert "[1]" in answered.inner_text() and "Quellen" in answered.inner_text()
 
@@ -179,7 +179,7 @@ def test_widget_shows_api_errors_and_the_embed_page_works(site, browser):
     page.locator(".newsbot-widget input").press("Enter")
     answered = page.locator(".newsbot-widget [data-state=answered]")
     answered.wait_for(timeout=30_000)
-    assert "Sources" in answered.inner_text() and "Verhandlungsrunde" in answered.inner_text()
+    assert "Sources" in answered.inner_text() and negotiation(answered.inner_text())
     page.close()
 
 
@@ -187,7 +187,7 @@ def test_widget_shows_the_llm_draft_then_the_verified_answer(browser, tmp_path, 
     """With an LLM configured, the widget shows the streamed draft, then the verified answer."""
     from tests.llmserver import LLMServer, Reply
 
-    verified = "Russland und die Ukraine haben in Belarus eine dritte Verhandlungsrunde abgehalten [1]."
+    verified = "Russland und die Ukraine haben nach ihrer dritten Verhandlungsrunde in Belarus humanitäre Korridore bekräftigt [1]."
     with LLMServer() as llm:
         llm.script(Reply(f"{verified} Olaf Scholz war auch dabei [1].", chunk_delay=0.3))
         settings = Settings(
@@ -208,5 +208,5 @@ def test_widget_shows_the_llm_draft_then_the_verified_answer(browser, tmp_path, 
                 text = answered.locator(".generated").inner_text()
                 assert text == verified and "Scholz" not in answered.inner_text()
                 assert page.locator(".newsbot-widget [data-state=draft]").count() == 0
-                assert "Verhandlungsrunde in Belarus" in answered.locator("blockquote").first.inner_text()
+                assert negotiation(answered.locator("blockquote").first.inner_text())
                 page.close()

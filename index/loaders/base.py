@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from index.dates import parse_datetime, parse_stand
+from index.dates import article_date, parse_stand
 from index.models import Article
 from index.split import normalized_hash, split_sentences
 
@@ -68,7 +68,7 @@ def article_from_record(record: Any, origin: str, *, max_bytes: int, tz: str) ->
         fields[key] = value.strip() if value and value.strip() else None
     for key in ("published", "updated"):
         try:
-            fields[key] = parse_datetime(record.get(key), tz)
+            fields[key] = article_date(record.get(key), tz)
         except ValueError as exc:
             raise ItemError(f"{exc} in '{key}'") from exc
     text = text.strip()
