@@ -285,7 +285,7 @@ class Catalog(KeywordSearch, VectorCopy):
             "sources": sources,
             "oldest": ts_iso(one[4]),
             "newest": ts_iso(one[5]),
-            "taken_down": self.db.execute("SELECT count(*) FROM tombstones").fetchone()[0],
+            "taken_down": self.taken_down_count(),
         }
 
     @serialized
@@ -310,6 +310,11 @@ class Catalog(KeywordSearch, VectorCopy):
             "SELECT max(at) FROM tombstones WHERE id = ? OR (url IS NOT NULL AND url = ?)", (article_id, url)
         ).fetchone()
         return row[0] if row else None
+
+    @serialized
+    def taken_down_count(self) -> int:
+        """How many take-downs the catalog keeps."""
+        return self.db.execute("SELECT count(*) FROM tombstones").fetchone()[0]
 
     @serialized
     def taken_down_but_indexed(self) -> int:

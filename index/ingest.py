@@ -93,7 +93,6 @@ class Ingestor:
         self.catalog = index.catalog
         self.config = index.config
         self._size = 0  # sentences in the index, as this ingest goes
-        self._restore = False  # this ingest lifts take-downs of what it writes
 
     @property
     def vectors(self) -> Any:
@@ -155,7 +154,6 @@ class Ingestor:
         An article that was taken down (``remove``) stays down, whatever path writes it again,
         unless ``restore``; a teaser never replaces the full text of the same article.
         """
-        self._restore = restore
         started = time.perf_counter()
         report = IngestReport()
         self._size = self.catalog.sentence_count()  # grows with each batch: Chroma's sync threshold follows it
@@ -183,7 +181,7 @@ class Ingestor:
                 if article.id in batch_ids:  # same id twice in a batch: commit the first one first
                     self._flush(batch, report)
                     batch, batch_ids = [], set()
-                change = self._plan(article, report, batch)
+                change = self._plan(article, report, batch, restore=restore)
                 bar.update(1)
                 if change is None:
                     continue
@@ -235,10 +233,10 @@ class Ingestor:
                 report.fail(article_id, "was not taken down")
         return report
 
-    def _plan(self, article: Article, report: IngestReport, batch: list[_Change]) -> _Change | None:
+    def _plan(self, article: Article, report: IngestReport, batch: list[_Change], *, restore: bool) -> _Change | None:
         down = self.catalog.taken_down(article.id, article.url)
         if down is not None:
-            if not self._restore:
+            if not restore:
                 report.kept_down += 1
                 when = datetime.fromtimestamp(down, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
                 report.warnings.append(
@@ -263,7 +261,7 @@ class Ingestor:
         if all(s.kind == "title" for s in prepared.sentences):
             report.fail(article.origin or article.id, "no article text left after removing page furniture")
             return None
-        if state is not None and self._is_teaser_of(article, state):
+        if state is not None and self._is_teaser_of(article):
             report.kept_full_text += 1
             report.warnings.append(
                 {
@@ -282,7 +280,7 @@ class Ingestor:
             report.duplicates += 1
         return _Change(prepared, state, duplicate_of)
 
-    def _is_teaser_of(self, article: Article, state: ArticleState) -> bool:
+    def _is_teaser_of(self, article: Article) -> bool:
         """Whether ``article`` is a shortened excerpt of the stored full text: under half its
         length, and its opening words are the stored text's (a feed's summary of the page)."""
         stored = self.catalog.article(article.id)

@@ -86,7 +86,7 @@ class Maintenance:
             "keyword_rows_match": sentence_rows == keyword_rows,
             "vectors_not_in_catalog": uncopied,
             "pending": len(self.catalog.pending()),
-            "taken_down": self.catalog.stats()["taken_down"],
+            "taken_down": self.catalog.taken_down_count(),
             "taken_down_but_indexed": resurrected,
             "ok": wanted == stored and sentence_rows == keyword_rows and not uncopied and not resurrected,
         }

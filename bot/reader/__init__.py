@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from bot.reader.reader import Reader, probability
-from bot.reader.reader import load_reader as _load
+from bot.reader.reader import Reader, load_reader, probability
 from bot.trace import ReaderTrace
 
 if TYPE_CHECKING:
@@ -25,12 +23,6 @@ READER_CANDIDATES = 8
 # The first stage's order still counts a little: ranking by log-odds minus this per place puts the
 # answer first for 0.754 of the development questions instead of 0.733.
 RANK_PRIOR = 0.3
-
-
-@lru_cache(maxsize=4)
-def load_reader(setting: str | None, threshold: float | None = None) -> Reader | None:
-    """The reader ``NEWSBOT_READER`` names, loaded once per process."""
-    return _load(setting, threshold)
 
 
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:

@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import threading
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,19 +60,22 @@ class E5Reader:
 
     def __init__(self, directory: Path) -> None:
         import torch
-        from safetensors.torch import load_file
+        from safetensors.torch import load
 
         from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
         from bot.reader.net import ReaderHead
 
         try:
             card = json.loads((directory / CARD).read_text(encoding="utf-8"))
-            weights = load_file(str(directory / WEIGHTS))
-        except (OSError, ValueError, RuntimeError) as exc:  # missing, unreadable, damaged
+            data = (directory / WEIGHTS).read_bytes()
+        except (OSError, ValueError) as exc:  # missing or unreadable
             raise ConfigError(f"the reader in {directory} cannot be loaded ({exc}); reinstall newsbot") from exc
-        digest = hashlib.sha256((directory / WEIGHTS).read_bytes()).hexdigest()
-        if card.get("sha256") not in (None, digest):
+        if card.get("sha256") not in (None, hashlib.sha256(data).hexdigest()):
             raise ConfigError(f"the reader's weights in {directory} are damaged (checksum mismatch); reinstall newsbot")
+        try:
+            weights = load(data)
+        except (ValueError, RuntimeError) as exc:  # not a safetensors file (a card without a checksum)
+            raise ConfigError(f"the reader in {directory} cannot be loaded ({exc}); reinstall newsbot") from exc
         e5 = read_e5()
         self.encoder = build_encoder(e5, int(card["layers"]))
         self.head = ReaderHead(e5.config["hidden_size"])
@@ -133,8 +137,10 @@ def _identity() -> Any:
     return torch.nn.Identity()
 
 
+@lru_cache(maxsize=4)
 def load_reader(setting: str | None, threshold: float | None = None) -> Reader | None:
-    """The reader ``NEWSBOT_READER`` names (see the module docstring); None for ``none``."""
+    """The reader ``NEWSBOT_READER`` names (see the module docstring), loaded once per process;
+    None for ``none``."""
     value = (setting or "default").strip()
     if value.casefold() == "none":
         return None
