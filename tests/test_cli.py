@@ -106,3 +106,28 @@ def test_a_missing_extra_is_named_with_its_pip_command(monkeypatch, args, extra)
     result = invoke_cli(*args)
     assert result.returncode == 2  # a configuration error
     assert f"pip install 'newsbot[{extra}]'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_reader_that_left_the_pipe_ends_ask_quietly():
+    """``newsbot ask ... | head``: the pipe is closed before newsbot writes (deterministically here)."""
+    import os
+    import subprocess
+
+    from tests.conftest import NEWSBOT
+
+    assert invoke_cli("ingest", str(SEED)).returncode == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [*NEWSBOT, "ask", "Wer hat in Belarus verhandelt?"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+            env=dict(os.environ),
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141  # 128 + SIGPIPE, as a shell reports for Unix tools
+    assert result.stderr == ""  # no "Unexpected error (BrokenPipeError)", no "Exception ignored"

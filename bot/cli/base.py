@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from bot.settings import Settings
 
 logger = logging.getLogger("newsbot")
 EXIT_BUG = 70  # EX_SOFTWARE: something newsbot did not expect
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -35,7 +37,12 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            try:
+                return command(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # a closed pipe shows here, not as noise at exit
+        except BrokenPipeError:
+            _leave_quietly()
         except NewsbotError as exc:
             click.secho(f"Error: {exc}", fg="red", err=True)
             sys.exit(exc.exit_code)
@@ -57,6 +64,16 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(EXIT_BUG)
 
     return wrapper
+
+
+def _leave_quietly() -> None:
+    """``newsbot ask ... | head``: the reader of our output left. Exit as Unix tools do, without a
+    message, and keep Python from failing again when it flushes stdout at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests, embedding); nothing is flushed at exit
+        pass
+    sys.exit(EXIT_PIPE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
