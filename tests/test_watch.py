@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -316,6 +317,28 @@ def test_page_answering_410_leaves_the_index_but_leaving_the_feed_does_not(watch
     assert ferry not in indexed(qa) and zoo in indexed(qa)
     assert answer_ids(qa, "Wie lange dauert die Überfahrt nach Helgoland?") == []
     assert any(f"removed article {ferry}" in r.getMessage() and "410" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failing_source_keeps_its_credentials_and_httpx_boilerplate_out_of_errors(
+    watch_settings, qa, newsroom, clock
+):
+    host = newsroom.url.split("://", 1)[1]
+    url = f"http://svc-user:hunter2@{host}/gone.xml?token=s3cr3t-token"
+    newsroom.put("/gone.xml", "", status=404)
+    watcher = make_watcher(
+        watch_settings, qa, [FeedSource(kind="feed", name="geheim", url=url, interval=INTERVAL)], clock
+    )
+    for _ in range(5):
+        clock.now = watcher.states["geheim"].next_poll
+        (result,) = watcher.run_once()
+        assert not result.ok
+    error = watcher.status()[0]["last_error"]
+    assert "404" in error and f"http://{host}/gone.xml?…" in error  # the source is still recognizable
+    assert not {"hunter2", "svc-user", "s3cr3t", "developer.mozilla.org"} & set(re.findall(r"[\w.-]+", error))
+    assert watcher.failing() == [  # what /readyz shows without a key: no errors, no URLs, no paths
+        {k: watcher.status()[0][k] for k in ("name", "kind", "failures", "last_poll", "last_success")}
+    ]
+    assert "last_error" not in watcher.failing()[0]
 
 
 def test_failing_and_hanging_sources_back_off_while_another_is_polled(watch_settings, qa, newsroom, clock):

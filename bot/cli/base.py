@@ -8,6 +8,7 @@ check), ``asking`` (ask, repl, eval) and ``servers`` (telegram, serve).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -69,10 +70,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def _leave_quietly() -> None:
     """``newsbot ask ... | head``: the reader of our output left. Exit as Unix tools do, without a
     message, and keep Python from failing again when it flushes stdout at exit."""
-    try:
+    with contextlib.suppress(OSError, ValueError):  # not a real file (tests, embedding): nothing to flush
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):  # not a real file (tests, embedding); nothing is flushed at exit
-        pass
     sys.exit(EXIT_PIPE)
 
 

@@ -39,7 +39,7 @@ from bot.sources.feeds import poll_feed
 from bot.sources.folders import poll_folder
 from bot.sources.metrics import SourceMetrics
 from bot.sources.sitemaps import poll_sitemap
-from bot.sources.state import SourceState, StateStore
+from bot.sources.state import SourceState, StateStore, error_text
 from index.fetch import FetchError
 from index.loaders import Loader, LoadResult
 from index.models import Article
@@ -190,8 +190,11 @@ class Watcher:
         ]
 
     def failing(self) -> list[dict[str, Any]]:
-        """Sources with at least ``FAILING_AFTER`` consecutive failures (``/readyz``)."""
-        return [entry for entry in self.status() if entry["failures"] >= FAILING_AFTER]
+        """Sources with at least ``FAILING_AFTER`` consecutive failures (``/readyz``, which answers
+        without a key: names and counts only; the errors, which name URLs and folders, are for
+        ``newsbot sources``)."""
+        shown = ("name", "kind", "failures", "last_poll", "last_success")
+        return [{k: entry.get(k) for k in shown} for entry in self.status() if entry["failures"] >= FAILING_AFTER]
 
     def due(self, now: float | None = None) -> list[AnySource]:
         now = self.clock() if now is None else now
@@ -291,6 +294,7 @@ class Watcher:
         return result
 
     def _failed(self, source: AnySource, state: SourceState, now: float, error: str) -> PollResult:
+        error = error_text(error)  # also in the log: no credentials, one line
         state.failures += 1
         state.last_poll, state.last_error = now, error
         delay = min(max(self.max_backoff, source.interval), source.interval * 2.0 ** min(state.failures, 20))

@@ -10,6 +10,7 @@ what the lost one had (unchanged articles then cost a hash).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,24 @@ from pathlib import Path
 from typing import Any
 
 STATE_FILE = "sources.sqlite3"
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+_HELP_LINE = re.compile(r"\s*For more information check: \S+", re.IGNORECASE)  # httpx's status errors
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    scheme, rest = match.group(0).split("://", 1)
+    rest, query, _ = rest.partition("?")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}" + ("?…" if query else "")
+
+
+def error_text(message: str) -> str:
+    """A poll's error as ``newsbot sources`` and the metrics show it: our message only (not
+    httpx's pointer to MDN), with credentials taken out of URLs (user:password@, query strings:
+    tokens live there) and one line, at most 300 characters."""
+    text = _URL.sub(_redact_url, _HELP_LINE.sub("", message))
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 @dataclass
