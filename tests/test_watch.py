@@ -267,6 +267,38 @@ def test_new_item_answerable_after_next_poll_and_a_correction_changes_the_answer
     assert "achtzig Minuten" in said and "siebzig" not in said
 
 
+def test_pages_without_a_site_name_are_credited_to_the_feed_or_the_source(watch_settings, qa, newsroom, clock):
+    """Not to "127.0.0.1:PORT": the feed's title, or the source's name in sources.yaml; also after
+    a re-check of the page. A page that names its site keeps its own name."""
+    ferry, bridge = f"{newsroom.url}/faehre.html", f"{newsroom.url}/bruecke.html"
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    named = article_page(bridge, "Brücke wird gesprengt", *BRIDGE)
+    newsroom.put("/bruecke.html", named.replace("<head>", '<head><meta property="og:site_name" content="NDR">'))
+    newsroom.put("/feed.xml", rss({"title": "Schneller nach Helgoland", "link": ferry, "teaser": "Neue Fähre."}))
+    newsroom.put("/sitemap.xml", sitemap((bridge, "2024-05-02")))
+    sources = [
+        FeedSource(
+            kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", interval=INTERVAL, recheck=3 * INTERVAL
+        ),
+        SitemapSource(kind="sitemap", name="hafenblatt", url=f"{newsroom.url}/sitemap.xml", interval=INTERVAL),
+    ]
+    watcher = make_watcher(watch_settings, qa, sources, clock)
+    assert all(r.ok for r in watcher.run_once())
+    assert qa.article(ferry)["source"] == "Testschau"  # the feed's title
+    assert qa.article(bridge)["source"] == "NDR"  # the page's own site name wins
+
+    corrected = [p.replace("siebzig", "achtzig") for p in FERRY]
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *corrected))  # a correction
+    newsroom.put("/feed.xml", rss())  # gone from the feed: the page is only re-checked
+    newsroom.put("/bruecke.html", article_page(bridge, "Brücke wird gesprengt", *BRIDGE))  # no site name now
+    newsroom.put("/sitemap.xml", sitemap((bridge, "2024-05-03")))
+    clock.advance(INTERVAL)
+    assert all(r.ok for r in watcher.run_once())
+    assert "achtzig Minuten" in qa.article(ferry)["text"]  # the correction was read ...
+    assert qa.article(ferry)["source"] == "Testschau"  # ... and still credited to the feed
+    assert qa.article(bridge)["source"] == "hafenblatt"  # the source's name in sources.yaml
+
+
 def test_unchanged_feed_costs_one_304_and_no_ingest(watch_settings, qa, newsroom, clock):
     ferry = f"{newsroom.url}/faehre.html"
     newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -109,6 +110,7 @@ def fetch_page(
     fresh: bool = False,
     fallback: Article | None = None,
     window: float = 0.0,
+    credit: str | None = None,
 ) -> None:
     """Fetch ``item.url`` (conditionally, when it was fetched before) and plan what follows:
     a 304 changes nothing, a page is ingested, 404/410 takes the item's articles down, any other
@@ -116,8 +118,11 @@ def fetch_page(
     publication to answerable is measured. ``fallback``: the feed item, whose dates a page without
     any keeps and whose text is ingested while the page has no article to extract. ``window``: the
     source's ``recheck``; within it, a page that never gave an article and answers 404/410 is
-    tried again (it may be listed before it is live)."""
+    tried again (it may be listed before it is live). ``credit``: who publishes the page when the
+    page does not say (no site name, only its host): the feed's title or the source's name;
+    remembered with the item for re-checks."""
     assert item.url is not None
+    item.credit = credit or item.credit
     try:
         response = ctx.fetcher.get(item.url, etag=item.etag, last_modified=item.last_modified, check_status=False)
     except (FetchError, httpx.HTTPError) as exc:
@@ -145,7 +150,7 @@ def fetch_page(
         return
     plan.fetched += 1
     item.etag, item.last_modified = validators(response)
-    results = [_with_fallback(r, fallback) for r in ctx.loader.load_fetched(response, item.url)]
+    results = [_with_fallback(r, fallback, item.credit) for r in ctx.loader.load_fetched(response, item.url)]
     articles = plan.ingest(results)
     item.gone = False
     if not articles and any(isinstance(r, Problem) and r.fatal for r in results):
@@ -167,12 +172,24 @@ def fetch_page(
         plan.fresh.append((articles[0].id, articles[0].published.timestamp()))
 
 
-def _with_fallback(result: LoadResult, fallback: Article | None) -> LoadResult:
-    """A page without dates keeps the ones its feed item had."""
-    if fallback is None or not isinstance(result, Article):
+def _with_fallback(result: LoadResult, fallback: Article | None, credit: str | None) -> LoadResult:
+    """A page without dates keeps the ones its feed item had; a page that names no publisher (its
+    source is only its host) is credited to ``credit``."""
+    if not isinstance(result, Article):
+        return result
+    if credit and (not result.source or _is_host(result.source, result.url)):
+        result = dataclasses.replace(result, source=credit)
+    if fallback is None:
         return result
     return dataclasses.replace(
         result,
         published=result.published or fallback.published,
         updated=result.updated or fallback.updated,
     )
+
+
+def _is_host(source: str, url: str | None) -> bool:
+    """Whether ``source`` is only the host of ``url`` (what a page without a site name gets)."""
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").removeprefix("www.")
+    return bool(host) and source.casefold().removeprefix("www.") in {host, parts.netloc.casefold().removeprefix("www.")}

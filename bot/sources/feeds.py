@@ -64,8 +64,8 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
             read = (
                 entry if isinstance(entry, Problem) else guard(entry.origin, lambda e=entry: read_item(ctx.loader, e))
             )
-            if isinstance(read, Article):
-                articles.append(read)
+            if isinstance(read, Article):  # a feed without a title: its items are the source's
+                articles.append(read if read.source else dataclasses.replace(read, source=source.name))
             elif read.path != source.url:
                 plan.results.append(read)  # a bad item: in the report
             elif read.reason != "feed has no items":  # the feed as a whole
@@ -87,7 +87,15 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
                 item.url = article.url
                 handled.add(key)
                 if budget.take():
-                    fetch_page(ctx, plan, item, fresh=fresh, fallback=article, window=source.recheck)
+                    fetch_page(
+                        ctx,
+                        plan,
+                        item,
+                        fresh=fresh,
+                        fallback=article,
+                        window=source.recheck,
+                        credit=article.source or source.name,
+                    )
                 else:
                     item.pending = True
             elif not article.text:  # a title and a link, and fetch_pages: false

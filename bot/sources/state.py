@@ -54,6 +54,7 @@ class Item:
     pending: bool = False  # its page could not be fetched (or not yet: a 404 before it is live): tried again
     gone: bool = False  # taken down (404/410, or dropped from a sitemap with on_missing: remove)
     teaser: bool = False  # its article is the feed item's own text: the page had no article to extract
+    credit: str | None = None  # the source its page is credited to when the page names none (feed title, name)
     settling: str | None = None  # file: its signature while it may still be written (not read yet) ...
     settling_since: float = 0.0  # ... and since when the scans have found it unchanged
 
