@@ -171,13 +171,26 @@ def test_csv_with_header(tmp_path, loader):
 
 
 def test_10kgnad_shape(tmp_path, loader):
+    """Recognized by its lines, not its first row alone: here the first row's text is not quoted
+    (10kGNAD quotes a text only when it must)."""
     path = tmp_path / "gnad.csv"
-    path.write_text(gnad_lines(5), encoding="utf-8")
+    lines = gnad_lines(30)
+    assert not lines.split(";", 1)[1].startswith("'")  # row 300: unquoted
+    path.write_text(lines, encoding="utf-8")
     articles, problems = load(loader, path)
-    assert not problems and len(articles) == 5
-    assert articles[0].section == "Wirtschaft"
-    assert articles[0].title.startswith("Die Gewerkschaft GPA-djp lanciert den")
-    assert "'" not in articles[0].text[:1]
+    assert not problems and len(articles) == 30
+    assert articles[0].section == "Web"
+    assert articles[0].title.startswith("EU-Digitalkommissar will Urheberrechte")
+    assert not any(a.text.startswith("'") for a in articles)
+
+
+def test_a_csv_error_repeats_at_most_a_line_of_the_file(tmp_path, loader):
+    path = tmp_path / "artikel.csv"
+    article = " ".join(["Die Wiener Linien bauen die U-Bahn aus."] * 40)
+    path.write_text(f"{article},x\n1,2\n", encoding="utf-8")  # a header row that is an article
+    _, problems = load(loader, path)
+    [problem] = problems
+    assert "no 'text' column" in problem.reason and len(problem.reason) < 140
 
 
 def test_rss_and_atom_items(tmp_path, loader):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -15,7 +16,23 @@ from index.loaders.base import LoadResult, Problem, guard, too_big
 if TYPE_CHECKING:
     from index.loaders.loader import Loader
 
-GNAD_LINE = re.compile(r"^[\w\- ]{1,40};'")  # 10kGNAD: label;'text'
+GNAD_LINE = re.compile(r"^[\w\- ]{1,40};\S")  # 10kGNAD: label;'text' (quoted only when it must be)
+SHAPE_LINES = 20  # lines that decide a CSV's shape: a file's first row alone may be the odd one
+ECHO_CHARS = 80  # how much of a file's content an error message repeats
+
+
+def _echo(text: str) -> str:
+    """``text`` cut for an error message: it may be a whole article."""
+    text = " ".join(text.split())
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
+def _gnad_shaped(lines: list[str]) -> bool:
+    """10kGNAD's ``label;text`` without a header: most of the first lines look so, and the first
+    is not a header row naming a ``text`` column."""
+    if not lines or "text" in {f.strip().strip("'\"").casefold() for f in re.split(r"[,;\t]", lines[0])}:
+        return False
+    return sum(bool(GNAD_LINE.match(line)) for line in lines) > len(lines) / 2
 
 
 def load_json(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
@@ -73,8 +90,11 @@ def load_jsonl_stream(loader: Loader, stream: IO[str], origin: str) -> Iterator[
 
 def load_csv(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
     """CSV with a header row, or the 10kGNAD shape ``label;'text'`` without one."""
-    first = text.lstrip("\ufeff").split("\n", 1)[0]
-    if GNAD_LINE.match(first):
+    text = text.lstrip("\ufeff")
+    head = [line.rstrip("\r\n") for line in itertools.islice(io.StringIO(text), SHAPE_LINES * 4) if line.strip()]
+    head = head[:SHAPE_LINES]
+    first = head[0] if head else ""
+    if _gnad_shaped(head):
         rows = csv.reader(io.StringIO(text), delimiter=";", quotechar="'")
         for lineno, row in _csv_rows(rows, origin):
             if isinstance(row, Problem):
@@ -97,7 +117,8 @@ def load_csv(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     if "text" not in (reader.fieldnames or []):
-        yield Problem(origin, f"CSV has no 'text' column (columns: {', '.join(reader.fieldnames or [])})")
+        columns = _echo(", ".join(reader.fieldnames or []))
+        yield Problem(origin, f"CSV has no 'text' column (columns: {columns})")
         return
     for line_num, fields in _csv_rows(reader, origin):
         if isinstance(fields, Problem):
