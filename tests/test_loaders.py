@@ -317,6 +317,21 @@ def test_directory_walk_skips_hidden_sidecar_and_unknown_files(tmp_path, loader)
     assert [(a.title, a.source) for a in articles] == [("Titel A", "Test"), ("Titel B", None)]
 
 
+def test_directory_walk_follows_no_symbolic_links(tmp_path, loader):
+    """A link in a watched folder to a file or folder elsewhere (/etc/passwd, an .env with keys)."""
+    outside, folder = tmp_path / "outside", tmp_path / "artikel"
+    (outside / "ordner").mkdir(parents=True)
+    (outside / "passwd.txt").write_text("root:x:0:0\nroot:/root:/bin/bash")
+    (outside / "ordner" / "geheim.txt").write_text("Geheim\nNEWSBOT_ADMIN_KEYS=s3cr3t")
+    folder.mkdir()
+    (folder / "a.txt").write_text("Titel A\nText A.")
+    (folder / "passwd.txt").symlink_to(outside / "passwd.txt")
+    (folder / "ordner").symlink_to(outside / "ordner", target_is_directory=True)
+    (folder / "auch-a.txt").symlink_to(folder / "a.txt")  # inside, but found as a.txt itself
+    articles, problems = load(loader, folder)
+    assert not problems and [a.title for a in articles] == ["Titel A"]
+
+
 def test_broken_sidecar_fails_its_article(tmp_path, loader):
     (tmp_path / "a.txt").write_text("Titel A\nText A.")
     (tmp_path / "a.meta.yaml").write_text("source: [unclosed\n")

@@ -66,11 +66,13 @@ class Loader:
 
     @staticmethod
     def walk(directory: Path) -> list[Path]:
-        """Article files under ``directory``: known extensions, no hidden files, no sidecars."""
+        """Article files under ``directory``: known extensions, no hidden files, no sidecars, no
+        symbolic links (a link in a watched folder must not ingest ``/etc/passwd`` or an ``.env``
+        elsewhere; the link's own target, when inside, is found as itself)."""
         files = []
         for path in sorted(directory.rglob("*")):
             rel = path.relative_to(directory)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            if any(part.startswith(".") for part in rel.parts) or path.is_symlink() or not path.is_file():
                 continue
             if path.name.endswith(SIDECAR_SUFFIX) or path.suffix.lower() not in KNOWN_EXT:
                 continue
