@@ -128,11 +128,14 @@ def _date_bounds(key: str, op: FilterOperator, value: Any, qa: NewsQA) -> tuple[
         moment = qa.check_date(value)
     except InvalidInputError as exc:
         raise ValueError(f"{key!r} filter: {exc}") from exc
-    if _TIME_OF_DAY.search(value):  # a moment: the bounds are exact
-        start, end = moment, moment + timedelta(microseconds=1)
-    else:  # a day: from its midnight to the next (in the newsroom's time zone, DST included)
-        day = moment.date()
-        start, end = _midnight(day, qa), _midnight(day + timedelta(days=1), qa)
+    try:
+        if _TIME_OF_DAY.search(value):  # a moment: the bounds are exact
+            start, end = moment, moment + timedelta(microseconds=1)
+        else:  # a day: from its midnight to the next (in the newsroom's time zone, DST included)
+            day = moment.date()
+            start, end = _midnight(day, qa), _midnight(day + timedelta(days=1), qa)
+    except (OverflowError, InvalidInputError) as exc:  # the last day of the calendar has no "next"
+        raise ValueError(f"{key!r} filter: {value!r} is at the end of the calendar; use >= or <=") from exc
     bounds = {
         FilterOperator.EQ: (start, end),
         FilterOperator.GTE: (start, None),

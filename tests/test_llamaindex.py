@@ -173,6 +173,8 @@ def test_filters_and_date_phrases_narrow_together(qa):
         date_filter("in", ["2022-03-07"], key="date"),
         date_filter(">=", 2022),  # a number is not a date (epoch seconds? a year?)
         date_filter(">=", "kein Datum"),
+        date_filter("==", "9999-12-31"),  # the calendar's last day has no next midnight
+        date_filter(">", "9999-12-31"),
         MetadataFilters(
             filters=[MetadataFilter(key="source", value="NDR"), MetadataFilter(key="source", value="dpa")],
             condition=FilterCondition.OR,
