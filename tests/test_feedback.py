@@ -421,3 +421,18 @@ def test_cli_ask_and_repl_are_logged_reported_and_exported_for_eval(tmp_path):
     metrics = json.loads(result.stdout)
     assert metrics["n"] == 1 and metrics["recall1"] == 1.0 and metrics["answer_top1"] == 1.0
     assert (data / FILE_NAME).exists()
+
+
+def test_the_text_report_sends_no_terminal_escape_sequences(tmp_path):
+    """Questions and comments are anyone's input: ESC [2J (clear screen) or an OSC 8 link in them
+    must reach an editor's terminal as visible characters, not as commands."""
+    assert invoke_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    asked = invoke_cli(
+        "ask", "Wer hat in Belarus verhandelt?\x1b[2J\x1b]8;;http://evil.test\x07hier\x1b]8;;\x07", "--json"
+    )
+    assert asked.returncode == 0, asked.stderr
+    with QuestionLog(Settings()) as log:
+        log.rate(json.loads(asked.stdout)["answer_id"], "wrong", front_end="cli", comment="falsch\x1b[31m rot\x9b0m")
+    text = invoke_cli("report").stdout
+    assert "Belarus" in text and "falsch" in text
+    assert not any(c in text for c in "\x1b\x07\x9b")

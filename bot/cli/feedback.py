@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -84,9 +85,11 @@ def _export(settings: Settings, questions: QuestionLog, path: Path, since: str |
 
 
 def _text(r: Report) -> None:
+    """The report for a terminal. Questions, comments and titles are anyone's input: their control
+    characters (terminal escape sequences) are shown as U+FFFD, never sent to the terminal."""
     t = r.totals
     since = f" since {r.since[:10]}" if r.since else ""
-    click.echo(
+    _echo(
         f"{t.questions} questions{since}: {t.answered} answered, {t.refused} refused; "
         f"feedback: {t.helpful} helpful, {t.wrong} wrong."
     )
@@ -94,23 +97,30 @@ def _text(r: Report) -> None:
         click.secho("Question logging is off (NEWSBOT_LOG_QUESTIONS=false): nothing new is logged.", fg="yellow")
     for title, groups in (("Refused most often", r.refused), ("Asked most often", r.asked)):
         if groups:
-            click.echo(f"\n{title}:")
+            _echo(f"\n{title}:")
         for g in groups:
             variants = f"  (also: {'; '.join(g.variants)})" if g.variants else ""
-            click.echo(f"  {g.count:>4}x  {g.question}{variants}")
+            _echo(f"  {g.count:>4}x  {g.question}{variants}")
     if r.wrong:
-        click.echo("\nMarked wrong:")
+        _echo("\nMarked wrong:")
     for w in r.wrong:
         comment = f" -- {w.comment}" if w.comment else ""
-        click.echo(f"  {w.rated_at[:16]}  {w.front_end:<8}  {w.question}{comment}")
+        _echo(f"  {w.rated_at[:16]}  {w.front_end:<8}  {w.question}{comment}")
         for c in w.citations:
-            click.echo(f"      [{c.article_id}] {c.title}: „{' … '.join(c.quotes)[:160]}“")
+            _echo(f"      [{c.article_id}] {c.title}: „{' … '.join(c.quotes)[:160]}“")
     if r.topics:
-        click.echo("\nTopics: " + ", ".join(f"{x.term} ({x.count})" for x in r.topics))
+        _echo("\nTopics: " + ", ".join(f"{x.term} ({x.count})" for x in r.topics))
     if r.daily:
-        click.echo(f"\n{'day':<12}{'front end':<11}{'answered':>9}{'refused':>9}")
+        _echo(f"\n{'day':<12}{'front end':<11}{'answered':>9}{'refused':>9}")
     for d in r.daily:
-        click.echo(f"{d.day:<12}{d.front_end:<11}{d.answered:>9}{d.refused:>9}")
+        _echo(f"{d.day:<12}{d.front_end:<11}{d.answered:>9}{d.refused:>9}")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _echo(line: str) -> None:
+    click.echo(_CONTROL.sub("\ufffd", line))
 
 
 class _SafeCells:
