@@ -194,7 +194,7 @@ def test_limits_and_errors_are_json(client):
     assert_error(client.put("/v1/ask", headers=AUTH), 405, "method_not_allowed")
 
 
-def test_rate_limit_per_key_answers_429_with_retry_after(index_settings, qa):
+def test_rate_limit_per_key_and_address_answers_429_with_retry_after(index_settings, qa):
     app = create_app(api_settings(index_settings, rate_limit="3/minute"), qa=qa)
     with TestClient(app, raise_server_exceptions=False) as client:
         statuses = [client.get("/v1/search", params={"q": "Belarus"}, headers=AUTH).status_code for _ in range(4)]
@@ -203,7 +203,10 @@ def test_rate_limit_per_key_answers_429_with_retry_after(index_settings, qa):
     assert statuses == [200, 200, 200, 429]
     assert_error(limited, 429, "rate_limited")
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
-    assert other_key.status_code == 200  # limits are per key
+    assert other_key.status_code == 200  # limits are per key ...
+    with TestClient(app, raise_server_exceptions=False, client=("10.0.0.7", 50000)) as elsewhere:
+        # ... and address: one address flooding the widget's key leaves it to the others
+        assert elsewhere.get("/v1/search", params={"q": "Belarus"}, headers=AUTH).status_code == 200
 
 
 class SlowQA:

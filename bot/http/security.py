@@ -46,7 +46,9 @@ class Caller:
 
 
 class Guard:
-    """Checks keys in constant time (every configured key is compared) and rate-limits per key."""
+    """Checks keys in constant time (every configured key is compared) and rate-limits per key
+    and client address: the widget's key is in every intranet page, so one address flooding it
+    must not cost the other addresses their answers."""
 
     def __init__(self, settings: Settings) -> None:
         self.read = [k.get_secret_value().encode() for k in settings.api_keys]
@@ -72,8 +74,8 @@ class Guard:
         if need_admin and not is_admin:
             raise ApiError(403, "forbidden", "Adding and deleting articles needs an admin key (NEWSBOT_ADMIN_KEYS).")
         caller = Caller(hashlib.sha256(given).hexdigest()[:12], is_admin, client)
-        if not self.limiter.hit(self.rate, caller.key_id):
-            raise self._limited(self.rate, (caller.key_id,), "requests for this key")
+        if not self.limiter.hit(self.rate, caller.slot):
+            raise self._limited(self.rate, (caller.slot,), "requests for this key from this address")
         return caller
 
     def _limited(self, rate: Any, keys: tuple[str, ...], what: str) -> ApiError:
