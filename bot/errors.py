@@ -11,6 +11,7 @@ from __future__ import annotations
 from index.errors import (
     ArticleNotFoundError,
     ConfigError,
+    EmbedderError,
     EmbedderMismatchError,
     IndexDamagedError,
     IndexLockedError,
@@ -24,6 +25,7 @@ from index.errors import (
 __all__ = [
     "ArticleNotFoundError",
     "ConfigError",
+    "EmbedderError",
     "EmbedderMismatchError",
     "FeedbackError",
     "ForeignAnswerError",

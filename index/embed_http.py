@@ -6,6 +6,7 @@ never the API key."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import random
 import threading
@@ -26,6 +27,10 @@ logger = logging.getLogger("index.remote_embed")
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_WAIT = 8.0  # seconds between tries, at most (a Retry-After header may ask for up to 30)
 INPUT_TYPES = "'field', 'model:QUERY_MODEL,PASSAGE_MODEL', 'text' or 'none'"
+# An answer's size is bounded by what its texts can need: a 4,096-dimension vector as JSON floats
+# is about 100 KB. More is a misbehaving server, read no further (it would cost memory for all).
+MAX_REPLY_BYTES_PER_TEXT = 256 * 1024
+MAX_ERROR_BYTES = 64 * 1024  # of an error answer, only the message is of use
 
 
 @dataclass(frozen=True)
@@ -123,24 +128,27 @@ class EmbeddingsAPI:
         tries = 0
         client = self.http()
 
+        limit = MAX_REPLY_BYTES_PER_TEXT * max(len(body.get("input") or ()), 1)
+
         def attempt() -> Any:
             nonlocal tries
             tries += 1
             try:
-                response = client.post(
-                    self.url + "/embeddings", json=body, timeout=max(deadline - time.monotonic(), 0.05)
-                )
+                with client.stream(
+                    "POST", self.url + "/embeddings", json=body, timeout=max(deadline - time.monotonic(), 0.05)
+                ) as response:
+                    status = response.status_code
+                    content = self._read(response, deadline, limit if status < 400 else MAX_ERROR_BYTES)
             except httpx.TransportError as exc:
                 raise Transient(_transport_reason(exc)) from exc
-            if response.status_code in TRANSIENT_STATUS:
-                said = self.scrub(_server_message(response))
-                reason = f"HTTP {response.status_code}" + (f": {said}" if said else "")
-                raise Transient(reason, _retry_after(response))
-            if response.status_code >= 400:
-                raise self.refused(response)
+            if status in TRANSIENT_STATUS:
+                said = self.scrub(_server_message(content))
+                raise Transient(f"HTTP {status}" + (f": {said}" if said else ""), _retry_after(response))
+            if status >= 400:
+                raise self.refused(status, content)
             try:
-                return response.json()
-            except ValueError:
+                return json.loads(content)
+            except (ValueError, RecursionError):
                 raise EmbedderError(
                     f"The embedding endpoint {self.shown_url} answered with something that is not JSON; is "
                     "NEWSBOT_EMBED_URL the API root of an OpenAI-compatible server (e.g. http://host:8000/v1)?"
@@ -169,10 +177,27 @@ class EmbeddingsAPI:
         # INFO, not WARNING: a busy server is routine in a bulk ingest; `newsbot -v` shows the retries
         logger.info("embedding endpoint %s: %s; trying again in %.1f s", self.shown_url, reason, wait)
 
-    def refused(self, response: httpx.Response) -> EmbedderError:
+    def _read(self, response: httpx.Response, deadline: float, limit: int) -> bytes:
+        """The answer's body, read within the deadline (httpx's timeout is per read: a server that
+        sends a byte a second would never time out) and up to ``limit`` bytes."""
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                if response.status_code >= 400:  # an error's message is at its start
+                    break
+                raise EmbedderError(
+                    f"The embedding endpoint {self.shown_url} answered more than {limit // 1024} KB for "
+                    f"{limit // MAX_REPLY_BYTES_PER_TEXT} texts; that is not an embeddings answer."
+                )
+            if time.monotonic() > deadline:
+                raise Transient("timed out (the answer came too slowly)")
+            chunks.append(chunk)
+        return b"".join(chunks)[:limit]
+
+    def refused(self, status: int, content: bytes) -> EmbedderError:
         """A refusal that another try will not change (4xx): what the server said, without the key."""
-        status = response.status_code
-        said = self.scrub(_server_message(response))
+        said = self.scrub(_server_message(content))
         detail = f" The server said: {said.rstrip('.')}." if said else ""
         if status in (401, 403):
             return EmbedderError(
@@ -222,6 +247,11 @@ class EmbeddingsAPI:
                 f"The embedding endpoint {self.shown_url} sent embeddings that are not lists of numbers "
                 f"(shape {vectors.shape})."
             )
+        if not np.isfinite(vectors).all() or not np.abs(vectors).sum(axis=1).all():
+            raise EmbedderError(
+                f"The embedding endpoint {self.shown_url} sent vectors with NaN, infinite or only zero "
+                "values; nothing can be found with them (is the model loaded correctly?)."
+            )
         usage = data.get("usage") if isinstance(data, dict) else None
         tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
         model = data.get("model")
@@ -265,11 +295,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: rare for these servers; the backoff applies
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(content: bytes) -> str:
+    text = content.decode("utf-8", errors="replace")
     try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:200]
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return text.strip()[:200]
     if isinstance(data, dict):
         error = data.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):

@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -236,8 +238,12 @@ class Scripted:
         hold: int = 0,
         ignore_input_type: bool = False,
         mangle: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+        trickle: float = 0.0,
+        padding: int = 0,
     ) -> None:
         self.statuses = list(statuses)
+        self.trickle = trickle  # seconds between the bytes of a batch's answer (a server that crawls)
+        self.padding = padding  # bytes of junk in each batch's answer (a server that floods)
         self.mangle = mangle  # rewrites the "data" of each batch's answer (not the probe's)
         self.retry_after = retry_after
         self.hold = hold
@@ -279,18 +285,30 @@ class Scripted:
                     for i, t in enumerate(body["input"])
                 ]
                 data.reverse()  # the spec orders by "index", not by position
-                if scripted.mangle is not None and body["input"] != [PROBE]:
+                batch = body["input"] != [PROBE]
+                if scripted.mangle is not None and batch:
                     data = scripted.mangle(data)
-                self.reply(200, {"object": "list", "data": data, "model": "fake-e5"})
+                answer = {"object": "list", "data": data, "model": "fake-e5"}
+                if scripted.padding and batch:
+                    answer["padding"] = "x" * scripted.padding
+                self.reply(200, answer, trickle=scripted.trickle if batch else 0.0)
 
-            def reply(self, status: int, obj: object, headers: dict[str, str] | None = None) -> None:
+            def reply(
+                self, status: int, obj: object, headers: dict[str, str] | None = None, trickle: float = 0.0
+            ) -> None:
                 raw = json.dumps(obj).encode()
                 self.send_response(status)
                 for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
-                self.wfile.write(raw)
+                try:
+                    for start in range(0, len(raw), 1 if trickle else len(raw) or 1):
+                        self.wfile.write(raw[start : start + (1 if trickle else len(raw))])
+                        self.wfile.flush()
+                        time.sleep(trickle)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up: what the test wants
+                    pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -302,6 +320,37 @@ class Scripted:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        (  # NaN vectors used to give a confident answer
+            Scripted(mangle=lambda data: [{**d, "embedding": [math.nan] * len(d["embedding"])} for d in data]),
+            "NaN, infinite or only zero values",
+        ),
+        (Scripted(mangle=lambda data: [{**d, "embedding": [0.0] * len(d["embedding"])} for d in data]), "only zero"),
+        (Scripted(padding=3_000_000), "answered more than 256 KB for 1 texts"),  # a flood is not read to its end
+        (Scripted(trickle=0.2), "came too slowly"),  # a byte at a time: NEWSBOT_EMBED_TIMEOUT still holds
+    ],
+)
+def test_a_misbehaving_endpoint_is_one_clear_error(server, message):
+    from index.errors import EmbedderError
+
+    with server as url:
+        embedder = remote(url, model="fake-e5", timeout=2)
+        with pytest.raises(EmbedderError, match=message):
+            embedder.embed_passages(SENTENCES[:1])
+        embedder.close()
+
+
+def test_the_api_tells_clients_the_embedder_is_down_without_its_address():
+    from bot.http.errors import _api_error
+    from index.errors import EmbedderError
+
+    error = _api_error(EmbedderError("The embedding endpoint http://10.20.30.40:8000/v1 did not answer (timed out)."))
+    assert (error.status, error.code) == (503, "embedder_unavailable") and error.headers == {"Retry-After": "10"}
+    assert "10.20.30.40" not in error.message and "http" not in error.message
 
 
 @pytest.mark.parametrize("retry_after", [None, "0"])  # backoff, or as long as the server asks

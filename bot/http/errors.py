@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.errors import (
     ArticleNotFoundError,
+    EmbedderError,
     IndexDamagedError,
     IndexLockedError,
     InvalidInputError,
@@ -54,8 +55,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NewsbotError)
     async def domain_error(request: Request, exc: NewsbotError) -> JSONResponse:
         error = _api_error(exc)
-        if error.status == 500:
-            logger.error("newsbot error on %s", request.url.path, exc_info=exc)
+        if error.status == 500 or isinstance(exc, EmbedderError):
+            logger.error("newsbot error on %s: %s", request.url.path, exc, exc_info=error.status == 500)
         return _error_response(error.status, error.code, error.message, error.headers)
 
     @app.exception_handler(Exception)
@@ -85,6 +86,13 @@ def _api_error(exc: NewsbotError) -> ApiError:
         )
     if isinstance(exc, VectorStoreError):
         return ApiError(503, "vector_store_unavailable", "The vector store does not answer; try again later.")
+    if isinstance(exc, EmbedderError):  # the message names the internal endpoint: for the log only
+        return ApiError(
+            503,
+            "embedder_unavailable",
+            "The embedding service does not answer; try again later.",
+            {"Retry-After": "10"},
+        )
     if isinstance(exc, IndexDamagedError):
         return ApiError(503, "index_damaged", str(exc))
     return ApiError(500, "internal_error", str(exc))
