@@ -485,3 +485,20 @@ def test_each_redirect_hop_is_checked(monkeypatch, hostile_server):
     (result,) = list(Loader().load([entry]))
     assert isinstance(result, Problem) and "private" in result.reason
     assert seen == [entry, f"{hostile_server}/metrics"]
+
+
+def test_short_fields_are_bounded_so_one_record_cannot_cost_minutes_of_embedding(tmp_path, loader):
+    """A 500,000-character title used to be embedded with every sentence (13 minutes, 696 MB)."""
+    records = [
+        {"id": "lang", "title": "Titel " * 100_000, "source": "Q" * 10_000, "text": "Der Text. Noch ein Satz."},
+        {"id": "url", "url": "https://example.org/" + "a" * 5000, "text": "Ein Text."},
+        {"id": "gut", "title": "Kurzer Titel", "text": "Ein Text."},
+    ]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    articles, problems = load(loader, tmp_path / "a.jsonl")
+    by_id = {a.id: a for a in articles}
+    assert set(by_id) == {"lang", "gut"} and by_id["gut"].title == "Kurzer Titel"
+    assert len(by_id["lang"].title) <= 500 and by_id["lang"].title.endswith("Titel…")
+    assert len(by_id["lang"].source or "") <= 200
+    [problem] = problems
+    assert problem.path.endswith("a.jsonl:2") and "'url' longer than 2048 characters" in problem.reason

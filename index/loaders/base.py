@@ -16,7 +16,11 @@ from index.split import normalized_hash, split_sentences
 logger = logging.getLogger(__name__)
 
 RECORD_FIELDS = ("id", "url", "title", "text", "published", "updated", "source", "section", "author")
-TITLE_MAX_CHARS = 200
+TITLE_MAX_CHARS = 200  # a title made from the text's first sentence
+# What a record's short fields may hold: every sentence's search text and the reader's input
+# carry the title, so a 500,000-character title would cost minutes of embedding per record.
+FIELD_MAX_CHARS = {"title": 500, "source": 200, "section": 200, "author": 300}
+URL_MAX_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,10 @@ def article_from_record(record: Any, origin: str, *, max_bytes: int, tz: str) ->
         if value is not None and not isinstance(value, str):
             value = str(value)
         fields[key] = value.strip() if value and value.strip() else None
+        if fields[key] and key in FIELD_MAX_CHARS:
+            fields[key] = shorten(fields[key], FIELD_MAX_CHARS[key])
+    if fields["url"] and len(fields["url"]) > URL_MAX_CHARS:  # a URL is an identity: never cut
+        raise ItemError(f"'url' longer than {URL_MAX_CHARS} characters")
     for key in ("published", "updated"):
         try:
             fields[key] = article_date(record.get(key), tz)
@@ -90,8 +98,15 @@ def stand(text: str, tz: str) -> Any:
 
 def title_from_text(text: str) -> str:
     first = split_sentences(text.split("\n", 1)[0][:400])
-    title = first[0] if first else text
-    return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return shorten(first[0] if first else text, TITLE_MAX_CHARS)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, cut at a word and marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    text = " ".join(text[: limit * 2].split())  # a title is one line
+    return text if len(text) <= limit else (text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]) + "…"
 
 
 def _jsonable(value: Any) -> Any:
