@@ -2,10 +2,19 @@
 
 A ``Conversation`` is what every front end keeps per chat, API conversation id or REPL
 session: the earlier queries, the last answer, the date filters, who owns it and when it
-was last used. Without a language model the rewrite is a heuristic: a question that looks
-like a follow-up gets the topic words of the previous query appended (at most
-``MAX_TOPIC_WORDS``, so a chain of follow-ups cannot grow the query). The question itself
-stays first and unchanged, so the rewrite keeps its language.
+was last used. Without a language model the rewrite is a heuristic: a follow-up keeps only
+what it lacks from the previous query.
+
+- "Und wann?", "Warum?", "Was sagte er dazu?": no topic of its own (or one it refers back to):
+  it gets the previous query's topic words appended.
+- "Und in der Eurozone?", "And in 2015?": a new place, time or party but no question of its
+  own: it gets the previous query's topic words except those the new ones replace (the words
+  after the same preposition, "in Österreich"; a year for a year).
+- "Und was sagte Medinski?": its own question and its own topic: it stands alone (the topic
+  words of the previous turn would only find the previous answer again).
+
+At most ``MAX_TOPIC_WORDS`` are borrowed, so a chain of follow-ups cannot grow the query. The
+question itself stays first and unchanged, so the rewrite keeps its language.
 """
 
 from __future__ import annotations
@@ -30,42 +39,89 @@ T = TypeVar("T")
 MAX_HISTORY = 6  # turns kept per conversation
 MAX_TOPIC_WORDS = 8  # words a follow-up borrows from the previous query
 FOLLOW_UP_START = re.compile(
-    r"^\s*(und|aber|auch|what about|how about|and|but|also|was ist mit|wie steht es mit)\b", re.IGNORECASE
+    r"^[\s¿¡]*(und|aber|auch|what about|how about|and|but|also|was ist mit|wie steht es mit|y|et|e|и|а|ve)\b",
+    re.IGNORECASE,
 )
 REFERRING = frozenset(
-    "er sie ihn ihm ihnen ihr ihre dort damals dabei dazu darüber davon he she him her his they them "
-    "their there it its this that those then".split()
+    "er sie ihn ihm ihnen ihr ihre sein seine seinen seinem seiner dort damals dabei dazu darüber davon "
+    "dafür dagegen deshalb he she him her his they them their there it its this that those then".split()
+)
+# Prepositions that introduce a slot a follow-up may fill anew ("Und in der Eurozone?"); the
+# forms of one preposition are one slot (in, im, ins).
+_SLOTS = {
+    form: slot
+    for slot, forms in {
+        "in": "in im ins", "an": "an am", "bei": "bei beim", "zu": "zu zum zur", "von": "von vom",
+        "für": "für", "aus": "aus", "nach": "nach", "gegen": "gegen", "mit": "mit", "über": "über",
+        "unter": "unter", "seit": "seit", "während": "während", "at": "at", "for": "for", "from": "from",
+        "to": "to", "with": "with", "on": "on", "against": "against", "about": "about", "by": "by",
+        "since": "since", "during": "during", "en": "en", "para": "para", "con": "con", "sobre": "sobre",
+        "dans": "dans", "pour": "pour", "avec": "avec", "sur": "sur",
+    }.items()
+    for form in forms.split()
+}  # fmt: skip
+_YEAR = re.compile(r"^(1[89]|2[01])\d\d$")
+_TIME = frozenset(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember montag "
+    "dienstag mittwoch donnerstag freitag samstag sonntag january february march may june july october "
+    "december monday tuesday wednesday thursday friday saturday sunday".split()
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _QUESTION_WORDS = frozenset(
     "wer wie was wo wann warum wieso weshalb welche welcher welches wieviel viele who what where when "
-    "why which how many much".split()
+    "why which how many much qué que cuál cuáles cuándo dónde quién quiénes cómo cuánto cuántos cuántas "
+    "quoi quel quelle quels quelles quand où qui comment combien pourquoi что кто где когда как сколько "
+    "почему какой какая какие".split()
 )
 
 
 def is_follow_up(question: str) -> bool:
     words = [w.casefold() for w in _WORD.findall(question)]
-    content = [w for w in words if w not in GERMAN and w not in ENGLISH and w not in _QUESTION_WORDS]
+    content = [w for w in words if w not in GERMAN and w not in ENGLISH and w not in _QUESTION_WORDS and len(w) > 2]
     return bool(FOLLOW_UP_START.match(question)) or len(content) <= 1 or any(w in REFERRING for w in words)
 
 
+def _topical(word: str) -> bool:
+    low = word.casefold()
+    return not (low in GERMAN or low in ENGLISH or low in GERMAN_STOPWORDS or low in _QUESTION_WORDS or len(word) < 3)
+
+
+def _replaced(question: list[str], previous: list[str]) -> set[str]:
+    """The previous query's words that the follow-up's own words replace: those after the same
+    preposition ("in Österreich" for "in der Eurozone"; a bare "Und Deutschland?" fills any),
+    and its times for a time (a place does not replace "im Mai")."""
+    times = [w for w in question if _YEAR.match(w) or w.casefold() in _TIME]
+    if times and not [w for w in question if _topical(w) and w not in times and w.casefold() not in _SLOTS]:
+        return {w for w in previous if _YEAR.match(w) or w.casefold() in _TIME}  # "Und im Juni?": only the time
+    slots = {_SLOTS[w.casefold()] for w in question if w.casefold() in _SLOTS} or set(_SLOTS.values())
+    timed = bool(times)
+    out: set[str] = set()
+    slot = None
+    for word in previous:
+        low = word.casefold()
+        is_time = bool(_YEAR.match(word)) or low in _TIME
+        if low in _SLOTS:
+            slot = _SLOTS[low]
+        elif (slot in slots and _topical(word) and not is_time) or (is_time and timed):
+            out.add(word)
+    return out
+
+
 def rewrite(question: str, history: Sequence[str]) -> str:
-    """The query to search for ``question`` given the previous queries of the conversation."""
+    """The query to search for ``question`` given the previous queries of the conversation
+    (see the module docstring)."""
     if not history or not is_follow_up(question):
         return question
-    asked = {w.casefold() for w in _WORD.findall(question)}
+    words = _WORD.findall(question)
+    folded = {w.casefold() for w in words}
+    own = [w for w in words if _topical(w) and w.casefold() not in REFERRING]
+    if own and folded & _QUESTION_WORDS and not folded & REFERRING:
+        return question  # its own question about its own topic
+    previous = _WORD.findall(history[-1])
+    replaced = _replaced(words, previous) if own else set()
     topic: list[str] = []
-    for word in _WORD.findall(history[-1]):
-        low = word.casefold()
-        if (
-            low in asked
-            or low in GERMAN
-            or low in ENGLISH
-            or low in GERMAN_STOPWORDS
-            or low in _QUESTION_WORDS
-            or len(word) < 3
-            or word in topic
-        ):
+    for word in previous:
+        if word.casefold() in folded or word in replaced or word in topic or not _topical(word):
             continue
         topic.append(word)
         if len(topic) == MAX_TOPIC_WORDS:

@@ -67,6 +67,7 @@ class QuestionGroup:
     count: int
     last_asked: str  # ISO 8601
     variants: list[str] = field(default_factory=list)  # other wordings in the group (a few)
+    searched_as: str | None = None  # a follow-up: what it was last rewritten to (the words searched for)
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,11 @@ class QuestionLog:
                 helpful=sum(e.rating is not None and e.rating.rating == "helpful" for e in entries),
                 wrong=len(wrong),
             ),
-            refused=group_questions(((e.question, e.asked_at) for e in entries if e.refused), self.zone)[:limit],
+            refused=group_questions(
+                ((e.question, e.asked_at) for e in entries if e.refused),
+                self.zone,
+                rewrites={e.question: e.query for e in entries if e.refused and e.query},  # the latest wins
+            )[:limit],
             wrong=[_marked_wrong(e, self.zone) for e in wrong[:limit]],
             asked=group_questions(((e.question, e.asked_at) for e in entries), self.zone)[:limit],
             topics=topics(e.question for e in entries)[:limit],
@@ -350,7 +355,9 @@ def _content(normalized: str) -> str:
     return " ".join(words) or normalized
 
 
-def group_questions(asked: Iterable[tuple[str, datetime]], zone: ZoneInfo | None = None) -> list[QuestionGroup]:
+def group_questions(
+    asked: Iterable[tuple[str, datetime]], zone: ZoneInfo | None = None, rewrites: dict[str, str] | None = None
+) -> list[QuestionGroup]:
     """Group questions by similar wording, most asked first.
 
     Equal after ``normalize`` is one wording; wordings whose topic words have a rapidfuzz
@@ -392,6 +399,7 @@ def group_questions(asked: Iterable[tuple[str, datetime]], zone: ZoneInfo | None
             count=g["count"],
             last_asked=(g["last"].astimezone(zone) if zone else g["last"]).isoformat(timespec="seconds"),
             variants=g["variants"],
+            searched_as=(rewrites or {}).get(g["question"]),
         )
         for g in groups
     ]

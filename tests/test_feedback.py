@@ -391,6 +391,7 @@ def test_cli_ask_and_repl_are_logged_reported_and_exported_for_eval(tmp_path):
 
     text = invoke_cli("report").stdout
     assert "3 questions: 1 answered, 2 refused" in text and "Refused most often:" in text
+    assert "searched as" not in text  # no follow-up was refused
     assert "2x  " in text and "Einhörner" in text
     rows = list(csv.DictReader(io.StringIO(invoke_cli("report", "--csv").stdout)))
     assert {r["section"] for r in rows} >= {"refused", "asked", "topic", "daily"}
@@ -421,6 +422,19 @@ def test_cli_ask_and_repl_are_logged_reported_and_exported_for_eval(tmp_path):
     metrics = json.loads(result.stdout)
     assert metrics["n"] == 1 and metrics["recall1"] == 1.0 and metrics["answer_top1"] == 1.0
     assert (data / FILE_NAME).exists()
+
+
+def test_a_refused_follow_up_is_reported_with_the_question_it_was_searched_as(tmp_path):
+    """An editor reading "Und dort?" among the refusals needs what newsbot searched for."""
+    assert invoke_cli("ingest", str(ROOT / "corpus")).returncode == 0
+    repl = invoke_cli("repl", input="Wo liegt Atlantis?\nUnd wann ist es dort versunken?\n:quit\n")
+    assert repl.returncode == 0, repl.stderr
+    report = json.loads(invoke_cli("report", "--json").stdout)
+    searched = {g["question"]: g["searched_as"] for g in report["refused"]}
+    follow_up = "Und wann ist es dort versunken?"
+    assert searched == {follow_up: f"{follow_up} liegt Atlantis", "Wo liegt Atlantis?": None}
+    text = invoke_cli("report").stdout
+    assert f"{follow_up}  (searched as: {follow_up} liegt Atlantis)" in text
 
 
 def test_the_text_report_sends_no_terminal_escape_sequences(tmp_path):

@@ -100,7 +100,8 @@ def _text(r: Report) -> None:
             _echo(f"\n{title}:")
         for g in groups:
             variants = f"  (also: {'; '.join(g.variants)})" if g.variants else ""
-            _echo(f"  {g.count:>4}x  {g.question}{variants}")
+            searched = f"  (searched as: {g.searched_as})" if g.searched_as else ""
+            _echo(f"  {g.count:>4}x  {g.question}{variants}{searched}")
     if r.wrong:
         _echo("\nMarked wrong:")
     for w in r.wrong:
