@@ -691,6 +691,40 @@ def test_folder_file_created_rewritten_and_deleted(watch_settings, qa, tmp_path)
     assert not runner.is_alive()
 
 
+def test_an_edited_sources_file_is_followed_without_a_restart(watch_settings, qa, newsroom, tmp_path, caplog):
+    """Added sources are polled at once, dropped ones no longer; a broken edit changes nothing."""
+    from bot.sources import load_sources
+
+    ferry, bridge = f"{newsroom.url}/faehre.html", f"{newsroom.url}/bruecke.html"
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    newsroom.put("/bruecke.html", article_page(bridge, "Brücke wird gesprengt", *BRIDGE))
+    newsroom.put("/feed.xml", rss({"title": "Schneller nach Helgoland", "link": ferry, "teaser": "Neue Fähre."}))
+    newsroom.put("/feed2.xml", rss({"title": "Brücke wird gesprengt", "link": bridge, "teaser": "Sprengung."}))
+    listing = tmp_path / "sources.yaml"
+    listing.write_text(f"- {{name: eins, kind: feed, url: '{newsroom.url}/feed.xml', interval: 1h}}\n")
+    watcher = Watcher.build(watch_settings, qa.admin, load_sources(listing), sources_file=listing)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    runner = threading.Thread(target=loop.run_until_complete, args=(watcher.run(stop),), daemon=True)
+    runner.start()
+    try:
+        wait_for(lambda: indexed(qa) == {ferry}, what="the first source's first poll")
+        listing.write_text("- {name: [kaputt\n")  # an editor saving half a file
+        wait_for(lambda: "cannot be used" in caplog.text, what="the broken edit is logged")
+        assert set(watcher.sources) == {"eins"}
+        listing.write_text(f"- {{name: zwei, kind: feed, url: '{newsroom.url}/feed2.xml', interval: 1h}}\n")
+        wait_for(lambda: bridge in indexed(qa), what="the added source is polled")
+        assert set(watcher.sources) == {"zwei"} and [s["name"] for s in watcher.status()] == ["zwei"]
+        polls = len(newsroom.requests("/feed.xml"))
+        watcher.wake("eins")  # a dropped source: nothing to wake
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        runner.join(timeout=60)
+        loop.close()
+    assert not runner.is_alive()
+    assert len(newsroom.requests("/feed.xml")) == polls  # the dropped source was not polled again
+
+
 def test_folder_file_still_being_written_is_read_once_it_settled(watch_settings, qa, tmp_path, clock):
     export = tmp_path / "export"
     export.mkdir()

@@ -83,7 +83,7 @@ def watch(ctx: click.Context, once: bool, as_json: bool) -> None:
     if ctx.obj["verbose"] == 0:
         logging.getLogger("bot.sources").setLevel(logging.INFO)  # what each poll changed
     with NewsAdmin.open(settings, write=False) as admin:
-        watcher = Watcher.build(settings, admin, listed)
+        watcher = Watcher.build(settings, admin, listed, sources_file=settings.sources_file)
         try:
             if once:
                 results = watcher.run_once(every=True)

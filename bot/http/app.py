@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
                     lock=app.state.write_lock,
                     loop=asyncio.get_running_loop(),
                     metrics=SourceMetrics(app.state.metrics.registry),
+                    sources_file=settings.sources_file,
                 )
                 stack.callback(watcher.close)
                 app.state.watcher = watcher

@@ -34,7 +34,7 @@ from bot.admin import IngestReport, NewsAdmin
 from bot.errors import IndexLockedError, NewsbotError
 from bot.settings import Settings
 from bot.sources.base import Context, Fetcher, Plan, SourceError
-from bot.sources.config import FeedSource, FolderSource, SitemapSource
+from bot.sources.config import FeedSource, FolderSource, SitemapSource, load_sources
 from bot.sources.feeds import poll_feed
 from bot.sources.folders import poll_folder
 from bot.sources.metrics import SourceMetrics
@@ -47,6 +47,7 @@ from index.models import Article
 logger = logging.getLogger("bot.sources")
 
 AnySource = FeedSource | SitemapSource | FolderSource
+RELOAD_CHECK = 5.0  # seconds between looks at the sources file (a stat) while the watcher waits
 FAILING_AFTER = 5  # consecutive failures after which /readyz and `newsbot sources` list a source as failing
 LOCK_RETRY = 5.0  # seconds until a poll that found the index locked by another writer is tried again
 _POLLERS: dict[str, Callable[[Context, Any, SourceState], Plan]] = {
@@ -134,8 +135,11 @@ class Watcher:
         rng: random.Random | None = None,
         metrics: SourceMetrics | None = None,
         max_backoff: float = 3600.0,
+        sources_file: Path | None = None,
     ) -> None:
         self.sources = {s.name: s for s in sources}
+        self.sources_file = sources_file  # re-read when it changes (``reload``)
+        self._file_signature = _signature(sources_file)
         self.writer = writer
         self.store = store
         self.loader = loader
@@ -164,8 +168,10 @@ class Watcher:
         loop: asyncio.AbstractEventLoop | None = None,
         metrics: SourceMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        sources_file: Path | None = None,
     ) -> Watcher:
-        """A watcher over ``admin``'s index with this installation's limits."""
+        """A watcher over ``admin``'s index with this installation's limits; given the
+        ``sources_file`` the sources came from, it follows that file's edits."""
         return cls(
             sources,
             Writer(admin, lock=lock, loop=loop),
@@ -175,10 +181,50 @@ class Watcher:
             clock=clock,
             metrics=metrics,
             max_backoff=settings.watch_max_backoff,
+            sources_file=sources_file,
         )
 
     def close(self) -> None:
         self.store.close()
+
+    def reload(self) -> bool:
+        """Follow an edited ``sources_file``: new sources are polled at once (with their stored
+        state, if they were followed before), dropped ones are no longer polled, changed ones
+        take effect at their next poll. A file that does not parse changes nothing and is
+        logged; the watcher goes on with the sources it has. True when the sources changed."""
+        signature = _signature(self.sources_file)
+        if self.sources_file is None or signature == self._file_signature:
+            return False
+        self._file_signature = signature
+        try:
+            listed = {s.name: s for s in load_sources(self.sources_file)}
+        except NewsbotError as exc:
+            logger.error(
+                "%s changed but cannot be used (%s); still following the sources read before", self.sources_file, exc
+            )
+            return False
+        if listed == self.sources:
+            return False
+        added, dropped = sorted(set(listed) - set(self.sources)), sorted(set(self.sources) - set(listed))
+        changed = sorted(n for n in set(listed) & set(self.sources) if listed[n] != self.sources[n])
+        states = {name: self.store.load(name) for name in added}
+        with self._busy_lock:  # polls in flight save their states under it
+            for name in dropped:
+                self.states.pop(name, None)
+            for name, state in states.items():
+                state.next_poll = 0.0
+                self.states[name] = state
+                self.metrics.consecutive_failures.labels(name).set(state.failures)
+            self.sources = listed
+        logger.warning(
+            "%s changed: %d sources (added: %s; dropped: %s; changed: %s)",
+            self.sources_file,
+            len(listed),
+            ", ".join(added) or "none",
+            ", ".join(dropped) or "none",
+            ", ".join(changed) or "none",
+        )
+        return True
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -204,6 +250,8 @@ class Watcher:
         """Poll ``name`` as soon as possible (a folder event); call from the event loop. A source
         being polled is polled again once that poll ends: the poll may have missed the change."""
         with self._busy_lock:
+            if name not in self.states:  # dropped from the sources file
+                return
             self.states[name].next_poll = 0.0
             if name in self._busy:
                 self._woken.add(name)
@@ -322,7 +370,8 @@ class Watcher:
             if name in self._woken:
                 self._woken.discard(name)
                 state.next_poll = now
-            self.states[name] = state
+            if name in self.sources:  # not dropped from the sources file meanwhile
+                self.states[name] = state
 
     def _measure(self, source: AnySource, result: PollResult, plan: Plan, committed: float) -> None:
         m = self.metrics
@@ -359,16 +408,14 @@ class Watcher:
         self._wake = asyncio.Event()
         self.stopping.clear()
         pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, len(self.sources)), thread_name_prefix="newsbot-poll"
+            max_workers=max(4, len(self.sources)), thread_name_prefix="newsbot-poll"
         )
-        folders = [
-            asyncio.create_task(self._watch_folder(s, stop))
-            for s in self.sources.values()
-            if isinstance(s, FolderSource)
-        ]
+        folders: dict[str, tuple[FolderSource, asyncio.Task[None]]] = {}
         running: dict[str, asyncio.Future[PollResult]] = {}
         try:
             while not stop.is_set():
+                self.reload()
+                self._follow_folders(folders, stop)
                 for name in [n for n, f in running.items() if f.done()]:
                     running.pop(name)
                 now = self.clock()
@@ -376,7 +423,8 @@ class Watcher:
                     if source.name not in running:
                         running[source.name] = loop.run_in_executor(pool, self.poll_now, source.name)
                 idle = [self.states[n].next_poll for n in self.sources if n not in running]
-                timeout = min([max(0.0, t - self.clock()) for t in idle] + [60.0])
+                longest = RELOAD_CHECK if self.sources_file is not None else 60.0
+                timeout = min([max(0.0, t - self.clock()) for t in idle] + [longest])
                 waiters: list[asyncio.Future[Any]] = [
                     asyncio.ensure_future(self._wake.wait()),
                     asyncio.ensure_future(stop.wait()),
@@ -387,9 +435,10 @@ class Watcher:
                 self._wake.clear()
         finally:
             self.stopping.set()  # polls in progress stop between pages
-            for task in folders:
+            tasks = [task for _, task in folders.values()]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*folders, *running.values(), return_exceptions=True)
+            await asyncio.gather(*tasks, *running.values(), return_exceptions=True)
             pool.shutdown(wait=False)
             self._wake = None
 
@@ -403,6 +452,16 @@ class Watcher:
         finally:
             stop.set()
             await task
+
+    def _follow_folders(self, folders: dict[str, tuple[FolderSource, asyncio.Task[None]]], stop: asyncio.Event) -> None:
+        """One file-event task per folder source, as the sources are now (after a reload too)."""
+        for name, (folder, task) in list(folders.items()):
+            if self.sources.get(name) != folder:
+                task.cancel()
+                del folders[name]
+        for source in self.sources.values():
+            if isinstance(source, FolderSource) and source.name not in folders:
+                folders[source.name] = (source, asyncio.create_task(self._watch_folder(source, stop)))
 
     async def _watch_folder(self, source: FolderSource, stop: asyncio.Event) -> None:
         """Wake the folder's poll on file events; without events its rescans every ``interval`` remain."""
@@ -427,3 +486,14 @@ class Watcher:
                 exc,
                 source.interval,
             )
+
+
+def _signature(path: Path | None) -> tuple[int, int] | None:
+    """What tells a changed file (modification time and size), None when there is none."""
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
