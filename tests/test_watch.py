@@ -267,9 +267,11 @@ def test_new_item_answerable_after_next_poll_and_a_correction_changes_the_answer
     assert "achtzig Minuten" in said and "siebzig" not in said
 
 
-def test_pages_without_a_site_name_are_credited_to_the_feed_or_the_source(watch_settings, qa, newsroom, clock):
-    """Not to "127.0.0.1:PORT": the feed's title, or the source's name in sources.yaml; also after
-    a re-check of the page. A page that names its site keeps its own name."""
+def test_pages_without_a_site_name_are_credited_to_the_feed(watch_settings, qa, newsroom, clock):
+    """Not to "127.0.0.1:PORT": the feed's title (the source's name in sources.yaml for a feed
+    without one), also after a re-check of the page. A page that names its site keeps its own
+    name; a sitemap's pages (a sitemap has no title, and two sitemaps may list one page) keep
+    their host."""
     ferry, bridge = f"{newsroom.url}/faehre.html", f"{newsroom.url}/bruecke.html"
     newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
     named = article_page(bridge, "Brücke wird gesprengt", *BRIDGE)
@@ -296,7 +298,33 @@ def test_pages_without_a_site_name_are_credited_to_the_feed_or_the_source(watch_
     assert all(r.ok for r in watcher.run_once())
     assert "achtzig Minuten" in qa.article(ferry)["text"]  # the correction was read ...
     assert qa.article(ferry)["source"] == "Testschau"  # ... and still credited to the feed
-    assert qa.article(bridge)["source"] == "hafenblatt"  # the source's name in sources.yaml
+    assert qa.article(bridge)["source"] == newsroom.url.split("://", 1)[1]
+
+
+def test_ingest_of_a_feed_url_reads_a_teasers_page_as_the_watcher_does(newsroom):
+    """`newsbot ingest FEED_URL` used to store the feed's three-line teasers: now the pages, as
+    `newsbot watch` stores them (same text, same credit); an item whose page fails keeps its teaser."""
+    ferry, bridge = f"{newsroom.url}/faehre.html", f"{newsroom.url}/bruecke.html"
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    newsroom.put("/bruecke.html", "", status=500)
+    newsroom.put(
+        "/feed.xml",
+        rss(
+            {"title": "Schneller nach Helgoland", "link": ferry, "teaser": "Neue Fähre nach Helgoland."},
+            {"title": "Brücke wird gesprengt", "link": bridge, "teaser": BRIDGE[0]},
+        ),
+    )
+    env = {"NEWSBOT_FETCH_ALLOW_PRIVATE": "true"}
+    result = invoke_cli("ingest", f"{newsroom.url}/feed.xml", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["added"] == 2 and not report["failed"]
+    [warning] = report["warnings"]
+    assert warning["path"].endswith(bridge) and "its page gave no article" in warning["reason"]
+    with NewsQA(Settings()) as qa:
+        assert qa.article(ferry)["text"].count("\n") >= 3 and "siebzig Minuten" in qa.article(ferry)["text"]
+        assert qa.article(ferry)["source"] == "Testschau"
+        assert qa.article(bridge)["text"] == BRIDGE[0]  # the teaser, until its page answers
 
 
 def test_unchanged_feed_costs_one_304_and_no_ingest(watch_settings, qa, newsroom, clock):

@@ -4,13 +4,11 @@ take-down rule (404 and 410 mean gone; any other failure means "try again")."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -18,6 +16,7 @@ from bot.settings import Settings
 from bot.sources.state import Item, SourceState
 from index.fetch import Fetched, FetchError, fetch
 from index.loaders import Loader, LoadResult, Problem
+from index.loaders.feeds import with_feed_item
 from index.models import Article
 
 logger = logging.getLogger("bot.sources")
@@ -150,7 +149,7 @@ def fetch_page(
         return
     plan.fetched += 1
     item.etag, item.last_modified = validators(response)
-    results = [_with_fallback(r, fallback, item.credit) for r in ctx.loader.load_fetched(response, item.url)]
+    results = [with_feed_item(r, fallback, item.credit) for r in ctx.loader.load_fetched(response, item.url)]
     articles = plan.ingest(results)
     item.gone = False
     if not articles and any(isinstance(r, Problem) and r.fatal for r in results):
@@ -170,26 +169,3 @@ def fetch_page(
     item.article_ids, item.pending, item.teaser = ids, False, False
     if fresh and articles and articles[0].published:
         plan.fresh.append((articles[0].id, articles[0].published.timestamp()))
-
-
-def _with_fallback(result: LoadResult, fallback: Article | None, credit: str | None) -> LoadResult:
-    """A page without dates keeps the ones its feed item had; a page that names no publisher (its
-    source is only its host) is credited to ``credit``."""
-    if not isinstance(result, Article):
-        return result
-    if credit and (not result.source or _is_host(result.source, result.url)):
-        result = dataclasses.replace(result, source=credit)
-    if fallback is None:
-        return result
-    return dataclasses.replace(
-        result,
-        published=result.published or fallback.published,
-        updated=result.updated or fallback.updated,
-    )
-
-
-def _is_host(source: str, url: str | None) -> bool:
-    """Whether ``source`` is only the host of ``url`` (what a page without a site name gets)."""
-    parts = urlsplit(url or "")
-    host = (parts.hostname or "").removeprefix("www.")
-    return bool(host) and source.casefold().removeprefix("www.") in {host, parts.netloc.casefold().removeprefix("www.")}

@@ -113,7 +113,7 @@ def poll_sitemap(ctx: Context, source: SitemapSource, state: SourceState) -> Pla
             item.fingerprint = entry.lastmod or ""
             handled.add(entry.loc)
             if budget.take():
-                fetch_page(ctx, plan, item, fresh=known is None and measured, window=source.recheck, credit=source.name)
+                fetch_page(ctx, plan, item, fresh=known is None and measured, window=source.recheck)
             else:
                 item.pending = True
     dropped = [i for i in new.items.values() if not i.listed and not i.gone and i.article_ids]

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from index.loaders.base import LoadResult, Problem, guard
 from index.loaders.documents import html_to_text
+from index.models import Article
 
 if TYPE_CHECKING:
     from index.loaders.loader import Loader
 
 logger = logging.getLogger(__name__)
+
+# An item with less text than this is a teaser: its page holds the article (``newsbot watch``
+# sources: ``teaser_chars``). ``ingest URL`` fetches at most ``MAX_ITEM_PAGES`` pages per feed.
+TEASER_CHARS = 1000
+MAX_ITEM_PAGES = 200
 
 
 @dataclass(frozen=True)
@@ -88,3 +96,29 @@ def _record(entry: Any, source: str | None) -> dict[str, Any]:
         "section": (entry.get("tags") or [{}])[0].get("term"),
         "author": entry.get("author"),
     }
+
+
+def is_teaser(fields: dict[str, Any], teaser_chars: int = TEASER_CHARS) -> bool:
+    """A feed item whose page is the article: it links one and has less text than ``teaser_chars``."""
+    return bool(fields.get("url")) and len(str(fields.get("text") or "").strip()) < teaser_chars
+
+
+def with_feed_item(page: LoadResult, item: Article | None, credit: str | None) -> LoadResult:
+    """A page's article completed from its feed item: the item's dates where the page has none;
+    ``credit`` (the feed's title, a source's name) where the page names no publisher (its source
+    is only its host). Every path that fetches an item's page (``ingest URL``, ``newsbot watch``)
+    uses this, so they store the same article."""
+    if not isinstance(page, Article):
+        return page
+    if credit and (not page.source or _is_host(page.source, page.url)):
+        page = dataclasses.replace(page, source=credit)
+    if item is None:
+        return page
+    return dataclasses.replace(page, published=page.published or item.published, updated=page.updated or item.updated)
+
+
+def _is_host(source: str, url: str | None) -> bool:
+    """Whether ``source`` is only the host of ``url`` (what a page without a site name gets)."""
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").removeprefix("www.")
+    return bool(host) and source.casefold().removeprefix("www.") in {host, parts.netloc.casefold().removeprefix("www.")}

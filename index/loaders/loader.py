@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 from index.loaders import documents, records
 from index.loaders.base import ItemError, LoadResult, Problem, article_from_record, guard
 from index.loaders.documents import no_alias_loader
-from index.loaders.feeds import is_feed, load_feed
+from index.loaders.feeds import MAX_ITEM_PAGES, feed_records, is_feed, is_teaser, load_feed, with_feed_item
 from index.loaders.formats import KNOWN_EXT, SIDECAR_SUFFIX, Format, by_extension, recognize
 from index.models import Article
 
@@ -105,19 +105,59 @@ class Loader:
         yield from form.load(self, text, origin, sidecar)
 
     def load_url(self, url: str) -> Iterator[LoadResult]:
-        """Fetch a feed or an article page over HTTP(S) (limits: ``index/fetch.py``)."""
+        """Fetch a feed or an article page over HTTP(S) (limits: ``index/fetch.py``); a feed's
+        teaser items come with their pages' articles."""
+        response = self._fetch(url)
+        if isinstance(response, Problem):
+            yield response
+        elif is_feed(response.content, response.content_type):
+            yield from self._feed_with_pages(response.content, url)
+        else:
+            yield from self.load_fetched(response, url)
+
+    def _fetch(self, url: str) -> Fetched | Problem:
         import httpx
 
         from index.fetch import FetchError, fetch
 
         try:
-            response = fetch(
+            return fetch(
                 url, timeout=self.fetch_timeout, max_bytes=self.max_fetch_bytes, allow_private=self.allow_private_urls
             )
         except (httpx.HTTPError, FetchError) as exc:
-            yield Problem(url, f"could not fetch: {exc}")
-            return
-        yield from self.load_fetched(response, url)
+            return Problem(url, f"could not fetch: {exc}")
+
+    def _feed_with_pages(self, raw: bytes, origin: str) -> Iterator[LoadResult]:
+        """A feed's items, as ``newsbot watch`` reads them: a teaser's page is fetched for the
+        article (the full text, not the feed's few lines; at most ``MAX_ITEM_PAGES`` per feed);
+        the item's own text where its page gives no article."""
+        pages = 0
+        for record in feed_records(raw, origin):
+            if isinstance(record, Problem):
+                yield record
+                continue
+            item = guard(record.origin, lambda r=record: self.article_from_record(r.fields, r.origin))
+            if not is_teaser(record.fields) or pages >= MAX_ITEM_PAGES:
+                yield item
+                continue
+            pages += 1
+            page = self._fetch(str(record.fields["url"]))
+            found = [page] if isinstance(page, Problem) else list(self.load_fetched(page, str(record.fields["url"])))
+            fallback = item if isinstance(item, Article) else None
+            articles = [
+                with_feed_item(r, fallback, record.fields.get("source")) for r in found if isinstance(r, Article)
+            ]
+            if articles:
+                yield from articles
+                continue
+            why = "; ".join(r.reason for r in found if isinstance(r, Problem)) or "no article in it"
+            if fallback is None:
+                yield Problem(record.origin, f"no text in the feed, and its page gave none ({why})")
+            else:
+                yield Problem(
+                    record.origin, f"its page gave no article ({why}); the feed's teaser is used", fatal=False
+                )
+                yield fallback
 
     def load_fetched(self, response: Fetched, origin: str) -> Iterator[LoadResult]:
         """What a fetched URL holds: a feed's items, or the article of a page (``newsbot watch``
