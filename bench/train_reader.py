@@ -14,11 +14,18 @@ questions of articles no training question is about) are printed as it goes:
 
 - ``top1``: the answering sentence scores highest among its question's candidates;
 - ``auc``: the best candidate's score separates answerable from unanswerable questions.
+
+The loss is binary cross-entropy per pair (the log-odds that decide refusal) plus, with
+``--listwise`` > 0, the cross-entropy of the answering sentence among its question's candidates
+(what puts it first); batches are then whole questions. ``--init DIR`` starts from a trained
+reader (e.g. the shipped one, to train more of its layers); ``--bf16`` runs the matrix products in
+bfloat16 (fast on CPUs with AVX512-BF16 or AMX; master weights stay float32).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -71,6 +78,35 @@ def batches(lengths: list[int], size: int, rng: random.Random | None) -> list[li
     return out
 
 
+def group_batches(groups: list[list[int]], lengths: list[int], size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of whole questions (about ``size`` pairs each), of similar length, shuffled."""
+    order = sorted(range(len(groups)), key=lambda g: max(lengths[i] for i in groups[g]))
+    window = 200
+    for w in range(0, len(order), window):
+        part = order[w : w + window]
+        rng.shuffle(part)
+        order[w : w + window] = sorted(part, key=lambda g: max(lengths[i] for i in groups[g]))
+    out: list[list[int]] = [[]]
+    for g in order:
+        if len(out[-1]) + len(groups[g]) > size and out[-1]:
+            out.append([])
+        out[-1].extend(groups[g])
+    rng.shuffle(out)
+    return out
+
+
+def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    """Mean over answerable questions of -log softmax(answering sentences) among its candidates."""
+    losses = []
+    for g in torch.unique(group_ids):
+        member = group_ids == g
+        if labels[member].sum() == 0:
+            continue
+        scores = logits[member]
+        losses.append(torch.logsumexp(scores, 0) - torch.logsumexp(scores[labels[member] > 0], 0))
+    return torch.stack(losses).mean() if losses else logits.sum() * 0
+
+
 def pad(rows: list[np.ndarray], pad_id: int) -> tuple[np.ndarray, torch.Tensor]:
     width = max(len(r) for r in rows)
     ids = np.full((len(rows), width), pad_id, dtype=np.int64)
@@ -85,8 +121,8 @@ class StateCache:
     """The frozen layers' output for every pair, float16, in one file with row offsets; built in
     chunks that survive an interruption."""
 
-    def __init__(self, path: Path, lengths: list[int], hidden: int) -> None:
-        self.path, self.hidden = path, hidden
+    def __init__(self, path: Path, lengths: list[int], hidden: int, bf16: bool = False) -> None:
+        self.path, self.hidden, self.bf16 = path, hidden, bf16
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         self.done_path = path.with_suffix(".done")
         mode = "r+" if path.exists() else "w+"
@@ -102,7 +138,7 @@ class StateCache:
             for batch in batches([len(rows[i]) for i in index], 64, None):
                 chosen = [index[b] for b in batch]
                 ids, mask = pad([rows[i] for i in chosen], pad_id)
-                with torch.inference_mode():
+                with torch.inference_mode(), precision(self.bf16):
                     x = encoder(ids, mask, 0, frozen).to(torch.float16).numpy()
                 for j, i in enumerate(chosen):
                     self.states[self.offsets[i] : self.offsets[i + 1]] = x[j, : len(rows[i])]
@@ -123,14 +159,18 @@ class StateCache:
         return x, mask
 
 
-def scores(encoder: Any, head: ReaderHead, cache: StateCache, frozen: int, n: int) -> np.ndarray:
+def precision(bf16: bool) -> Any:
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
+def scores(encoder: Any, head: ReaderHead, cache: StateCache, frozen: int, n: int, bf16: bool) -> np.ndarray:
     out = np.zeros(n, dtype=np.float32)
     head.eval()
     lengths = [int(cache.offsets[i + 1] - cache.offsets[i]) for i in range(n)]
-    with torch.inference_mode():
+    with torch.inference_mode(), precision(bf16):
         for batch in batches(lengths, 64, None):
             x, mask = cache.batch(batch)
-            out[batch] = head(encoder(None, mask, frozen, None, x), mask).numpy()
+            out[batch] = head(encoder(None, mask, frozen, None, x), mask).float().numpy()
     return out
 
 
@@ -165,6 +205,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--write", action="store_true", help=f"ship the trained reader in {READER_DIR}")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--listwise", type=float, default=0.0, help="weight of the per-question softmax loss")
+    parser.add_argument("--init", type=Path, help="start from this trained reader (a directory like bot/data/reader)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 matrix products (CPUs with AVX512-BF16/AMX)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
@@ -178,15 +221,27 @@ def main() -> None:
     pad_id = e5.special["pad"]
     data: dict[str, tuple[list[dict[str, Any]], StateCache]] = {}
     for part in ("train", "dev"):
-        pairs = load_pairs(CACHE / f"pairs.{part}.jsonl")
+        source = CACHE / f"pairs.{part}.jsonl"
+        pairs = load_pairs(source)
         rows = encode(tokenizer, pairs, args.max_length)
-        name = f"states-{part}-f{frozen}-m{args.max_length}-n{len(pairs)}.npy"
-        cache = StateCache(CACHE / name, [len(r) for r in rows], e5.config["hidden_size"])
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]  # other pairs, other states
+        name = f"states-{part}-f{frozen}-m{args.max_length}-{digest}{'-bf16' if args.bf16 else ''}.npy"
+        cache = StateCache(CACHE / name, [len(r) for r in rows], e5.config["hidden_size"], args.bf16)
         cache.build(encoder, rows, frozen, pad_id, part)
         data[part] = (pairs, cache)
     train_pairs, train_cache = data["train"]
     dev_pairs, dev_cache = data["dev"]
 
+    if args.init:
+        from safetensors.torch import load_file
+
+        weights = load_file(str(args.init / "reader.safetensors"))
+        encoder.load_state_dict(
+            {k.removeprefix("encoder."): v.float() for k, v in weights.items() if k.startswith("encoder.")},
+            strict=False,
+        )
+        head.load_state_dict({k.removeprefix("head."): v.float() for k, v in weights.items() if k.startswith("head.")})
+        print(f"initialized from {args.init}", file=sys.stderr)
     for p in encoder.parameters():
         p.requires_grad = False
     upper = [p for layer in encoder.layers[frozen:] for p in layer.parameters()]
@@ -196,13 +251,25 @@ def main() -> None:
         [{"params": upper, "lr": args.lr}, {"params": head.parameters(), "lr": args.lr * 10}], weight_decay=0.01
     )
     lengths = [int(train_cache.offsets[i + 1] - train_cache.offsets[i]) for i in range(len(train_pairs))]
-    per_epoch = math.ceil(len(train_pairs) / args.batch)
+    question_groups: dict[str, list[int]] = {}
+    for i, p in enumerate(train_pairs):
+        question_groups.setdefault(p["group"], []).append(i)
+    groups = list(question_groups.values())
+    group_of = torch.tensor([0] * len(train_pairs))
+    for g, members in enumerate(groups):
+        group_of[members] = g
+    make_batches = (
+        (lambda epoch: group_batches(groups, lengths, args.batch, random.Random(SEED + epoch)))
+        if args.listwise
+        else (lambda epoch: batches(lengths, args.batch, random.Random(SEED + epoch)))
+    )
+    per_epoch = len(make_batches(0))
     total_steps = int(per_epoch * args.epochs)
     warmup = max(total_steps // 20, 1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / (total_steps - warmup)))
     )
-    checkpoint = CACHE / f"checkpoint-f{frozen}-l{args.layers}.pt"
+    checkpoint = CACHE / f"checkpoint-f{frozen}-l{args.layers}{'-lw' if args.listwise else ''}.pt"
     step = 0
     if checkpoint.exists() and not args.fresh:
         state = torch.load(checkpoint, weights_only=False)
@@ -223,13 +290,16 @@ def main() -> None:
     while step < total_steps:
         epoch = step // per_epoch
         if epoch != epoch_of_batches:  # the same order for an epoch, resumed or not
-            epoch_batches = batches(lengths, args.batch, random.Random(SEED + epoch))
+            epoch_batches = make_batches(epoch)
             epoch_of_batches = epoch
         batch = epoch_batches[step % per_epoch]
         head.train()
         x, mask = train_cache.batch(batch)
-        logits = head(encoder(None, mask, frozen, None, x), mask)
+        with precision(args.bf16):
+            logits = head(encoder(None, mask, frozen, None, x), mask).float()
         loss = loss_fn(logits, labels[batch])
+        if args.listwise:
+            loss = loss + args.listwise * listwise_loss(logits, labels[batch], group_of[batch])
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(upper + list(head.parameters()), 1.0)
@@ -256,7 +326,7 @@ def main() -> None:
             )
             checkpoint.with_suffix(".tmp").replace(checkpoint)
         if step % args.eval_every == 0 or step == total_steps:
-            metrics = dev_metrics(dev_pairs, scores(encoder, head, dev_cache, frozen, len(dev_pairs)))
+            metrics = dev_metrics(dev_pairs, scores(encoder, head, dev_cache, frozen, len(dev_pairs), args.bf16))
             print(f"\nstep {step}: dev {json.dumps(metrics)}", file=sys.stderr)
     if args.write:
         path = save_reader(encoder, head, e5, args.layers, frozen, args.max_length, READER_DIR)

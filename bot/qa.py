@@ -81,7 +81,7 @@ class NewsQA:
         # processes wait for the data dir's file lock up to ``lock_timeout``, then fail.
         self.admin = NewsAdmin(settings, self.index)
         self.model = default_model()
-        self.reader: Reader | None = load_reader(settings.reader, settings.reader_threshold)
+        self.reader: Reader | None = load_reader(settings.reader, settings.reader_threshold, settings.reader_precision)
         self._background: Background | None = None
 
     def close(self) -> None:

@@ -155,3 +155,30 @@ def test_a_missing_or_damaged_reader_is_an_error_at_start(tmp_path, index_settin
     assert card["layers"] > card["frozen"] >= 1
     with pytest.raises(ConfigError, match="no such directory"):
         NewsQA(index_settings.model_copy(update={"reader": str(tmp_path / "nowhere")}), embedder=e5)
+
+
+def test_bfloat16_arithmetic_gives_the_float32_log_odds():
+    """NEWSBOT_READER_PRECISION: bfloat16 (auto where the CPU computes it natively) is faster and
+    must not change answers: the same ranking and log-odds within a small margin."""
+    from bot.reader.reader import native_bfloat16
+    from bot.settings import Settings
+
+    pairs = [
+        (
+            "Wer hat in Belarus verhandelt?",
+            "Der russische Verhandlungsführer Wladimir Medinski sagte, die Erwartungen seien nicht erfüllt worden.",
+        ),
+        ("Wer hat in Belarus verhandelt?", "Die Gefechte in mehreren Landesteilen dauern an."),
+        (
+            "Where do Lavrov and Kuleba meet?",
+            "Russlands Außenminister Lawrow und sein ukrainischer Konterpart Kuleba werden im türkischen Antalya sprechen.",
+        ),
+    ]
+    exact, fast = E5Reader(READER_DIR, "float32"), E5Reader(READER_DIR, "bfloat16")
+    assert not exact.bf16 and fast.bf16 and E5Reader(READER_DIR).bf16 == native_bfloat16()
+    for question in {q for q, _ in pairs}:
+        candidates = [(s, "Russland-Ukraine-Krieg") for q, s in pairs if q == question]
+        a, b = exact.score(question, candidates), fast.score(question, candidates)
+        assert np.argsort(a).tolist() == np.argsort(b).tolist() and np.abs(a - b).max() < 0.2
+    with pytest.raises(ValueError, match="reader_precision"):
+        Settings(reader_precision="float16")
