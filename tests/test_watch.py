@@ -327,6 +327,67 @@ def test_ingest_of_a_feed_url_reads_a_teasers_page_as_the_watcher_does(newsroom)
         assert qa.article(bridge)["text"] == BRIDGE[0]  # the teaser, until its page answers
 
 
+FIRE = (
+    "Eine Lagerhalle am Hafen ist in der Nacht vollständig ausgebrannt.",
+    "Die Feuerwehr war mit 120 Einsatzkräften vor Ort.",
+    "Verletzt wurde nach Angaben der Polizei niemand.",
+)
+
+
+def test_a_manual_feed_ingest_beside_the_watcher_overwrites_nothing_and_brings_nothing_back(
+    watch_settings, qa, newsroom, clock
+):
+    """The integrity issue's scenario: the watcher holds full pages and has taken one down (410);
+    then an admin runs `newsbot ingest FEED_URL` while a page fails, then `watch --once`."""
+    ferry, bridge, fire = (f"{newsroom.url}/{name}.html" for name in ("faehre", "bruecke", "brand"))
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    newsroom.put("/bruecke.html", article_page(bridge, "Brücke wird gesprengt", *BRIDGE))
+    newsroom.put("/brand.html", article_page(fire, "Großbrand in Lagerhalle", *FIRE))
+    newsroom.put(
+        "/feed.xml",
+        rss(
+            {"title": "Schneller nach Helgoland", "link": ferry, "teaser": FERRY[0]},
+            {"title": "Brücke wird gesprengt", "link": bridge, "teaser": BRIDGE[0]},
+            {"title": "Großbrand in Lagerhalle", "link": fire, "teaser": FIRE[0]},
+        ),
+    )
+    source = FeedSource(kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", interval=INTERVAL, recheck=0)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    [first] = watcher.run_once()
+    assert first.added == 3
+    full = {url: qa.article(url)["text"] for url in (ferry, bridge)}
+
+    newsroom.put("/brand.html", "", status=410)  # taken down by the newsroom
+    newsroom.put(
+        "/feed.xml",  # the feed changes, so the watcher reads it and fetches the items' pages again
+        rss(
+            {"title": "Schneller nach Helgoland", "link": ferry, "teaser": FERRY[0] + " Neu."},
+            {"title": "Brücke wird gesprengt", "link": bridge, "teaser": BRIDGE[0]},
+            {"title": "Großbrand in Lagerhalle", "link": fire, "teaser": FIRE[0] + " Neu."},
+        ),
+    )
+    clock.advance(INTERVAL)
+    [second] = watcher.run_once()
+    assert [t["id"] for t in second.taken_down] == [fire] and fire not in indexed(qa)
+
+    newsroom.put("/faehre.html", "", status=503)  # a CMS hiccup during the manual ingest
+    env = {"NEWSBOT_DATA_DIR": str(watch_settings.data_dir), "NEWSBOT_FETCH_ALLOW_PRIVATE": "true"}
+    result = invoke_cli("ingest", f"{newsroom.url}/feed.xml", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["added"], report["updated"], report["kept_down"], report["kept_full_text"]) == (0, 0, 1, 1)
+    why = " ".join(w["reason"] for w in report["warnings"])
+    assert f"{fire} was taken down on" in why and f"{ferry}: kept the full text" in why
+    assert {url: qa.article(url)["text"] for url in (ferry, bridge)} == full  # nothing replaced by a teaser
+    assert fire not in indexed(qa)  # and the take-down holds
+    assert "Lagerhalle" not in " ".join(quotes(qa, "Großbrand Lagerhalle Hafen"))
+
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    clock.advance(INTERVAL)
+    assert all(r.ok for r in watcher.run_once(every=True))  # watch --once: the catalog and its state agree
+    assert {url: qa.article(url)["text"] for url in (ferry, bridge)} == full and fire not in indexed(qa)
+
+
 def test_unchanged_feed_costs_one_304_and_no_ingest(watch_settings, qa, newsroom, clock):
     ferry = f"{newsroom.url}/faehre.html"
     newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
