@@ -51,12 +51,12 @@ REFERRING = frozenset(
 _SLOTS = {
     form: slot
     for slot, forms in {
-        "in": "in im ins", "an": "an am", "bei": "bei beim", "zu": "zu zum zur", "von": "von vom",
-        "für": "für", "aus": "aus", "nach": "nach", "gegen": "gegen", "mit": "mit", "über": "über",
-        "unter": "unter", "seit": "seit", "während": "während", "at": "at", "for": "for", "from": "from",
-        "to": "to", "with": "with", "on": "on", "against": "against", "about": "about", "by": "by",
-        "since": "since", "during": "during", "en": "en", "para": "para", "con": "con", "sobre": "sobre",
-        "dans": "dans", "pour": "pour", "avec": "avec", "sur": "sur",
+        "in": "in im ins en dans à au aux в во", "an": "an am", "bei": "bei beim", "zu": "zu zum zur",
+        "von": "von vom", "für": "für", "aus": "aus", "nach": "nach", "gegen": "gegen", "mit": "mit",
+        "über": "über", "unter": "unter", "seit": "seit", "während": "während", "at": "at", "for": "for",
+        "from": "from", "to": "to", "with": "with", "on": "on", "against": "against", "about": "about",
+        "by": "by", "since": "since", "during": "during", "para": "para pour для", "con": "con avec с со",
+        "sobre": "sobre sur на", "из": "из",
     }.items()
     for form in forms.split()
 }  # fmt: skip

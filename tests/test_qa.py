@@ -158,29 +158,66 @@ def test_follow_ups_use_the_history(seed_qa):
     assert alone.trace.query == "Wie viele Flüchtlinge sind eingereist?"
 
 
-def test_a_follow_up_with_its_own_place_keeps_the_asked_attribute_not_the_old_place(tmp_path, e5):
-    settings = Settings(data_dir=tmp_path / "data")
-    inflation = {
-        "id": "inflation-mai",
-        "title": "Inflation bleibt niedrig",
-        "published": "2015-06-17",
-        "text": "Die Inflation in Österreich ist im Mai auf 0,7 Prozent gestiegen, teilte die Statistik Austria mit. "
-        "In der Eurozone lag die Teuerung im Mai bei 0,1 Prozent. "
-        "Teurer wurden vor allem Mieten und Restaurantbesuche. "
-        "Treibstoff kostete dagegen deutlich weniger als vor einem Jahr.",
-    }
-    (tmp_path / "inflation.json").write_text(json.dumps(inflation), encoding="utf-8")
+INFLATION = {
+    "id": "inflation-mai",
+    "title": "Inflation bleibt niedrig",
+    "published": "2015-06-17",
+    "text": "Die Inflation in Österreich ist im Mai auf 0,7 Prozent gestiegen, teilte die Statistik Austria mit. "
+    "In der Eurozone lag die Teuerung im Mai bei 0,1 Prozent. "
+    "Teurer wurden vor allem Mieten und Restaurantbesuche. "
+    "Treibstoff kostete dagegen deutlich weniger als vor einem Jahr.",
+}
+# (first question, follow-up, what the follow-up's first quote says): a new place, a new party
+FOLLOW_UPS = [
+    ("Wie hoch war die Inflation in Österreich?", "Und in der Eurozone?", "0,1 Prozent"),
+    ("How high was inflation in Austria?", "And in the eurozone?", "0,1 Prozent"),
+    ("Какой была инфляция в Австрии?", "А в еврозоне?", "0,1 Prozent"),
+    ("Quelle était l'inflation en Autriche ?", "Et dans la zone euro ?", "0,1 Prozent"),
+    ("Wie hoch war die Inflation in Österreich?", "Und was sagte Medinski?", "Medinski"),
+    ("How high was inflation in Austria?", "And what did Medinski say?", "Medinski"),
+]
+
+
+@pytest.fixture(scope="module")
+def inflation_settings(tmp_path_factory, e5):
+    root = tmp_path_factory.mktemp("inflation")
+    settings = Settings(data_dir=root / "data")
+    (root / "inflation.json").write_text(json.dumps(INFLATION), encoding="utf-8")
     with NewsAdmin.open(settings, embedder=e5) as idx:
-        idx.ingest(Loader().load([ROOT / "corpus", tmp_path / "inflation.json"]))
-    with NewsQA(settings, embedder=e5) as qa:
-        first = qa.ask("Wie hoch war die Inflation in Österreich?")
-        assert "0,7 Prozent" in quotes(first)[0]
-        euro = qa.ask("Und in der Eurozone?", history=[first])
-        assert "Österreich" not in euro.trace.query and "Inflation" in euro.trace.query
-        assert "0,1 Prozent" in quotes(euro)[0]
-        medinski = qa.ask("Und was sagte Medinski?", history=[first])  # a new topic: nothing borrowed
-        assert medinski.trace.query == "Und was sagte Medinski?"
-        assert "Medinski" in quotes(medinski)[0]
+        idx.ingest(Loader().load([ROOT / "corpus", root / "inflation.json"]))
+    return settings
+
+
+@pytest.mark.parametrize(("first", "follow_up", "said"), FOLLOW_UPS)
+def test_a_follow_up_keeps_only_what_it_lacks(inflation_settings, e5, first, follow_up, said):
+    """A new place replaces the old one and keeps the asked attribute; a new party with its own
+    question stands alone (the old topic would only find the old answer again)."""
+    with NewsQA(inflation_settings, embedder=e5) as qa:
+        before = qa.ask(first)
+        assert "0,7 Prozent" in quotes(before)[0]
+        answer = qa.ask(follow_up, history=[before])
+    assert not {"Österreich", "Austria", "Австрии", "Autriche"} & set(answer.trace.query.split())
+    assert said in quotes(answer)[0]
+
+
+def test_follow_ups_through_the_repl_and_the_api(inflation_settings, e5, monkeypatch):
+    """The front ends share ``Conversation``: the REPL and the API's conversation_id."""
+    from fastapi.testclient import TestClient
+
+    from bot.http import create_app
+
+    monkeypatch.setenv("NEWSBOT_DATA_DIR", str(inflation_settings.data_dir))
+    script = "Wie hoch war die Inflation in Österreich?\nUnd in der Eurozone?\n:quit\n"
+    repl = invoke_cli("repl", input=script)
+    assert repl.returncode == 0, repl.stderr
+    assert repl.stdout.index("0,7 Prozent") < repl.stdout.rindex("0,1 Prozent")
+    key = {"X-API-Key": "k" * 20}
+    with NewsQA(inflation_settings, embedder=e5) as qa:
+        app = create_app(Settings(**{**inflation_settings.model_dump(), "api_keys": "k" * 20}), qa=qa)
+        with TestClient(app) as client:
+            for question, said in (("How high was inflation in Austria?", "0,7"), ("And in the eurozone?", "0,1")):
+                body = client.post("/v1/ask", json={"question": question, "conversation_id": "c"}, headers=key).json()
+                assert said in body["citations"][0]["quote"]
 
 
 def test_history_is_bounded():
