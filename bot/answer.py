@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.trace import Trace
+
+if TYPE_CHECKING:
+    from index.models import ArticleMeta
+
+
+def article_ref(meta: ArticleMeta) -> dict[str, Any]:
+    """What names an article in a citation: id, title, source, link and dates."""
+    return {
+        "article_id": meta.id,
+        "title": meta.title,
+        "source": meta.source,
+        "url": meta.url,
+        "published": meta.published,
+        "updated": meta.updated,
+    }
 
 
 @dataclass
@@ -24,6 +39,13 @@ class Citation:
     quotes: list[str] = field(default_factory=list)  # every quote from this article, in answer order
     also: list[dict[str, Any]] = field(default_factory=list)  # other articles with the same quote
     note: str | None = None  # the article's editorial note, if any
+
+    @classmethod
+    def of(cls, meta: ArticleMeta, n: int, quote: str, score: float) -> Citation:
+        """Citation ``n`` of an article, quoting ``quote``; the article's first editorial note."""
+        return cls(
+            n=n, **article_ref(meta), quote=quote, score=round(score, 4), note=meta.notes[0] if meta.notes else None
+        )
 
 
 @dataclass

@@ -14,16 +14,12 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from bot.answer import Citation
+from bot.answer import Citation, article_ref
 from bot.answering import QUOTE_ARTICLES, AnswerModel, analyse, quote_articles, sentence_features
 from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
 from bot.texts import texts
 from index.models import ArticleMeta
-
-if TYPE_CHECKING:
-    from bot.generate import Claim, Source
 
 SENTENCE_KEYWORD_WEIGHT = 0.1  # keyword coverage when choosing the quoted sentence
 TYPE_BONUS = 0.02  # a number for "how many", a date for "when"
@@ -147,37 +143,13 @@ def cite(quotes: list[Quote], same_text: dict[str, list[ArticleMeta]]) -> list[C
         meta = quote.article.meta
         copies = [r for r in same_text.get(quote.sentence.text, []) if r.id != meta.id]
         earliest = min([meta, *copies], key=lambda r: (r.date_ts is None, r.date_ts or 0))
-        also = [_ref(r) for r in [meta, *copies] if r.id != earliest.id]
+        also = [article_ref(r) for r in [meta, *copies] if r.id != earliest.id]
         citation = citations.get(earliest.id)
         if citation is None:
-            citation = citations[earliest.id] = _citation(earliest, len(citations) + 1, quote.text, quote.shown_score)
+            citation = citations[earliest.id] = Citation.of(earliest, len(citations) + 1, quote.text, quote.shown_score)
         citation.quotes.append(quote.text)
         citation.also.extend(a for a in also if a not in citation.also)
     return list(citations.values())
-
-
-def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citation], str]:
-    """Citations for verified LLM sentences, renumbered in order of use, and the answer text
-    with their [n] markers. Each citation quotes the source sentences that support it, verbatim."""
-    by_n = {s.n: s for s in sources}
-    citations: dict[int, Citation] = {}  # source number -> citation, numbered in order of first use
-    for claim in claims:
-        for n in claim.cites:
-            support = claim.support.get(n)
-            if support is None:
-                continue
-            citation = citations.get(n)
-            if citation is None:
-                citation = citations[n] = _citation(by_n[n].meta, len(citations) + 1, support.text, claim.similarity)
-            if support.text not in citation.quotes:
-                citation.quotes.append(support.text)
-    sentences = []
-    for claim in claims:
-        body = claim.text.rstrip()
-        end = body[-1] if body and body[-1] in ".!?" else "."
-        markers = "".join(f"[{citations[n].n}]" for n in claim.cites if n in citations)
-        sentences.append(f"{body.rstrip('.!?').rstrip()} {markers}{end}")
-    return list(citations.values()), " ".join(sentences)
 
 
 def compose(citations: list[Citation], language: str) -> str:
@@ -211,22 +183,6 @@ def _local(iso: str) -> str:
     if value.hour == 0 and value.minute == 0:
         return value.strftime("%d.%m.%Y")
     return value.strftime("%d.%m.%Y, %H:%M")
-
-
-def _citation(meta: ArticleMeta, n: int, quote: str, score: float) -> Citation:
-    """Citation ``n`` of an article, quoting ``quote``; the article's first editorial note."""
-    return Citation(n=n, **_ref(meta), quote=quote, score=round(score, 4), note=meta.notes[0] if meta.notes else None)
-
-
-def _ref(meta: ArticleMeta) -> dict[str, Any]:
-    return {
-        "article_id": meta.id,
-        "title": meta.title,
-        "source": meta.source,
-        "url": meta.url,
-        "published": meta.published,
-        "updated": meta.updated,
-    }
 
 
 def _overlaps(a: Quote, b: Quote) -> bool:

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz
 
+from bot.answer import Citation
 from bot.claims import negation_flipped, roles_swapped, unstated_words
-from bot.extract import cite_claims
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
 from index.keywords import stems
@@ -407,3 +407,27 @@ class VerifiedDraft:
 
 
 _ENDED = re.compile(r"[.!?](\s*\[\d+(\s*,\s*\d+)*\])*\s*$")
+
+
+def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citation], str]:
+    """Citations for verified LLM sentences, renumbered in order of use, and the answer text
+    with their [n] markers. Each citation quotes the source sentences that support it, verbatim."""
+    by_n = {s.n: s for s in sources}
+    citations: dict[int, Citation] = {}  # source number -> citation, numbered in order of first use
+    for claim in claims:
+        for n in claim.cites:
+            support = claim.support.get(n)
+            if support is None:
+                continue
+            citation = citations.get(n)
+            if citation is None:
+                citation = citations[n] = Citation.of(by_n[n].meta, len(citations) + 1, support.text, claim.similarity)
+            if support.text not in citation.quotes:
+                citation.quotes.append(support.text)
+    sentences = []
+    for claim in claims:
+        body = claim.text.rstrip()
+        end = body[-1] if body and body[-1] in ".!?" else "."
+        markers = "".join(f"[{citations[n].n}]" for n in claim.cites if n in citations)
+        sentences.append(f"{body.rstrip('.!?').rstrip()} {markers}{end}")
+    return list(citations.values()), " ".join(sentences)

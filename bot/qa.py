@@ -28,8 +28,8 @@ from bot.answering import default_model, lead_score, normalized_evidence
 from bot.conversation import Conversation, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.evidence import Background
-from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, cite_claims, compose, rank_quotes
-from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, messages, rewrite_messages, sources_for
+from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, compose, rank_quotes
+from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, cite_claims, messages, rewrite_messages, sources_for
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.llm import LLM, LLMError
 from bot.reader import READER_CANDIDATES, Reader, load_reader, read_quotes
