@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from index.dates import article_date, parse_stand
 from index.models import Article
@@ -33,6 +33,17 @@ class Problem:
 
 
 LoadResult = Article | Problem
+
+
+class Reading(Protocol):
+    """What a format reads from the loader that calls it (``Loader`` is one): the newsroom's time
+    zone, the byte limit per article, and the record -> ``Article`` step. Formats depend on this,
+    not on the loader, so the loader can depend on them."""
+
+    tz: str
+    max_bytes: int
+
+    def article_from_record(self, record: Any, origin: str) -> Article: ...
 
 
 class ItemError(Exception):

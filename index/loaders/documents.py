@@ -5,28 +5,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from index.loaders.base import TITLE_MAX_CHARS, ItemError, LoadResult, guard, stand
+from index.loaders.base import TITLE_MAX_CHARS, ItemError, LoadResult, Reading, guard, stand
 from index.models import Article
 
-if TYPE_CHECKING:
-    from index.loaders.loader import Loader
+
+def load_text(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
+    yield guard(origin, lambda: parse_text(reader, text, origin, meta))
 
 
-def load_text(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
-    yield guard(origin, lambda: parse_text(loader, text, origin, meta))
+def load_markdown(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
+    yield guard(origin, lambda: parse_markdown(reader, text, origin, meta))
 
 
-def load_markdown(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
-    yield guard(origin, lambda: parse_markdown(loader, text, origin, meta))
+def load_html(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
+    yield guard(origin, lambda: parse_html(reader, text, origin, meta))
 
 
-def load_html(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
-    yield guard(origin, lambda: parse_html(loader, text, origin, meta))
-
-
-def parse_text(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Article:
+def parse_text(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Article:
     """Plain text shaped like a tagesschau export: title, "Stand: ...", lead and body."""
     lines = text.strip().splitlines()
     if not lines:
@@ -35,7 +32,7 @@ def parse_text(loader: Loader, text: str, origin: str, meta: dict[str, Any] | No
     record: dict[str, Any] = {}
     # "Stand:" may share the title line or stand on the second one.
     for candidate in (head, rest[0] if rest else ""):
-        found = stand(candidate, loader.tz)
+        found = stand(candidate, reader.tz)
         if found is None:
             continue
         updated, match = found
@@ -55,10 +52,10 @@ def parse_text(loader: Loader, text: str, origin: str, meta: dict[str, Any] | No
             record["text"] = text.strip()
     if not record.get("text"):
         raise ItemError("no article text after the title")
-    return loader.article_from_record({**record, **(meta or {})}, origin)
+    return reader.article_from_record({**record, **(meta or {})}, origin)
 
 
-def parse_markdown(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Article:
+def parse_markdown(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Article:
     """Markdown with optional YAML front matter; headings stay headings."""
     import frontmatter
     from markdown_it import MarkdownIt
@@ -92,11 +89,11 @@ def parse_markdown(loader: Loader, text: str, origin: str, meta: dict[str, Any] 
         else:
             lines.append(plain)
     record["text"] = "\n".join(lines)
-    return loader.article_from_record(record, origin)
+    return reader.article_from_record(record, origin)
 
 
 def parse_html(
-    loader: Loader, html: str, origin: str, meta: dict[str, Any] | None = None, url: str | None = None
+    reader: Reading, html: str, origin: str, meta: dict[str, Any] | None = None, url: str | None = None
 ) -> Article:
     """An article page: main text (trafilatura), title, dates, author and canonical URL."""
     import trafilatura
@@ -121,10 +118,10 @@ def parse_html(
         "updated": page.get("modified"),
         "section": (doc.categories or [None])[0] if doc.categories else None,
     }
-    if record["updated"] is None and (found := stand(_visible_text(html), loader.tz)):
+    if record["updated"] is None and (found := stand(_visible_text(html), reader.tz)):
         record["updated"] = found[0]
     record = {k: v for k, v in record.items() if v}
-    return loader.article_from_record({**record, **(meta or {})}, origin)
+    return reader.article_from_record({**record, **(meta or {})}, origin)
 
 
 def html_to_text(html: str) -> str:

@@ -6,15 +6,12 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from index.loaders.base import LoadResult, Problem, guard
+from index.loaders.base import LoadResult, Problem, Reading, guard
 from index.loaders.documents import html_to_text
 from index.models import Article
-
-if TYPE_CHECKING:
-    from index.loaders.loader import Loader
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +29,13 @@ class FeedRecord:
     fields: dict[str, Any]  # the JSON fields ``article_from_record`` reads; ``text`` may be empty
 
 
-def load_feed(loader: Loader, data: bytes, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+def load_feed(reader: Reading, data: bytes, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
     """Every item of a feed; a feed that does not parse is one ``Problem`` (none of it is trusted)."""
     for record in feed_records(data, origin):
         if isinstance(record, Problem):
             yield record
         else:
-            yield guard(record.origin, lambda r=record: loader.article_from_record(r.fields, r.origin))
+            yield guard(record.origin, lambda r=record: reader.article_from_record(r.fields, r.origin))
 
 
 def feed_records(data: bytes, origin: str) -> Iterator[FeedRecord | Problem]:

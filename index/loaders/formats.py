@@ -7,15 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from index.loaders.base import LoadResult
+from index.loaders.base import LoadResult, Reading
 from index.loaders.documents import load_html, load_markdown, load_text
 from index.loaders.feeds import is_feed, load_feed
 from index.loaders.records import load_csv, load_json, load_jsonl
-
-if TYPE_CHECKING:
-    from index.loaders.loader import Loader
 
 SIDECAR_SUFFIX = ".meta.yaml"  # "article.txt" + "article.meta.yaml": metadata for formats without any
 
@@ -24,8 +21,8 @@ SIDECAR_SUFFIX = ".meta.yaml"  # "article.txt" + "article.meta.yaml": metadata f
 class Format:
     name: str
     extensions: frozenset[str]
-    # (loader, the file's text - or its bytes when ``binary`` -, origin, sidecar metadata)
-    load: Callable[[Loader, Any, str, dict[str, Any] | None], Iterator[LoadResult]]
+    # (the reading loader, the file's text - or its bytes when ``binary`` -, origin, sidecar metadata)
+    load: Callable[[Reading, Any, str, dict[str, Any] | None], Iterator[LoadResult]]
     many: bool = False  # a file of many records: the byte limit is per record, the file has its own
     binary: bool = False  # decodes itself (XML declares its encoding)
     streamed: bool = False  # read line by line from disk, never whole

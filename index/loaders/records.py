@@ -9,12 +9,9 @@ import itertools
 import json
 import re
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from index.loaders.base import LoadResult, Problem, guard, too_big
-
-if TYPE_CHECKING:
-    from index.loaders.loader import Loader
+from index.loaders.base import LoadResult, Problem, Reading, guard, too_big
 
 GNAD_LINE = re.compile(r"^[\w\- ]{1,40};\S")  # 10kGNAD: label;'text' (quoted only when it must be)
 SHAPE_LINES = 20  # lines that decide a CSV's shape: a file's first row alone may be the odd one
@@ -35,7 +32,7 @@ def _gnad_shaped(lines: list[str]) -> bool:
     return sum(bool(GNAD_LINE.match(line)) for line in lines) > len(lines) / 2
 
 
-def load_json(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+def load_json(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
     """A JSON object or an array of objects, each an article record."""
     try:
         data = json.loads(text)
@@ -48,10 +45,10 @@ def load_json(loader: Loader, text: str, origin: str, meta: dict[str, Any] | Non
     records = data if isinstance(data, list) else [data]
     for n, record in enumerate(records):
         where = origin if len(records) == 1 else f"{origin}[{n}]"
-        yield guard(where, lambda record=record, where=where: loader.article_from_record(record, where))
+        yield guard(where, lambda record=record, where=where: reader.article_from_record(record, where))
 
 
-def load_records(loader: Loader, text: str, origin: str) -> Iterator[LoadResult]:
+def load_records(reader: Reading, text: str, origin: str) -> Iterator[LoadResult]:
     """A JSON object, a JSON array of objects, or JSONL (one object per line)."""
     try:
         json.loads(text)
@@ -59,23 +56,23 @@ def load_records(loader: Loader, text: str, origin: str) -> Iterator[LoadResult]
         pass  # load_json reports it
     except json.JSONDecodeError:
         if "\n" in text.strip():
-            yield from load_jsonl_stream(loader, io.StringIO(text), origin)
+            yield from load_jsonl_stream(reader, io.StringIO(text), origin)
             return
-    yield from load_json(loader, text, origin)
+    yield from load_json(reader, text, origin)
 
 
-def load_jsonl(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
-    yield from load_jsonl_stream(loader, io.StringIO(text), origin)
+def load_jsonl(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+    yield from load_jsonl_stream(reader, io.StringIO(text), origin)
 
 
-def load_jsonl_stream(loader: Loader, stream: IO[str], origin: str) -> Iterator[LoadResult]:
+def load_jsonl_stream(reader: Reading, stream: IO[str], origin: str) -> Iterator[LoadResult]:
     """One JSON record per line; a malformed line is reported with its line number."""
     for lineno, line in enumerate(stream, 1):
         if not line.strip():
             continue
         where = f"{origin}:{lineno}"
-        if too_big(line, loader.max_bytes):
-            yield Problem(where, f"record larger than NEWSBOT_MAX_ARTICLE_BYTES ({loader.max_bytes} bytes)")
+        if too_big(line, reader.max_bytes):
+            yield Problem(where, f"record larger than NEWSBOT_MAX_ARTICLE_BYTES ({reader.max_bytes} bytes)")
             continue
         try:
             record = json.loads(line)
@@ -85,10 +82,10 @@ def load_jsonl_stream(loader: Loader, stream: IO[str], origin: str) -> Iterator[
         except RecursionError:
             yield Problem(where, "malformed JSON line: nested too deeply")
             continue
-        yield guard(where, lambda record=record, where=where: loader.article_from_record(record, where))
+        yield guard(where, lambda record=record, where=where: reader.article_from_record(record, where))
 
 
-def load_csv(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+def load_csv(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
     """CSV with a header row, or the 10kGNAD shape ``label;'text'`` without one."""
     text = text.lstrip("\ufeff")
     head = [line.rstrip("\r\n") for line in itertools.islice(io.StringIO(text), SHAPE_LINES * 4) if line.strip()]
@@ -108,25 +105,25 @@ def load_csv(loader: Loader, text: str, origin: str, meta: dict[str, Any] | None
                 continue
             yield guard(
                 where,
-                lambda row=row, where=where: loader.article_from_record({"section": row[0], "text": row[1]}, where),
+                lambda row=row, where=where: reader.article_from_record({"section": row[0], "text": row[1]}, where),
             )
         return
     try:
         dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    if "text" not in (reader.fieldnames or []):
-        columns = _echo(", ".join(reader.fieldnames or []))
+    table = csv.DictReader(io.StringIO(text), dialect=dialect)
+    if "text" not in (table.fieldnames or []):
+        columns = _echo(", ".join(table.fieldnames or []))
         yield Problem(origin, f"CSV has no 'text' column (columns: {columns})")
         return
-    for line_num, fields in _csv_rows(reader, origin):
+    for line_num, fields in _csv_rows(table, origin):
         if isinstance(fields, Problem):
             yield fields
             continue
         where = f"{origin}:{line_num}"
         record: dict[str, Any] = {k: v for k, v in fields.items() if k is not None and v not in (None, "")}
-        yield guard(where, lambda record=record, where=where: loader.article_from_record(record, where))
+        yield guard(where, lambda record=record, where=where: reader.article_from_record(record, where))
 
 
 def _csv_rows(reader: Any, origin: str) -> Iterator[tuple[int, Any]]:
