@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.generate import Source, Verifier
 from bot.retrieve import ScoredSentence
-from index.embed import make_embedder
+from index.embedders import make_embedder
 from index.models import ArticleMeta
 from index.split import split_sentences
 

@@ -34,9 +34,9 @@ import httpx
 
 from bot.admin import NewsAdmin
 from bot.settings import Settings
-from index.embed import NewsEmbedding, make_embedder
+from index.embed import NewsEmbedding
+from index.embedders import make_embedder
 from index.loaders import Loader
-from index.remote_embed import RemoteEmbedding
 
 FIRST_ROW = 300  # rows 0-299 are reserved for evaluation: skipped unread
 MODEL = "multilingual-e5-small-q4"
@@ -132,7 +132,7 @@ def main() -> None:
                 )
                 config = settings.index_config()
                 assert config.embed_endpoint is not None
-                remote = RemoteEmbedding.from_spec(config.embedder, config.embed_endpoint, args.batch_size)
+                remote = make_embedder(config.embedder, args.batch_size, config.embed_endpoint)
                 try:
                     results[f"{n} in flight"] = ingest(settings, corpus, remote)
                 finally:

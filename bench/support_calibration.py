@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.embed import make_embedder
+from index.embedders import make_embedder
 from index.split import split_sentences
 
 XQUAD = ROOT.parent / "shared" / "bench" / "xquad"

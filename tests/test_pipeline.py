@@ -166,7 +166,7 @@ def test_only_furniture_is_a_failure(open_index):
 
 
 def test_other_embedder_is_refused_then_reindex_switches(settings, open_index, loader):
-    from index.embed import make_embedder
+    from index.embedders import make_embedder
 
     with open_index() as idx:
         idx.ingest(loader.load([SEED]))

