@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     watch_max_backoff: float = Field(
         3600, gt=0, description="Longest wait, in seconds, before a source that keeps failing is polled again."
     )
+    ingest_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of the bulk writers (ingest, reindex, watch as its own process): beside a "
+        "server they yield the CPU to questions (0 = as any process).",
+    )
     corpus_language: str = Field("de", description="Language of the articles (ISO 639-1).")
     min_evidence: float | None = Field(
         None,

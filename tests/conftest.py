@@ -40,6 +40,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
         if key.startswith("NEWSBOT_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("NEWSBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NEWSBOT_INGEST_NICE", "0")  # in-process CLI calls must not renice the test run
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

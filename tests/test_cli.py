@@ -131,3 +131,27 @@ def test_a_reader_that_left_the_pipe_ends_ask_quietly():
         os.close(write_end)
     assert result.returncode == 141  # 128 + SIGPIPE, as a shell reports for Unix tools
     assert result.stderr == ""  # no "Unexpected error (BrokenPipeError)", no "Exception ignored"
+
+
+def test_bulk_writers_yield_the_cpu_to_questions():
+    """NEWSBOT_INGEST_NICE: ingest, reindex and watch lower their own priority (Linux applies it
+    per thread; threads started afterwards, the model's among them, inherit it)."""
+    import os
+    import threading
+
+    from bot.cli.base import yield_cpu
+    from bot.settings import Settings
+
+    seen: list[int] = []
+
+    def writer(nice: int) -> None:
+        yield_cpu(Settings(ingest_nice=nice))
+        yield_cpu(Settings(ingest_nice=nice))  # twice: not twice as low
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    for nice in (10, 0):
+        thread = threading.Thread(target=writer, args=(nice,))
+        thread.start()
+        thread.join()
+    assert seen == [max(before, 10), before]

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from bot.cli.base import handle_errors, main, settings_of
+from bot.cli.base import handle_errors, main, settings_of, yield_cpu
 from bot.errors import ConfigError
 
 
@@ -43,6 +43,7 @@ def ingest(
     if sync and not any(Path(p).is_dir() for p in paths):
         raise ConfigError("--sync needs at least one directory argument.")
     show = sys.stderr.isatty() if progress is None else progress
+    yield_cpu(settings_of(ctx))
     with NewsAdmin.open(settings_of(ctx)) as admin:
         report = admin.ingest_paths(paths, sync=sync, progress=show, stdin=sys.stdin, restore=restore)
     _print_report(report.to_dict(), as_json)
@@ -93,6 +94,7 @@ def reindex(ctx: click.Context, as_json: bool, progress: bool | None) -> None:
     from bot.admin import NewsAdmin
 
     show = sys.stderr.isatty() if progress is None else progress
+    yield_cpu(settings_of(ctx))
     with NewsAdmin.open(settings_of(ctx), check_embedder=False) as admin:
         result = admin.reindex(progress=show)
     if as_json:

@@ -67,6 +67,16 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def yield_cpu(settings: Settings) -> None:
+    """A bulk writer (ingest, reindex, watch) runs at ``NEWSBOT_INGEST_NICE``: beside a server on
+    the same machine, questions keep their latency while the writer takes the CPU they leave.
+    Called before the embedding model starts its threads, which inherit it."""
+    if settings.ingest_nice and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):  # not allowed (a container's policy): run as is
+            if os.getpriority(os.PRIO_PROCESS, 0) < settings.ingest_nice:  # never raises it back
+                os.setpriority(os.PRIO_PROCESS, 0, settings.ingest_nice)
+
+
 def _leave_quietly() -> None:
     """``newsbot ask ... | head``: the reader of our output left. Exit as Unix tools do, without a
     message, and keep Python from failing again when it flushes stdout at exit."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bot.cli.base import handle_errors, main, settings_of
+from bot.cli.base import handle_errors, main, settings_of, yield_cpu
 
 
 @main.command()
@@ -80,6 +80,7 @@ def watch(ctx: click.Context, once: bool, as_json: bool) -> None:
 
     settings = settings_of(ctx)
     listed = load_sources(settings.sources_file)
+    yield_cpu(settings)
     if ctx.obj["verbose"] == 0:
         logging.getLogger("bot.sources").setLevel(logging.INFO)  # what each poll changed
     with NewsAdmin.open(settings, write=False) as admin:
