@@ -59,10 +59,10 @@ def refused(r: dict[str, Any], k: int, threshold: float, floor: float) -> bool:
     return r["gibberish"] or r["evidence"] is None or r["evidence"] < floor or not logits or max(logits) < threshold
 
 
-def first(r: dict[str, Any], k: int) -> bool:
+def first(r: dict[str, Any], k: int, prior: float = RANK_PRIOR) -> bool:
     """The gold sentence ranks first as ``bot.reader.read_quotes`` ranks (log-odds, rank prior)."""
     logits = r["logits"][:k]
-    return bool(logits) and r["gold"][max(range(len(logits)), key=lambda i: logits[i] - RANK_PRIOR * i)]
+    return bool(logits) and r["gold"][max(range(len(logits)), key=lambda i: logits[i] - prior * i)]
 
 
 def table(records: list[dict[str, Any]], k: int, threshold: float, floor: float) -> dict[str, dict[str, Any]]:
@@ -117,7 +117,7 @@ def main() -> None:
         recall = sum(any(r["gold"][:k]) for r in answerable) / len(answerable)
         print(f"first stage recall@{k}: {recall:.3f}")
     best = None
-    for step in range(-60, 61):
+    for step in range(-150, 61):
         t = step / 10
         if table(records, args.k, t, floor)["all"]["refused_answerable"] <= args.max_refused:
             best = t
@@ -125,6 +125,12 @@ def main() -> None:
         for t in sorted({-1.0, 0.0, best if best is not None else 0.0}):
             print(f"k {k} threshold {t:+.1f}: {json.dumps(table(records, k, t, floor))}")
     print(f"chosen threshold (k {args.k}, floor {floor}): {best}")
+    if best is not None:  # the rank prior of bot.reader, on the answerable questions the threshold keeps
+        kept = [r for r in answerable if not refused(r, args.k, best, floor)]
+        shares = {
+            p: round(sum(first(r, args.k, p) for r in kept) / max(len(kept), 1), 3) for p in (0.0, 0.15, 0.3, 0.5, 0.8)
+        }
+        print(f"first quote of the answered, by rank prior: {shares} (shipped: {RANK_PRIOR})")
     if args.write and best is not None:
         card = json.loads((READER_DIR / CARD).read_text(encoding="utf-8"))
         card["threshold"] = best

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 __all__ = ["READER_CANDIDATES", "Reader", "load_reader", "read_quotes"]
 
 # The reader reads the first stage's best candidates (the answer model's, over the top articles):
-# the answering sentence is among its best 8 for 0.91 of the news development questions (12:
-# 0.94, for 1 point of first-quote accuracy and half again the reader's time; bench/reader/calibrate.py).
-READER_CANDIDATES = 8
+# the answering sentence is among its best 6 for 0.89 of the news development questions (8: 0.91),
+# and with 6 the answer comes first as often as with 8 (0.742 vs 0.744 at 5% refused: the others
+# are near-misses as often as answers) for three quarters of the reader's time (bench/reader/calibrate.py).
+READER_CANDIDATES = 6
 # The first stage's order still counts a little: ranking by log-odds minus this per place puts the
-# answer first for 0.754 of the development questions instead of 0.733.
+# answer first for 0.781 of the answered development questions instead of 0.768 (bench/reader/calibrate.py).
 RANK_PRIOR = 0.3
 
 
