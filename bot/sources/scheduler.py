@@ -275,7 +275,10 @@ class Watcher:
                 return PollResult(name, ok=False, error="already being polled")
             self._busy.add(name)
         try:
-            return self._poll(self.sources[name])
+            source = self.sources.get(name)
+            if source is None:  # dropped from the sources file since it came due
+                return PollResult(name, ok=False, error="no longer in the sources file")
+            return self._poll(source)
         finally:
             with self._busy_lock:
                 self._busy.discard(name)
