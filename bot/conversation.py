@@ -10,8 +10,9 @@ what it lacks from the previous query.
 - "Und in der Eurozone?", "And in 2015?": a new place, time or party but no question of its
   own: it gets the previous query's topic words except those the new ones replace (the words
   after the same preposition, "in Österreich"; a year for a year).
-- "Und was sagte Medinski?": its own question and its own topic: it stands alone (the topic
-  words of the previous turn would only find the previous answer again).
+- "Und was sagte Medinski?": its own question and a topic of its own (a word the previous
+  query did not have): it stands alone (the topic words of the previous turn would only find
+  the previous answer again). "Und wie viele Soldaten?" after a question on soldiers borrows.
 
 At most ``MAX_TOPIC_WORDS`` are borrowed, so a chain of follow-ups cannot grow the query. The
 question itself stays first and unchanged, so the rewrite keeps its language.
@@ -114,11 +115,13 @@ def rewrite(question: str, history: Sequence[str]) -> str:
         return question
     words = _WORD.findall(question)
     folded = {w.casefold() for w in words}
-    own = [w for w in words if _topical(w) and w.casefold() not in REFERRING]
-    if own and folded & _QUESTION_WORDS and not folded & REFERRING:
-        return question  # its own question about its own topic
     previous = _WORD.findall(history[-1])
-    replaced = _replaced(words, previous) if own else set()
+    before = {w.casefold() for w in previous}
+    # its own words that the previous query did not have: a new party, place or time
+    new = [w for w in words if _topical(w) and w.casefold() not in REFERRING and w.casefold() not in before]
+    if new and folded & _QUESTION_WORDS and not folded & REFERRING:
+        return question  # its own question about its own topic ("Und was sagte Medinski?")
+    replaced = _replaced(words, previous) if new else set()
     topic: list[str] = []
     for word in previous:
         if word.casefold() in folded or word in replaced or word in topic or not _topical(word):

@@ -220,6 +220,33 @@ def test_follow_ups_through_the_repl_and_the_api(inflation_settings, e5, monkeyp
                 assert said in body["citations"][0]["quote"]
 
 
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "query"),
+    [
+        ("Wo wollen sich Lawrow und Kuleba treffen?", "Und wann?", "Und wann? wollen Lawrow Kuleba treffen"),
+        ("Wollen die USA Soldaten nach Europa schicken?", "Und was sagte Medinski?", "Und was sagte Medinski?"),
+        # a word of the previous question is no topic of its own: the rest is borrowed
+        (
+            "Wollen die USA Soldaten nach Europa schicken?",
+            "Und wie viele Soldaten?",
+            "Und wie viele Soldaten? Wollen USA Europa schicken",
+        ),
+        (
+            "Wie hoch war die Inflation in Österreich im Mai?",
+            "Und in der Eurozone?",
+            "Und in der Eurozone? hoch Inflation Mai",
+        ),
+        ("Wie hoch war die Inflation in Österreich im Mai?", "Und im Juni?", "Und im Juni? hoch Inflation Österreich"),
+        ("How many refugees came to Austria in 2016?", "And in 2015?", "And in 2015? refugees came Austria"),
+        ("Was plant Kurz bei der Steuerreform?", "Was sagte er dazu?", "Was sagte er dazu? plant Kurz Steuerreform"),
+    ],
+)
+def test_follow_up_rewrites(previous, follow_up, query):
+    from bot.conversation import rewrite
+
+    assert rewrite(follow_up, [previous]) == query
+
+
 def test_history_is_bounded():
     from bot.conversation import MAX_HISTORY, trim
 
