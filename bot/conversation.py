@@ -87,6 +87,13 @@ def _topical(word: str) -> bool:
     return not (low in GERMAN or low in ENGLISH or low in GERMAN_STOPWORDS or low in _QUESTION_WORDS or len(word) < 3)
 
 
+def has_topic(text: str) -> bool:
+    """Whether ``text`` names anything to look for: a word besides function and question words
+    ("Und wann?" without an earlier question names nothing; it is not a question about the
+    archive's every date)."""
+    return any(_topical(w) for w in _WORD.findall(text))
+
+
 def _replaced(question: list[str], previous: list[str]) -> set[str]:
     """The previous query's words that the follow-up's own words replace: those after the same
     preposition ("in Österreich" for "in der Eurozone"; a bare "Und Deutschland?" fills any),

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from bot.admin import NewsAdmin
 from bot.answer import Answer, Citation
 from bot.answering import default_model, lead_score, normalized_evidence
-from bot.conversation import Conversation, rewrite, trim
+from bot.conversation import Conversation, has_topic, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.evidence import Background
 from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, compose, rank_quotes
@@ -154,7 +154,7 @@ class NewsQA:
         language, retrieval = found.language, found.retrieval
         best, threshold = self._evidence(retrieval)
         trace = _trace(found, best, threshold)
-        refused = best is None or best < threshold or _gibberish(question, retrieval)
+        refused = best is None or best < threshold or _gibberish(question, retrieval) or not has_topic(found.query)
         quotes = []
         if not refused:
             ranked = rank_quotes(retrieval, question, self.model)

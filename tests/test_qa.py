@@ -153,6 +153,8 @@ def test_follow_ups_use_the_history(seed_qa):
     medinski = seed_qa.ask("And what did Medinski say?", history=[first_en])
     assert medinski.trace.query == "And what did Medinski say?"
     assert any("Medinski" in q for q in quotes(medinski))
+    # without an earlier question, "Und wann?" names nothing to look for
+    assert seed_qa.ask("Und wann?").refused and seed_qa.ask("И когда?").refused
     # a question that stands on its own is not rewritten
     alone = seed_qa.ask("Wie viele Flüchtlinge sind eingereist?", history=[first])
     assert alone.trace.query == "Wie viele Flüchtlinge sind eingereist?"
