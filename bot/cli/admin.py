@@ -33,7 +33,8 @@ def ingest(
     \b
     Formats: .txt (title, "Stand: DD.MM.YYYY HH:MM Uhr", text), .md with YAML front matter,
     .html pages, .json / .jsonl records, .csv (with a header, or 10kGNAD's label;'text'),
-    RSS/Atom feeds (.xml/.rss/.atom files or http(s) URLs). Unchanged articles are skipped,
+    RSS/Atom feeds (.xml/.rss/.atom files or http(s) URLs; a feed URL's teaser items are
+    read from their pages, as newsbot watch reads them). Unchanged articles are skipped,
     changed ones replaced. Articles taken down (remove, a page's 404/410) stay down unless
     --restore; a feed's teaser never replaces an article's full text. Exit code 1 when any
     item failed; the rest is ingested anyway.
