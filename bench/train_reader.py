@@ -203,7 +203,10 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--eval-every", type=int, default=600)
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
-    parser.add_argument("--write", action="store_true", help=f"ship the trained reader in {READER_DIR}")
+    parser.add_argument("--write", action="store_true", help="write the trained reader to --out")
+    parser.add_argument(
+        "--out", type=Path, default=READER_DIR, help="where --write writes (default: the shipped reader)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--listwise", type=float, default=0.0, help="weight of the per-question softmax loss")
     parser.add_argument("--init", type=Path, help="start from this trained reader (a directory like bot/data/reader)")
@@ -329,7 +332,7 @@ def main() -> None:
             metrics = dev_metrics(dev_pairs, scores(encoder, head, dev_cache, frozen, len(dev_pairs), args.bf16))
             print(f"\nstep {step}: dev {json.dumps(metrics)}", file=sys.stderr)
     if args.write:
-        path = save_reader(encoder, head, e5, args.layers, frozen, args.max_length, READER_DIR)
+        path = save_reader(encoder, head, e5, args.layers, frozen, args.max_length, args.out)
         print(f"wrote {path}", file=sys.stderr)
 
 

@@ -21,7 +21,9 @@ Origins = Annotated[tuple[str, ...], NoDecode]  # "https://intranet.example,http
 class Settings(BaseSettings):
     """newsbot's configuration. Every field maps to ``NEWSBOT_<FIELD>``; see ``.env.example``."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Field(Path("data"), description="Where the catalog, keyword index and vectors live.")
     embedder: str = Field(
@@ -105,8 +107,8 @@ class Settings(BaseSettings):
     reader: str = Field(
         "default",
         description="The reader that chooses the quote and decides whether the articles answer: 'default' "
-        "(shipped with newsbot, docs/reader.md), 'none' (off), or the path of a sentence-transformers "
-        "CrossEncoder directory.",
+        "(shipped with newsbot, docs/reader.md), 'none' (off), or the path of a reader directory "
+        "(bench/train_reader.py) or of a sentence-transformers CrossEncoder directory.",
     )
     reader_threshold: float | None = Field(
         None,

@@ -132,6 +132,18 @@ def test_a_cross_encoder_directory_is_a_reader(index_settings, e5, tiny_cross_en
         assert not answer.refused and answer.trace.reader.name.startswith("cross-encoder:")
 
 
+def test_a_trained_reader_directory_is_a_reader(tmp_path):
+    """NEWSBOT_READER=PATH takes a reader that bench/train_reader.py (or soup.py) wrote, with its
+    own card's threshold, not only a CrossEncoder."""
+    copy = tmp_path / "my-reader"
+    shutil.copytree(READER_DIR, copy)
+    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
+    (copy / CARD).write_text(json.dumps({**card, "threshold": 1.25}), encoding="utf-8")
+    reader = load_reader(str(copy))
+    assert isinstance(reader, E5Reader) and reader.threshold == 1.25
+    assert load_reader(str(copy), -2.0).threshold == -2.0  # NEWSBOT_READER_THRESHOLD still wins
+
+
 def test_a_missing_or_damaged_reader_is_an_error_at_start(tmp_path, index_settings, e5):
     copy = tmp_path / "reader"
     shutil.copytree(READER_DIR, copy)

@@ -153,9 +153,12 @@ def news_part(row: int) -> str:
     return "train" if h < 70 else "dev" if h < 85 else "test"
 
 
-def news_questions() -> list[dict[str, Any]]:
+def news_questions(parts: int | None = None) -> list[dict[str, Any]]:
+    """The written questions of ``part-0`` ... ``part-{parts - 1}`` (all by default)."""
     out = []
     for path in sorted(QUESTIONS.glob("part-*.jsonl")):
+        if parts is not None and int(path.stem.removeprefix("part-")) >= parts:
+            continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             if line.strip():
                 q = json.loads(line)
@@ -184,11 +187,12 @@ def news_pairs(items: list[dict[str, Any]], rows: dict[int, str], rng: random.Ra
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--parts", type=int, help="only the questions of part-0 ... part-N-1 (run 1: 8)")
     args = parser.parse_args()
     rng = random.Random(SEED)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = gnad_rows()
-    news = news_questions()
+    news = news_questions(args.parts)
     for part in ("train", "dev", "test"):
         chosen = [q for q in news if q["part"] == part]
         with (args.out / f"news.{part}.jsonl").open("w", encoding="utf-8") as fh:

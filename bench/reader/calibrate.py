@@ -8,8 +8,10 @@ evidence, the reader's best log-odds, whether the first quote holds the answer, 
 answering sentence ranked among the first stage's candidates. Then prints, per threshold, the
 share of answerable questions refused and of unanswerable ones refused (hard and absent), and
 recall of the first stage's candidates at K. ``--write`` stores the chosen threshold in
-``bot/data/reader/reader.json``: the lowest that refuses at most ``--max-refused`` of the
-answerable questions and leaves the most unanswerable ones refused. One threshold serves every
+``bot/data/reader/reader.json`` (or ``--reader DIR``'s card): the lowest that refuses at most
+``--max-refused`` of the answerable questions and leaves the most unanswerable ones refused, and
+the rank prior (log-odds off per place in the first stage's order) that puts the answer first
+most often among the questions it answers. One threshold serves every
 language: the per-language rows show what it costs each.
 """
 
@@ -29,8 +31,8 @@ from bench.news_bench import build_index, index_settings, questions, reader_ques
 from bot.answering import normalized_evidence
 from bot.extract import rank_quotes
 from bot.qa import READER_MIN_EVIDENCE, NewsQA, _gibberish
-from bot.reader import RANK_PRIOR, READER_CANDIDATES
-from bot.reader.reader import CARD, READER_DIR
+from bot.reader import READER_CANDIDATES
+from bot.reader.reader import CARD, DEFAULT_RANK_PRIOR, READER_DIR
 
 OFF = -1e9
 MAX_K = 16
@@ -59,13 +61,18 @@ def refused(r: dict[str, Any], k: int, threshold: float, floor: float) -> bool:
     return r["gibberish"] or r["evidence"] is None or r["evidence"] < floor or not logits or max(logits) < threshold
 
 
-def first(r: dict[str, Any], k: int, prior: float = RANK_PRIOR) -> bool:
+PRIORS = (0.0, 0.15, 0.3, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
+
+
+def first(r: dict[str, Any], k: int, prior: float = DEFAULT_RANK_PRIOR) -> bool:
     """The gold sentence ranks first as ``bot.reader.read_quotes`` ranks (log-odds, rank prior)."""
     logits = r["logits"][:k]
     return bool(logits) and r["gold"][max(range(len(logits)), key=lambda i: logits[i] - prior * i)]
 
 
-def table(records: list[dict[str, Any]], k: int, threshold: float, floor: float) -> dict[str, dict[str, Any]]:
+def table(
+    records: list[dict[str, Any]], k: int, threshold: float, floor: float, prior: float = DEFAULT_RANK_PRIOR
+) -> dict[str, dict[str, Any]]:
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by[r["lang"] if r["lang"] in ("de", "en") else "other"].append(r)
@@ -78,7 +85,7 @@ def table(records: list[dict[str, Any]], k: int, threshold: float, floor: float)
         share = lambda xs, f: round(sum(map(f, xs)) / len(xs), 3) if xs else None  # noqa: E731
         out[lang] = {
             "n": len(ans),
-            "top1": share(ans, lambda r: first(r, k) and not refused(r, k, threshold, floor)),
+            "top1": share(ans, lambda r: first(r, k, prior) and not refused(r, k, threshold, floor)),
             "refused_answerable": share(ans, lambda r: refused(r, k, threshold, floor)),
             "refused_hard": share(hard, lambda r: refused(r, k, threshold, floor)),
             "refused_absent": share(absent, lambda r: refused(r, k, threshold, floor)),
@@ -93,14 +100,18 @@ def main() -> None:
     parser.add_argument("--floor", type=float, default=None, help="retrieval evidence floor (default: qa's)")
     parser.add_argument("--k", type=int, default=READER_CANDIDATES, help="candidates the reader reads")
     parser.add_argument("--records", type=Path, help="reuse recorded questions (JSON) instead of asking")
-    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--write", action="store_true", help="store the threshold and rank prior in the card")
+    parser.add_argument("--reader", type=Path, help="a reader directory to calibrate (default: the shipped one)")
     args = parser.parse_args()
     if args.records and args.records.exists():
         records = json.loads(args.records.read_text(encoding="utf-8"))
     else:
         settings = index_settings()
         build_index(settings)
-        settings = settings.model_copy(update={"reader_threshold": OFF})
+        update: dict[str, Any] = {"reader_threshold": OFF}
+        if args.reader:
+            update["reader"] = str(args.reader)
+        settings = settings.model_copy(update=update)
         items = questions(args.part) + reader_questions(args.part)
         with NewsQA(settings) as qa:
             qa.warm_up()
@@ -121,21 +132,22 @@ def main() -> None:
         t = step / 10
         if table(records, args.k, t, floor)["all"]["refused_answerable"] <= args.max_refused:
             best = t
+    prior = DEFAULT_RANK_PRIOR
+    if best is not None:  # the rank prior, on the answerable questions the threshold keeps
+        kept = [r for r in answerable if not refused(r, args.k, best, floor)]
+        shares = {p: round(sum(first(r, args.k, p) for r in kept) / max(len(kept), 1), 3) for p in PRIORS}
+        prior = max(PRIORS, key=lambda p: shares[p])
+        print(f"first quote of the answered, by rank prior: {shares}; chosen: {prior}")
     for k in sorted({4, 6, 8, 12, args.k}):
         for t in sorted({-1.0, 0.0, best if best is not None else 0.0}):
-            print(f"k {k} threshold {t:+.1f}: {json.dumps(table(records, k, t, floor))}")
+            print(f"k {k} threshold {t:+.1f}: {json.dumps(table(records, k, t, floor, prior))}")
     print(f"chosen threshold (k {args.k}, floor {floor}): {best}")
-    if best is not None:  # the rank prior of bot.reader, on the answerable questions the threshold keeps
-        kept = [r for r in answerable if not refused(r, args.k, best, floor)]
-        shares = {
-            p: round(sum(first(r, args.k, p) for r in kept) / max(len(kept), 1), 3) for p in (0.0, 0.15, 0.3, 0.5, 0.8)
-        }
-        print(f"first quote of the answered, by rank prior: {shares} (shipped: {RANK_PRIOR})")
     if args.write and best is not None:
-        card = json.loads((READER_DIR / CARD).read_text(encoding="utf-8"))
-        card["threshold"] = best
-        (READER_DIR / CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote threshold {best} to {READER_DIR / CARD}")
+        path = (args.reader or READER_DIR) / CARD
+        card = json.loads(path.read_text(encoding="utf-8"))
+        card.update({"threshold": best, "rank_prior": prior})
+        path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote threshold {best} and rank prior {prior} to {path}")
 
 
 if __name__ == "__main__":

