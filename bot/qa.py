@@ -64,6 +64,7 @@ class Search:
     language: str
     query: str  # the question, rewritten when it was a follow-up
     search: str  # the query without its date phrases
+    reading: str  # what the reader reads: a follow-up after the question it follows
     dates: DateFilter
     retrieval: Retrieval
 
@@ -159,8 +160,7 @@ class NewsQA:
         if not refused:
             ranked = rank_quotes(retrieval, question, self.model)
             if self.reader is not None:
-                # the standalone query: a follow-up ("Und wann?") carries its topic only after the rewrite
-                ranked, trace.reader = read_quotes(self.reader, found.query, ranked[:READER_CANDIDATES])
+                ranked, trace.reader = read_quotes(self.reader, found.reading, ranked[:READER_CANDIDATES])
                 refused = trace.reader.best is None or trace.reader.best < trace.reader.threshold
             quotes = choose_quotes(ranked)
         mode, notes, citations = "extractive", [], []
@@ -216,16 +216,21 @@ class NewsQA:
         query = self._rewrite(question, previous, language)
         if query != question and self.index.embedder.count_tokens(query) > MAX_QUESTION_TOKENS:
             query = question  # a follow-up never costs more than a question may
+        # The reader reads a follow-up the heuristic completed as a conversation reads: after the
+        # question it follows ("Wo wollen sich Lawrow und Kuleba treffen? Und wann?"), not as the
+        # words borrowed for the search ("Und wann? wollen Lawrow Kuleba treffen").
+        reading = f"{previous[-1]} {question}" if query != question and query == rewrite(question, previous) else query
         dates = combine(
             resolve(query, now or datetime.now(self.zone), self.settings.timezone), since, until, self.settings.timezone
         )
-        # The filter carries the date; left in, "am 7. März" only blurs the query's meaning.
-        search = _without(query, dates.phrases)
+        # The filter carries the date; left in, "am 7. März" only blurs the query's meaning (and
+        # the reader would look for "gestern" in a sentence that need not say it).
+        search, reading = _without(query, dates.phrases), _without(reading, dates.phrases)
         retrieval = self.retriever.retrieve(search, dates=dates, sources=sources)
         self.retriever.whole_articles(retrieval, QUOTE_ARTICLES)
         if retrieval.query_vector is not None:
             retrieval.level, retrieval.spread = self.background.level(retrieval.query_vector)
-        return Search(language, query, search, dates, retrieval)
+        return Search(language, query, search, reading, dates, retrieval)
 
     def _check_cost(self, question: str) -> None:
         tokens = self.index.embedder.count_tokens(question)

