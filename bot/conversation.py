@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cachetools import TTLCache
 
-from bot.language import ENGLISH, GERMAN
+from bot.language import ENGLISH, GERMAN, QUESTION_WORDS
 from index.keywords import GERMAN_STOPWORDS
 
 if TYPE_CHECKING:
@@ -68,23 +68,17 @@ _TIME = frozenset(
     "december monday tuesday wednesday thursday friday saturday sunday".split()
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_QUESTION_WORDS = frozenset(
-    "wer wie was wo wann warum wieso weshalb welche welcher welches wieviel viele who what where when "
-    "why which how many much qué que cuál cuáles cuándo dónde quién quiénes cómo cuánto cuántos cuántas "
-    "quoi quel quelle quels quelles quand où qui comment combien pourquoi что кто где когда как сколько "
-    "почему какой какая какие".split()
-)
 
 
 def is_follow_up(question: str) -> bool:
     words = [w.casefold() for w in _WORD.findall(question)]
-    content = [w for w in words if w not in GERMAN and w not in ENGLISH and w not in _QUESTION_WORDS and len(w) > 2]
+    content = [w for w in words if w not in GERMAN and w not in ENGLISH and w not in QUESTION_WORDS and len(w) > 2]
     return bool(FOLLOW_UP_START.match(question)) or len(content) <= 1 or any(w in REFERRING for w in words)
 
 
 def _topical(word: str) -> bool:
     low = word.casefold()
-    return not (low in GERMAN or low in ENGLISH or low in GERMAN_STOPWORDS or low in _QUESTION_WORDS or len(word) < 3)
+    return not (low in GERMAN or low in ENGLISH or low in GERMAN_STOPWORDS or low in QUESTION_WORDS or len(word) < 3)
 
 
 def has_topic(text: str) -> bool:
@@ -126,7 +120,7 @@ def rewrite(question: str, history: Sequence[str]) -> str:
     before = {w.casefold() for w in previous}
     # its own words that the previous query did not have: a new party, place or time
     new = [w for w in words if _topical(w) and w.casefold() not in REFERRING and w.casefold() not in before]
-    if new and folded & _QUESTION_WORDS and not folded & REFERRING:
+    if new and folded & QUESTION_WORDS and not folded & REFERRING:
         return question  # its own question about its own topic ("Und was sagte Medinski?")
     replaced = _replaced(words, previous) if new else set()
     topic: list[str] = []

@@ -30,7 +30,7 @@ from rapidfuzz import fuzz, process
 
 from bot.answer import Answer
 from bot.errors import ForeignAnswerError, InvalidInputError, LoggingOffError, UnknownAnswerError
-from bot.language import ENGLISH, GERMAN
+from bot.language import ENGLISH, GERMAN, QUESTION_WORDS
 from bot.settings import Settings
 from index.dates import parse_datetime
 from index.feedback import RATINGS, CitedQuotes, FeedbackStore, LoggedQuestion, Rating
@@ -49,11 +49,7 @@ SIMILAR = 85  # rapidfuzz token_set_ratio (0-100) from which two wordings count 
 MAX_SIMILAR = 2_000
 MAX_VARIANTS = 5
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-_QUESTION_WORDS = frozenset(
-    "wer wie was wo wann warum wieso weshalb welche welcher welches wieviel wieviele viele gibt gab "
-    "who what where when why which how many much".split()
-)
-_FUNCTION_WORDS = GERMAN | ENGLISH | GERMAN_STOPWORDS | _QUESTION_WORDS
+_FUNCTION_WORDS = GERMAN | ENGLISH | GERMAN_STOPWORDS | QUESTION_WORDS | {"gibt", "gab"}
 
 
 # ---- what the report says (typed, so the HTTP schema is derived from it) -----------------------

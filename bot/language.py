@@ -1,4 +1,7 @@
-"""Which language a question is in (German or English; others fall back to German framing)."""
+"""Which language a question is in: German and English by word lists, others by py3langid among
+the languages a newsroom's readers ask in (the framing of an answer is German for German, English
+for every other language: ``bot/texts.py``). Also the question words of the languages the
+follow-up and report heuristics know."""
 
 from __future__ import annotations
 
@@ -17,6 +20,13 @@ ENGLISH = frozenset(
     "the a an and is are was were who what where when why which how many much did does do has have "
     "had of to in on at for with from by about since yet not it he she they we you said say latest "
     "yesterday today news there this that these those".split()
+)
+
+QUESTION_WORDS = frozenset(
+    "wer wie was wo wann warum wieso weshalb welche welcher welches wieviel wieviele viele who what where "
+    "when why which how many much qué que cuál cuáles cuándo dónde quién quiénes cómo cuánto cuántos "
+    "cuántas quoi quel quelle quels quelles quand où qui comment combien pourquoi что кто где когда как "
+    "сколько почему какой какая какие".split()
 )
 
 
@@ -39,5 +49,6 @@ def _identifier() -> Any:
 
     # from_model_file resolves a relative path against the package, as py3langid does itself
     identifier = LanguageIdentifier.from_model_file("data/model.npz.xz")
-    identifier.set_languages(["de", "en", "fr", "es", "it", "nl", "pl", "uk", "ru", "tr"])
+    # (other scripts are told apart by their letters: no German or English question is taken for them)
+    identifier.set_languages(["de", "en", "fr", "es", "it", "nl", "pl", "uk", "ru", "tr", "zh", "ja", "ar", "ko"])
     return identifier

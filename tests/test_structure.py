@@ -76,3 +76,22 @@ def test_architecture_names_every_module():
         if path.name != "__init__.py" and str(path.relative_to(ROOT)) not in text and path.stem not in text
     ]
     assert missing == []
+
+
+def test_every_module_of_bot_is_core_or_front_end():
+    """The layer contracts name modules; a new module must land on one side of the line, or the
+    contract "the core knows no front end" would not guard it (pyproject.toml)."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    (core,) = [c for c in contracts if c["name"].startswith("The core knows no front end")]
+    sides = {"core": core["source_modules"], "front end": [m for m in core["forbidden_modules"] if m.startswith("bot")]}
+
+    def side(module: str) -> list[str]:
+        return [name for name, listed in sides.items() if any(module == m or module.startswith(m + ".") for m in listed)]
+
+    modules = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in (ROOT / "bot").rglob("*.py")
+    } - {"bot"}
+    assert {m: side(m) for m in sorted(modules) if len(side(m)) != 1} == {}

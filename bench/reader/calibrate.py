@@ -43,7 +43,7 @@ def record(qa: NewsQA, q: dict[str, Any]) -> dict[str, Any]:
     golds = [a["text"] for a in q.get("answers", [])]
     found = qa.find(q["question"])
     ranked = rank_quotes(found.retrieval, q["question"], qa.model)[:MAX_K]
-    logits = qa.reader.score(q["question"], [(c.sentence.text, c.article.meta.title) for c in ranked]) if ranked else []
+    logits = qa.reader.score(found.reading, [(c.sentence.text, c.article.meta.title) for c in ranked]) if ranked else []
     evidence = normalized_evidence(found.retrieval, qa.model) if qa.model else None
     return {
         "id": q["id"],

@@ -21,7 +21,7 @@ from bot.errors import (
 from bot.http.errors import ApiError, _api_error
 from bot.http.feedback import log_answer
 from bot.http.metrics import Metrics
-from bot.http.schemas import ERRORS, AnswerModel, AskRequest, ErrorResponse, IngestResponse, SearchResponse
+from bot.http.schemas import ERRORS, AnswerResponse, AskRequest, ErrorResponse, IngestResponse, SearchResponse
 from bot.http.security import Caller, admin, reader
 from bot.qa import MAX_QUESTION_CHARS, NewsQA
 
@@ -74,7 +74,7 @@ def _static(name: str) -> str:
     return resources.files("bot").joinpath("static", name).read_text(encoding="utf-8")
 
 
-@ANSWERS.post("/v1/ask", response_model=AnswerModel, responses=ERRORS, tags=["answers"])
+@ANSWERS.post("/v1/ask", response_model=AnswerResponse, responses=ERRORS, tags=["answers"])
 async def ask(body: AskRequest, request: Request, caller: Annotated[Caller, Depends(reader)]) -> dict[str, Any]:
     """Answer a question with verbatim quotes and their sources (or refuse when nothing fits)."""
     return await _answer(request, body, caller)

@@ -42,7 +42,7 @@ class ArticleRef(BaseModel):
     updated: str | None = Field(description="ISO 8601")
 
 
-class AnswerModel(BaseModel):
+class AnswerResponse(BaseModel):
     """The same JSON as ``newsbot ask --json`` (``Answer.to_dict``); citations are the core's own
     ``Citation`` dataclass, so the contract cannot drift from what the facade returns."""
 
