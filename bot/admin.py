@@ -116,6 +116,16 @@ class NewsAdmin:
         with self._writer() as ingestor:
             return ingestor.restore(article_ids)
 
+    def lost(self, article_id: str, url: str | None, version: str | None = None) -> bool:
+        """Whether an article a source holds is not taken down and yet not indexed (in ``version``,
+        the one the source wrote, when given): restored after a take-down, or written over by
+        another path. Its source fetches it again."""
+        catalog = self.index.catalog
+        if catalog.taken_down(article_id, url) is not None:
+            return False
+        state = catalog.state(article_id)
+        return state is None or (version is not None and state.version != version)
+
     def reindex(self, *, progress: bool = False) -> dict[str, Any]:
         """Re-embed every sentence with the configured embedder into a new collection, then switch."""
         with self.index.writing():

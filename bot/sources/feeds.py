@@ -134,10 +134,20 @@ def recheck(ctx: Context, plan: Plan, state: SourceState, window: float, handled
     """Fetch again (conditionally) the pages that failed last time and those first seen within
     ``window``: a correction is re-ingested, a 404/410 takes the article down."""
     for key, item in state.items.items():
-        if key in handled or not item.url or item.gone:
+        if key in handled or not item.url:
             continue
-        if not (item.pending or (window and ctx.now - item.first_seen < window)):
+        # taken down and then restored (`newsbot restore`), or written over by another path (a
+        # teaser posted after a restore): the page is fetched again in full, whatever this state
+        # remembers of it, so the index holds what the page says now
+        article_id = item.article_ids[0] if item.article_ids else key
+        was_live = bool(item.article_ids) or (item.gone and item.version is not None)  # not a page never live
+        lost = was_live and ctx.lost(article_id, item.url, item.version)
+        if item.gone and not lost:
+            continue
+        if not (lost or item.pending or (window and ctx.now - item.first_seen < window)):
             continue
         if not budget.take():
             return
+        if lost:
+            item.gone, item.etag, item.last_modified = False, None, None
         fetch_page(ctx, plan, item, window=window)

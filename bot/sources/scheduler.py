@@ -80,6 +80,10 @@ class Writer:
         with self._turn():
             return self.admin.remove(article_ids)
 
+    def lost(self, article_id: str, url: str | None, version: str | None = None) -> bool:
+        """A read: no turn needed (``NewsAdmin.lost``)."""
+        return self.admin.lost(article_id, url, version)
+
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
         # Called from a poll's worker thread: the lock belongs to the event loop's thread.
@@ -287,7 +291,7 @@ class Watcher:
     def _poll(self, source: AnySource) -> PollResult:
         state = self.states[source.name]
         now = self.clock()
-        ctx = Context(self.fetcher, self.loader, now, self.stopping)
+        ctx = Context(self.fetcher, self.loader, now, self.stopping, lost=self.writer.lost)
         try:
             plan = _POLLERS[source.kind](ctx, source, state)
             result = self._write(source, plan)
