@@ -61,7 +61,7 @@ LANGUAGE_NAMES = {"de": "German", "en": "English"}
 # zu verschärfen") addresses none of these and stays evidence.
 _MACHINE = (
     r"(sprach|text|ki|ai)[\s-]*modell\w*|k(ü|ue)nstliche\w* intelligenz|\bki\b|\bai\b|\bllms?\b|chat ?gpt|"
-    r"chat[\s-]?bot\w*|assistent\w*|assistant\w*|language models?|\bmodels?\b|\bbots?\b|\bgpt\b|"
+    r"chat[\s-]?bot\w*|assistent\w*|assistant\w*|asistente\w*|language models?|\bmodels?\b|\bbots?\b|\bgpt\b|"
     r"\bclaude\b|\bgemini\b|\bcopilot\b|maschine\w*|machine\w*|\bagent\w*|mod(è|e)les? de langag\w*|"
     r"intelligence artificielle|\bia\b|modelos? de lenguaje|inteligencia artificial|языков\w* модел\w*|"
     r"нейросет\w*|dil modeli\w*|yapay zek\w*"
