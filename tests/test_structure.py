@@ -83,12 +83,16 @@ def test_every_module_of_bot_is_core_or_front_end():
     contract "the core knows no front end" would not guard it (pyproject.toml)."""
     import tomllib
 
-    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
+        "contracts"
+    ]
     (core,) = [c for c in contracts if c["name"].startswith("The core knows no front end")]
     sides = {"core": core["source_modules"], "front end": [m for m in core["forbidden_modules"] if m.startswith("bot")]}
 
     def side(module: str) -> list[str]:
-        return [name for name, listed in sides.items() if any(module == m or module.startswith(m + ".") for m in listed)]
+        return [
+            name for name, listed in sides.items() if any(module == m or module.startswith(m + ".") for m in listed)
+        ]
 
     modules = {
         ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
