@@ -126,6 +126,12 @@ class NewsAdmin:
         state = catalog.state(article_id)
         return state is None or (version is not None and state.version != version)
 
+    def indexed_version(self, article_id: str) -> str | None:
+        """The version of an article the index holds (None: not indexed). A watcher remembers it
+        after its own write: a teaser the write refused leaves the full text's version there."""
+        state = self.index.catalog.state(article_id)
+        return state.version if state is not None else None
+
     def reindex(self, *, progress: bool = False) -> dict[str, Any]:
         """Re-embed every sentence with the configured embedder into a new collection, then switch."""
         with self.index.writing():

@@ -84,6 +84,9 @@ class Writer:
         """A read: no turn needed (``NewsAdmin.lost``)."""
         return self.admin.lost(article_id, url, version)
 
+    def indexed_version(self, article_id: str) -> str | None:
+        return self.admin.indexed_version(article_id)
+
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
         # Called from a poll's worker thread: the lock belongs to the event loop's thread.
@@ -316,6 +319,9 @@ class Watcher:
         if plan.results or plan.sync_dirs:
             report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs)
         ingested = {r.id for r in plan.results if isinstance(r, Article)}
+        for item in new.items.values():  # what the index holds after this write, kept or replaced
+            if item.version is not None and item.article_ids and item.article_ids[0] in ingested:
+                item.version = self.writer.indexed_version(item.article_ids[0])
         removals = {aid: why for aid, why in plan.removals.items() if aid not in ingested}
         removed: list[dict[str, str]] = []
         if removals:

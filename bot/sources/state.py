@@ -55,8 +55,9 @@ class Item:
     gone: bool = False  # taken down (404/410, or dropped from a sitemap with on_missing: remove)
     teaser: bool = False  # its article is the feed item's own text: the page had no article to extract
     credit: str | None = None  # the source its page is credited to when the page names none (feed title, name)
-    version: str | None = None  # the version of its article this source wrote: another one indexed means
-    # another path wrote over it (a teaser posted after a restore), and the page is fetched again
+    version: str | None = None  # the version of its article the index held after this source's write:
+    # another one indexed means another path wrote over it (a teaser posted after a restore), and
+    # the page is fetched again
     settling: str | None = None  # file: its signature while it may still be written (not read yet) ...
     settling_since: float = 0.0  # ... and since when the scans have found it unchanged
 
