@@ -198,4 +198,3 @@ def test_a_restored_article_comes_back_at_the_next_poll(e5):
 
 def test_a_teaser_posted_for_a_restored_article_gives_way_to_its_page(e5):
     _replay(e5, [("remove", "faehre"), ("restore", "faehre"), ("post_teaser", "faehre"), ("poll", None)])
-
