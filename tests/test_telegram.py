@@ -122,6 +122,51 @@ def test_sources_are_links_and_follow_ups_use_the_history(index_settings, qa, se
     assert "Antalya" in plain(follow_up) or "Lawrow" in plain(follow_up)  # "Und wann?" kept the topic
 
 
+@pytest.mark.parametrize(
+    ("first", "follow_up", "said"),
+    [
+        ("Wie hoch war die Inflation in Österreich?", "Und in der Eurozone?", "0,1 Prozent"),
+        ("How high was inflation in Austria?", "And in the eurozone?", "0,1 Prozent"),
+        ("Какой была инфляция в Австрии?", "А в еврозоне?", "0,1 Prozent"),
+        ("Wie hoch war die Inflation in Österreich?", "Und was sagte Medinski?", "Medinski"),
+    ],
+)
+def test_a_follow_up_naming_something_new_keeps_only_what_it_lacks(
+    tmp_path, e5, server, monkeypatch, first, follow_up, said
+):
+    """The integrity issue's examples through Telegram's shared ``Conversation``: a new place keeps
+    the asked attribute, a new party with its own question stands alone."""
+    import json
+
+    from bot.admin import NewsAdmin
+    from index.loaders import Loader
+    from tests.conftest import ROOT
+    from tests.test_qa import INFLATION
+
+    settings = Settings(data_dir=tmp_path / "data")
+    (tmp_path / "inflation.json").write_text(json.dumps(INFLATION), encoding="utf-8")
+    with NewsAdmin.open(settings, embedder=e5) as admin:
+        admin.ingest(Loader().load([ROOT / "corpus", tmp_path / "inflation.json"]))
+    with NewsQA(settings, embedder=e5) as qa:
+        bot = NewsBot(bot_settings(settings, server), qa)
+        searched: list[str] = []
+        original = qa.retriever.retrieve
+        monkeypatch.setattr(qa.retriever, "retrieve", lambda q, **kw: searched.append(q) or original(q, **kw))
+
+        def scenario():
+            server.push(message_update(first, user_id=REPORTER))
+            server.wait_for(lambda: len(server.sent(REPORTER)) == 1)
+            server.push(message_update(follow_up, user_id=REPORTER))
+            server.wait_for(lambda: len(server.sent(REPORTER)) == 2)
+
+        serve(bot, scenario)
+    before, after = (plain(m) for m in server.sent(REPORTER))
+    assert "0,7 Prozent" in before and said in after and "0,7 Prozent" not in after
+    query = searched[-1]  # the follow-up's search: the asked attribute borrowed, the old place not
+    assert query.startswith(follow_up.rstrip("?")) and not {"Österreich", "Austria", "Австрии"} & set(query.split())
+    assert (query == follow_up) == ("Medinski" in follow_up)
+
+
 def test_stranger_is_refused_once_and_causes_no_retrieval(index_settings, qa, server, retrievals, caplog):
     bot = NewsBot(bot_settings(index_settings, server), qa)
 
