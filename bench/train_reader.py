@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
 from bot.reader.net import ReaderHead
-from bot.reader.reader import READER_DIR, pair_text, save_reader
+from bot.reader.reader import READER_DIR, WEIGHTS, load_trained, pair_text, save_reader
 
 CACHE = ROOT / "bench" / ".cache" / "reader"
 SEED = 20261205
@@ -238,12 +238,7 @@ def main() -> None:
     if args.init:
         from safetensors.torch import load_file
 
-        weights = load_file(str(args.init / "reader.safetensors"))
-        encoder.load_state_dict(
-            {k.removeprefix("encoder."): v.float() for k, v in weights.items() if k.startswith("encoder.")},
-            strict=False,
-        )
-        head.load_state_dict({k.removeprefix("head."): v.float() for k, v in weights.items() if k.startswith("head.")})
+        load_trained(encoder, head, load_file(str(args.init / WEIGHTS)))
         print(f"initialized from {args.init}", file=sys.stderr)
     for p in encoder.parameters():
         p.requires_grad = False

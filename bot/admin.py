@@ -120,11 +120,10 @@ class NewsAdmin:
         """Whether an article a source holds is not taken down and yet not indexed (in ``version``,
         the one the source wrote, when given): restored after a take-down, or written over by
         another path. Its source fetches it again."""
-        catalog = self.index.catalog
-        if catalog.taken_down(article_id, url) is not None:
+        if self.index.catalog.taken_down(article_id, url) is not None:
             return False
-        state = catalog.state(article_id)
-        return state is None or (version is not None and state.version != version)
+        indexed = self.indexed_version(article_id)
+        return indexed is None or (version is not None and indexed != version)
 
     def indexed_version(self, article_id: str) -> str | None:
         """The version of an article the index holds (None: not indexed). A watcher remembers it

@@ -213,13 +213,14 @@ class NewsQA:
         self._check_cost(question)
         language = detect_language(question)
         previous = trim([t.query if isinstance(t, Answer) else t for t in history or []])
-        query = self._rewrite(question, previous, language)
+        heuristic = rewrite(question, previous)
+        query = self._rewrite(question, previous, language, heuristic)
         if query != question and self.index.embedder.count_tokens(query) > MAX_QUESTION_TOKENS:
             query = question  # a follow-up never costs more than a question may
         # The reader reads a follow-up the heuristic completed as a conversation reads: after the
         # question it follows ("Wo wollen sich Lawrow und Kuleba treffen? Und wann?"), not as the
         # words borrowed for the search ("Und wann? wollen Lawrow Kuleba treffen").
-        reading = f"{previous[-1]} {question}" if query != question and query == rewrite(question, previous) else query
+        reading = f"{previous[-1]} {question}" if query != question and query == heuristic else query
         dates = combine(
             resolve(query, now or datetime.now(self.zone), self.settings.timezone), since, until, self.settings.timezone
         )
@@ -264,9 +265,9 @@ class NewsQA:
             self._background = Background(self.index.embedder)
         return self._background
 
-    def _rewrite(self, question: str, previous: list[str], language: str) -> str:
-        """The standalone query for a follow-up: by the LLM when there is one, else the heuristic."""
-        heuristic = rewrite(question, previous)
+    def _rewrite(self, question: str, previous: list[str], language: str, heuristic: str) -> str:
+        """The standalone query for a follow-up: by the LLM when there is one, else the heuristic's
+        (``conversation.rewrite``)."""
         if self.llm is None or heuristic == question:
             return heuristic
         try:

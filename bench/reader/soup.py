@@ -23,17 +23,13 @@ from safetensors.torch import load_file
 
 from bot.reader.e5 import build_encoder, read_e5
 from bot.reader.net import ReaderHead
-from bot.reader.reader import CARD, WEIGHTS, save_reader
+from bot.reader.reader import CARD, WEIGHTS, load_trained, save_reader
 
 
 def load(directory: Path, e5: object, layers: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     encoder = build_encoder(e5, layers)
     head = ReaderHead(e5.config["hidden_size"])  # type: ignore[attr-defined]
-    weights = load_file(str(directory / WEIGHTS))
-    encoder.load_state_dict(
-        {k.removeprefix("encoder."): v.float() for k, v in weights.items() if k.startswith("encoder.")}, strict=False
-    )
-    head.load_state_dict({k.removeprefix("head."): v.float() for k, v in weights.items() if k.startswith("head.")})
+    load_trained(encoder, head, load_file(str(directory / WEIGHTS)))
     return encoder, head
 
 

@@ -92,13 +92,7 @@ class E5Reader:
         self.encoder = build_encoder(e5, int(card["layers"]))
         self.head = ReaderHead(e5.config["hidden_size"])
         try:
-            self.encoder.load_state_dict(
-                {k.removeprefix("encoder."): v.float() for k, v in weights.items() if k.startswith("encoder.")},
-                strict=False,
-            )
-            self.head.load_state_dict(
-                {k.removeprefix("head."): v.float() for k, v in weights.items() if k.startswith("head.")}
-            )
+            load_trained(self.encoder, self.head, weights)
         except RuntimeError as exc:
             raise ConfigError(f"the reader's weights in {directory} do not fit its model ({exc})") from exc
         self.head.eval()
@@ -193,6 +187,15 @@ def load_reader(setting: str | None, threshold: float | None = None, precision: 
 
 def probability(logit: float) -> float:
     return 1 / (1 + math.exp(-max(min(logit, 50.0), -50.0)))
+
+
+def load_trained(encoder: Any, head: Any, weights: dict[str, Any]) -> None:
+    """Put a reader file's tensors (``encoder.*``: its trained layers, ``head.*``) into ``encoder``
+    and ``head``; the layers the file lacks stay e5's. ``RuntimeError`` when they do not fit."""
+    encoder.load_state_dict(
+        {k.removeprefix("encoder."): v.float() for k, v in weights.items() if k.startswith("encoder.")}, strict=False
+    )
+    head.load_state_dict({k.removeprefix("head."): v.float() for k, v in weights.items() if k.startswith("head.")})
 
 
 def save_reader(encoder: Any, head: Any, e5: Any, layers: int, frozen: int, max_length: int, directory: Path) -> Path:

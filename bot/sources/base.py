@@ -18,7 +18,6 @@ from index.fetch import Fetched, FetchError, fetch
 from index.loaders import Loader, LoadResult, Problem
 from index.loaders.feeds import with_feed_item
 from index.models import Article
-from index.split import version_of
 
 logger = logging.getLogger("bot.sources")
 
@@ -163,7 +162,7 @@ def fetch_page(
         item.pending = True
         if fallback is not None and fallback.text and (item.teaser or not item.article_ids):
             plan.ingest([fallback])
-            item.article_ids, item.teaser, item.version = [fallback.id], True, None
+            item.article_ids, item.teaser = [fallback.id], True
             if fresh and fallback.published:
                 plan.fresh.append((fallback.id, fallback.published.timestamp()))
         return
@@ -171,6 +170,5 @@ def fetch_page(
     for old in set(item.article_ids) - set(ids):  # the page now names itself differently
         plan.removals[old] = f"{item.url} is now article {', '.join(ids) or 'nothing'}"
     item.article_ids, item.pending, item.teaser = ids, False, False
-    item.version = version_of(articles[0]) if len(articles) == 1 else None
     if fresh and articles and articles[0].published:
         plan.fresh.append((articles[0].id, articles[0].published.timestamp()))

@@ -319,9 +319,10 @@ class Watcher:
         if plan.results or plan.sync_dirs:
             report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs)
         ingested = {r.id for r in plan.results if isinstance(r, Article)}
-        for item in new.items.values():  # what the index holds after this write, kept or replaced
-            if item.version is not None and item.article_ids and item.article_ids[0] in ingested:
-                item.version = self.writer.indexed_version(item.article_ids[0])
+        for item in new.items.values():  # a page's article as the index holds it after this write
+            if item.article_ids and item.article_ids[0] in ingested:
+                page = item.url is not None and not item.teaser and len(item.article_ids) == 1
+                item.version = self.writer.indexed_version(item.article_ids[0]) if page else None
         removals = {aid: why for aid, why in plan.removals.items() if aid not in ingested}
         removed: list[dict[str, str]] = []
         if removals:
