@@ -107,6 +107,18 @@ def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, group_ids: torch.T
     return torch.stack(losses).mean() if losses else logits.sum() * 0
 
 
+def answerability_loss(logits: torch.Tensor, labels: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of each question's soft maximum (log-sum-exp of its candidates' log-odds)
+    against whether it has an answer: the refusal decision as the product makes it, on the best
+    candidate, so an unanswerable question's most tempting sentence carries the gradient."""
+    best, answerable = [], []
+    for g in torch.unique(group_ids):
+        member = group_ids == g
+        best.append(torch.logsumexp(logits[member], 0))
+        answerable.append((labels[member].sum() > 0).float())
+    return torch.nn.functional.binary_cross_entropy_with_logits(torch.stack(best), torch.stack(answerable))
+
+
 def pad(rows: list[np.ndarray], pad_id: int) -> tuple[np.ndarray, torch.Tensor]:
     width = max(len(r) for r in rows)
     ids = np.full((len(rows), width), pad_id, dtype=np.int64)
@@ -194,6 +206,9 @@ def dev_metrics(pairs: list[dict[str, Any]], logits: np.ndarray) -> dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--data", type=Path, default=CACHE, help="where the pairs are; states and checkpoints are kept there too"
+    )
     parser.add_argument("--layers", type=int, default=8, help="e5 layers the reader keeps")
     parser.add_argument("--train-layers", type=int, default=3, help="upper layers that are fine-tuned")
     parser.add_argument("--max-length", type=int, default=80, help="tokens of question + sentence + title")
@@ -209,6 +224,10 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--listwise", type=float, default=0.0, help="weight of the per-question softmax loss")
+    parser.add_argument(
+        "--answerability", type=float, default=0.0, help="weight of the per-question answerability loss"
+    )
+    parser.add_argument("--run", help="name of this run's checkpoint (default: from the layers and losses)")
     parser.add_argument("--init", type=Path, help="start from this trained reader (a directory like bot/data/reader)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 matrix products (CPUs with AVX512-BF16/AMX)")
     args = parser.parse_args()
@@ -224,12 +243,12 @@ def main() -> None:
     pad_id = e5.special["pad"]
     data: dict[str, tuple[list[dict[str, Any]], StateCache]] = {}
     for part in ("train", "dev"):
-        source = CACHE / f"pairs.{part}.jsonl"
+        source = args.data / f"pairs.{part}.jsonl"
         pairs = load_pairs(source)
         rows = encode(tokenizer, pairs, args.max_length)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]  # other pairs, other states
         name = f"states-{part}-f{frozen}-m{args.max_length}-{digest}{'-bf16' if args.bf16 else ''}.npy"
-        cache = StateCache(CACHE / name, [len(r) for r in rows], e5.config["hidden_size"], args.bf16)
+        cache = StateCache(args.data / name, [len(r) for r in rows], e5.config["hidden_size"], args.bf16)
         cache.build(encoder, rows, frozen, pad_id, part)
         data[part] = (pairs, cache)
     train_pairs, train_cache = data["train"]
@@ -258,7 +277,7 @@ def main() -> None:
         group_of[members] = g
     make_batches = (
         (lambda epoch: group_batches(groups, lengths, args.batch, random.Random(SEED + epoch)))
-        if args.listwise
+        if args.listwise or args.answerability
         else (lambda epoch: batches(lengths, args.batch, random.Random(SEED + epoch)))
     )
     per_epoch = len(make_batches(0))
@@ -267,7 +286,8 @@ def main() -> None:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / (total_steps - warmup)))
     )
-    checkpoint = CACHE / f"checkpoint-f{frozen}-l{args.layers}{'-lw' if args.listwise else ''}.pt"
+    run = args.run or f"f{frozen}-l{args.layers}{'-lw' if args.listwise else ''}"
+    checkpoint = args.data / f"checkpoint-{run}.pt"
     step = 0
     if checkpoint.exists() and not args.fresh:
         state = torch.load(checkpoint, weights_only=False)
@@ -298,6 +318,8 @@ def main() -> None:
         loss = loss_fn(logits, labels[batch])
         if args.listwise:
             loss = loss + args.listwise * listwise_loss(logits, labels[batch], group_of[batch])
+        if args.answerability:
+            loss = loss + args.answerability * answerability_loss(logits, labels[batch], group_of[batch])
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(upper + list(head.parameters()), 1.0)
