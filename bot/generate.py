@@ -10,7 +10,11 @@ passes stays:
    embedding similarity, so an English answer can rest on a German source);
 3. every number in it, and every name (a capitalised word inside the sentence), must occur
    in the sources it cites (names allow for transliteration: Lavrov/Lawrow, Zelensky/Selenskyj);
-4. a source sentence that addresses an AI ("ignore all previous instructions ...") never
+4. the claim checker (``bot/data/verifier``, a cross-encoder trained on claims that paraphrase,
+   and claims that invent, swap, negate or change what a sentence says) must find that one of
+   the cited sentences (or the two closest together) *states* the claim; without it, the word
+   alignment, negation and role checks of ``bot/claims.py`` decide;
+5. a source sentence that addresses an AI ("ignore all previous instructions ...") never
    counts as support, so repeating a planted instruction cannot pass as a cited fact.
 
 Each citation carries the verbatim source sentence that supports it. When too little
@@ -32,6 +36,7 @@ from rapidfuzz import fuzz
 
 from bot.answer import Citation
 from bot.claims import negation_flipped, roles_swapped, unstated_words
+from bot.reader import Reader
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
 from index.keywords import stems
@@ -47,6 +52,7 @@ MAX_SENTENCES = 4
 # unrelated sentences run higher (40% of them reach 0.85, 12% reach 0.88), hence the stricter bar.
 SUPPORT_SIMILARITY = {"cross_lingual": 0.85, "same_language": 0.88}
 SUPPORT_SENTENCES = 2  # a claim may merge its source's two closest sentences
+JUDGED_SENTENCES = 3  # the claim checker reads a cited source's closest sentences (and the best two together)
 MIN_KEPT_SHARE = 0.5  # fewer verified sentences than this share of the draft: answer with quotes
 NAME_SIMILARITY = 80  # rapidfuzz ratio for a name against a source word, after transliteration
 NAME_PREFIX = 5  # "Russian"/"russischen": a shared beginning this long counts
@@ -157,6 +163,7 @@ class Claim:
     cites: list[int]
     support: dict[int, ScoredSentence] = field(default_factory=dict)
     similarity: float = 0.0
+    judged: float | None = None  # the claim checker's log-odds that its best support states it
 
 
 @dataclass
@@ -225,11 +232,13 @@ class Verifier:
         vectors: Callable[[list[str]], dict[str, np.ndarray]],
         *,
         same_language: bool,
+        judge: Reader | None = None,
     ) -> None:
         self.embed = embed
         self.vectors = vectors
         self.min_similarity = SUPPORT_SIMILARITY["same_language" if same_language else "cross_lingual"]
         self.same_language = same_language
+        self.judge = judge
 
     def verify(self, draft: str, sources: list[Source]) -> Verification:
         by_n = {s.n: s for s in sources}
@@ -259,10 +268,11 @@ class Verifier:
             n: [s for s in src.sentences if not is_instruction(s.text) and s.kind != "title"] for n, src in by_n.items()
         }
         stored = self.vectors([s.vid for sentences in evidence.values() for s in sentences])
+        titles = {n: src.meta.title for n, src in by_n.items()}
         claim_vectors = self.embed([text for text, _ in candidates])
         claims = []
         for (text, cites), vector in zip(candidates, claim_vectors, strict=True):
-            claim, reason = self._check(text, cites, vector, evidence, stored)
+            claim, reason = self._check(text, cites, vector, evidence, stored, titles)
             if claim is None:
                 dropped.append(Dropped(text, reason))
             else:
@@ -276,6 +286,7 @@ class Verifier:
         vector: np.ndarray,
         evidence: dict[int, list[ScoredSentence]],
         stored: dict[str, np.ndarray],
+        titles: dict[int, str],
     ) -> tuple[Claim | None, str]:
         claim = Claim(text, cites)
         ranked: list[tuple[float, ScoredSentence]] = []
@@ -288,30 +299,48 @@ class Verifier:
             if scored:
                 claim.support[n] = scored[0][1]
                 claim.similarity = max(claim.similarity, scored[0][0])
-                ranked += scored[:SUPPORT_SENTENCES]
+                ranked += scored[:JUDGED_SENTENCES]
         cited_text = " ".join(s.text for n in cites for s in evidence[n])
         missing_numbers = missing_numbers_in(text, cited_text)
         if missing_numbers:
             return None, f"number not in the cited source: {missing_numbers[0]}"
-        names = names_in(text)
-        missing_names = [w for w in names if not name_in(w, cited_text)]
-        if missing_names:
-            return None, f"name not in the cited source: {missing_names[0]}"
-        if claim.similarity < self.min_similarity:
-            return None, f"not supported by the cited source (similarity {claim.similarity:.2f})"
-        # What the claim states must be what its closest sentences state (bot/claims.py).
         ranked.sort(key=lambda pair: pair[0], reverse=True)
+        names = names_in(text)
+        if not ranked:
+            return None, "not supported by the cited source (no sentence but its title)"
+        if self.judge is not None:  # a trained judgement of what is stated replaces the word rules
+            title_of = {s.vid: titles[n] for n in cites for s in evidence[n]}
+            claim.judged = self._judge(text, [s for _, s in ranked], title_of)
+            if claim.judged < self.judge.threshold:
+                return None, f"not stated by the cited source (claim check {claim.judged:.1f})"
+        else:
+            missing_names = [w for w in names if not name_in(w, cited_text)]
+            if missing_names:
+                return None, f"name not in the cited source: {missing_names[0]}"
+            if claim.similarity < self.min_similarity:
+                return None, f"not supported by the cited source (similarity {claim.similarity:.2f})"
+        # What the claim states must be what its closest sentences state (bot/claims.py).
         best = ranked[0][1].text
         support = " ".join(s.text for _, s in ranked[:SUPPORT_SENTENCES])
-        if self.same_language:
+        if self.same_language and self.judge is None:
             unstated = [w for w in unstated_words(text, support) if w not in names]
             if unstated:
                 return None, f"not stated in the cited source: {unstated[0]}"
         if negation_flipped(text, best, support):
             return None, "negates what the cited source states"
-        if roles_swapped(text, best, names):
+        if self.judge is None and roles_swapped(text, best, names):  # the checker judges roles itself
             return None, "swaps the roles the cited source gives"
         return claim, ""
+
+    def _judge(self, claim: str, closest: list[ScoredSentence], title_of: dict[str, str]) -> float:
+        """The claim checker's best log-odds that one of the closest cited sentences, or the two
+        closest together (a claim may join what two sentences say), states ``claim``."""
+        assert self.judge is not None
+        candidates = [(s.text, title_of.get(s.vid)) for s in closest[:JUDGED_SENTENCES]]
+        if len(closest) > 1 and closest[0].article_id == closest[1].article_id:
+            pair = sorted(closest[:2], key=lambda s: s.idx)
+            candidates.append((" ".join(s.text for s in pair), title_of.get(pair[0].vid)))
+        return float(np.max(self.judge.score(claim, candidates)))
 
 
 def split_claims(draft: str) -> list[str]:

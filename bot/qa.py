@@ -32,7 +32,7 @@ from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, compose, rank_quote
 from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, cite_claims, messages, rewrite_messages, sources_for
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.llm import LLM, LLMError
-from bot.reader import READER_CANDIDATES, Reader, load_reader, read_quotes
+from bot.reader import READER_CANDIDATES, Reader, load_claim_checker, load_reader, read_quotes
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.texts import texts
@@ -75,6 +75,8 @@ class NewsQA:
     def __init__(self, settings: Settings, *, embedder: NewsEmbedding | None = None, llm: LLM | None = None) -> None:
         self.settings = settings
         self.llm = llm if llm is not None else LLM.from_settings(settings)
+        # what checks an LLM's claims; loaded (and a broken one refused) at start, only with an LLM
+        self.claim_checker: Reader | None = load_claim_checker(settings.claim_checker) if self.llm is not None else None
         self.index = Index.connect(settings.index_config(), embedder=embedder)
         self.retriever = Retriever(self.index)
         self.zone = ZoneInfo(settings.timezone)
@@ -295,6 +297,7 @@ class NewsQA:
             self.index.embedder.embed_passages,
             self.index.vectors.get,
             same_language=language == self.settings.corpus_language,
+            judge=self.claim_checker,
         )
         streamer = VerifiedDraft(verifier, sources, on_draft) if on_draft is not None else None
         started = time.perf_counter()

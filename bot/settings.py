@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         description="Arithmetic of the shipped reader: 'auto' = bfloat16 where the CPU computes it natively "
         "(AVX512-BF16 or AMX; 1.7x as fast, same answers), float32 elsewhere.",
     )
+    claim_checker: str | None = Field(
+        None,
+        description="A trained claim checker that judges each claim of an LLM answer against the sentences it "
+        "cites instead of the word rules (the path of a directory that bench/train_reader.py --data "
+        "bench/.cache/verifier writes; docs/llm.md). Unset or 'none': the word rules.",
+    )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
     history_minutes: float = Field(
         60,

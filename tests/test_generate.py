@@ -364,3 +364,60 @@ def test_reported_speech_stays_evidence(sentence):
     from bot.generate import is_instruction
 
     assert not is_instruction(sentence)
+
+
+def _checker(tmp_path, threshold: float):
+    """A claim checker directory of the trained kind (the shipped reader's weights stand in: the
+    test is about how its decision is used, so its threshold is set to accept or reject all)."""
+    import shutil
+
+    from bot.reader.reader import CARD, READER_DIR
+
+    directory = tmp_path / f"checker{threshold:+}"
+    shutil.copytree(READER_DIR, directory)
+    card = json.loads((directory / CARD).read_text(encoding="utf-8"))
+    (directory / CARD).write_text(json.dumps({**card, "threshold": threshold}), encoding="utf-8")
+    return str(directory)
+
+
+def test_a_configured_claim_checker_decides_instead_of_the_word_rules(index_settings, e5, llm_server, tmp_path):
+    from bot.reader import load_claim_checker
+
+    # the rules drop a paraphrase in other words ("Gesprächsrunde", "Fluchtkorridore") ...
+    paraphrase = (
+        "Nach der dritten Gesprächsrunde in Belarus bekräftigten Russland und die Ukraine, in den umkämpften "
+        "Gebieten Fluchtkorridore einrichten zu wollen [1]."
+    )
+    base = _llm_settings(index_settings, llm_server.url, 60)
+    llm_server.script(paraphrase)
+    with NewsQA(base, embedder=e5) as qa:
+        ruled = qa.ask("Wer hat in Belarus verhandelt?")
+    assert ruled.mode == "extractive"
+    assert ruled.trace.llm.dropped[0].reason.startswith(("name not in", "not stated in"))
+    # ... a checker that accepts keeps it (its log-odds on the claim), one that rejects drops it
+    accepting = base.model_copy(update={"claim_checker": _checker(tmp_path, -50.0)})
+    llm_server.script(paraphrase)
+    with NewsQA(accepting, embedder=e5) as qa:
+        assert qa.claim_checker is load_claim_checker(accepting.claim_checker)
+        kept = qa.ask("Wer hat in Belarus verhandelt?")
+    assert kept.mode == "generated" and kept.text == paraphrase, kept.trace.llm
+    rejecting = base.model_copy(update={"claim_checker": _checker(tmp_path, 50.0)})
+    llm_server.script(f"{GOOD_DE} {GOOD_DE_2}")
+    with NewsQA(rejecting, embedder=e5) as qa:
+        dropped = qa.ask("Wer hat in Belarus verhandelt?")
+    assert dropped.mode == "extractive"
+    reasons = [d.reason for d in dropped.trace.llm.dropped]
+    assert len(reasons) == 2 and all(r.startswith("not stated by the cited source (claim check") for r in reasons)
+
+
+def test_a_claim_checker_that_cannot_be_loaded_stops_the_start(index_settings, e5, llm_server, tmp_path):
+    from bot.errors import ConfigError
+
+    settings = _llm_settings(index_settings, llm_server.url, 60).model_copy(
+        update={"claim_checker": str(tmp_path / "missing")}
+    )
+    with pytest.raises(ConfigError, match="NEWSBOT_CLAIM_CHECKER"):
+        NewsQA(settings, embedder=e5)
+    # without an LLM nothing is generated, so nothing is checked or loaded
+    with NewsQA(settings.model_copy(update={"llm_base_url": None}), embedder=e5) as qa:
+        assert qa.claim_checker is None

@@ -185,6 +185,23 @@ def load_reader(setting: str | None, threshold: float | None = None, precision: 
     return CrossEncoderReader(path, threshold)
 
 
+@lru_cache(maxsize=4)
+def load_claim_checker(setting: str | None) -> Reader | None:
+    """The claim checker ``NEWSBOT_CLAIM_CHECKER`` names: a pair model of the reader's kind that
+    scores (claim, sentence) pairs, whether the sentence states the claim (a directory that
+    ``bench/train_reader.py --data bench/.cache/verifier`` writes; its card's threshold decides),
+    loaded once per process; None when unset or ``none`` (the word rules of ``bot/claims.py``)."""
+    value = (setting or "none").strip()
+    if value.casefold() == "none":
+        return None
+    path = Path(value).expanduser()
+    if not (path / CARD).is_file():
+        raise ConfigError(f"NEWSBOT_CLAIM_CHECKER={value}: not a claim checker directory (no {CARD}); or use 'none'")
+    checker = E5Reader(path)
+    checker.name = f"newsbot-claim-checker-{checker.name.rsplit('-', 1)[-1]}"
+    return checker
+
+
 def probability(logit: float) -> float:
     return 1 / (1 + math.exp(-max(min(logit, 50.0), -50.0)))
 

@@ -1,0 +1,89 @@
+"""Build the claim verifier's training and development pairs: (claim, sentence, title, label).
+
+    .venv/bin/python bench/verifier/build_data.py
+
+Source (training only, never shipped): the claims written for the verifier over 10kGNAD rows
+300-1027 (``bench/verifier/claims/part-*.jsonl``, checked by ``check_claims.py``; rows 0-299 are
+never read; none of ``bench/claims``' evaluation sources). Each claim is paired with its evidence
+sentence (label 1 for ``support``, 0 for ``reject``); a supported claim is also paired with the
+other sentences of its article that share the most words with it (label 0: they do not state
+it), so that "about the same thing" is never taken for "says the same thing". Claims are split by
+article, 85% train and 15% dev (seeded), into ``bench/.cache/verifier/pairs.{train,dev}.jsonl``,
+the input of ``bench/train_reader.py --data bench/.cache/verifier``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.reader.build_data import sentences, units
+from bench.reader.check_questions import gnad_rows
+
+CLAIMS = ROOT / "bench" / "verifier" / "claims"
+OUT = ROOT / "bench" / ".cache" / "verifier"
+SEED = 20261205
+OTHER_SENTENCES = 2
+
+
+def part_of(row: int) -> str:
+    h = int(hashlib.sha256(f"verifier:{SEED}:{row}".encode()).hexdigest(), 16) % 100
+    return "train" if h < 85 else "dev"
+
+
+def claim_pairs(items: list[dict[str, Any]], rows: dict[int, str]) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        text = rows[item["row"]]
+        spans = sentences(text, "de")
+        title = text[spans[0][0] : spans[0][1]]
+        group = f"{item['id']}"
+        base = {"group": group, "q": item["claim"], "t": title, "lang": "de", "src": f"claim-{item['lang']}"}
+        out.append({**base, "s": item["evidence"], "y": int(item["label"] == "support")})
+        if item["label"] != "support":
+            continue
+        said = units(item["claim"], item["lang"])
+        others = [
+            text[a:b] for a, b in spans[1:] if text[a:b] != item["evidence"] and item["evidence"] not in text[a:b]
+        ]
+        others.sort(key=lambda s: -len(said & units(s, "de")))
+        out += [{**base, "s": s, "y": 0} for s in others[:OTHER_SENTENCES]]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    rows = gnad_rows()
+    items = []
+    for path in sorted(CLAIMS.glob("part-*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                item = json.loads(line)
+                item["id"] = f"{path.stem}-{n}"
+                items.append(item)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for part in ("train", "dev"):
+        pairs = claim_pairs([c for c in items if part_of(c["row"]) == part], rows)
+        random.Random(SEED).shuffle(pairs)
+        with (args.out / f"pairs.{part}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+        print(
+            f"pairs {part}: {len(pairs)} ({sum(p['y'] for p in pairs)} support), by claim language"
+            f" {Counter(p['src'] for p in pairs)}",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    main()
