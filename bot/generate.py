@@ -10,10 +10,11 @@ passes stays:
    embedding similarity, so an English answer can rest on a German source);
 3. every number in it, and every name (a capitalised word inside the sentence), must occur
    in the sources it cites (names allow for transliteration: Lavrov/Lawrow, Zelensky/Selenskyj);
-4. the claim checker (``bot/data/verifier``, a cross-encoder trained on claims that paraphrase,
-   and claims that invent, swap, negate or change what a sentence says) must find that one of
-   the cited sentences (or the two closest together) *states* the claim; without it, the word
-   alignment, negation and role checks of ``bot/claims.py`` decide;
+4. what the sentence claims must be stated by the cited sentences closest to it: the word
+   alignment, negation and role checks of ``bot/claims.py``; or, with a trained claim checker
+   configured (``NEWSBOT_CLAIM_CHECKER``, experimental, docs/llm.md: a cross-encoder that reads the
+   claim with those sentences), its judgement instead of the name, similarity, word and role
+   checks (numbers and negation are still checked);
 5. a source sentence that addresses an AI ("ignore all previous instructions ...") never
    counts as support, so repeating a planted instruction cannot pass as a cited fact.
 
