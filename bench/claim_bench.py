@@ -40,33 +40,29 @@ def development_claims() -> list[dict[str, Any]]:
     bench's form: the source is the evidence sentence among its neighbours in the article."""
     from bench.reader.build_data import sentences
     from bench.reader.check_questions import gnad_rows
-    from bench.verifier.build_data import CLAIMS as WRITTEN
-    from bench.verifier.build_data import part_of
+    from bench.verifier.build_data import part_of, written_claims
 
     rows = gnad_rows()
     out = []
-    for path in sorted(WRITTEN.glob("part-*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-            item = json.loads(line) if line.strip() else None
-            if item is None or part_of(item["row"]) != "dev":
-                continue
-            text = rows[item["row"]]
-            spans = [text[a:b] for a, b in sentences(text, "de")]
-            at = next((i for i, s in enumerate(spans) if item["evidence"] in s), None)
-            if at is None:
-                continue
-            kind = "paraphrase" if item["label"] == "support" else item["kind"]
-            out.append(
-                {
-                    "id": f"{path.stem}-{n}",
-                    "source": " ".join(spans[max(1, at - NEIGHBOURS) : at + NEIGHBOURS + 1]),
-                    "title": spans[0],
-                    "claim": item["claim"],
-                    "lang": item["lang"],
-                    "kind": kind,
-                    "expected": "accept" if item["label"] == "support" else "reject",
-                }
-            )
+    for item in written_claims():
+        if part_of(item["row"]) != "dev":
+            continue
+        text = rows[item["row"]]
+        spans = [text[a:b] for a, b in sentences(text, "de")]
+        at = next((i for i, s in enumerate(spans) if item["evidence"] in s), None)
+        if at is None:
+            continue
+        out.append(
+            {
+                "id": item["id"],
+                "source": " ".join(spans[max(1, at - NEIGHBOURS) : at + NEIGHBOURS + 1]),
+                "title": spans[0],
+                "claim": item["claim"],
+                "lang": item["lang"],
+                "kind": "paraphrase" if item["label"] == "support" else item["kind"],
+                "expected": "accept" if item["label"] == "support" else "reject",
+            }
+        )
     return out
 
 

@@ -35,6 +35,16 @@ SEED = 20261205
 OTHER_SENTENCES = 2
 
 
+def written_claims() -> list[dict[str, Any]]:
+    """Every written claim, with its ``id`` (file and line: ``part-3-17``)."""
+    items = []
+    for path in sorted(CLAIMS.glob("part-*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                items.append({**json.loads(line), "id": f"{path.stem}-{n}"})
+    return items
+
+
 def part_of(row: int) -> str:
     h = int(hashlib.sha256(f"verifier:{SEED}:{row}".encode()).hexdigest(), 16) % 100
     return "train" if h < 85 else "dev"
@@ -46,8 +56,7 @@ def claim_pairs(items: list[dict[str, Any]], rows: dict[int, str]) -> list[dict[
         text = rows[item["row"]]
         spans = sentences(text, "de")
         title = text[spans[0][0] : spans[0][1]]
-        group = f"{item['id']}"
-        base = {"group": group, "q": item["claim"], "t": title, "lang": "de", "src": f"claim-{item['lang']}"}
+        base = {"group": item["id"], "q": item["claim"], "t": title, "lang": "de", "src": f"claim-{item['lang']}"}
         out.append({**base, "s": item["evidence"], "y": int(item["label"] == "support")})
         if item["label"] != "support":
             continue
@@ -65,13 +74,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     rows = gnad_rows()
-    items = []
-    for path in sorted(CLAIMS.glob("part-*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-            if line.strip():
-                item = json.loads(line)
-                item["id"] = f"{path.stem}-{n}"
-                items.append(item)
+    items = written_claims()
     args.out.mkdir(parents=True, exist_ok=True)
     for part in ("train", "dev"):
         pairs = claim_pairs([c for c in items if part_of(c["row"]) == part], rows)
