@@ -37,6 +37,8 @@ class Citation:
     quote: str
     score: float
     quotes: list[str] = field(default_factory=list)  # every quote from this article, in answer order
+    # where the reader found the answer in each of ``quotes`` ([start, end) characters), None where it marked none
+    answer_spans: list[tuple[int, int] | None] = field(default_factory=list)
     also: list[dict[str, Any]] = field(default_factory=list)  # other articles with the same quote
     note: str | None = None  # the article's editorial note, if any
 

@@ -11,7 +11,9 @@ questions count as unanswerable too.
 from __future__ import annotations
 
 import json
+import re
 import statistics
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from bot.errors import ConfigError
 from bot.qa import NewsQA
 from bot.settings import Settings
 from index.models import Article
+
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
     rr: list[float] = []
     r1 = r5 = top1 = anyq = refused = refused_un = 0
     latencies: list[float] = []
+    marked: list[float] = []
     answerable = [q for q in questions if q.answerable]
     for q in tqdm(questions, desc="Asking", unit="question", disable=not progress, leave=False):
         answer = qa.ask(q.question)
@@ -104,8 +109,10 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         r5 += rank is not None and rank <= 5
         refused += answer.refused
         quotes = [text for c in answer.citations for text in c.quotes]
-        first = _first_quote(answer)
+        first, span = _first_quote(answer)
         top1 += any(gold in first for gold in q.answers)
+        if span is not None:  # the words the reader marked as the answer, against the gold answers
+            marked.append(max(token_f1(first[span[0] : span[1]], gold) for gold in q.answers))
         anyq += any(gold in text for text in quotes for gold in q.answers)
     n = max(len(answerable), 1)
     result: dict[str, Any] = {
@@ -116,6 +123,10 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         "answer_top1": round(top1 / n, 4),
         "answer_any": round(anyq / n, 4),
         "refused": round(refused / n, 4),
+        # the first quote's answer span: how often one is marked, and how often it is right (token F1 >= 0.5)
+        "span_marked": round(len(marked) / n, 4),
+        "span_right": round(sum(f >= 0.5 for f in marked) / max(len(marked), 1), 4),
+        "span_f1": round(sum(marked) / max(len(marked), 1), 4),
         "latency_ms": _percentiles(latencies),
     }
     unanswerable = len(questions) - len(answerable)
@@ -125,11 +136,22 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
     return result
 
 
-def _first_quote(answer: Any) -> str:
+def _first_quote(answer: Any) -> tuple[str, tuple[int, int] | None]:
+    """The answer's first quote and the answer span marked in it."""
     for c in answer.citations:
         if c.n == 1 and c.quotes:
-            return c.quotes[0]
-    return ""
+            return c.quotes[0], c.answer_spans[0] if c.answer_spans else None
+    return "", None
+
+
+def token_f1(predicted: str, gold: str) -> float:
+    """SQuAD's token F1 (words casefolded, punctuation ignored) of an answer against a gold answer."""
+    p, g = [w.casefold() for w in _WORD.findall(predicted)], [w.casefold() for w in _WORD.findall(gold)]
+    common = sum((Counter(p) & Counter(g)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:

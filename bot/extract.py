@@ -69,6 +69,15 @@ class Quote:
     article: RankedArticle
     idxs: tuple[int, ...] = ()  # positions of the quoted sentences in their article
     confidence: float | None = None  # probability that it answers (answer model), shown as the score
+    answer: tuple[int, int] | None = None  # where the answer lies in ``sentence.text`` (the reader's span head)
+
+    @property
+    def answer_span(self) -> tuple[int, int] | None:
+        """Where the answer lies in ``text`` (which may hold a neighbouring sentence too)."""
+        if self.answer is None:
+            return None
+        at = self.text.find(self.sentence.text)
+        return None if at < 0 else (at + self.answer[0], at + self.answer[1])
 
     @property
     def shown_score(self) -> float:
@@ -148,6 +157,7 @@ def cite(quotes: list[Quote], same_text: dict[str, list[ArticleMeta]]) -> list[C
         if citation is None:
             citation = citations[earliest.id] = Citation.of(earliest, len(citations) + 1, quote.text, quote.shown_score)
         citation.quotes.append(quote.text)
+        citation.answer_spans.append(quote.answer_span)
         citation.also.extend(a for a in also if a not in citation.also)
     return list(citations.values())
 

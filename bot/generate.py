@@ -454,6 +454,7 @@ def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citati
                 citation = citations[n] = Citation.of(by_n[n].meta, len(citations) + 1, support.text, claim.similarity)
             if support.text not in citation.quotes:
                 citation.quotes.append(support.text)
+                citation.answer_spans.append(None)  # the claim is what answers, not a part of the quote
     sentences = []
     for claim in claims:
         body = claim.text.rstrip()

@@ -52,6 +52,10 @@ def debug_text(answer: Answer) -> str:
     ]
     for c in t.candidates:
         lines.append(f"  {c.score:.4f}  {c.title[:60]}  |  {(c.sentence or '')[:80]}")
+    marked = [(q, at) for c in answer.citations for q, at in zip(c.quotes, c.answer_spans, strict=False) if at]
+    if marked:
+        q, (start, end) = marked[0]
+        lines.append(f"answer span: {q[start:end]} (characters {start}-{end} of the first marked quote)")
     if t.llm is not None:
         lines.append(f"llm:         {t.llm.fallback or 'verified'} ({len(t.llm.dropped)} sentences dropped)")
     return "\n".join(lines)

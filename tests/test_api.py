@@ -24,7 +24,19 @@ ORIGIN = "http://intranet.test:8001"
 AUTH = {"X-API-Key": READ}
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 ANSWER_KEYS = {"question", "answer", "refused", "language", "citations", "note", "timings_ms"}
-CITATION_KEYS = {"n", "article_id", "title", "source", "url", "published", "updated", "quote", "score"}
+CITATION_KEYS = {
+    "n",
+    "article_id",
+    "title",
+    "source",
+    "url",
+    "published",
+    "updated",
+    "quote",
+    "quotes",
+    "answer_spans",
+    "score",
+}
 
 
 def api_settings(index_settings: Settings, **overrides: Any) -> Settings:
@@ -59,6 +71,10 @@ def test_ask_returns_the_cli_json_contract(client):
     assert negotiation(body["citations"][0]["quote"])
     assert set(body["citations"][0]) >= CITATION_KEYS
     assert body["note"] and body["timings_ms"]["total"] > 0
+    marked = client.post("/v1/ask", json={"question": "Who led the Russian delegation in the talks?"}, headers=AUTH)
+    citation = marked.json()["citations"][0]
+    start, end = citation["answer_spans"][0]  # characters of the quote that answer
+    assert citation["quotes"][0][start:end] == "Wladimir Medinski"
 
 
 def test_ask_follow_ups_by_conversation_id_and_date_filters(client):

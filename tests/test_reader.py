@@ -51,6 +51,85 @@ def test_what_the_sample_does_not_say_is_refused(qa, question):
     assert qa.ask(question).refused
 
 
+@pytest.mark.parametrize(
+    ("question", "marked"),
+    [
+        ("Who led the Russian delegation in the talks?", "Wladimir Medinski"),
+        ("Wer führte die russische Delegation bei den Verhandlungen an?", "Wladimir Medinski"),
+        ("Wer ist der Berater des ukrainischen Präsidenten?", "Mychajlo Podoljak"),
+    ],
+)
+def test_the_answer_is_marked_in_the_first_quote(qa, question, marked):
+    """The span head marks the words that answer (``answer_spans``, characters of the quote)."""
+    citation = qa.ask(question).citations[0]
+    assert len(citation.answer_spans) == len(citation.quotes)
+    start, end = citation.answer_spans[0]
+    assert citation.quotes[0][start:end] == marked
+
+
+def test_spans_are_marked_only_where_the_head_is_sure_and_never_alter_the_log_odds(tmp_path):
+    """A threshold above every span hides them; a reader file without a span head marks none;
+    neither changes a log-odds."""
+    from safetensors.torch import load_file, save_file
+
+    candidates = [
+        ("Der russische Verhandlungsführer Wladimir Medinski kündigte den neuen Evakuierungsversuch an.", "Titel"),
+        ("Die Gefechte in mehreren Landesteilen dauern an.", "Titel"),
+    ]
+    question = "Who led the Russian delegation?"
+    shipped = E5Reader(READER_DIR)
+    logits, spans = shipped.read(question, candidates)
+    assert spans[0] is not None and candidates[0][0][spans[0][0] : spans[0][1]] == "Wladimir Medinski"
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
+    (copy / CARD).write_text(json.dumps({**card, "span_threshold": 1.01}), encoding="utf-8")
+    unsure_logits, unsure = E5Reader(copy).read(question, candidates)
+    assert unsure == [None, None] and np.array_equal(unsure_logits, logits)
+    weights = {k: v for k, v in load_file(str(copy / WEIGHTS)).items() if not k.startswith("span.")}
+    save_file(weights, str(copy / WEIGHTS))
+    (copy / CARD).write_text(json.dumps({**card, "sha256": None}), encoding="utf-8")
+    older = E5Reader(copy)
+    assert older.span is None
+    older_logits, none = older.read(question, candidates)
+    assert none == [None, None] and np.array_equal(older_logits, logits)
+    assert np.array_equal(shipped.score(question, candidates), logits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lawrow  traf\tKuleba in Antalya.",
+        "  „Wir sind enttäuscht“, sagte er.\u00a0",
+        "Preis: 5\u202f€ – 😀 ok",
+        "ﬁnal Straße",
+    ],
+)
+def test_a_marked_span_maps_back_to_the_original_sentence(text):
+    """The tokenizer normalizes (spaces, compatibility forms); a span it finds is mapped back to
+    the characters of the sentence as stored, whatever was normalized."""
+    from bot.reader.reader import best_span
+
+    tokenizer = E5Tokenizer(read_e5())
+    norm, origin = tokenizer.normalize_map(text)
+    assert norm == tokenizer.normalize(text) and len(origin) == len(norm)
+    assert all(text[o] == c or c == " " or c not in text for o, c in zip(origin, norm, strict=True))
+    _, _, offsets = tokenizer.encode_pairs(["Frage?"], [text], 80)
+    (offs,) = offsets
+    inside = [t for t, (s, e) in enumerate(offs) if s >= 0]
+    for first in inside:
+        for last in inside[inside.index(first) :]:
+            scores = np.full((len(offs), 2), -20.0)
+            scores[first, 0] = scores[last, 1] = 20.0
+            span = best_span(scores, offs, norm, origin)
+            if span is None:  # only spaces or trailing punctuation
+                continue
+            start, end, p = span
+            assert p > 0.99 and 0 <= start < end <= len(text)
+            assert text[start:end] == text[start:end].strip() != ""
+            assert tokenizer.normalize(text[start:end]) in norm
+
+
 def test_the_reader_is_traced(qa):
     trace = qa.ask("Who led the Russian delegation in the talks?").trace
     assert trace is not None and trace.reader is not None

@@ -524,9 +524,15 @@ WORDS = st.one_of(
     st.sampled_from([". ", "! ", "? ", "\n", "\n\n", " ", "😀", "👍🏽", "„Zitat“"]),
 )
 SPANS = st.builds(
-    lambda words, tag: Span("".join(words), tag, "https://example.org/?a=1&b=<2>" if tag == "a" else None),
+    lambda words, tag, bold: Span(
+        "".join(words),
+        tag,
+        "https://example.org/?a=1&b=<2>" if tag == "a" else None,
+        bold=bold and tag not in ("b", "code", "a"),  # an answer marked inside a quote
+    ),
     st.lists(WORDS, min_size=1, max_size=25),
-    st.sampled_from([None, None, "b", "i", "blockquote", "code", "a"]),
+    st.sampled_from([None, None, "b", "i", "blockquote", "blockquote", "code", "a"]),
+    st.booleans(),
 )
 
 
@@ -564,3 +570,17 @@ def test_answer_rendering_escapes_everything(qa):
     assert "<script>" not in message and "&lt;script&gt;&amp;amp;" in message
     assert 'href="https://x.example/&quot;onmouseover=&quot;alert(1)"' in message
     assert "Laut A&amp;B &lt;C&gt;" in message
+
+
+def test_the_answer_is_bold_inside_one_block_quote(qa):
+    """Where the reader marked the answer in a quote, it is bold, and the quote stays one block."""
+    answer = qa.ask("Who led the Russian delegation in the talks?")
+    (message,) = answer_messages(answer)
+    _, errors = TelegramHTML.parse(message)
+    assert not errors
+    assert "<b>Wladimir Medinski</b>" in message
+    assert message.count("<blockquote>") == 1 == message.count("</blockquote>")
+    assert message.index("<blockquote>") < message.index("<b>Wladimir Medinski</b>") < message.index("</blockquote>")
+    unmarked = dataclasses.replace(answer, citations=[dataclasses.replace(answer.citations[0], answer_spans=[None])])
+    (plain_message,) = answer_messages(unmarked)
+    assert "<b>Wladimir" not in plain_message and "Wladimir Medinski" in plain_message

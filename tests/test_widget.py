@@ -154,6 +154,16 @@ def test_widget_answers_cites_links_and_refuses(site, browser, tmp_path):
     assert page.locator(".newsbot-widget [data-state=answered]").count() == 2
     page.screenshot(path=str(tmp_path / "widget-refused.png"), full_page=True)
 
+    # The words that answer are bold inside the quote, which stays whole (answer_spans).
+    page.locator(".newsbot-widget input").fill("Who led the Russian delegation in the talks?")
+    page.locator(".newsbot-widget input").press("Enter")
+    marked = page.locator(".newsbot-widget .turn").nth(3).locator("[data-state=answered] blockquote strong.answer")
+    marked.first.wait_for(timeout=30_000)
+    assert marked.first.inner_text() == "Wladimir Medinski"
+    quote = page.locator(".newsbot-widget .turn").nth(3).locator("blockquote").first.inner_text()
+    assert "Verhandlungsführer Wladimir Medinski kündigte" in quote
+    assert marked.first.evaluate("m => getComputedStyle(m).fontWeight") in ("700", "bold")
+
     ARTIFACTS.mkdir(exist_ok=True)
     for shot in tmp_path.glob("widget-*.png"):
         shutil.copy(shot, ARTIFACTS / shot.name)

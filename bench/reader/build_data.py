@@ -7,8 +7,8 @@ Sources (training only, never shipped): the open extractive-QA sets in ``../shar
 300-1027 (``bench/reader/questions/part-*.jsonl``; rows 0-299 are never read; the articles of
 ``bench/news`` are not among them). Contexts are split into sentences as the product splits
 articles (``index.split.split_sentences``) for German and English, at 。！？ for Chinese and Japanese, at . ! ? ؟ for Arabic.
-A question's positive is the sentence holding its answer; its negatives are the hardest other
-sentences of the same context (the most words or characters shared with the question, plus the
+A question's positive is the sentence holding its answer (with the answer's place in it, ``a``);
+its negatives are the hardest other sentences of the same context (the most words or characters shared with the question, plus the
 lead, which is "about the topic" without answering) and one at random. An unanswerable
 question (GermanDPR's hard negatives, the news set's ``hard`` and ``absent`` ones) has only negatives.
 
@@ -114,10 +114,19 @@ def pairs_for(
     out = []
     for i in sorted(gold) + chosen:
         a, b = spans[i]
-        sentence = context[a:b]
-        out.append(
-            {"group": qid, "q": question, "s": sentence, "t": title, "y": int(i in gold), "lang": lang, "src": source}
-        )
+        pair = {
+            "group": qid,
+            "q": question,
+            "s": context[a:b],
+            "t": title,
+            "y": int(i in gold),
+            "lang": lang,
+            "src": source,
+        }
+        if i in gold:  # where the answer lies in the sentence (the span head's target, bench/reader/train_span.py)
+            s, e = next((s, e) for s, e in answer_at if a <= s and e <= b + 1)
+            pair["a"] = [s - a, min(e, b) - a]
+        out.append(pair)
     return out
 
 

@@ -26,13 +26,15 @@ READER_CANDIDATES = 6
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:
     """The candidates the reader thinks answer (log-odds at or above its threshold), best first
     (log-odds minus the reader's ``rank_prior`` per place in ``ranked``: the first stage's order
-    still counts a little), and what it found."""
+    still counts a little), each with where its answer lies where the reader knows, and what it
+    found."""
     started = time.perf_counter()
-    logits = [float(x) for x in reader.score(question, [(q.sentence.text, q.article.meta.title) for q in ranked])]
+    scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in ranked])
+    logits = [float(x) for x in scores]
     kept = sorted(
         (
-            dataclasses.replace(q, score=logit - reader.rank_prior * place, confidence=probability(logit))
-            for place, (q, logit) in enumerate(zip(ranked, logits, strict=True))
+            dataclasses.replace(q, score=logit - reader.rank_prior * place, confidence=probability(logit), answer=span)
+            for place, (q, logit, span) in enumerate(zip(ranked, logits, spans, strict=True))
             if logit >= reader.threshold
         ),
         key=lambda q: q.score,

@@ -163,19 +163,52 @@ class E5Tokenizer:
     def normalize(self, text: str) -> str:
         return _SPACES.sub(" ", text.translate(self._table)).strip(" ")
 
+    def normalize_map(self, text: str) -> tuple[str, list[int]]:
+        """``normalize(text)`` and, per character of it, the index of the character of ``text``
+        it came from (to map a place the tokenizer reports back into the original text)."""
+        chars: list[str] = []
+        origin: list[int] = []
+        for i, ch in enumerate(text):
+            for c in ch.translate(self._table):
+                if c == " " and (not chars or chars[-1] == " "):
+                    continue  # runs of spaces collapse, leading ones go
+                chars.append(c)
+                origin.append(i)
+        while chars and chars[-1] == " ":
+            chars.pop()
+            origin.pop()
+        return "".join(chars), origin
+
     def encode_batch(
         self, first: list[str], second: list[str] | None = None, max_length: int = 512
     ) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and attention mask, padded to the longest (pairs truncate the second text)."""
+        return _arrays(self._encode(first, second, max_length), self.special["pad"])
+
+    def encode_pairs(
+        self, first: list[str], second: list[str], max_length: int = 512
+    ) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int]]]]:
+        """``encode_batch`` of pairs, and per pair and token the character range of the
+        *normalized* second text the token covers ((-1, -1) for the first text and the markers)."""
+        encodings = self._encode(first, second, max_length)
+        offsets = [
+            [o if s == 1 else (-1, -1) for o, s in zip(e.offsets, e.sequence_ids, strict=True)] for e in encodings
+        ]
+        return (*_arrays(encodings, self.special["pad"]), offsets)
+
+    def _encode(self, first: list[str], second: list[str] | None, max_length: int) -> list[Any]:
         tok = self.tokenizer
         tok.enable_truncation(max_length, strategy="only_second" if second is not None else "longest_first")
         a = [self.normalize(t) for t in first]
         inputs: list[Any] = a if second is None else list(zip(a, [self.normalize(t) for t in second], strict=True))
-        encodings = tok.encode_batch(inputs)
-        width = max(len(e.ids) for e in encodings)
-        ids = np.full((len(encodings), width), self.special["pad"], dtype=np.int64)
-        mask = np.zeros((len(encodings), width), dtype=np.int64)
-        for i, e in enumerate(encodings):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        return ids, mask
+        return list(tok.encode_batch(inputs))
+
+
+def _arrays(encodings: list[Any], pad: int) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(e.ids) for e in encodings)
+    ids = np.full((len(encodings), width), pad, dtype=np.int64)
+    mask = np.zeros((len(encodings), width), dtype=np.int64)
+    for i, e in enumerate(encodings):
+        ids[i, : len(e.ids)] = e.ids
+        mask[i, : len(e.ids)] = 1
+    return ids, mask

@@ -124,3 +124,18 @@ class ReaderHead(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([x[:, 0], mean_pool(x, mask)], dim=-1)
         return self.score(self.dropout(pooled)).squeeze(-1)
+
+
+class SpanHead(nn.Module):
+    """Where the answer lies in the sentence: a start and an end score per token, from the
+    reader's last states (trained with the reader frozen, ``bench/reader/train_span.py``, so it
+    leaves the reader's log-odds as they are)."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(hidden, hidden)
+        self.ends = nn.Linear(hidden, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[batch, tokens, 2]: start and end scores."""
+        return self.ends(F.gelu(self.hidden(x)))

@@ -47,6 +47,8 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 # a reader's card carries its own (calibrated with its threshold, bench/reader/calibrate.py); a
 # CrossEncoder, whose scale is unknown, gets this.
 DEFAULT_RANK_PRIOR = 0.3
+MAX_SPAN_TOKENS = 30  # the longest answer span the span head marks
+_SPAN_TRIM = " ,;:."
 
 
 def pair_text(sentence: str, title: str | None) -> str:
@@ -66,6 +68,12 @@ class Reader(Protocol):
         """Log-odds that each (sentence, title) answers ``question``."""
         ...
 
+    def read(
+        self, question: str, candidates: list[tuple[str, str | None]]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        """``score``, and per candidate where the answer lies in its sentence (None: not known)."""
+        ...
+
 
 class E5Reader:
     """The shipped reader: e5's frozen lower layers, the trained upper layers and head."""
@@ -75,7 +83,7 @@ class E5Reader:
         from safetensors.torch import load
 
         from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
-        from bot.reader.net import ReaderHead
+        from bot.reader.net import ReaderHead, SpanHead
 
         try:
             card = json.loads((directory / CARD).read_text(encoding="utf-8"))
@@ -96,6 +104,14 @@ class E5Reader:
         except RuntimeError as exc:
             raise ConfigError(f"the reader's weights in {directory} do not fit its model ({exc})") from exc
         self.head.eval()
+        self.span: SpanHead | None = None  # where the answer lies in a sentence, when the file has one
+        if any(k.startswith("span.") for k in weights):
+            self.span = SpanHead(e5.config["hidden_size"])
+            self.span.load_state_dict(
+                {k.removeprefix("span."): v.float() for k, v in weights.items() if k.startswith("span.")}
+            )
+            self.span.eval()
+        self.span_threshold = float(card.get("span_threshold", 1.0))
         self.tokenizer = E5Tokenizer(e5)
         self.max_length = int(card["max_length"])
         self.threshold = float(card["threshold"])
@@ -106,9 +122,17 @@ class E5Reader:
         self._lock = threading.Lock()
 
     def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+        return self.read(question, candidates, spans=False)[0]
+
+    def read(
+        self, question: str, candidates: list[tuple[str, str | None]], *, spans: bool = True
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        """The log-odds of each candidate and, where the span head is sure enough (the card's
+        ``span_threshold``), where the answer lies in its sentence (a character range of it;
+        None where unsure, or where the answer is the whole sentence)."""
         if not candidates:
-            return np.zeros(0, dtype=np.float32)
-        ids, mask = self.tokenizer.encode_batch(
+            return np.zeros(0, dtype=np.float32), []
+        ids, mask, offsets = self.tokenizer.encode_pairs(
             [question] * len(candidates), [pair_text(s, t) for s, t in candidates], self.max_length
         )
         attend = self._torch.from_numpy(mask)
@@ -117,7 +141,18 @@ class E5Reader:
             self._torch.inference_mode(),
             self._torch.autocast("cpu", dtype=self._torch.bfloat16, enabled=self.bf16),
         ):
-            return self.head(self.encoder(ids, attend), attend).float().numpy()
+            states = self.encoder(ids, attend)
+            logits = self.head(states, attend).float().numpy()
+            ends = self.span(states).float().numpy() if spans and self.span is not None else None
+        if ends is None:
+            return logits, [None] * len(candidates)
+        found: list[tuple[int, int] | None] = []
+        for (sentence, _), scores, offs, m in zip(candidates, ends, offsets, mask, strict=True):
+            norm, origin = self.tokenizer.normalize_map(sentence)
+            span = best_span(scores[: int(m.sum())], offs, norm, origin)
+            whole = span is not None and not sentence[: span[0]].strip() and not sentence[span[1] :].strip(_SPAN_TRIM)
+            found.append(span[:2] if span is not None and span[2] >= self.span_threshold and not whole else None)
+        return logits, found
 
 
 class CrossEncoderReader:
@@ -142,6 +177,11 @@ class CrossEncoderReader:
             self.model.predict(pairs, activation_fn=_identity(), show_progress_bar=False), dtype=np.float32
         )
         return out if out.ndim == 1 else out[:, -1]
+
+    def read(
+        self, question: str, candidates: list[tuple[str, str | None]]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+        return self.score(question, candidates), [None] * len(candidates)  # a CrossEncoder marks no span
 
 
 def native_bfloat16() -> bool:
@@ -200,6 +240,34 @@ def load_claim_checker(setting: str | None) -> Reader | None:
     checker = E5Reader(path)
     checker.name = f"newsbot-claim-checker-{checker.name.rsplit('-', 1)[-1]}"
     return checker
+
+
+def best_span(
+    scores: np.ndarray, offsets: list[tuple[int, int]], norm: str, origin: list[int], max_tokens: int = MAX_SPAN_TOKENS
+) -> tuple[int, int, float] | None:
+    """The most likely answer span of one pair: the span head's start and end ``scores`` per
+    token, each token's range of the normalized sentence ``norm`` (-1 outside the sentence) and
+    ``origin`` (``E5Tokenizer.normalize_map``). Returns the span as a character range of the
+    original sentence and its probability (start times end, each a softmax over the sentence's
+    tokens), or None when no token of the sentence was read."""
+    offsets = offsets[: len(scores)]
+    allowed = np.array([s >= 0 and e <= len(norm) for s, e in offsets], dtype=bool)
+    if not allowed.any():
+        return None
+    masked = np.where(allowed[:, None], scores[: len(offsets)], -np.inf)
+    p = np.exp(masked - masked.max(axis=0))
+    p /= p.sum(axis=0)
+    pairs = np.outer(p[:, 0], p[:, 1])
+    joint = np.triu(pairs) - np.triu(pairs, max_tokens)  # start <= end < start + max_tokens
+    i, j = np.unravel_index(int(joint.argmax()), joint.shape)
+    start, end = offsets[i][0], offsets[j][1]
+    while start < end and norm[start] == " ":
+        start += 1
+    while end > start and norm[end - 1] in _SPAN_TRIM:
+        end -= 1
+    if end <= start:
+        return None
+    return origin[start], origin[end - 1] + 1, float(joint[i, j])
 
 
 def probability(logit: float) -> float:

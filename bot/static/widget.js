@@ -249,7 +249,7 @@
     (data.citations || []).forEach(function (c) {
       var when = c.updated ? T.updated + " " + day(c.updated) : c.published ? T.published + " " + day(c.published) : "";
       block.append(el("p", { "class": "attribution" }, (c.source || c.title) + (when ? " (" + when + ")" : "") + " [" + c.n + "]"));
-      quotesOf(c).forEach(function (q) { block.append(el("blockquote", {}, q)); });
+      quotesOf(c).forEach(function (q, i) { block.append(quoteBlock(q, (c.answer_spans || [])[i])); });
       var copy = el("button", { type: "button", "class": "secondary copy", "aria-label": T.copyLabel.replace("{n}", c.n) }, T.copy);
       copy.addEventListener("click", function () { copyCitation(copy, c); });
       block.append(copy);
@@ -271,6 +271,20 @@
   }
 
   function quotesOf(c) { return c.quotes && c.quotes.length ? c.quotes : [c.quote]; }
+
+  // A quote, with the words that answer in bold where the reader marked them (answer_spans).
+  function quoteBlock(q, span) {
+    var block = el("blockquote", {});
+    if (!span || !(span[0] >= 0 && span[0] < span[1] && span[1] <= Array.from(q).length)) {
+      block.textContent = q;
+      return block;
+    }
+    var chars = Array.from(q);  // the offsets count characters (code points), as Python does
+    block.append(document.createTextNode(chars.slice(0, span[0]).join("")));
+    block.append(el("strong", { "class": "answer" }, chars.slice(span[0], span[1]).join("")));
+    block.append(document.createTextNode(chars.slice(span[1]).join("")));
+    return block;
+  }
 
   // What a reporter pastes into a draft: „quote“ – title, source, date, link (as plain text).
   function citationText(c) {

@@ -30,15 +30,19 @@ _WORD = re.compile(r"\S*\s*")
 
 @dataclass(frozen=True)
 class Span:
-    """Text shown with at most one tag (``a`` needs ``href``)."""
+    """Text shown with at most one tag (``a`` needs ``href``), and in bold inside it when ``bold``
+    (an answer marked inside a quote)."""
 
     text: str
     tag: str | None = None
     href: str | None = None
+    bold: bool = False
 
     def __post_init__(self) -> None:
         if self.tag is not None and self.tag not in TAGS:
             raise ValueError(f"Telegram does not support <{self.tag}>")
+        if self.bold and self.tag in ("b", "code", "a"):
+            raise ValueError(f"no bold inside <{self.tag}>")
 
     @property
     def opening(self) -> str:
@@ -53,7 +57,11 @@ class Span:
         return f"</{self.tag}>" if self.tag else ""
 
     def html(self) -> str:
-        return self.opening + html.escape(self.text, quote=False) + self.closing
+        return self.opening + self.inner() + self.closing
+
+    def inner(self) -> str:
+        text = html.escape(self.text, quote=False)
+        return f"<b>{text}</b>" if self.bold else text
 
 
 def size(text: str) -> int:
@@ -68,9 +76,9 @@ def split(spans: list[Span], limit: int = LIMIT) -> list[str]:
     used = 0
     for atom in _atoms(spans, limit):
         merge = bool(runs) and _same_markup(runs[-1], atom)
-        cost = size(html.escape(atom.text, quote=False)) + (0 if merge else size(atom.opening + atom.closing))
+        cost = size(atom.inner()) + (0 if merge else size(atom.opening + atom.closing))
         if runs and used + cost > limit:
-            messages.append("".join(r.html() for r in runs))
+            messages.append(_html(runs))
             runs, used, merge = [], 0, False
             cost = size(atom.html())
         if merge:
@@ -79,12 +87,27 @@ def split(spans: list[Span], limit: int = LIMIT) -> list[str]:
             runs.append(atom)
         used += cost
     if runs:
-        messages.append("".join(r.html() for r in runs))
+        messages.append(_html(runs))
     return messages
 
 
-def _same_markup(a: Span, b: Span) -> bool:
+def _html(runs: list[Span]) -> str:
+    """The runs of one message; neighbours with the same tag share it (a quote with a bold answer
+    inside stays one block quote)."""
+    out: list[str] = []
+    for i, run in enumerate(runs):
+        joined = i > 0 and _same_tag(runs[i - 1], run)
+        last = i + 1 == len(runs) or not _same_tag(run, runs[i + 1])
+        out.append(("" if joined else run.opening) + run.inner() + (run.closing if last else ""))
+    return "".join(out)
+
+
+def _same_tag(a: Span, b: Span) -> bool:
     return a.tag == b.tag and a.href == b.href and a.tag != "a"  # two links stay two links
+
+
+def _same_markup(a: Span, b: Span) -> bool:
+    return _same_tag(a, b) and a.bold == b.bold
 
 
 def _atoms(spans: list[Span], limit: int) -> Iterator[Span]:
@@ -92,7 +115,7 @@ def _atoms(spans: list[Span], limit: int) -> Iterator[Span]:
     for span in spans:
         if not span.text:
             continue
-        room = limit - size(span.opening + span.closing)
+        room = limit - size(span.opening + span.closing) - (7 if span.bold else 0)  # <b></b>
         if span.tag == "a" or _fits(span.text, room):
             yield span
             continue
@@ -153,8 +176,15 @@ def _quoted(answer: Answer) -> list[Span]:
     p = texts(answer.language)
     spans = []
     for c in answer.citations:
-        quoted = " … ".join(f"{p['open']}{q}{p['close']}" for q in c.quotes or [c.quote])
-        spans += [Span(f"{attribution(c, answer.language)} [{c.n}]:\n"), Span(quoted, "blockquote"), Span("\n")]
+        spans.append(Span(f"{attribution(c, answer.language)} [{c.n}]:\n"))
+        for i, q in enumerate(c.quotes or [c.quote]):
+            at = c.answer_spans[i] if i < len(c.answer_spans) else None
+            spans.append(Span((" … " if i else "") + p["open"], "blockquote"))
+            if at is not None and 0 <= at[0] < at[1] <= len(q):  # the answer in bold
+                spans += [Span(q[: at[0]], "blockquote"), Span(q[at[0] : at[1]], "blockquote", bold=True)]
+                q = q[at[1] :]
+            spans += [Span(q, "blockquote"), Span(p["close"], "blockquote")]
+        spans.append(Span("\n"))
     return spans
 
 
