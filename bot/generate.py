@@ -6,15 +6,15 @@ passes stays:
 
 1. every [n] must be a source that was given (others are removed; a sentence left without
    a valid citation is dropped);
-2. the sentence must be close in meaning to a sentence of a source it cites (multilingual
-   embedding similarity, so an English answer can rest on a German source);
-3. every number in it, and every name (a capitalised word inside the sentence), must occur
-   in the sources it cites (names allow for transliteration: Lavrov/Lawrow, Zelensky/Selenskyj);
-4. what the sentence claims must be stated by the cited sentences closest to it: the word
-   alignment, negation and role checks of ``bot/claims.py``; or, with a trained claim checker
-   configured (``NEWSBOT_CLAIM_CHECKER``, experimental, docs/llm.md: a cross-encoder that reads the
-   claim with those sentences), its judgement instead of the name, similarity, word and role
-   checks (numbers and negation are still checked);
+2. every number in it must occur in the sources it cites;
+3. what the sentence claims must be stated by the cited sentences closest to it (found by
+   multilingual embedding similarity, so an English answer can rest on a German source): by
+   default the shipped claim checker judges it (``NEWSBOT_CLAIM_CHECKER``, docs/llm.md: a
+   cross-encoder that reads the claim with those sentences; a verbatim copy of one of them needs
+   no judgement, ``bot.claims.quoted``); with ``none``, the word rules instead: every name in the
+   sources (allowing for transliteration: Lavrov/Lawrow), similarity to a cited sentence, and the
+   word alignment and role checks of ``bot/claims.py``;
+4. a sentence that negates what its closest source sentence states is dropped either way;
 5. a source sentence that addresses an AI ("ignore all previous instructions ...") never
    counts as support, so repeating a planted instruction cannot pass as a cited fact.
 
@@ -36,12 +36,13 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.answer import Citation
-from bot.claims import negation_flipped, roles_swapped, unstated_words
-from bot.reader import Reader
+from bot.claims import negation_flipped, quoted, roles_swapped, unstated_words
+from bot.reader import ClaimChecker
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
 from index.keywords import stems
 from index.models import ArticleMeta
+from index.split import split_sentences
 
 MAX_SOURCES = 4
 SOURCE_MARGIN = 0.08  # sources: articles scoring within this of the best one
@@ -137,7 +138,6 @@ GERMAN_CALENDAR = dict(
 )
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _MARKERS_AFTER_END = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\d[\d.,\u202f\u00a0 ]*\d|\d")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
@@ -233,7 +233,7 @@ class Verifier:
         vectors: Callable[[list[str]], dict[str, np.ndarray]],
         *,
         same_language: bool,
-        judge: Reader | None = None,
+        judge: ClaimChecker | None = None,
     ) -> None:
         self.embed = embed
         self.vectors = vectors
@@ -306,32 +306,46 @@ class Verifier:
         if missing_numbers:
             return None, f"number not in the cited source: {missing_numbers[0]}"
         ranked.sort(key=lambda pair: pair[0], reverse=True)
-        names = names_in(text)
         if not ranked:
             return None, "not supported by the cited source (no sentence but its title)"
-        if self.judge is not None:  # a trained judgement of what is stated replaces the word rules
-            title_of = {s.vid: titles[n] for n in cites for s in evidence[n]}
-            claim.judged = self._judge(text, [s for _, s in ranked], title_of)
-            if claim.judged < self.judge.threshold:
-                return None, f"not stated by the cited source (claim check {claim.judged:.1f})"
-        else:
-            missing_names = [w for w in names if not name_in(w, cited_text)]
-            if missing_names:
-                return None, f"name not in the cited source: {missing_names[0]}"
-            if claim.similarity < self.min_similarity:
-                return None, f"not supported by the cited source (similarity {claim.similarity:.2f})"
-        # What the claim states must be what its closest sentences state (bot/claims.py).
         best = ranked[0][1].text
         support = " ".join(s.text for _, s in ranked[:SUPPORT_SENTENCES])
-        if self.same_language and self.judge is None:
-            unstated = [w for w in unstated_words(text, support) if w not in names]
-            if unstated:
-                return None, f"not stated in the cited source: {unstated[0]}"
+        ruled = self._rules(text, claim.similarity, cited_text, best, support)  # "" when the word rules accept
+        if self.judge is not None and not quoted(text, [s.text for _, s in ranked[:JUDGED_SENTENCES]]):
+            # The trained judgement: a claim the rules accept stands unless it falls below the veto
+            # (the checker thinks it more likely unstated); one they reject needs the full threshold.
+            title_of = {s.vid: titles[n] for n in cites for s in evidence[n]}
+            claim.judged = self._judge(text, [s for _, s in ranked], title_of)
+            if claim.judged < (self.judge.threshold if ruled else self.judge.veto):
+                why = (
+                    f"{ruled} (claim check {claim.judged:.1f})"
+                    if ruled
+                    else f"not stated by the cited source (claim check {claim.judged:.1f})"
+                )
+                return None, why
+        elif self.judge is None and ruled:
+            return None, ruled
         if negation_flipped(text, best, support):
             return None, "negates what the cited source states"
-        if self.judge is None and roles_swapped(text, best, names):  # the checker judges roles itself
-            return None, "swaps the roles the cited source gives"
         return claim, ""
+
+    def _rules(self, text: str, similarity: float, cited_text: str, best: str, support: str) -> str:
+        """Why the word rules reject a claim ("" when they accept it): a name the cited source
+        lacks, too little similarity to its closest sentence, a word it does not state (same
+        language only), swapped roles."""
+        names = names_in(text)
+        missing_names = [w for w in names if not name_in(w, cited_text)]
+        if missing_names:
+            return f"name not in the cited source: {missing_names[0]}"
+        if similarity < self.min_similarity:
+            return f"not supported by the cited source (similarity {similarity:.2f})"
+        if self.same_language:
+            unstated = [w for w in unstated_words(text, support) if w not in names]
+            if unstated:
+                return f"not stated in the cited source: {unstated[0]}"
+        if roles_swapped(text, best, names):
+            return "swaps the roles the cited source gives"
+        return ""
 
     def _judge(self, claim: str, closest: list[ScoredSentence], title_of: dict[str, str]) -> float:
         """The claim checker's best log-odds that one of the closest cited sentences, or the two
@@ -345,10 +359,11 @@ class Verifier:
 
 
 def split_claims(draft: str) -> list[str]:
-    """Sentences of a draft, with citation markers moved in front of the final punctuation."""
+    """Sentences of a draft, with citation markers moved in front of the final punctuation; split
+    as articles are (``index.split``), so "am 3. November" or "der 6. Jägerbrigade" stays one claim."""
     draft = " ".join(draft.split())
     draft = _MARKERS_AFTER_END.sub(lambda m: f" {m.group(2).strip()}{m.group(1)} ", draft)
-    return [s.strip() for s in _SENTENCE_END.split(draft) if s.strip()]
+    return [s.strip() for s in split_sentences(draft) if s.strip()]
 
 
 def numbers_in(text: str) -> set[str]:

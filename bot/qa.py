@@ -32,7 +32,7 @@ from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, compose, rank_quote
 from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, cite_claims, messages, rewrite_messages, sources_for
 from bot.language import ENGLISH, GERMAN, detect_language
 from bot.llm import LLM, LLMError
-from bot.reader import READER_CANDIDATES, Reader, load_claim_checker, load_reader, read_quotes
+from bot.reader import READER_CANDIDATES, ClaimChecker, Reader, load_claim_checker, load_reader, read_quotes
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.texts import texts
@@ -76,7 +76,9 @@ class NewsQA:
         self.settings = settings
         self.llm = llm if llm is not None else LLM.from_settings(settings)
         # what checks an LLM's claims; loaded (and a broken one refused) at start, only with an LLM
-        self.claim_checker: Reader | None = load_claim_checker(settings.claim_checker) if self.llm is not None else None
+        self.claim_checker: ClaimChecker | None = (
+            load_claim_checker(settings.claim_checker) if self.llm is not None else None
+        )
         self.index = Index.connect(settings.index_config(), embedder=embedder)
         self.retriever = Retriever(self.index)
         self.zone = ZoneInfo(settings.timezone)
@@ -291,6 +293,8 @@ class NewsQA:
         info: LLMTrace,
     ) -> tuple[list[Citation], str] | None:
         """An LLM answer whose every sentence passed verification, or None (``info`` says why)."""
+        if self.llm is None:
+            return None
         sources = sources_for(retrieval)
         info.sources = [s.article_id for s in sources]
         verifier = Verifier(
@@ -302,9 +306,7 @@ class NewsQA:
         streamer = VerifiedDraft(verifier, sources, on_draft) if on_draft is not None else None
         started = time.perf_counter()
         try:
-            draft = self.llm.chat(  # type: ignore[union-attr]
-                messages(question, language, sources), on_delta=streamer.update if streamer else None
-            )
+            draft = self.llm.chat(messages(question, language, sources), on_delta=streamer.update if streamer else None)
         except LLMError as exc:
             logger.warning("LLM failed (%s); answering with quotes", exc)
             info.error, info.fallback = str(exc), "llm_failed"

@@ -48,7 +48,7 @@ class Repl:
         self.write('newsbot: ask about the articles (":help" for commands, ":quit" to leave).')
         while True:
             try:
-                line = input(self.prompt) if interactive else stdin.readline()  # type: ignore[union-attr]
+                line = input(self.prompt) if stdin is None else stdin.readline()
             except EOFError:
                 break
             except KeyboardInterrupt:

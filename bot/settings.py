@@ -121,10 +121,10 @@ class Settings(BaseSettings):
         "(AVX512-BF16 or AMX; 1.7x as fast, same answers), float32 elsewhere.",
     )
     claim_checker: str | None = Field(
-        None,
-        description="A trained claim checker that judges each claim of an LLM answer against the sentences it "
-        "cites instead of the word rules (the path of a directory that bench/train_reader.py --data "
-        "bench/.cache/verifier writes; docs/llm.md). Unset or 'none': the word rules.",
+        "default",
+        description="What judges each claim of an LLM answer against the sentences it cites: 'default' = the "
+        "shipped trained claim checker (docs/llm.md), a directory = one you trained (bench/train_reader.py "
+        "--data bench/.cache/verifier), 'none' = the word rules alone. Loaded only with an LLM.",
     )
     log_level: str = Field("WARNING", description="Python log level for newsbot's own log lines.")
     history_minutes: float = Field(

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from index.keywords import fold
 from index.schema import article_filter
@@ -27,7 +27,7 @@ def serialized(method: F) -> F:
         with self.lock:
             return method(self, *args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 class KeywordSearch:

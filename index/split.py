@@ -15,7 +15,7 @@ import threading
 import pysbd
 
 from index.clean import clean
-from index.models import Article, Prepared, Sentence
+from index.models import Article, Prepared, Sentence, SentenceKind
 
 # e5 reads at most 512 tokens; a run-on "sentence" (a list, a table row) is cut so it
 # stays one meaningful vector rather than a truncated one.
@@ -64,8 +64,8 @@ def prepare(article: Article, passage_max_chars: int = 700) -> Prepared:
     sentences: list[Sentence] = []
     passage = -1
 
-    def add(kind: str, text: str, heading: str | None, teaser: str | None = None) -> None:
-        sentences.append(Sentence(len(sentences), passage, kind, text, heading, teaser))  # type: ignore[arg-type]
+    def add(kind: SentenceKind, text: str, heading: str | None, teaser: str | None = None) -> None:
+        sentences.append(Sentence(len(sentences), passage, kind, text, heading, teaser))
 
     body_start = next((b.text for b in cleaned.blocks if b.kind == "text"), "")
     if article.title and not body_start.startswith(article.title):

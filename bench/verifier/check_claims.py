@@ -33,7 +33,11 @@ KINDS = {
     "negation",
     "changed_detail",
     "added_detail",
+    "shortened",  # support: the sentence nearly verbatim, a detail left out (parts 8-11)
+    "excerpt",  # reject: verbatim words of the sentence that it does not assert (a reported or denied
+    # claim, a condition, a question), or a shortening that drops a negation, hedge or condition
 }
+SUPPORTED = {"paraphrase", "partial", "shortened"}
 LABELS = {"support", "reject"}
 
 
@@ -51,8 +55,8 @@ def problems(item: dict, rows: dict[int, str]) -> list[str]:
         out.append(f"unknown kind {item['kind']!r} (one of {sorted(KINDS)})")
     if item["label"] not in LABELS:
         out.append(f"label must be support or reject (got {item['label']!r})")
-    elif (item["label"] == "support") != (item["kind"] in {"paraphrase", "partial"}):
-        out.append("paraphrase/partial claims are support, every other kind is reject")
+    elif (item["label"] == "support") != (item["kind"] in SUPPORTED):
+        out.append("paraphrase/partial/shortened claims are support, every other kind is reject")
     if not item["claim"] or not isinstance(item["claim"], str):
         out.append("empty claim")
     if not item["evidence"] or item["evidence"] not in rows[item["row"]]:

@@ -8,13 +8,13 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
-from bot.reader.reader import Reader, load_claim_checker, load_reader, probability
+from bot.reader.reader import ClaimChecker, Reader, load_claim_checker, load_reader, probability
 from bot.trace import ReaderTrace
 
 if TYPE_CHECKING:
     from bot.extract import Quote
 
-__all__ = ["READER_CANDIDATES", "Reader", "load_claim_checker", "load_reader", "read_quotes"]
+__all__ = ["READER_CANDIDATES", "ClaimChecker", "Reader", "load_claim_checker", "load_reader", "read_quotes"]
 
 # The reader reads the first stage's best candidates (the answer model's, over the top articles):
 # the answering sentence is among its best 6 for 0.89 of the news development questions (8: 0.91),

@@ -78,7 +78,7 @@ class Reader(Protocol):
 class E5Reader:
     """The shipped reader: e5's frozen lower layers, the trained upper layers and head."""
 
-    def __init__(self, directory: Path, precision: str = "auto") -> None:
+    def __init__(self, directory: Path, precision: str = "auto", kind: str = "reader") -> None:
         import torch
         from safetensors.torch import load
 
@@ -116,7 +116,7 @@ class E5Reader:
         self.max_length = int(card["max_length"])
         self.threshold = float(card["threshold"])
         self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
-        self.name = f"newsbot-reader-{card.get('version', 1)}"
+        self.name = f"newsbot-{kind}-{card.get('version', 1)}"
         self.bf16 = precision == "bfloat16" or (precision == "auto" and native_bfloat16())
         self._torch = torch
         self._lock = threading.Lock()
@@ -225,21 +225,43 @@ def load_reader(setting: str | None, threshold: float | None = None, precision: 
     return CrossEncoderReader(path, threshold)
 
 
+class ClaimChecker:
+    """A trained judge of whether cited sentences state a claim (a pair model of the reader's kind,
+    scoring (claim, sentence) pairs). Its card gives two bars in its log-odds: ``threshold``, which
+    a claim the word rules reject must reach to stand, and ``veto``, below which a claim they
+    accept falls (docs/llm.md)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.model = E5Reader(directory, kind="claim-checker")
+        card = json.loads((directory / CARD).read_text(encoding="utf-8"))
+        self.name = self.model.name
+        self.threshold = self.model.threshold
+        self.veto = float(card.get("veto", self.threshold))
+
+    def score(self, claim: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+        """Log-odds that each (sentence, title) states ``claim``."""
+        return self.model.score(claim, candidates)
+
+
 @lru_cache(maxsize=4)
-def load_claim_checker(setting: str | None) -> Reader | None:
-    """The claim checker ``NEWSBOT_CLAIM_CHECKER`` names: a pair model of the reader's kind that
-    scores (claim, sentence) pairs, whether the sentence states the claim (a directory that
-    ``bench/train_reader.py --data bench/.cache/verifier`` writes; its card's threshold decides),
-    loaded once per process; None when unset or ``none`` (the word rules of ``bot/claims.py``)."""
-    value = (setting or "none").strip()
+def load_claim_checker(setting: str | None) -> ClaimChecker | None:
+    """The claim checker ``NEWSBOT_CLAIM_CHECKER`` names, loaded once per process. ``default`` (or
+    unset): the shipped one (``bot/data/claim-checker/``, docs/llm.md); a directory: one that
+    ``bench/train_reader.py --data bench/.cache/verifier`` wrote; ``none``: None, the word rules of
+    ``bot/claims.py`` alone."""
+    value = (setting or "default").strip()
     if value.casefold() == "none":
         return None
-    path = Path(value).expanduser()
+    if value.casefold() == "default":
+        path = Path(str(resources.files("bot").joinpath("data", "claim-checker")))
+    else:
+        path = Path(value).expanduser()
     if not (path / CARD).is_file():
-        raise ConfigError(f"NEWSBOT_CLAIM_CHECKER={value}: not a claim checker directory (no {CARD}); or use 'none'")
-    checker = E5Reader(path)
-    checker.name = f"newsbot-claim-checker-{checker.name.rsplit('-', 1)[-1]}"
-    return checker
+        raise ConfigError(
+            f"NEWSBOT_CLAIM_CHECKER={value}: not a claim checker directory (no {CARD});"
+            " use 'default', 'none' or a directory"
+        )
+    return ClaimChecker(path)
 
 
 def best_span(

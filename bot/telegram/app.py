@@ -208,8 +208,8 @@ class NewsBot:
             await update.callback_query.answer(_texts(user)["not_allowed"], show_alert=True)
             raise ApplicationHandlerStop
         addressed = message is not None and (_is_command(message) or self._addressed(message, context))
-        if addressed and user is not None and not _remember(self._refused, user.id):
-            await message.reply_text(_texts(user)["not_allowed"], parse_mode=None)  # type: ignore[union-attr]
+        if message is not None and addressed and user is not None and not _remember(self._refused, user.id):
+            await message.reply_text(_texts(user)["not_allowed"], parse_mode=None)
         raise ApplicationHandlerStop
 
     def _allowed(self, user_id: int | None, chat_id: int | None) -> bool:
