@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
+from bot.retrieve import RankedArticle, Retrieval, ScoredSentence, idf
 from index.keywords import stems
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def sentence_features(
                 float(centered[i]) if len(centered) else 0.0,
                 (float(centered[i]) - best_centered) if len(centered) else 0.0,
                 min(sum(df <= RARE_DF for df in new_dfs), 5) / 5,
-                max((_idf(total, df) for df in new_dfs), default=0.0) / 10,
+                max((idf(total, df) for df in new_dfs), default=0.0) / 10,
                 _compound_coverage(question, words),
             ]
         )
@@ -209,10 +209,6 @@ def _compound_coverage(question: Question, words: list[str]) -> float:
     if not wanted:
         return 0.0
     return sum(any(t in w for w in words) for t in wanted) / len(wanted)
-
-
-def _idf(total: int, df: int) -> float:
-    return math.log(1 + (total - df + 0.5) / (df + 0.5))
 
 
 def _centered(article: RankedArticle, query_vector: np.ndarray | None) -> np.ndarray:

@@ -183,7 +183,7 @@ class Retriever:
                     raise self.index.damage(exc.missing) from None
         started = time.perf_counter()
         sims = _similarities(found.sentences, found.vectors, qv)
-        weights = {t: _idf(found.total_sentences, found.doc_freqs.get(t, 0)) for t in q_stems}
+        weights = {t: idf(found.total_sentences, found.doc_freqs.get(t, 0)) for t in q_stems}
         ranked = self._rank(found.sentences, sims, weights, found.articles, found.newest_ts)
         timings["score"] = _ms(started)
         known = sum(1 for t in q_stems if found.doc_freqs.get(t))
@@ -407,8 +407,9 @@ def _similarities(rows: Sequence[SentenceRow], vectors: dict[str, np.ndarray], q
     return matrix @ qv
 
 
-def _idf(total: int, df: int) -> float:
-    # A term no sentence contains (often an English word) still counts: the passage lacks it.
+def idf(total: int, df: int) -> float:
+    """BM25's inverse document frequency of a term in ``df`` of ``total`` sentences. A term no
+    sentence contains (often an English word) still counts: the passage lacks it."""
     return math.log(1 + (total - df + 0.5) / (df + 0.5))
 
 

@@ -345,10 +345,10 @@ def test_a_misbehaving_endpoint_is_one_clear_error(server, message):
 
 
 def test_the_api_tells_clients_the_embedder_is_down_without_its_address():
-    from bot.http.errors import _api_error
+    from bot.http.errors import api_error
     from index.errors import EmbedderError
 
-    error = _api_error(EmbedderError("The embedding endpoint http://10.20.30.40:8000/v1 did not answer (timed out)."))
+    error = api_error(EmbedderError("The embedding endpoint http://10.20.30.40:8000/v1 did not answer (timed out)."))
     assert (error.status, error.code) == (503, "embedder_unavailable") and error.headers == {"Retry-After": "10"}
     assert "10.20.30.40" not in error.message and "http" not in error.message
 

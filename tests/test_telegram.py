@@ -289,6 +289,8 @@ class LongAnswerQA:
     """A stand-in for ``NewsQA`` whose answer is far longer than one Telegram message (real
     answers are at most three quotes of capped sentences, so this cannot come from the index)."""
 
+    llm = None  # no LLM: answers are quotes
+
     def __init__(self, qa: NewsQA) -> None:
         self.qa = qa
 
@@ -339,6 +341,8 @@ class GateQA:
     """Answers only once two questions are being worked on at the same time: with updates handled
     one after another the first question would wait in vain (and the test would fail)."""
 
+    llm = None  # no LLM: answers are quotes
+
     def __init__(self, qa: NewsQA) -> None:
         self.qa = qa
         self.waiting = 0
@@ -369,6 +373,8 @@ def test_different_chats_are_answered_concurrently(index_settings, qa, server):
 
 
 class BrokenQA:
+    llm = None  # no LLM: answers are quotes
+
     def warm_up(self) -> None:
         pass
 

@@ -23,9 +23,9 @@ from bot.errors import (
 )
 from bot.feedback import QuestionLog
 from bot.http import feedback, routes
-from bot.http.errors import _install_error_handlers
+from bot.http.errors import install_error_handlers
 from bot.http.limits import BodyLimit
-from bot.http.metrics import Metrics, _measure
+from bot.http.metrics import Metrics, measure
 from bot.http.security import Guard, Workload
 from bot.qa import NewsQA
 from bot.settings import Settings
@@ -101,7 +101,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
     app.state.watcher = None  # newsbot serve --watch: the Watcher (its failing sources show in /readyz)
 
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
-    app.middleware("http")(_measure)
+    app.middleware("http")(measure)
     app.add_middleware(  # outermost: error responses carry CORS headers too
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
         allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         max_age=600,
     )
-    _install_error_handlers(app)
+    install_error_handlers(app)
     for router in routes.ALL:
         app.include_router(router)
     app.include_router(feedback.FEEDBACK)

@@ -31,47 +31,47 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def _error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error_response(exc.status, exc.code, exc.message, exc.headers)
+    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()
         )
-        return _error_response(422, "invalid_request", problems or "The request is not valid.")
+        return error_response(422, "invalid_request", problems or "The request is not valid.")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
-        return _error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(NewsbotError)
     async def domain_error(request: Request, exc: NewsbotError) -> JSONResponse:
-        error = _api_error(exc)
+        error = api_error(exc)
         if error.status == 500 or isinstance(exc, EmbedderError):
             logger.error("newsbot error on %s: %s", request.url.path, exc, exc_info=error.status == 500)
-        return _error_response(error.status, error.code, error.message, error.headers)
+        return error_response(error.status, error.code, error.message, error.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         if storage_error(exc) is not None:  # the full message names paths: for the log, not the client
-            return _error_response(
+            return error_response(
                 503,
                 "storage_error",
                 "The server cannot read or write its index; the operators have been told in the log.",
             )
-        return _error_response(500, "internal_error", "Something went wrong on the server; it has been logged.")
+        return error_response(500, "internal_error", "Something went wrong on the server; it has been logged.")
 
 
-def _api_error(exc: NewsbotError) -> ApiError:
+def api_error(exc: NewsbotError) -> ApiError:
     """The HTTP status and code of a domain error (for responses and for stream error events)."""
     if isinstance(exc, ArticleNotFoundError):
         return ApiError(404, "not_found", str(exc))

@@ -7,7 +7,7 @@ import logging
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.http.errors import _error_response
+from bot.http.errors import error_response
 from bot.http.schemas import ASK_MAX_BYTES
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class BodyLimit:
         limit = self.upload_bytes if scope["path"].startswith("/v1/articles") else ASK_MAX_BYTES
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            response = _error_response(413, "too_large", str(BodyTooLarge(limit).detail))
+            response = error_response(413, "too_large", str(BodyTooLarge(limit).detail))
             return await response(scope, receive, send)
         received = 0
 

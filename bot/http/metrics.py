@@ -33,7 +33,7 @@ class Metrics:
         self.sentences = Gauge("newsbot_index_sentences", "Sentences in the index", registry=self.registry)
 
 
-async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     started = time.perf_counter()
     status = 500
     try:

@@ -18,7 +18,7 @@ from bot.errors import (
     ArticleNotFoundError,
     NewsbotError,
 )
-from bot.http.errors import ApiError, _api_error
+from bot.http.errors import ApiError, api_error
 from bot.http.feedback import log_answer
 from bot.http.metrics import Metrics
 from bot.http.schemas import ERRORS, AnswerResponse, AskRequest, ErrorResponse, IngestResponse, SearchResponse
@@ -105,7 +105,7 @@ async def ask_stream(
     try:
         answer = work.result()
     except (ApiError, NewsbotError) as exc:
-        error = exc if isinstance(exc, ApiError) else _api_error(exc)
+        error = exc if isinstance(exc, ApiError) else api_error(exc)
         yield ServerSentEvent(event="error", data={"error": {"code": error.code, "message": error.message}})
         return
     except Exception:  # the stream has started: the error goes out as an event, details to the log

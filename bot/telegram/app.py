@@ -239,7 +239,7 @@ class NewsBot:
             await message.reply_text(texts["too_many"], parse_mode=None)
             return
         state = self._state(context)
-        draft = Draft(message) if getattr(self.qa, "llm", None) is not None else None
+        draft = Draft(message) if self.qa.llm is not None else None
         try:
             async with typing(context, message.chat_id), draft or contextlib.nullcontext():
                 answer = await self.qa.aask(question, conversation=state, on_draft=draft.update if draft else None)
