@@ -232,7 +232,7 @@ def _local_weights(question_stems: frozenset[str], sentence_stems: list[set[str]
     for term in question_stems:
         df = sum(term in own for own in sentence_stems)
         if df:
-            out[term] = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            out[term] = idf(n, df)
     return out
 
 

@@ -29,8 +29,7 @@ from index.keywords import GERMAN_STOPWORDS, stems
 
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _TOKEN = re.compile(r"[^\W_]+")
-QUOTED_MIN_WORDS = 4  # a verbatim copy: at least this many words of a sentence in a row ...
-QUOTED_MIN_SHARE = 0.8  # ... and at least this share of its words
+QUOTED_MIN_WORDS = 4  # a copy of a shorter sentence ("Er sagte nein.") is judged like any claim
 # Words that carry no claim of their own: function words, auxiliaries, and the reporting verbs
 # an answer wraps a source's statement in ("laut", "according", "sagte").
 FUNCTION_WORDS = GERMAN_STOPWORDS | frozenset(
@@ -91,22 +90,13 @@ def _plain(word: str) -> str:
 
 
 def quoted(claim: str, sentences: list[str]) -> bool:
-    """The claim is a verbatim copy of one of ``sentences``: its words (numbers included,
-    casefolded, punctuation aside) in a row in that sentence, at least ``QUOTED_MIN_WORDS`` of
-    them and ``QUOTED_MIN_SHARE`` of the sentence's. Such a claim is stated by its source whatever a
-    trained judgement says (the claim checker learned from rewritten claims and is unsure of
-    copies). A short piece of a sentence is no copy: "Lawrow habe Kuleba erschossen" out of "Die
-    Behauptung, Lawrow habe Kuleba erschossen, ist falsch" must be judged."""
+    """The claim is one of ``sentences`` word for word (casefolded, punctuation and quote marks
+    aside, at least ``QUOTED_MIN_WORDS`` words): stated by it, whatever a trained judgement says.
+    Only a whole sentence counts: leaving out a few words ("Angeblich sprengte Russland die
+    Brücke" -> "Russland sprengte die Brücke") can leave out what made it true, so such a claim
+    is judged."""
     words = _TOKEN.findall(claim.casefold())
-    if len(words) < QUOTED_MIN_WORDS:
-        return False
-    for sentence in sentences:
-        have = _TOKEN.findall(sentence.casefold())
-        if len(words) < QUOTED_MIN_SHARE * len(have):
-            continue
-        if any(have[i : i + len(words)] == words for i in range(len(have) - len(words) + 1)):
-            return True
-    return False
+    return len(words) >= QUOTED_MIN_WORDS and any(_TOKEN.findall(s.casefold()) == words for s in sentences)
 
 
 def negation_flipped(claim: str, best: str, support: str) -> bool:

@@ -112,7 +112,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         first, span = _first_quote(answer)
         top1 += any(gold in first for gold in q.answers)
         if span is not None:  # the words the reader marked as the answer, against the gold answers
-            marked.append(max(token_f1(first[span[0] : span[1]], gold) for gold in q.answers))
+            marked.append(max((token_f1(first[span[0] : span[1]], gold) for gold in q.answers), default=0.0))
         anyq += any(gold in text for text in quotes for gold in q.answers)
     n = max(len(answerable), 1)
     result: dict[str, Any] = {

@@ -76,8 +76,11 @@ class Quote:
         """Where the answer lies in ``text`` (which may hold a neighbouring sentence too)."""
         if self.answer is None:
             return None
-        at = self.text.find(self.sentence.text)
-        return None if at < 0 else (at + self.answer[0], at + self.answer[1])
+        second = len(self.idxs) > 1 and self.sentence.idx == self.idxs[-1]  # "previous sentence" + " " + it
+        at = len(self.text) - len(self.sentence.text) if second else 0
+        if self.text[at : at + len(self.sentence.text)] != self.sentence.text:
+            return None
+        return at + self.answer[0], at + self.answer[1]
 
     @property
     def shown_score(self) -> float:

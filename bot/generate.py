@@ -8,12 +8,13 @@ passes stays:
    a valid citation is dropped);
 2. every number in it must occur in the sources it cites;
 3. what the sentence claims must be stated by the cited sentences closest to it (found by
-   multilingual embedding similarity, so an English answer can rest on a German source): by
-   default the shipped claim checker judges it (``NEWSBOT_CLAIM_CHECKER``, docs/llm.md: a
-   cross-encoder that reads the claim with those sentences; a verbatim copy of one of them needs
-   no judgement, ``bot.claims.quoted``); with ``none``, the word rules instead: every name in the
-   sources (allowing for transliteration: Lavrov/Lawrow), similarity to a cited sentence, and the
-   word alignment and role checks of ``bot/claims.py``;
+   multilingual embedding similarity, so an English answer can rest on a German source). The word
+   rules judge it (every name in the sources, allowing for transliteration: Lavrov/Lawrow;
+   similarity to a cited sentence; the word alignment and role checks of ``bot/claims.py``), and
+   by default the shipped claim checker too (``NEWSBOT_CLAIM_CHECKER``, docs/llm.md: a
+   cross-encoder that reads the claim with those sentences): a claim the rules accept falls below
+   its veto, one they reject stands only at its threshold; a copy of a whole cited sentence
+   needs no judgement (``bot.claims.quoted``);
 4. a sentence that negates what its closest source sentence states is dropped either way;
 5. a source sentence that addresses an AI ("ignore all previous instructions ...") never
    counts as support, so repeating a planted instruction cannot pass as a cited fact.
@@ -240,6 +241,7 @@ class Verifier:
         self.min_similarity = SUPPORT_SIMILARITY["same_language" if same_language else "cross_lingual"]
         self.same_language = same_language
         self.judge = judge
+        self._judged: dict[tuple[str, tuple[tuple[str, str | None], ...]], float] = {}
 
     def verify(self, draft: str, sources: list[Source]) -> Verification:
         by_n = {s.n: s for s in sources}
@@ -310,12 +312,14 @@ class Verifier:
             return None, "not supported by the cited source (no sentence but its title)"
         best = ranked[0][1].text
         support = " ".join(s.text for _, s in ranked[:SUPPORT_SENTENCES])
-        ruled = self._rules(text, claim.similarity, cited_text, best, support)  # "" when the word rules accept
+        ruled = self._rules(text, claim.similarity, cited_text, support)  # "" when the word rules accept
+        swapped = "swaps the roles the cited source gives" if roles_swapped(text, best, names_in(text)) else ""
         if self.judge is not None and not quoted(text, [s.text for _, s in ranked[:JUDGED_SENTENCES]]):
             # The trained judgement: a claim the rules accept stands unless it falls below the veto
             # (the checker thinks it more likely unstated); one they reject needs the full threshold.
             title_of = {s.vid: titles[n] for n in cites for s in evidence[n]}
             claim.judged = self._judge(text, [s for _, s in ranked], title_of)
+            ruled = ruled or swapped
             if claim.judged < (self.judge.threshold if ruled else self.judge.veto):
                 why = (
                     f"{ruled} (claim check {claim.judged:.1f})"
@@ -327,12 +331,14 @@ class Verifier:
             return None, ruled
         if negation_flipped(text, best, support):
             return None, "negates what the cited source states"
+        if self.judge is None and swapped:  # (with a checker, swapped roles decide which bar applies)
+            return None, swapped
         return claim, ""
 
-    def _rules(self, text: str, similarity: float, cited_text: str, best: str, support: str) -> str:
+    def _rules(self, text: str, similarity: float, cited_text: str, support: str) -> str:
         """Why the word rules reject a claim ("" when they accept it): a name the cited source
         lacks, too little similarity to its closest sentence, a word it does not state (same
-        language only), swapped roles."""
+        language only). Swapped roles are checked apart, after negation, as they always were."""
         names = names_in(text)
         missing_names = [w for w in names if not name_in(w, cited_text)]
         if missing_names:
@@ -343,8 +349,6 @@ class Verifier:
             unstated = [w for w in unstated_words(text, support) if w not in names]
             if unstated:
                 return f"not stated in the cited source: {unstated[0]}"
-        if roles_swapped(text, best, names):
-            return "swaps the roles the cited source gives"
         return ""
 
     def _judge(self, claim: str, closest: list[ScoredSentence], title_of: dict[str, str]) -> float:
@@ -355,7 +359,10 @@ class Verifier:
         if len(closest) > 1 and closest[0].article_id == closest[1].article_id:
             pair = sorted(closest[:2], key=lambda s: s.idx)
             candidates.append((" ".join(s.text for s in pair), title_of.get(pair[0].vid)))
-        return float(np.max(self.judge.score(claim, candidates)))
+        key = (claim, tuple(candidates))  # a streamed draft is verified again as it grows
+        if key not in self._judged:
+            self._judged[key] = float(np.max(self.judge.score(claim, candidates)))
+        return self._judged[key]
 
 
 def split_claims(draft: str) -> list[str]:

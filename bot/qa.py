@@ -77,7 +77,7 @@ class NewsQA:
         self.llm = llm if llm is not None else LLM.from_settings(settings)
         # what checks an LLM's claims; loaded (and a broken one refused) at start, only with an LLM
         self.claim_checker: ClaimChecker | None = (
-            load_claim_checker(settings.claim_checker) if self.llm is not None else None
+            load_claim_checker(settings.claim_checker, settings.reader_precision) if self.llm is not None else None
         )
         self.index = Index.connect(settings.index_config(), embedder=embedder)
         self.retriever = Retriever(self.index)

@@ -267,3 +267,12 @@ def test_bfloat16_arithmetic_gives_the_float32_log_odds():
         assert np.argsort(a).tolist() == np.argsort(b).tolist() and np.abs(a - b).max() < 0.2
     with pytest.raises(ValueError, match="reader_precision"):
         Settings(reader_precision="float16")
+
+
+def test_a_first_text_longer_than_the_limit_is_cut_not_an_error():
+    """A question (or a generated claim, for the claim checker) longer than the pair limit alone
+    is cut with the sentence instead of failing in the tokenizer."""
+    shipped = E5Reader(READER_DIR)
+    long_question = "Wer hat in Belarus verhandelt und warum " * 60
+    logits, spans = shipped.read(long_question, [("Wladimir Medinski verhandelte in Belarus.", "Titel")])
+    assert logits.shape == (1,) and np.isfinite(logits).all() and len(spans) == 1

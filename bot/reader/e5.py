@@ -197,11 +197,17 @@ class E5Tokenizer:
         return (*_arrays(encodings, self.special["pad"]), offsets)
 
     def _encode(self, first: list[str], second: list[str] | None, max_length: int) -> list[Any]:
+        """Pairs are cut in the second text (the question stays whole), unless the first alone
+        is too long for ``max_length``: then both are cut, longest first."""
         tok = self.tokenizer
         tok.enable_truncation(max_length, strategy="only_second" if second is not None else "longest_first")
         a = [self.normalize(t) for t in first]
         inputs: list[Any] = a if second is None else list(zip(a, [self.normalize(t) for t in second], strict=True))
-        return list(tok.encode_batch(inputs))
+        try:
+            return list(tok.encode_batch(inputs))
+        except Exception:  # tokenizers' "Sequence to truncate too short": a first text over the limit
+            tok.enable_truncation(max_length, strategy="longest_first")
+            return list(tok.encode_batch(inputs))
 
 
 def _arrays(encodings: list[Any], pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -49,6 +49,7 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 DEFAULT_RANK_PRIOR = 0.3
 MAX_SPAN_TOKENS = 30  # the longest answer span the span head marks
 _SPAN_TRIM = " ,;:."
+_EDGES = " ,;:.!?\"'“”„‚‘’»«›‹()[]–-"  # what around a span does not make it less than the whole sentence
 
 
 def pair_text(sentence: str, title: str | None) -> str:
@@ -150,7 +151,7 @@ class E5Reader:
         for (sentence, _), scores, offs, m in zip(candidates, ends, offsets, mask, strict=True):
             norm, origin = self.tokenizer.normalize_map(sentence)
             span = best_span(scores[: int(m.sum())], offs, norm, origin)
-            whole = span is not None and not sentence[: span[0]].strip() and not sentence[span[1] :].strip(_SPAN_TRIM)
+            whole = span is not None and not sentence[: span[0]].strip(_EDGES) and not sentence[span[1] :].strip(_EDGES)
             found.append(span[:2] if span is not None and span[2] >= self.span_threshold and not whole else None)
         return logits, found
 
@@ -231,8 +232,8 @@ class ClaimChecker:
     a claim the word rules reject must reach to stand, and ``veto``, below which a claim they
     accept falls (docs/llm.md)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.model = E5Reader(directory, kind="claim-checker")
+    def __init__(self, directory: Path, precision: str = "auto") -> None:
+        self.model = E5Reader(directory, precision, kind="claim-checker")
         card = json.loads((directory / CARD).read_text(encoding="utf-8"))
         self.name = self.model.name
         self.threshold = self.model.threshold
@@ -244,12 +245,12 @@ class ClaimChecker:
 
 
 @lru_cache(maxsize=4)
-def load_claim_checker(setting: str | None) -> ClaimChecker | None:
+def load_claim_checker(setting: str | None, precision: str = "auto") -> ClaimChecker | None:
     """The claim checker ``NEWSBOT_CLAIM_CHECKER`` names, loaded once per process. ``default`` (or
     unset): the shipped one (``bot/data/claim-checker/``, docs/llm.md); a directory: one that
     ``bench/train_reader.py --data bench/.cache/verifier`` wrote; ``none``: None, the word rules of
     ``bot/claims.py`` alone."""
-    value = (setting or "default").strip()
+    value = (setting or "").strip() or "default"
     if value.casefold() == "none":
         return None
     if value.casefold() == "default":
@@ -261,7 +262,7 @@ def load_claim_checker(setting: str | None) -> ClaimChecker | None:
             f"NEWSBOT_CLAIM_CHECKER={value}: not a claim checker directory (no {CARD});"
             " use 'default', 'none' or a directory"
         )
-    return ClaimChecker(path)
+    return ClaimChecker(path, precision)
 
 
 def best_span(
