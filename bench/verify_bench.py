@@ -3,7 +3,8 @@
     .venv/bin/python bench/verify_bench.py
 
 Verifies a four-sentence German draft (two supported sentences, a foreign name, a number)
-against the sources of "Wer hat in Belarus verhandelt?" 50 times and prints p50 and max.
+against the sources of "Wer hat in Belarus verhandelt?" 50 times, with the word rules alone and
+with the shipped claim checker, and prints p50 and max.
 The model's own latency is not part of this: it depends on the server newsbot talks to.
 """
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from bot.admin import NewsAdmin
 from bot.generate import Verifier, sources_for
 from bot.qa import NewsQA
+from bot.reader import load_claim_checker
 from bot.settings import Settings
 from index.embedders import make_embedder
 from index.loaders import Loader
@@ -41,17 +43,21 @@ def main() -> None:
         with NewsQA(settings, embedder=embedder) as qa:
             qa.warm_up()
             sources = sources_for(qa.retriever.retrieve("Wer hat in Belarus verhandelt?"))
-            verifier = Verifier(embedder.embed_passages, qa.index.vectors.get, same_language=True)
-            times = []
-            for _ in range(50):
-                started = time.perf_counter()
-                result = verifier.verify(DRAFT, sources)
-                times.append((time.perf_counter() - started) * 1000)
-    print(
-        f"kept {len(result.claims)} of {result.total} sentences; dropped: "
-        + "; ".join(d["reason"] for d in result.dropped)
-    )
-    print(f"verification of a 4-sentence draft: p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms")
+            for checker in ("none", "default"):  # the word rules alone; with the shipped claim checker
+                judge = load_claim_checker(checker)
+                times = []
+                for _ in range(50):
+                    verifier = Verifier(embedder.embed_passages, qa.index.vectors.get, same_language=True, judge=judge)
+                    started = time.perf_counter()
+                    result = verifier.verify(DRAFT, sources)
+                    times.append((time.perf_counter() - started) * 1000)
+                print(
+                    f"claim checker {checker}: kept {len(result.claims)} of {result.total} sentences; dropped: "
+                    + "; ".join(d.reason for d in result.dropped)
+                )
+                print(
+                    f"  verification of a 4-sentence draft: p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms"
+                )
 
 
 if __name__ == "__main__":
