@@ -22,7 +22,7 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,13 @@ class IngestReport:
 
     def fail(self, path: str, reason: str) -> None:
         self.failed.append({"path": path, "reason": reason})
+
+    def merge(self, other: IngestReport) -> IngestReport:
+        """Add ``other``'s counts, lists and times to this report (two writes reported as one)."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            setattr(self, f.name, mine + theirs)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

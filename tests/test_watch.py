@@ -1036,3 +1036,57 @@ def test_watch_stops_cleanly_on_sigterm(tmp_path, newsroom):
     assert process.returncode == 0, stderr
     assert "1 added" in stderr and "Stopped" in stderr and "Traceback" not in stderr
     assert store.load("testschau").failures == 0
+
+
+def test_a_404_takes_a_page_down_only_once_it_persists_and_the_page_comes_back(watch_settings, qa, newsroom, clock):
+    """Hardening round 2, finding 3: one 404 (a CMS hiccup) used to take the article down for good.
+    Now a live page's 404 must persist (3 polls and 30 minutes); the article then goes, and comes
+    back when the page answers again. A 410 still takes it down at once (the test above)."""
+    ferry, zoo = f"{newsroom.url}/faehre.html", f"{newsroom.url}/zoo.html"
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    newsroom.put("/zoo.html", article_page(zoo, "Okapi geboren", *ZOO))
+    feed = rss(
+        {"title": "Schneller nach Helgoland", "link": ferry, "teaser": "Neue Fähre."},
+        {"title": "Okapi geboren", "link": zoo, "teaser": "Nachwuchs im Zoo."},
+    )
+    newsroom.put("/feed.xml", feed)
+    source = FeedSource(kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", interval=INTERVAL)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    assert watcher.run_once()[0].added == 2
+
+    newsroom.put("/faehre.html", "", status=404)
+    for _ in range(3):  # three polls within 30 minutes: still there
+        clock.advance(INTERVAL)
+        [poll] = watcher.run_once()
+        assert poll.removed == 0 and ferry in indexed(qa)
+    assert any("HTTP 404 (3 of 3" in f["reason"] for f in poll.failed)
+    clock.advance(1800)  # the 404 has lasted: the article goes
+    [poll] = watcher.run_once()
+    assert poll.removed == 1 and ferry not in indexed(qa) and zoo in indexed(qa)
+    clock.advance(INTERVAL)
+    watcher.run_once()  # still 404: asked again
+    asked = len(newsroom.requests("/faehre.html"))
+    clock.advance(INTERVAL)
+    watcher.run_once()
+    assert len(newsroom.requests("/faehre.html")) == asked + 1
+
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))  # back online
+    clock.advance(INTERVAL)
+    [poll] = watcher.run_once()
+    assert poll.added == 1 and ferry in indexed(qa)
+
+
+def test_no_poll_takes_down_more_than_half_of_a_source_for_404_or_410():
+    from types import SimpleNamespace
+
+    from bot.sources.base import MASS_REMOVAL, Plan, _taken_down
+    from bot.sources.state import Item, SourceState
+
+    state = SourceState("s")
+    state.items = {f"p{i}": Item(url=f"http://x/{i}", article_ids=[f"a{i}"]) for i in range(4 * MASS_REMOVAL)}
+    plan = Plan(state)
+    ctx = SimpleNamespace(now=1000.0)
+    down = [_taken_down(ctx, plan, item, 410) for item in state.items.values()]
+    assert sum(down) == 2 * MASS_REMOVAL  # half of the live pages; the others are tried again next poll
+    assert all(item.pending for item, d in zip(state.items.values(), down, strict=True) if not d)
+    assert sum("half of the source" in p["reason"] for p in plan.problems) == 2 * MASS_REMOVAL

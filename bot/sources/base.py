@@ -1,6 +1,7 @@
 """What every kind of source shares: the fetcher (``index/fetch.py``'s limits, conditional requests,
 a bound on fetches in flight), the plan a poll hands back, and the page fetch with its
-take-down rule (404 and 410 mean gone; any other failure means "try again")."""
+take-down rule (410 means gone, a 404 once it has persisted; any other failure means "try again";
+no poll takes down more than half of a source)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ from index.models import Article
 logger = logging.getLogger("bot.sources")
 
 GONE = (404, 410)
+# A live page's 404 may be a CMS hiccup: it takes the article down only once it has persisted
+# over this many polls and this long; a 410 (gone for good) takes it down at once.
+MISSING_POLLS = 3
+MISSING_SECONDS = 1800.0
+# No poll takes down more than half of a source's live articles for 404/410 answers (unless this
+# few): the rest stay and are checked again next poll, so a broken CMS cannot empty the index.
+MASS_REMOVAL = 5
 USER_AGENT = "newsbot-watch/1"
 
 
@@ -88,6 +96,8 @@ class Plan:
     revalidated: int = 0  # conditional requests answered 304
     problems: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}: tried again next poll
     again_in: float | None = None  # work is left over (or a file still being written): poll again this soon
+    takedowns_left: int | None = None  # pages this poll may still take down for a 404/410 (None: not counted yet)
+    returning: set[str] = field(default_factory=set)  # articles of pages that answer again after a 404 take-down
 
     def problem(self, url: str, reason: str) -> None:
         self.problems.append({"path": url, "reason": f"{reason}; tried again next poll"})
@@ -98,6 +108,29 @@ class Plan:
 
 
 Poll = Callable[[Context, object, SourceState], Plan]
+
+
+def _taken_down(ctx: Context, plan: Plan, item: Item, status: int) -> bool:
+    """Whether a live page's 404/410 takes its article down now: a 410 at once, a 404 once it has
+    persisted (``MISSING_POLLS`` polls, ``MISSING_SECONDS``); either only while this poll has not
+    taken down half of the source's live articles. Otherwise the page is checked again next poll."""
+    assert item.url is not None
+    if status == 404:
+        item.missing += 1
+        item.missing_since = item.missing_since or ctx.now
+        if item.missing < MISSING_POLLS or ctx.now - item.missing_since < MISSING_SECONDS:
+            item.pending = True
+            plan.problem(item.url, f"HTTP 404 ({item.missing} of {MISSING_POLLS} before the article is taken down)")
+            return False
+    if plan.takedowns_left is None:
+        live = sum(1 for i in plan.state.items.values() if not i.gone and i.article_ids)
+        plan.takedowns_left = max(MASS_REMOVAL, live // 2)
+    if plan.takedowns_left <= 0:
+        item.pending = True
+        plan.problem(item.url, f"HTTP {status}, but this poll has taken down half of the source's pages already")
+        return False
+    plan.takedowns_left -= 1
+    return True
 
 
 def validators(response: Fetched) -> tuple[str | None, str | None]:
@@ -133,7 +166,7 @@ def fetch_page(
         return
     if response.status == 304:
         plan.revalidated += 1
-        item.pending = False
+        item.pending, item.missing, item.missing_since = False, 0, 0.0
         return
     if response.status in GONE:
         if not item.article_ids and not item.gone and ctx.now - item.first_seen < window:
@@ -142,18 +175,29 @@ def fetch_page(
             item.pending, item.fingerprint = True, None
             plan.problem(item.url, f"HTTP {response.status}")
             return
+        if item.article_ids and not _taken_down(ctx, plan, item, response.status):
+            return
         for article_id in item.article_ids:
             plan.removals[article_id] = f"{item.url} answered {response.status}"
+        # a page that was live and answers 404 is checked again (a 410 ends that); one never live is given up
+        live = bool(item.article_ids) or (item.gone and item.gone_status == 404)
+        item.gone_status = response.status if live else None
         item.gone, item.pending, item.article_ids, item.teaser = True, False, [], False
+        item.missing, item.missing_since = 0, 0.0
+        item.etag = item.last_modified = None  # should it answer again, its page is read in full
         return
     if not response.ok:
         item.pending = True
         plan.problem(item.url, f"HTTP {response.status}")
         return
     plan.fetched += 1
+    back = item.gone and item.gone_status == 404  # its 404 took the article down; the page is back
+    item.missing, item.missing_since, item.gone_status = 0, 0.0, None
     item.etag, item.last_modified = validators(response)
     results = [with_feed_item(r, fallback, item.credit) for r in ctx.loader.load_fetched(response, item.url)]
     articles = plan.ingest(results)
+    if back:
+        plan.returning.update(a.id for a in articles)
     item.gone = False
     if not articles and any(isinstance(r, Problem) and r.fatal for r in results):
         # No article in the page (not filled in yet, a layout the extractor does not know): the

@@ -59,7 +59,7 @@ class _Remote(_Source):
     recheck: Duration = Field(
         6 * 3600.0,
         description="Pages first seen less than this long ago are re-checked on every poll (a conditional "
-        "request: an unchanged page costs a 304); a correction is re-ingested, a 404/410 taken down. 0 = never. "
+        "request: an unchanged page costs a 304); a correction is re-ingested, a 410 (or a lasting 404) taken down. 0 = never. "
         "A new page that answers 404/410 before it was ever live is tried again within this window.",
     )
     max_pages: int = Field(200, ge=1, description="Pages fetched per poll at most; the rest follow on the next.")

@@ -142,9 +142,10 @@ def recheck(ctx: Context, plan: Plan, state: SourceState, window: float, handled
         article_id = item.article_ids[0] if item.article_ids else key
         was_live = bool(item.article_ids) or (item.gone and item.version is not None)  # not a page never live
         lost = was_live and ctx.lost(article_id, item.url, item.version)
-        if item.gone and not lost:
+        back = item.gone and item.gone_status == 404 and item.listed  # a 404 may end: the page comes back
+        if item.gone and not lost and not back:
             continue
-        if not (lost or item.pending or (window and ctx.now - item.first_seen < window)):
+        if not (lost or back or item.pending or (window and ctx.now - item.first_seen < window)):
             continue
         if not budget.take():
             return

@@ -72,9 +72,11 @@ class Writer:
         self._lock = lock
         self._loop = loop
 
-    def ingest(self, results: list[LoadResult], *, sync_dirs: Iterable[Path] = ()) -> IngestReport:
+    def ingest(
+        self, results: list[LoadResult], *, sync_dirs: Iterable[Path] = (), restore: bool = False
+    ) -> IngestReport:
         with self._turn():
-            return self.admin.ingest(results, sync_dirs=sync_dirs)
+            return self.admin.ingest(results, sync_dirs=sync_dirs, restore=restore)
 
     def remove(self, article_ids: Iterable[str]) -> IngestReport:
         with self._turn():
@@ -317,7 +319,11 @@ class Watcher:
         now = self.clock()
         report = IngestReport()
         if plan.results or plan.sync_dirs:
-            report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs)
+            returning: list[LoadResult] = [r for r in plan.results if isinstance(r, Article) and r.id in plan.returning]
+            others = [r for r in plan.results if not (isinstance(r, Article) and r.id in plan.returning)]
+            report = self.writer.ingest(others, sync_dirs=plan.sync_dirs)
+            if returning:  # the watcher's own 404 take-down is lifted: the page answers again
+                report.merge(self.writer.ingest(returning, restore=True))
         ingested = {r.id for r in plan.results if isinstance(r, Article)}
         for item in new.items.values():  # a page's article as the index holds it after this write
             if item.article_ids and item.article_ids[0] in ingested:

@@ -60,6 +60,9 @@ class Item:
     # the page is fetched again
     settling: str | None = None  # file: its signature while it may still be written (not read yet) ...
     settling_since: float = 0.0  # ... and since when the scans have found it unchanged
+    missing: int = 0  # its live page has answered 404 this many polls in a row ...
+    missing_since: float = 0.0  # ... since then (a 404 must persist before it takes the article down)
+    gone_status: int | None = None  # what took it down: 410 is final, after a 404 the page is checked again
 
 
 @dataclass
