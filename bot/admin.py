@@ -105,11 +105,13 @@ class NewsAdmin:
         loader = self.loader()  # the body limit is the API's (NEWSBOT_MAX_UPLOAD_BYTES); each record's is ours
         return self.ingest(list(loader.load_records(text, origin)))
 
-    def remove(self, article_ids: Iterable[str]) -> IngestReport:
+    def remove(self, article_ids: Iterable[str], *, bury: bool = True) -> IngestReport:
         """Take articles down: delete them from every store and keep them down (a tombstone that
-        later ingests of the same id or URL respect); unknown ids are reported as failed."""
+        later ingests of the same id or URL respect); unknown ids are reported as failed.
+        ``bury=False``: delete without a tombstone (a watched page's lasting 404: should the page
+        answer again, its article comes back)."""
         with self._writer() as ingestor:
-            return ingestor.remove(article_ids)
+            return ingestor.remove(article_ids, bury=bury)
 
     def restore(self, article_ids: Iterable[str]) -> IngestReport:
         """Lift take-downs, so that the next ingest or poll adds these articles again."""

@@ -22,7 +22,7 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,13 +70,6 @@ class IngestReport:
 
     def fail(self, path: str, reason: str) -> None:
         self.failed.append({"path": path, "reason": reason})
-
-    def merge(self, other: IngestReport) -> IngestReport:
-        """Add ``other``'s counts, lists and times to this report (two writes reported as one)."""
-        for f in fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            setattr(self, f.name, mine + theirs)
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -210,15 +203,16 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def remove(self, article_ids: Iterable[str]) -> IngestReport:
+    def remove(self, article_ids: Iterable[str], *, bury: bool = True) -> IngestReport:
         """Take articles down: delete them from every store and leave a tombstone, so that no later
-        ingest of the same id or URL brings them back (``restore`` does); unknown ids are failed."""
+        ingest of the same id or URL brings them back (``restore`` does); unknown ids are failed.
+        ``bury=False``: delete without a tombstone (the next ingest adds them again)."""
         started = time.perf_counter()
         report = IngestReport()
         self._size = self.catalog.sentence_count()
         for article_id in article_ids:
             try:
-                self._remove_one(article_id, bury=True)
+                self._remove_one(article_id, bury=bury)
                 report.removed += 1
             except ArticleNotFoundError as exc:
                 report.fail(article_id, str(exc))

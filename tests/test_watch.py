@@ -1075,6 +1075,13 @@ def test_a_404_takes_a_page_down_only_once_it_persists_and_the_page_comes_back(w
     [poll] = watcher.run_once()
     assert poll.added == 1 and ferry in indexed(qa)
 
+    # an editor's take-down is final (a 404 leaves no tombstone; an explicit removal does)
+    assert qa.admin.remove([ferry]).removed == 1
+    for _ in range(2):
+        clock.advance(INTERVAL)
+        watcher.run_once()
+    assert ferry not in indexed(qa)
+
 
 def test_no_poll_takes_down_more_than_half_of_a_source_for_404_or_410():
     from types import SimpleNamespace

@@ -97,7 +97,7 @@ class Plan:
     problems: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}: tried again next poll
     again_in: float | None = None  # work is left over (or a file still being written): poll again this soon
     takedowns_left: int | None = None  # pages this poll may still take down for a 404/410 (None: not counted yet)
-    returning: set[str] = field(default_factory=set)  # articles of pages that answer again after a 404 take-down
+    unburied: set[str] = field(default_factory=set)  # removals without a tombstone (a lasting 404: may come back)
 
     def problem(self, url: str, reason: str) -> None:
         self.problems.append({"path": url, "reason": f"{reason}; tried again next poll"})
@@ -179,6 +179,8 @@ def fetch_page(
             return
         for article_id in item.article_ids:
             plan.removals[article_id] = f"{item.url} answered {response.status}"
+            if response.status == 404:
+                plan.unburied.add(article_id)
         # a page that was live and answers 404 is checked again (a 410 ends that); one never live is given up
         live = bool(item.article_ids) or (item.gone and item.gone_status == 404)
         item.gone_status = response.status if live else None
@@ -191,13 +193,10 @@ def fetch_page(
         plan.problem(item.url, f"HTTP {response.status}")
         return
     plan.fetched += 1
-    back = item.gone and item.gone_status == 404  # its 404 took the article down; the page is back
     item.missing, item.missing_since, item.gone_status = 0, 0.0, None
     item.etag, item.last_modified = validators(response)
     results = [with_feed_item(r, fallback, item.credit) for r in ctx.loader.load_fetched(response, item.url)]
     articles = plan.ingest(results)
-    if back:
-        plan.returning.update(a.id for a in articles)
     item.gone = False
     if not articles and any(isinstance(r, Problem) and r.fatal for r in results):
         # No article in the page (not filled in yet, a layout the extractor does not know): the

@@ -72,15 +72,13 @@ class Writer:
         self._lock = lock
         self._loop = loop
 
-    def ingest(
-        self, results: list[LoadResult], *, sync_dirs: Iterable[Path] = (), restore: bool = False
-    ) -> IngestReport:
+    def ingest(self, results: list[LoadResult], *, sync_dirs: Iterable[Path] = ()) -> IngestReport:
         with self._turn():
-            return self.admin.ingest(results, sync_dirs=sync_dirs, restore=restore)
+            return self.admin.ingest(results, sync_dirs=sync_dirs)
 
-    def remove(self, article_ids: Iterable[str]) -> IngestReport:
+    def remove(self, article_ids: Iterable[str], *, bury: bool = True) -> IngestReport:
         with self._turn():
-            return self.admin.remove(article_ids)
+            return self.admin.remove(article_ids, bury=bury)
 
     def lost(self, article_id: str, url: str | None, version: str | None = None) -> bool:
         """A read: no turn needed (``NewsAdmin.lost``)."""
@@ -319,11 +317,7 @@ class Watcher:
         now = self.clock()
         report = IngestReport()
         if plan.results or plan.sync_dirs:
-            returning: list[LoadResult] = [r for r in plan.results if isinstance(r, Article) and r.id in plan.returning]
-            others = [r for r in plan.results if not (isinstance(r, Article) and r.id in plan.returning)]
-            report = self.writer.ingest(others, sync_dirs=plan.sync_dirs)
-            if returning:  # the watcher's own 404 take-down is lifted: the page answers again
-                report.merge(self.writer.ingest(returning, restore=True))
+            report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs)
         ingested = {r.id for r in plan.results if isinstance(r, Article)}
         for item in new.items.values():  # a page's article as the index holds it after this write
             if item.article_ids and item.article_ids[0] in ingested:
@@ -332,8 +326,12 @@ class Watcher:
         removals = {aid: why for aid, why in plan.removals.items() if aid not in ingested}
         removed: list[dict[str, str]] = []
         if removals:
-            done = self.writer.remove(list(removals))
-            unknown = {f["path"] for f in done.failed}  # already gone from the index
+            # a lasting 404 leaves no tombstone (the page may answer again); a 410 or a drop does
+            unknown: set[str] = set()  # already gone from the index
+            for bury in (True, False):
+                chosen = [a for a in removals if (a in plan.unburied) is not bury]
+                if chosen:
+                    unknown |= {f["path"] for f in self.writer.remove(chosen, bury=bury).failed}
             removed = [{"id": aid, "why": why} for aid, why in removals.items() if aid not in unknown]
         result = PollResult(
             source.name,
