@@ -144,9 +144,14 @@ def _first_quote(answer: Any) -> tuple[str, tuple[int, int] | None]:
     return "", None
 
 
+def answer_words(text: str) -> list[str]:
+    """An answer's words as SQuAD compares them: casefolded, punctuation ignored."""
+    return [w.casefold() for w in _WORD.findall(text)]
+
+
 def token_f1(predicted: str, gold: str) -> float:
-    """SQuAD's token F1 (words casefolded, punctuation ignored) of an answer against a gold answer."""
-    p, g = [w.casefold() for w in _WORD.findall(predicted)], [w.casefold() for w in _WORD.findall(gold)]
+    """SQuAD's token F1 of an answer against a gold answer (``answer_words``)."""
+    p, g = answer_words(predicted), answer_words(gold)
     common = sum((Counter(p) & Counter(g)).values())
     if not common:
         return 0.0

@@ -312,8 +312,9 @@ class Verifier:
             return None, "not supported by the cited source (no sentence but its title)"
         best = ranked[0][1].text
         support = " ".join(s.text for _, s in ranked[:SUPPORT_SENTENCES])
-        ruled = self._rules(text, claim.similarity, cited_text, support)  # "" when the word rules accept
-        swapped = "swaps the roles the cited source gives" if roles_swapped(text, best, names_in(text)) else ""
+        names = names_in(text)
+        ruled = self._rules(text, names, claim.similarity, cited_text, support)  # "" when the word rules accept
+        swapped = "swaps the roles the cited source gives" if roles_swapped(text, best, names) else ""
         if self.judge is not None and not quoted(text, [s.text for _, s in ranked[:JUDGED_SENTENCES]]):
             # The trained judgement: a claim the rules accept stands unless it falls below the veto
             # (the checker thinks it more likely unstated); one they reject needs the full threshold.
@@ -335,11 +336,10 @@ class Verifier:
             return None, swapped
         return claim, ""
 
-    def _rules(self, text: str, similarity: float, cited_text: str, support: str) -> str:
+    def _rules(self, text: str, names: list[str], similarity: float, cited_text: str, support: str) -> str:
         """Why the word rules reject a claim ("" when they accept it): a name the cited source
         lacks, too little similarity to its closest sentence, a word it does not state (same
         language only). Swapped roles are checked apart, after negation, as they always were."""
-        names = names_in(text)
         missing_names = [w for w in names if not name_in(w, cited_text)]
         if missing_names:
             return f"name not in the cited source: {missing_names[0]}"

@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import sys
 import time
 from pathlib import Path
@@ -36,12 +35,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.train_reader import batches, load_pairs, pad
-from bot.evaluate import token_f1
+from bot.evaluate import answer_words, token_f1
 from bot.reader.reader import CARD, READER_DIR, WEIGHTS, E5Reader, best_span, pair_text
 
 DATA = ROOT / "bench" / ".cache" / "span"
 SEED = 20261205
-_WORD = re.compile(r"[^\W_]+")
 
 
 def examples(reader: E5Reader, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,10 +106,6 @@ def batch_states(states: np.ndarray, offsets: np.ndarray, batch: list[int]) -> t
     return x
 
 
-def words(text: str) -> list[str]:
-    return [w.casefold() for w in _WORD.findall(text)]
-
-
 def evaluate(
     head: Any, rows: list[dict[str, Any]], states: np.ndarray, offsets: np.ndarray
 ) -> list[tuple[float, float, bool]]:
@@ -127,7 +121,9 @@ def evaluate(
                 span = best_span(scores[j, : lengths[i]], r["offsets"], r["norm"], r["origin"])
                 gold = r["s"][r["a"][0] : r["a"][1]]
                 chosen = r["s"][span[0] : span[1]] if span else ""
-                out.append((span[2] if span else 0.0, token_f1(chosen, gold), words(chosen) == words(gold)))
+                out.append(
+                    (span[2] if span else 0.0, token_f1(chosen, gold), answer_words(chosen) == answer_words(gold))
+                )
     return out
 
 

@@ -115,6 +115,7 @@ class E5Reader:
         self.span_threshold = float(card.get("span_threshold", 1.0))
         self.tokenizer = E5Tokenizer(e5)
         self.max_length = int(card["max_length"])
+        self.card = card
         self.threshold = float(card["threshold"])
         self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
         self.name = f"newsbot-{kind}-{card.get('version', 1)}"
@@ -202,22 +203,30 @@ def _identity() -> Any:
     return torch.nn.Identity()
 
 
+def _setting_path(setting: str | None, shipped: str) -> tuple[str, Path | None]:
+    """A model setting (``NEWSBOT_READER``, ``NEWSBOT_CLAIM_CHECKER``) and the directory it names:
+    ``default`` (or unset, or blank) the one shipped in ``bot/data/<shipped>/``, ``none`` None,
+    anything else a path."""
+    value = (setting or "").strip() or "default"
+    if value.casefold() == "none":
+        return value, None
+    if value.casefold() == "default":
+        return value, Path(str(resources.files("bot").joinpath("data", shipped)))
+    return value, Path(value).expanduser()
+
+
 @lru_cache(maxsize=4)
 def load_reader(setting: str | None, threshold: float | None = None, precision: str = "auto") -> Reader | None:
     """The reader ``NEWSBOT_READER`` names (see the module docstring), loaded once per process;
     None for ``none``."""
-    value = (setting or "default").strip()
-    if value.casefold() == "none":
+    value, path = _setting_path(setting, "reader")
+    if path is None:
         return None
-    if value.casefold() == "default":
-        path = Path(str(resources.files("bot").joinpath("data", "reader")))
-    else:
-        path = Path(value).expanduser()
-        if not path.is_dir():
-            raise ConfigError(
-                f"NEWSBOT_READER={value}: no such directory"
-                " (use 'default', 'none', a reader directory or a CrossEncoder directory)"
-            )
+    if value.casefold() != "default" and not path.is_dir():
+        raise ConfigError(
+            f"NEWSBOT_READER={value}: no such directory"
+            " (use 'default', 'none', a reader directory or a CrossEncoder directory)"
+        )
     if value.casefold() == "default" or (path / CARD).exists():  # newsbot's own kind (bench/train_reader.py)
         reader: Reader = E5Reader(path, precision)
         if threshold is not None:
@@ -234,10 +243,9 @@ class ClaimChecker:
 
     def __init__(self, directory: Path, precision: str = "auto") -> None:
         self.model = E5Reader(directory, precision, kind="claim-checker")
-        card = json.loads((directory / CARD).read_text(encoding="utf-8"))
         self.name = self.model.name
         self.threshold = self.model.threshold
-        self.veto = float(card.get("veto", self.threshold))
+        self.veto = float(self.model.card.get("veto", self.threshold))
 
     def score(self, claim: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
         """Log-odds that each (sentence, title) states ``claim``."""
@@ -250,13 +258,9 @@ def load_claim_checker(setting: str | None, precision: str = "auto") -> ClaimChe
     unset): the shipped one (``bot/data/claim-checker/``, docs/llm.md); a directory: one that
     ``bench/train_reader.py --data bench/.cache/verifier`` wrote; ``none``: None, the word rules of
     ``bot/claims.py`` alone."""
-    value = (setting or "").strip() or "default"
-    if value.casefold() == "none":
+    value, path = _setting_path(setting, "claim-checker")
+    if path is None:
         return None
-    if value.casefold() == "default":
-        path = Path(str(resources.files("bot").joinpath("data", "claim-checker")))
-    else:
-        path = Path(value).expanduser()
     if not (path / CARD).is_file():
         raise ConfigError(
             f"NEWSBOT_CLAIM_CHECKER={value}: not a claim checker directory (no {CARD});"
