@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.reader.build_data import news_part
 from bot.admin import NewsAdmin
-from bot.evaluate import _first_quote
+from bot.evaluate import first_quote
 from bot.qa import NewsQA
 from bot.settings import Settings
 from index.loaders import Loader
@@ -117,7 +117,7 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
         for q in answerable:
             answer = qa.ask(q["question"])
             golds = [a["text"] for a in q["answers"]]
-            first = _first_quote(answer)
+            first, _ = first_quote(answer)
             quotes = [t for c in answer.citations for t in c.quotes]
             hit = any(g in first for g in golds)
             top1 += hit

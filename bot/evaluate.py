@@ -109,7 +109,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         r5 += rank is not None and rank <= 5
         refused += answer.refused
         quotes = [text for c in answer.citations for text in c.quotes]
-        first, span = _first_quote(answer)
+        first, span = first_quote(answer)
         top1 += any(gold in first for gold in q.answers)
         if span is not None:  # the words the reader marked as the answer, against the gold answers
             marked.append(max((token_f1(first[span[0] : span[1]], gold) for gold in q.answers), default=0.0))
@@ -136,7 +136,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
     return result
 
 
-def _first_quote(answer: Any) -> tuple[str, tuple[int, int] | None]:
+def first_quote(answer: Any) -> tuple[str, tuple[int, int] | None]:
     """The answer's first quote and the answer span marked in it."""
     for c in answer.citations:
         if c.n == 1 and c.quotes:
