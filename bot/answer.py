@@ -23,6 +23,29 @@ def article_ref(meta: ArticleMeta) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class SearchHit:
+    """One article found by ``NewsQA.search``: what names it (``article_ref``), its editorial
+    note, its scores and its best passage. ``/v1/search``, llama-index's retriever and ``--json``
+    read this one type."""
+
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None  # ISO 8601
+    updated: str | None  # ISO 8601
+    note: str | None  # the editorial note, as citations carry it
+    score: float
+    similarity: float  # of the best passage's best sentence
+    coverage: float  # keyword coverage of the best passage
+    passage: str
+    sentence: str | None  # the best passage's sentence most similar to the query
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class Citation:
     """One cited article, with the verbatim sentence(s) quoted from it."""

@@ -45,7 +45,7 @@ from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle
 from llama_index.core.tools import QueryEngineTool, ToolMetadata, ToolOutput
 from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 
-from bot.answer import Answer, Citation
+from bot.answer import Answer, Citation, SearchHit
 from bot.errors import InvalidInputError
 from bot.qa import NewsQA
 
@@ -186,7 +186,7 @@ class NewsRetriever(BaseRetriever):
         hits = self.qa.search(
             query_bundle.query_str, limit=self.similarity_top_k, now=self.now, **scope(self.filters, self.qa).kwargs()
         )
-        return [NodeWithScore(node=_passage_node(hit), score=hit["score"]) for hit in hits]
+        return [NodeWithScore(node=_passage_node(hit), score=hit.score) for hit in hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         # Embedding and scoring are CPU work: a worker thread keeps the event loop free (as NewsQA.aask does).
@@ -295,10 +295,10 @@ def _response(answer: Answer) -> Response:
     return Response(response=answer.text, source_nodes=nodes, metadata=metadata)
 
 
-def _passage_node(hit: dict[str, Any]) -> TextNode:
-    meta = _article_meta(hit)
-    meta["sentence"] = hit["sentence"]
-    return _node(hit["article_id"], hit["passage"], meta)
+def _passage_node(hit: SearchHit) -> TextNode:
+    meta = _article_meta(asdict(hit))
+    meta["sentence"] = hit.sentence
+    return _node(hit.article_id, hit.passage, meta)
 
 
 def _citation_node(citation: Citation) -> TextNode:

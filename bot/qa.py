@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.admin import NewsAdmin
-from bot.answer import Answer, Citation
+from bot.answer import Answer, Citation, SearchHit
 from bot.answering import default_model, lead_score, normalized_evidence
 from bot.conversation import Conversation, has_topic, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
@@ -332,7 +332,7 @@ class NewsQA:
         sources: list[str] | None = None,
         limit: int = 10,
         now: datetime | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[SearchHit]:
         """Ranked articles with their best passage, without building an answer (for tools)."""
         query = _clean(query)
         self._check_cost(query)
@@ -340,7 +340,7 @@ class NewsQA:
             resolve(query, now or datetime.now(self.zone), self.settings.timezone), since, until, self.settings.timezone
         )
         retrieval = self.retriever.retrieve(_without(query, dates.phrases), dates=dates, sources=sources, limit=limit)
-        return [article.to_dict() for article in retrieval.articles]
+        return [article.hit() for article in retrieval.articles]
 
     def article(self, article_id: str) -> dict[str, Any]:
         """One indexed article with its metadata and text; ``ArticleNotFoundError`` if unknown."""

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.answer import SearchHit, article_ref
 from bot.errors import VectorStoreError
 from bot.when import DateFilter
 from index.keywords import stems
@@ -97,24 +98,19 @@ class RankedArticle:
     vectors: np.ndarray | None = None
     meta: ArticleMeta = field(default_factory=lambda: ArticleMeta("", ""))  # for citations
 
-    def to_dict(self) -> dict[str, Any]:
-        """The article, its scores and its best passage (``/v1/search``)."""
+    def hit(self) -> SearchHit:
+        """The article, its scores and its best passage (``NewsQA.search``)."""
         passage = [s for s in self.sentences if s.passage == self.best_passage]
         best = max(passage, key=lambda s: s.similarity) if passage else None
-        return {
-            "article_id": self.article_id,
-            "title": self.meta.title,
-            "source": self.meta.source,
-            "url": self.meta.url,
-            "published": self.meta.published,
-            "updated": self.meta.updated,
-            "score": round(self.score, 4),
-            "similarity": round(self.similarity, 4),
-            "coverage": round(self.coverage, 4),
-            "passage": " ".join(s.text for s in passage),
-            "sentence": best.text if best else None,
-            "note": self.meta.notes[0] if self.meta.notes else None,  # the editorial note, as citations carry it
-        }
+        return SearchHit(
+            **article_ref(self.meta),
+            note=self.meta.notes[0] if self.meta.notes else None,
+            score=round(self.score, 4),
+            similarity=round(self.similarity, 4),
+            coverage=round(self.coverage, 4),
+            passage=" ".join(s.text for s in passage),
+            sentence=best.text if best else None,
+        )
 
 
 @dataclass

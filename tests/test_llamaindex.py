@@ -45,8 +45,8 @@ def _no_global_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def seed_id(qa) -> str:
-    (hit,) = [h for h in qa.search(QUESTION) if h["title"] == SEED_TITLE]
-    return str(hit["article_id"])
+    (hit,) = [h for h in qa.search(QUESTION) if h.title == SEED_TITLE]
+    return hit.article_id
 
 
 def ids(nodes: list[Any]) -> list[str]:
@@ -62,7 +62,7 @@ def test_retriever_query_engine_gets_newsbots_ranking_with_citation_metadata(qa,
     engine = RetrieverQueryEngine.from_args(NewsRetriever(qa), llm=MockLLM())
     response = engine.query(question)
     nodes = response.source_nodes
-    assert ids(nodes) == [h["article_id"] for h in qa.search(question)]  # newsbot's ranking, unchanged
+    assert ids(nodes) == [h.article_id for h in qa.search(question)]  # newsbot's ranking, unchanged
     top = nodes[0]
     meta = top.node.metadata
     assert meta.keys() >= CITATION_KEYS
@@ -139,7 +139,7 @@ def test_metadata_filters_include_and_exclude_as_since_until_do(qa, seed_id, fil
     expected = {seed_id if e == S else e for e in expected}
     found = set(ids(NewsRetriever(qa, filters=filters).retrieve(QUESTION)))
     assert found == expected
-    assert {h["article_id"] for h in qa.search(QUESTION, **search)} == expected
+    assert {h.article_id for h in qa.search(QUESTION, **search)} == expected
 
 
 @pytest.mark.parametrize(

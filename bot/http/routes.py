@@ -135,8 +135,8 @@ async def search(
 ) -> dict[str, Any]:
     """Ranked articles with their best passage, without building an answer."""
     qa = _qa(request)
-    results = await _bounded(request, caller, qa.search, q, since=since, until=until, limit=limit)
-    return {"query": q, "results": results}
+    hits = await _bounded(request, caller, qa.search, q, since=since, until=until, limit=limit)
+    return {"query": q, "results": [hit.to_dict() for hit in hits]}
 
 
 @WIDGET.post(
