@@ -23,11 +23,10 @@ def article_ref(meta: ArticleMeta) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    """One article found by ``NewsQA.search``: what names it (``article_ref``), its editorial
-    note, its scores and its best passage. ``/v1/search``, llama-index's retriever and ``--json``
-    read this one type."""
+@dataclass
+class ArticleRef:
+    """What names an article wherever newsbot shows one (a citation, a search hit): id, title,
+    source, link and dates."""
 
     article_id: str
     title: str
@@ -35,6 +34,13 @@ class SearchHit:
     url: str | None
     published: str | None  # ISO 8601
     updated: str | None  # ISO 8601
+
+
+@dataclass
+class SearchHit(ArticleRef):
+    """One article found by ``NewsQA.search``: its reference, editorial note, scores and best
+    passage. ``/v1/search`` and llama-index's retriever read this one type."""
+
     note: str | None  # the editorial note, as citations carry it
     score: float
     similarity: float  # of the best passage's best sentence
@@ -47,16 +53,10 @@ class SearchHit:
 
 
 @dataclass
-class Citation:
+class Citation(ArticleRef):
     """One cited article, with the verbatim sentence(s) quoted from it."""
 
     n: int
-    article_id: str
-    title: str
-    source: str | None
-    url: str | None
-    published: str | None  # ISO 8601
-    updated: str | None  # ISO 8601
     quote: str
     score: float
     quotes: list[str] = field(default_factory=list)  # every quote from this article, in answer order
