@@ -85,7 +85,7 @@ def ingest(settings: Settings, corpus: Path, embedder: NewsEmbedding) -> dict[st
         started = time.perf_counter()
         report = admin.ingest(Loader(max_bytes=50_000_000).load([corpus]))
         seconds = time.perf_counter() - started
-        sentences = int(admin.stats()["sentences"])
+        sentences = int(admin.stats().sentences)
     return {
         "articles": report.added,
         "sentences": sentences,

@@ -75,10 +75,10 @@ def main() -> None:
         "articles": first.added,
         "duplicates": first.duplicates,
         "failed": len(first.failed),
-        "sentences": stats["sentences"],
+        "sentences": stats.sentences,
         "ingest_s": round(first_s, 2),
         "articles_per_s": round(first.added / first_s, 2),
-        "sentences_per_s": round(stats["sentences"] / first_s, 1),
+        "sentences_per_s": round(stats.sentences / first_s, 1),
         "pure_embedding_s": round(embed_s, 2),
         "ingest_to_embedding_ratio": round(first_s / embed_s, 3),
         # the same ratio inside the ingest run: immune to the machine's load changing between runs

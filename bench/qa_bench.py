@@ -132,7 +132,7 @@ def gnad_latency(index_dir: Path, embedder, n: int) -> dict:
     ]
     questions += [q.question for pair in zip(de, en) for q in pair][: max(0, n - len(questions))]
     with NewsQA(Settings(data_dir=index_dir), embedder=embedder) as qa:
-        articles = qa.overview()["articles"]
+        articles = qa.overview().articles
         qa.warm_up()
         for q in questions[:10]:
             qa.ask(q)  # warm-up: model, vector cache, SQLite pages

@@ -162,7 +162,7 @@ def build(data: Path, target: int) -> dict[str, Any]:
             report = admin.ingest(batch)
             elapsed = time.perf_counter() - started
             state["articles"] += n
-            state["sentences"] = admin.stats()["sentences"]
+            state["sentences"] = admin.stats().sentences
             state_file.write_text(json.dumps(state))
             probe = {
                 "ms_per_article": 1000 * (elapsed - EMBED_SECONDS[0]) / max(1, report.added),

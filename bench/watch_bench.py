@@ -161,7 +161,7 @@ def time_to_answerable(args: argparse.Namespace, data: Path) -> dict[str, object
         started = time.monotonic()
         loop, stop, thread = run_watcher(watcher)
         try:
-            while qa.overview()["articles"] < args.items:
+            while qa.overview().articles < args.items:
                 time.sleep(0.5)
             first = time.monotonic() - started
             print(f"first poll: {args.items} articles in {first:.1f} s", file=sys.stderr)

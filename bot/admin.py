@@ -18,6 +18,7 @@ from index.embed import NewsEmbedding
 from index.ingest import Ingestor, IngestReport
 from index.loaders import Loader, LoadResult
 from index.maintenance import Maintenance
+from index.models import AdminStats
 from index.store import Index
 
 __all__ = ["IngestReport", "NewsAdmin"]
@@ -143,7 +144,7 @@ class NewsAdmin:
         with self._writer():
             return Maintenance(self.index).check()
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> AdminStats:
         """Articles, sentences, passages, sources, dates, embedder and size on disk."""
         return Maintenance(self.index).stats()
 

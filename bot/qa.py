@@ -40,6 +40,7 @@ from bot.trace import Candidate, Dropped, LLMTrace, Trace
 from bot.when import DateFilter, combine, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
+from index.models import IndexStats
 from index.reading import CatalogReader
 from index.store import Index
 
@@ -110,7 +111,7 @@ class NewsQA:
         gc.collect()
         gc.freeze()
 
-    def overview(self) -> dict[str, Any]:
+    def overview(self) -> IndexStats:
         """What the index holds, for help texts: articles, sentences, sources, oldest/newest date."""
         return self.catalog.stats()
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from index.keywords import stems
-from index.models import Article, ArticleMeta, Prepared
+from index.models import Article, ArticleMeta, IndexStats, Prepared, SourceCount
 from index.schema import (
     SCHEMA,
     ArticleState,
@@ -264,29 +264,29 @@ class Catalog(KeywordSearch, VectorCopy):
         return row[0] if row else None
 
     @serialized
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         one = self.db.execute(
             "SELECT count(*), sum(n_sentences), sum(n_passages), count(DISTINCT source), "
             "min(date_ts), max(date_ts) FROM articles WHERE duplicate_of IS NULL"
         ).fetchone()
         duplicates = self.db.execute("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL").fetchone()[0]
         sources = [
-            {"source": r[0], "articles": r[1]}
+            SourceCount(r[0], r[1])
             for r in self.db.execute(
                 "SELECT source, count(*) FROM articles WHERE duplicate_of IS NULL "
                 "GROUP BY source ORDER BY count(*) DESC"
             )
         ]
-        return {
-            "articles": one[0],
-            "sentences": one[1] or 0,
-            "passages": one[2] or 0,
-            "duplicates": duplicates,
-            "sources": sources,
-            "oldest": ts_iso(one[4]),
-            "newest": ts_iso(one[5]),
-            "taken_down": self.taken_down_count(),
-        }
+        return IndexStats(
+            articles=one[0],
+            sentences=one[1] or 0,
+            passages=one[2] or 0,
+            duplicates=duplicates,
+            sources=sources,
+            oldest=ts_iso(one[4]),
+            newest=ts_iso(one[5]),
+            taken_down=self.taken_down_count(),
+        )
 
     @serialized
     def count_sentence_rows(self) -> tuple[int, int]:

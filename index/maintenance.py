@@ -10,6 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from index.ingest import BATCH_SENTENCES, VECTOR_COPY_VERSION, vector_meta
+from index.models import AdminStats
 from index.store import Index
 
 
@@ -31,7 +32,7 @@ class Maintenance:
         new_store = index.chroma.store(old_gen + 1)
         with self.catalog.transaction() as db:
             self.catalog.stage_vectors(db)  # the catalog's copy of the new vectors, switched in with them
-        total = self.catalog.stats()["sentences"]
+        total = self.catalog.stats().sentences
         new_store.tune(total)
         done = 0
         with tqdm(total=total, unit="sentence", desc="Re-embedding", disable=not progress, leave=False) as bar:
@@ -57,19 +58,18 @@ class Maintenance:
         index.chroma.drop_other_generations(keep=new_store.name)
         return {"sentences": done, "embedder": embedder.model_name, "seconds": round(time.perf_counter() - started, 3)}
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> AdminStats:
         """Counts, sources, date range, embedder and size on disk (from the catalog only)."""
-        stats = self.catalog.stats()
         dim = self.catalog.meta("dim")
         data_dir = Path(self.config.data_dir)
-        stats.update(
+        return AdminStats(
+            **vars(self.catalog.stats()),
             embedder=self.catalog.meta("embedder") or self.index.embedder_name,
             dim=int(dim) if dim else None,
             vector_store=self.config.chroma_url or "embedded",
             data_dir=str(data_dir),
             data_bytes=sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file()),
         )
-        return stats
 
     def check(self) -> dict[str, Any]:
         """Compare catalog and vector store: every committed sentence has its vector (in Chroma

@@ -98,3 +98,39 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+@dataclass(frozen=True)
+class SourceCount:
+    source: str | None
+    articles: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What an index holds (``Catalog.stats``): indexed articles (duplicates apart), their
+    sentences and passages, articles per source, the oldest and newest date (ISO 8601), take-downs."""
+
+    articles: int
+    sentences: int
+    passages: int
+    duplicates: int
+    sources: list[SourceCount]
+    oldest: str | None
+    newest: str | None
+    taken_down: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AdminStats(IndexStats):
+    """``IndexStats`` and how the index is kept: embedder, vector store, data folder and size
+    (``newsbot stats``)."""
+
+    embedder: str | None = None
+    dim: int | None = None
+    vector_store: str = "embedded"
+    data_dir: str = ""
+    data_bytes: int = 0

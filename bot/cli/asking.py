@@ -63,7 +63,7 @@ def repl(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     with NewsQA(settings) as qa, QuestionLog(settings) as questions:
-        if qa.overview()["articles"] == 0:
+        if qa.overview().articles == 0:
             click.secho("The index is empty: run `newsbot ingest corpus/` first.", fg="yellow", err=True)
         interactive = sys.stdin.isatty()
         qa.warm_up()

@@ -216,7 +216,7 @@ async def readyz(request: Request) -> dict[str, Any]:
     health = await asyncio.to_thread(qa.index.health)
     if not health["ok"]:
         raise await asyncio.to_thread(qa.index.damage)
-    ready = {"status": "ready", "articles": info["articles"], "sentences": info["sentences"]}
+    ready: dict[str, Any] = {"status": "ready", "articles": info.articles, "sentences": info.sentences}
     if request.app.state.watcher is not None:  # serve --watch: still ready (the index answers), but say which
         ready["failing_sources"] = request.app.state.watcher.failing()  # sources keep failing
     return ready
@@ -227,9 +227,9 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics: requests, latencies, refusals, index size."""
     m: Metrics = request.app.state.metrics
     if request.app.state.qa is not None:
-        info = await asyncio.to_thread(request.app.state.qa.overview)
-        m.articles.set(info["articles"])
-        m.sentences.set(info["sentences"])
+        info = await asyncio.to_thread(_qa(request).overview)
+        m.articles.set(info.articles)
+        m.sentences.set(info.sentences)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
 

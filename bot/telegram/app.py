@@ -315,10 +315,10 @@ class NewsBot:
         texts = _texts(update.effective_user)
         language = _language(update.effective_user)
         info = await asyncio.to_thread(self.qa.overview)
-        sources = ", ".join(s["source"] for s in info["sources"][:5] if s["source"])
+        sources = ", ".join(s.source for s in info.sources[:5] if s.source)
         text = texts["help"].format(
-            articles=info["articles"],
-            range=f"{day(info['oldest']) or '?'} – {day(info['newest']) or '?'}",
+            articles=info.articles,
+            range=f"{day(info.oldest) or '?'} – {day(info.newest) or '?'}",
             sources=f"; {sources}" if sources else "",
             examples="\n• ".join(EXAMPLES[language]),
         )
