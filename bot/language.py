@@ -30,21 +30,30 @@ QUESTION_WORDS = frozenset(
 )
 
 # Function and question words of the other Latin-script languages a newsroom's readers ask in
-# (Spanish, French, Italian, Portuguese, Dutch, Polish, Turkish). A Latin-script question with
-# none of these and no word any article knows is gibberish (``bot/qa.py``); without them every
-# Spanish or Turkish question about German articles was (none of its words is in a German text).
+# (Spanish, French, Italian, Portuguese, Dutch, Polish, Turkish): ``has_function_words``.
 OTHER_FUNCTION_WORDS = frozenset(
-    "el la los las del en y un una es son por para con qué quién quiénes dónde cuándo cómo cuánto "
+    "el la los las del en un una es son por para con qué quién quiénes dónde cuándo cómo cuánto "
     "cuántos cuántas cuál cuáles que se su sus al "
     "le les de des du une et est sont au aux pour par avec qui quoi où quand comment combien pourquoi "
     "quel quelle quels quelles ont été il elle ils "
-    "il lo gli di della dei un è chi che cosa dove perché come quanti quante quale quali ha hanno "
-    "o os as do da dos das um uma é são em no na quem onde porque quantos quantas qual foi "
+    "il lo gli di della dei un chi che cosa dove perché come quanti quante quale quali ha hanno "
+    "os as do da dos das um uma são em no na quem onde porque quantos quantas qual foi "
     "het een en is zijn van op met wie wat waar wanneer waarom hoe hoeveel welke heeft werd "
-    "kto co gdzie kiedy dlaczego jak ile który która które jest się nie na w z "
+    "kto co gdzie kiedy dlaczego jak ile który która które jest się nie na "
     "ve bir bu da ile için kim ne nerede neden nasıl kaç hangi mi mı mu mü ne zaman oldu".split()
 )
-FUNCTION_WORDS = GERMAN | ENGLISH | OTHER_FUNCTION_WORDS
+
+
+def has_function_words(words: set[str]) -> bool:
+    """Whether casefolded ``words`` hold a German or English function word, or of another
+    language's one of three letters or more, or two different shorter ones ("ha ha ha" and
+    "la la la" are not Italian or Spanish). A Latin-script question without one and without a
+    word any article knows is gibberish (``bot/qa.py``); before the other languages' words were
+    known, so was every Spanish or Turkish question about German articles."""
+    if words & (GERMAN | ENGLISH):
+        return True
+    other = words & OTHER_FUNCTION_WORDS
+    return any(len(w) >= 3 for w in other) or len(other) >= 2
 
 
 def detect_language(text: str) -> str:

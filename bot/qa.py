@@ -30,7 +30,7 @@ from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.evidence import Background
 from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, compose, rank_quotes
 from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, cite_claims, messages, rewrite_messages, sources_for
-from bot.language import FUNCTION_WORDS, detect_language
+from bot.language import detect_language, has_function_words
 from bot.llm import LLM, LLMError
 from bot.reader import READER_CANDIDATES, ClaimChecker, Reader, load_claim_checker, load_reader, read_quotes
 from bot.retrieve import Retrieval, Retriever
@@ -377,7 +377,7 @@ def _gibberish(question: str, retrieval: Retrieval) -> bool:
     Chinese question with no known term is a question, not gibberish; the reader judges it.)"""
     words = {w.casefold() for w in re.findall(r"[^\W\d_]+", question)}
     latin = all(unicodedata.name(ch, "").startswith("LATIN") for w in words for ch in w)
-    return latin and retrieval.known_terms == 0 and not words & FUNCTION_WORDS
+    return latin and retrieval.known_terms == 0 and not has_function_words(words)
 
 
 def _trace(found: Search, best: float | None, threshold: float) -> Trace:

@@ -98,6 +98,7 @@ def test_search_returns_ranked_passages(client):
     top = results[0]
     assert top["article_id"] == LINKED["id"] and top["url"] == LINKED["url"]
     assert "22 Uhr" in top["passage"] and top["score"] >= top["similarity"]
+    assert "note" in top  # the editorial note, as citations carry it (null here)
 
 
 def test_articles_push_get_update_delete(client):

@@ -5,11 +5,13 @@ reader is an error at start."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
 import pytest
 
+from bot.language import has_function_words
 from bot.qa import NewsQA
 from bot.reader import load_reader
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
@@ -281,3 +283,22 @@ def test_a_first_text_longer_than_the_limit_is_cut_not_an_error():
     long_question = "Wer hat in Belarus verhandelt und warum " * 60
     logits, spans = shipped.read(long_question, [("Wladimir Medinski verhandelte in Belarus.", "Titel")])
     assert logits.shape == (1,) and np.isfinite(logits).all() and len(spans) == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "known"),
+    [
+        ("¿Quién dirigió la delegación rusa?", True),
+        ("Rus heyetine kim başkanlık etti?", True),
+        ("Chi ha guidato la delegazione russa?", True),
+        ("Wie heet de premier?", True),
+        ("asdf qwer zxcv", False),
+        ("sdfg y hjkl", False),  # no one-letter word counts
+        ("ha ha ha", False),  # nor one short word repeated
+        ("la la la", False),
+    ],
+)
+def test_a_question_in_a_readers_language_is_not_gibberish(question, known):
+    """A Latin-script question that shares no word with the articles is gibberish only without
+    a function word of a language newsroom readers ask in (bot/qa.py ``_gibberish``)."""
+    assert has_function_words({w.casefold() for w in re.findall(r"[^\W\d_]+", question)}) is known

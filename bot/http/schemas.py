@@ -66,6 +66,7 @@ class AnswerResponse(BaseModel):
 
 
 class SearchHit(ArticleRef):
+    note: str | None = Field(None, description="The article's editorial note, as citations carry it.")
     score: float
     similarity: float
     coverage: float
