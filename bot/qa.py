@@ -17,7 +17,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,7 +40,7 @@ from bot.trace import Candidate, Dropped, LLMTrace, Trace
 from bot.when import DateFilter, combine, resolve
 from index.dates import parse_datetime
 from index.embed import NewsEmbedding
-from index.models import IndexStats
+from index.models import Article, IndexStats
 from index.reading import CatalogReader
 from index.store import Index
 
@@ -343,16 +343,12 @@ class NewsQA:
         retrieval = self.retriever.retrieve(_without(query, dates.phrases), dates=dates, sources=sources, limit=limit)
         return [article.hit() for article in retrieval.articles]
 
-    def article(self, article_id: str) -> dict[str, Any]:
+    def article(self, article_id: str) -> Article:
         """One indexed article with its metadata and text; ``ArticleNotFoundError`` if unknown."""
         article = self.catalog.article(article_id)
         if article is None:
             raise ArticleNotFoundError(article_id)
-        data = asdict(article)
-        data.pop("origin")
-        for key in ("published", "updated"):
-            data[key] = data[key].isoformat() if data[key] else None
-        return data
+        return article
 
 
 def _clean(question: str) -> str:

@@ -51,6 +51,14 @@ class Article:
         """The date an article is filed under: when it was last updated, else published."""
         return self.updated or self.published
 
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata and text as JSON (dates in ISO 8601), without where it was read from."""
+        data = asdict(self)
+        data.pop("origin")
+        for key in ("published", "updated"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
     def content_hash(self) -> str:
         """Hash over everything that is content, so any edit (text, "Stand", title) shows."""
         payload = asdict(self)

@@ -115,6 +115,7 @@ def test_articles_push_get_update_delete(client):
 
     fetched = client.get("/v1/articles/api-test-1", headers=AUTH).json()
     assert fetched["title"] == article["title"] and fetched["text"] == article["text"]
+    assert "origin" not in fetched  # where it was read from is not content (Article.to_dict)
     answer = client.post(
         "/v1/ask", json={"question": "Wie lange braucht die Fähre nach Helgoland?"}, headers=AUTH
     ).json()

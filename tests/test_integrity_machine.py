@@ -22,6 +22,7 @@ from bot.qa import NewsQA
 from bot.settings import Settings
 from bot.sources import FeedSource
 from index.errors import ArticleNotFoundError
+from index.models import Article
 from tests.test_watch import BRIDGE, FERRY, ZOO, Clock, Newsroom, article_page, make_watcher, rss
 
 INTERVAL = 60
@@ -69,7 +70,7 @@ class Integrity(RuleBasedStateMachine):
         self.watcher = make_watcher(self.settings, self.qa, [source], self.clock)
         self.poll()
 
-    def stored(self, name: str) -> dict[str, Any] | None:
+    def stored(self, name: str) -> Article | None:
         try:
             return self.qa.article(self.url(name))
         except ArticleNotFoundError:
@@ -147,7 +148,7 @@ class Integrity(RuleBasedStateMachine):
                 assert stored is None, f"{name} was taken down but is indexed"
             else:
                 assert stored is not None, f"{name} is live and not taken down but missing"
-                text = " ".join(stored["text"].split())
+                text = " ".join(stored.text.split())
                 assert text == " ".join(version(name, self.versions[name])), f"{name}: stale text {text[:80]}"
 
     @invariant()

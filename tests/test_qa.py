@@ -130,7 +130,7 @@ def test_boilerplate_is_never_quoted(seed_qa, question):
     # The promo lines are in the article as ingested, but never among its indexed sentences,
     # so no question (answered or refused) can quote them.
     (article_id,) = [r[0] for r in seed_qa.index.catalog.db.execute("SELECT id FROM articles")]
-    text = seed_qa.article(article_id)["text"]
+    text = seed_qa.article(article_id).text
     assert sum(promo in text for promo in PROMO) >= 5
     sentences = [r[0] for r in seed_qa.index.catalog.db.execute("SELECT text FROM sentences")]
     assert sentences and not [s for s in sentences for promo in PROMO if promo in s]

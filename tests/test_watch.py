@@ -286,8 +286,8 @@ def test_pages_without_a_site_name_are_credited_to_the_feed(watch_settings, qa, 
     ]
     watcher = make_watcher(watch_settings, qa, sources, clock)
     assert all(r.ok for r in watcher.run_once())
-    assert qa.article(ferry)["source"] == "Testschau"  # the feed's title
-    assert qa.article(bridge)["source"] == "NDR"  # the page's own site name wins
+    assert qa.article(ferry).source == "Testschau"  # the feed's title
+    assert qa.article(bridge).source == "NDR"  # the page's own site name wins
 
     corrected = [p.replace("siebzig", "achtzig") for p in FERRY]
     newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *corrected))  # a correction
@@ -296,9 +296,9 @@ def test_pages_without_a_site_name_are_credited_to_the_feed(watch_settings, qa, 
     newsroom.put("/sitemap.xml", sitemap((bridge, "2024-05-03")))
     clock.advance(INTERVAL)
     assert all(r.ok for r in watcher.run_once())
-    assert "achtzig Minuten" in qa.article(ferry)["text"]  # the correction was read ...
-    assert qa.article(ferry)["source"] == "Testschau"  # ... and still credited to the feed
-    assert qa.article(bridge)["source"] == newsroom.url.split("://", 1)[1]
+    assert "achtzig Minuten" in qa.article(ferry).text  # the correction was read ...
+    assert qa.article(ferry).source == "Testschau"  # ... and still credited to the feed
+    assert qa.article(bridge).source == newsroom.url.split("://", 1)[1]
 
 
 def test_ingest_of_a_feed_url_reads_a_teasers_page_as_the_watcher_does(newsroom):
@@ -322,9 +322,9 @@ def test_ingest_of_a_feed_url_reads_a_teasers_page_as_the_watcher_does(newsroom)
     [warning] = report["warnings"]
     assert warning["path"].endswith(bridge) and "its page gave no article" in warning["reason"]
     with NewsQA(Settings()) as qa:
-        assert qa.article(ferry)["text"].count("\n") >= 3 and "siebzig Minuten" in qa.article(ferry)["text"]
-        assert qa.article(ferry)["source"] == "Testschau"
-        assert qa.article(bridge)["text"] == BRIDGE[0]  # the teaser, until its page answers
+        assert qa.article(ferry).text.count("\n") >= 3 and "siebzig Minuten" in qa.article(ferry).text
+        assert qa.article(ferry).source == "Testschau"
+        assert qa.article(bridge).text == BRIDGE[0]  # the teaser, until its page answers
 
 
 FIRE = (
@@ -355,7 +355,7 @@ def test_a_manual_feed_ingest_beside_the_watcher_overwrites_nothing_and_brings_n
     watcher = make_watcher(watch_settings, qa, [source], clock)
     [first] = watcher.run_once()
     assert first.added == 3
-    full = {url: qa.article(url)["text"] for url in (ferry, bridge)}
+    full = {url: qa.article(url).text for url in (ferry, bridge)}
 
     newsroom.put("/brand.html", "", status=410)  # taken down by the newsroom
     newsroom.put(
@@ -378,14 +378,14 @@ def test_a_manual_feed_ingest_beside_the_watcher_overwrites_nothing_and_brings_n
     assert (report["added"], report["updated"], report["kept_down"], report["kept_full_text"]) == (0, 0, 1, 1)
     why = " ".join(w["reason"] for w in report["warnings"])
     assert f"{fire} was taken down on" in why and f"{ferry}: kept the full text" in why
-    assert {url: qa.article(url)["text"] for url in (ferry, bridge)} == full  # nothing replaced by a teaser
+    assert {url: qa.article(url).text for url in (ferry, bridge)} == full  # nothing replaced by a teaser
     assert fire not in indexed(qa)  # and the take-down holds
     assert "Lagerhalle" not in " ".join(quotes(qa, "Großbrand Lagerhalle Hafen"))
 
     newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
     clock.advance(INTERVAL)
     assert all(r.ok for r in watcher.run_once(every=True))  # watch --once: the catalog and its state agree
-    assert {url: qa.article(url)["text"] for url in (ferry, bridge)} == full and fire not in indexed(qa)
+    assert {url: qa.article(url).text for url in (ferry, bridge)} == full and fire not in indexed(qa)
 
 
 def test_unchanged_feed_costs_one_304_and_no_ingest(watch_settings, qa, newsroom, clock):

@@ -69,7 +69,7 @@ def _export(settings: Settings, questions: QuestionLog, path: Path, since: str |
 
         def article_text(article_id: str) -> str | None:
             try:
-                return str(qa.article(article_id)["text"])
+                return qa.article(article_id).text
             except ArticleNotFoundError:
                 return None
 

@@ -178,7 +178,8 @@ async def get_article(
     article_id: Annotated[str, Path(min_length=1, max_length=2000)],
 ) -> dict[str, Any]:
     """One article as indexed: metadata and text."""
-    return await asyncio.to_thread(_qa(request).article, article_id)
+    article = await asyncio.to_thread(_qa(request).article, article_id)
+    return article.to_dict()
 
 
 @WIDGET.delete(
