@@ -75,14 +75,19 @@ def build_index(settings: Settings) -> None:
     held_out = [r for r in reader_rows() if r not in wanted]
     others = [r for r in sorted(rows) if r not in wanted and r not in held_out]
     distractors = [*held_out, *others][: max(INDEX_SIZE - len(wanted), len(held_out))]
+    ingest_rows(settings, [*wanted, *distractors], "news index", rows)
+
+
+def ingest_rows(settings: Settings, wanted: list[int], label: str, rows: dict[int, tuple[str, str]]) -> None:
+    """Index these 10kGNAD ``rows`` (``gnad_rows``) as articles ``gnad-ROW`` (idempotent)."""
     loader = Loader()
     articles = [
         loader.article_from_record({"id": f"gnad-{r}", "text": rows[r][1], "section": rows[r][0]}, f"gnad:{r}")
-        for r in [*wanted, *distractors]
+        for r in wanted
     ]
     with NewsAdmin.open(settings) as admin:
         report = admin.ingest(articles, progress=sys.stderr.isatty())
-    print(f"news index: {report.added} added, {report.unchanged} unchanged", file=sys.stderr)
+    print(f"{label}: {report.added} added, {report.unchanged} unchanged", file=sys.stderr)
 
 
 def questions(part: str) -> list[dict[str, Any]]:

@@ -34,35 +34,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.news_bench import gnad_rows, reader_rows, set_rows
+from bench.news_bench import gnad_rows, ingest_rows, reader_rows, set_rows
 from bench.reader.build_data import OUT as READER_PAIRS
 from bench.reader.build_data import SEED, sentences
-from bot.admin import NewsAdmin
 from bot.extract import rank_quotes
 from bot.qa import NewsQA
 from bot.settings import Settings
-from index.loaders import Loader
 
 OUT = ROOT / "bench" / ".cache" / "reader-mined"
 K = 8
 
 
-def training_rows() -> list[int]:
-    """The training articles and the rows no benchmark or held-out part uses."""
+def training_rows(rows: dict[int, tuple[str, str]]) -> list[int]:
+    """Of ``rows`` (``gnad_rows``), the training articles and the rows no benchmark or held-out part uses."""
     held_out = set(set_rows()) | set(reader_rows())
-    return sorted(r for r in gnad_rows() if r not in held_out)
-
-
-def build_index(settings: Settings, rows: list[int]) -> None:
-    texts = gnad_rows()
-    loader = Loader()
-    articles = [
-        loader.article_from_record({"id": f"gnad-{r}", "text": texts[r][1], "section": texts[r][0]}, f"gnad:{r}")
-        for r in rows
-    ]
-    with NewsAdmin.open(settings) as admin:
-        report = admin.ingest(articles, progress=sys.stderr.isatty())
-    print(f"mining index: {report.added} added, {report.unchanged} unchanged", file=sys.stderr)
+    return sorted(r for r in rows if r not in held_out)
 
 
 def mine(qa: NewsQA, q: dict[str, Any], k: int) -> list[dict[str, Any]]:
@@ -100,8 +86,8 @@ def main() -> None:
     mined_path = OUT / "pairs.mined.jsonl"
     if not mined_path.exists():
         settings = Settings(data_dir=OUT / "index")
-        build_index(settings, training_rows())
         texts = gnad_rows()
+        ingest_rows(settings, training_rows(texts), "mining index", texts)
         items = [json.loads(line) for line in (READER_PAIRS / "news.train.jsonl").read_text("utf-8").splitlines()]
         for q in items:
             a, b = sentences(texts[q["row"]][1], "de")[0]
