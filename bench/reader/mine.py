@@ -1,7 +1,7 @@
 """Mine the reader's training pairs from the product's own first stage.
 
     .venv/bin/python bench/reader/mine.py                  # -> bench/.cache/reader-mined/
-    .venv/bin/python bench/reader/mine.py --mix 30000      # ... and a training set: mined + old pairs
+    .venv/bin/python bench/reader/mine.py --mix 30000 --counterfactual 2000   # ... and a training set
 
 ``build_data.py`` gives each question the sentences of its *own* article as negatives. In the
 product the reader reads the first stage's best sentences over the top *articles*, and its worst
@@ -17,8 +17,9 @@ An unanswerable question's candidates are all negative: exactly the tempting sen
 reader must learn to refuse. The reader reads the question as the product does (without date
 phrases).
 
-With ``--mix N`` it also writes ``pairs.train.jsonl`` (the mined pairs and N of the old training
-pairs, whole questions, seeded) and ``pairs.dev.jsonl`` (the old development pairs) for
+With ``--mix N`` it also writes ``pairs.train.jsonl`` (the mined pairs, ``--counterfactual M``
+questions with a name or number changed (``counterfactual.py``) and N of the old training pairs,
+whole questions, seeded) and ``pairs.dev.jsonl`` (the old development pairs) for
 ``bench/train_reader.py --data bench/.cache/reader-mined``.
 """
 
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.news_bench import gnad_rows, ingest_rows, reader_rows, set_rows
 from bench.reader.build_data import OUT as READER_PAIRS
 from bench.reader.build_data import SEED, sentences
+from bench.reader.counterfactual import counterfactuals
 from bot.extract import rank_quotes
 from bot.qa import NewsQA
 from bot.settings import Settings
@@ -80,19 +82,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k", type=int, default=K, help="candidates per question (the product reads 6)")
     parser.add_argument("--mix", type=int, default=0, help="old training pairs to add (whole questions)")
+    parser.add_argument(
+        "--counterfactual", type=int, default=0, help="counterfactual questions to add (counterfactual.py)"
+    )
     parser.add_argument("--limit", type=int, help="mine only this many questions (a quick look)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     mined_path = OUT / "pairs.mined.jsonl"
-    if not mined_path.exists():
+    done = (
+        {json.loads(line)["group"] for line in mined_path.read_text("utf-8").splitlines()}
+        if mined_path.exists()
+        else set()
+    )
+    items = [json.loads(line) for line in (READER_PAIRS / "news.train.jsonl").read_text("utf-8").splitlines()]
+    items = [q for q in items if f"mined-{q['id']}" not in done]  # resumable: new questions are mined and added
+    items = items[: args.limit] if args.limit else items
+    if items:
         settings = Settings(data_dir=OUT / "index")
         texts = gnad_rows()
         ingest_rows(settings, training_rows(texts), "mining index", texts)
-        items = [json.loads(line) for line in (READER_PAIRS / "news.train.jsonl").read_text("utf-8").splitlines()]
         for q in items:
             a, b = sentences(texts[q["row"]][1], "de")[0]
             q["title"] = texts[q["row"]][1][a:b]
-        items = items[: args.limit] if args.limit else items
         out: list[dict[str, Any]] = []
         with NewsQA(settings.model_copy(update={"reader": "none"})) as qa:
             qa.warm_up()
@@ -101,7 +112,8 @@ def main() -> None:
                 print(f"\rmined {n + 1}/{len(items)}", end="", file=sys.stderr)
         print(file=sys.stderr)
         tmp = mined_path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in out), encoding="utf-8")
+        old = mined_path.read_text("utf-8") if mined_path.exists() else ""
+        tmp.write_text(old + "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in out), encoding="utf-8")
         tmp.replace(mined_path)
     mined = [json.loads(line) for line in mined_path.read_text("utf-8").splitlines()]
     groups = {p["group"] for p in mined}
@@ -119,12 +131,13 @@ def main() -> None:
             if len(chosen) >= args.mix:
                 break
             chosen += by_group[name]
-        train = mined + chosen
+        changed = counterfactuals(mined, args.counterfactual, SEED) if args.counterfactual else []
+        train = mined + changed + chosen
         (OUT / "pairs.train.jsonl").write_text(
             "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in train), encoding="utf-8"
         )
         (OUT / "pairs.dev.jsonl").write_bytes((READER_PAIRS / "pairs.dev.jsonl").read_bytes())
-        print(f"training pairs: {len(mined)} mined + {len(chosen)} old")
+        print(f"training pairs: {len(mined)} mined + {len(changed)} counterfactual + {len(chosen)} old")
 
 
 if __name__ == "__main__":

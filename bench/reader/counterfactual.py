@@ -1,0 +1,119 @@
+"""Counterfactual questions: an answerable question about someone else, whose candidates all fail.
+
+The reader's confident mistakes on the development questions are sentences with the asked kind of
+fact about another person, place, outlet or year: "Sie starb ... am 17. Mai 1944" (+4.4) for
+"In welchem Jahr starb der DDR-Regisseur Heiner Carow?", derStandard.at's March visits (+4.6) for
+"How many unique clients did oe24.at have in March?". No training pair ever showed it the same
+question with the subject changed. So for an answerable mined question whose answering sentence
+(or its article's title) names one of the question's names or numbers, this writes the question
+again with that name replaced by a name of another question (or the number by another number of
+the same kind) that none of its candidates mentions, and every candidate becomes a negative: the
+sentence that answered the original question answers a question about someone else no more.
+
+Names are what English questions capitalize inside the sentence (English capitalizes names, not
+nouns) and the articles use too, so German nouns are not taken for names; numbers are years and
+counts of 32 or more (never a day of the month).
+Seeded; used by ``mine.py --counterfactual N``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from typing import Any
+
+_WORD = re.compile(r"[^\W\d_][\w.\-']*[\w]|\d[\d.,]*\d", re.UNICODE)
+_NOT_NAMES = frozenset(
+    "I What Which Who Whom Whose How When Where Why Is Are Was Were Do Does Did Can Could Will Would "
+    "According In On At For From To Of The A An And Or Mr Mrs Ms Dr Prof January February March April "
+    "May June July August September October November December Monday Tuesday Wednesday Thursday "
+    "Friday Saturday Sunday".split()
+)
+
+
+def _is_name(word: str) -> bool:
+    return word[0].isupper() and word not in _NOT_NAMES and len(word) >= 3
+
+
+def name_pool(pairs: list[dict[str, Any]]) -> list[str]:
+    """Capitalized words inside English questions that the articles use too: names of people, places, outlets."""
+    pool: set[str] = set()
+    for p in pairs:
+        if p["src"] == "mined-en-answerable":
+            pool.update(m.group().removesuffix("'s") for m in list(_WORD.finditer(p["q"]))[1:] if _is_name(m.group()))
+    german = set(_WORD.findall(" ".join(p["s"] + " " + p["t"] for p in pairs)))
+    return sorted(name for name in pool if name in german)  # said in the articles too: a name, not "Active"
+
+
+def _number(text: str) -> int:
+    return int(text.replace(".", "").replace(",", ""))
+
+
+def _other_number(number: str, rng: random.Random) -> str:
+    if len(number) == 4 and number.isdigit() and 1800 <= int(number) <= 2100:  # a year: a near one
+        return str(int(number) + rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5]))
+    value = _number(number)
+    other = value
+    while other == value:
+        other = max(2, round(value * rng.choice([0.3, 0.5, 0.7, 1.5, 2, 3])))
+    return str(other)
+
+
+def counterfactuals(pairs: list[dict[str, Any]], limit: int, seed: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` questions with a name or number changed, each candidate of theirs negative."""
+    rng = random.Random(seed)
+    pool = name_pool(pairs)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for p in pairs:
+        groups[p["group"]].append(p)
+    names = sorted(g for g, ps in groups.items() if any(p["y"] for p in ps))
+    rng.shuffle(names)
+    out: list[dict[str, Any]] = []
+    for name in names:
+        if len(out) >= limit:
+            break
+        group = groups[name]
+        question = group[0]["q"]
+        positive = next(p for p in group if p["y"])
+        said = positive["s"] + " " + positive["t"]
+        everything = " ".join(p["s"] + " " + p["t"] for p in group)
+        words = [m for m in _WORD.finditer(question) if m.group() in said]
+        swappable = [m for m in words if m.group()[0].isdigit() and _number(m.group()) >= 32]  # not a day
+        swappable += [
+            m
+            for m in words
+            if m.group() in pool or (m.start() > 0 and _is_name(m.group()) and "-en-" in positive["src"])
+        ]
+        if not swappable:
+            continue
+        m = rng.choice(swappable)
+        if m.group()[0].isdigit():
+            other = _other_number(m.group(), rng)
+        else:
+            other = rng.choice(pool)
+            for _ in range(20):
+                if other != m.group() and other not in everything:
+                    break
+                other = rng.choice(pool)
+            else:
+                continue
+        if other in everything:
+            continue
+        changed = question[: m.start()] + other + question[m.end() :]
+        lang = positive["src"].split("-")[1]
+        out.append(
+            {
+                "group": f"counterfactual-{name}",
+                "q": changed,
+                "cands": [{"s": p["s"], "t": p["t"]} for p in group],
+                "lang": lang,
+                "was": m.group(),
+                "now": other,
+            }
+        )
+    return [
+        {"group": c["group"], "q": c["q"], **cand, "y": 0, "lang": "de", "src": f"counterfactual-{c['lang']}"}
+        for c in out
+        for cand in c["cands"]
+    ]
