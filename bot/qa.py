@@ -32,7 +32,7 @@ from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, compose, rank_quote
 from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, cite_claims, messages, rewrite_messages, sources_for
 from bot.language import detect_language, has_function_words
 from bot.llm import LLM, LLMError
-from bot.reader import READER_CANDIDATES, ClaimChecker, Reader, load_claim_checker, load_reader, read_quotes
+from bot.reader import ClaimChecker, Reader, load_claim_checker, load_reader, read_quotes
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.texts import texts
@@ -165,7 +165,7 @@ class NewsQA:
         if not refused:
             ranked = rank_quotes(retrieval, question, self.model)
             if self.reader is not None:
-                ranked, trace.reader = read_quotes(self.reader, found.reading, ranked[:READER_CANDIDATES])
+                ranked, trace.reader = read_quotes(self.reader, found.reading, ranked)
                 refused = trace.reader.best is None or trace.reader.best < trace.reader.threshold
             quotes = choose_quotes(ranked)
         mode, notes, citations = "extractive", [], []

@@ -48,6 +48,7 @@ class ReaderTrace:
     best: float | None  # the best candidate's log-odds of answering; refused below ``threshold``
     threshold: float
     scored: list[tuple[str, float]] = field(default_factory=list)  # (sentence, log-odds), best first
+    read: int = 0  # candidates read: 6, or 10 where the first 6 left it unsure
     ms: float = 0.0
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.language import has_function_words
 from bot.qa import NewsQA
-from bot.reader import load_reader
+from bot.reader import READER_CANDIDATES, READER_MORE, load_reader
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
 from bot.reader.net import mean_pool
 from bot.reader.reader import CARD, READER_DIR, WEIGHTS, CrossEncoderReader, E5Reader
@@ -228,6 +228,21 @@ def test_a_trained_reader_directory_is_a_reader(tmp_path):
     reader = load_reader(str(copy))
     assert isinstance(reader, E5Reader) and reader.threshold == 1.25
     assert load_reader(str(copy), -2.0).threshold == -2.0  # NEWSBOT_READER_THRESHOLD still wins
+
+
+@pytest.mark.parametrize(("unsure", "read"), [(100.0, READER_CANDIDATES + READER_MORE), (-100.0, READER_CANDIDATES)])
+def test_an_unsure_reader_reads_the_next_candidates(tmp_path, index_settings, e5, unsure, read):
+    """Where none of the first candidates reaches the card's ``unsure`` log-odds, the reader
+    reads the first stage's next ones too; the answer is still the answering sentence."""
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
+    (copy / CARD).write_text(json.dumps({**card, "unsure": unsure}), encoding="utf-8")
+    with NewsQA(index_settings.model_copy(update={"reader": str(copy)}), embedder=e5) as qa:
+        answer = qa.ask("Who led the Russian delegation in the talks?")
+    assert answer.trace is not None and answer.trace.reader is not None
+    assert answer.trace.reader.read == read
+    assert not answer.refused and "Medinski" in answer.citations[0].quote
 
 
 def test_a_missing_or_damaged_reader_is_an_error_at_start(tmp_path, index_settings, e5):

@@ -11,7 +11,9 @@ recall of the first stage's candidates at K. ``--write`` stores the chosen thres
 ``bot/data/reader/reader.json`` (or ``--reader DIR``'s card): the lowest that refuses at most
 ``--max-refused`` of the answerable questions and leaves the most unanswerable ones refused, and
 the rank prior (log-odds off per place in the first stage's order) that puts the answer first
-most often among the questions it answers. One threshold serves every
+most often among the questions it answers, and the ``unsure`` bar below which the product reads the
+first stage's next candidates too (``bot.reader.READER_MORE``; the bar whose threshold refuses the
+most unanswerable questions within the same budget, or none). One threshold serves every
 language: the per-language rows show what it costs each.
 """
 
@@ -31,7 +33,7 @@ from bench.news_bench import build_index, index_settings, questions, reader_ques
 from bot.answering import normalized_evidence
 from bot.extract import rank_quotes
 from bot.qa import READER_MIN_EVIDENCE, NewsQA, _gibberish
-from bot.reader import READER_CANDIDATES
+from bot.reader import READER_CANDIDATES, READER_MORE
 from bot.reader.reader import CARD, DEFAULT_RANK_PRIOR, READER_DIR
 
 OFF = -1e9
@@ -56,22 +58,39 @@ def record(qa: NewsQA, q: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def refused(r: dict[str, Any], k: int, threshold: float, floor: float) -> bool:
-    logits = r["logits"][:k]
+def seen(r: dict[str, Any], k: int, unsure: float | None) -> list[float]:
+    """The log-odds the product reads for ``r``: its first ``k`` candidates, and the next
+    ``READER_MORE`` where none of those reaches ``unsure`` (``bot.reader.read_quotes``)."""
+    logits: list[float] = r["logits"][:k]
+    if unsure is not None and (not logits or max(logits) < unsure):
+        logits = r["logits"][: k + READER_MORE]
+    return logits
+
+
+def refused(r: dict[str, Any], k: int, threshold: float, floor: float, unsure: float | None = None) -> bool:
+    logits = seen(r, k, unsure)
     return r["gibberish"] or r["evidence"] is None or r["evidence"] < floor or not logits or max(logits) < threshold
 
 
+# Where the first candidates leave the reader this unsure (log-odds), it reads the next ones too;
+# None: never (bench/reader/calibrate.py chooses, on the development questions).
+UNSURE = (None, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0)
 PRIORS = (0.0, 0.15, 0.3, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
 
 
-def first(r: dict[str, Any], k: int, prior: float = DEFAULT_RANK_PRIOR) -> bool:
+def first(r: dict[str, Any], k: int, prior: float = DEFAULT_RANK_PRIOR, unsure: float | None = None) -> bool:
     """The gold sentence ranks first as ``bot.reader.read_quotes`` ranks (log-odds, rank prior)."""
-    logits = r["logits"][:k]
+    logits = seen(r, k, unsure)
     return bool(logits) and r["gold"][max(range(len(logits)), key=lambda i: logits[i] - prior * i)]
 
 
 def table(
-    records: list[dict[str, Any]], k: int, threshold: float, floor: float, prior: float = DEFAULT_RANK_PRIOR
+    records: list[dict[str, Any]],
+    k: int,
+    threshold: float,
+    floor: float,
+    prior: float = DEFAULT_RANK_PRIOR,
+    unsure: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
@@ -85,10 +104,11 @@ def table(
         share = lambda xs, f: round(sum(map(f, xs)) / len(xs), 3) if xs else None  # noqa: E731
         out[lang] = {
             "n": len(ans),
-            "top1": share(ans, lambda r: first(r, k, prior) and not refused(r, k, threshold, floor)),
-            "refused_answerable": share(ans, lambda r: refused(r, k, threshold, floor)),
-            "refused_hard": share(hard, lambda r: refused(r, k, threshold, floor)),
-            "refused_absent": share(absent, lambda r: refused(r, k, threshold, floor)),
+            "top1": share(ans, lambda r: first(r, k, prior, unsure) and not refused(r, k, threshold, floor, unsure)),
+            "refused_answerable": share(ans, lambda r: refused(r, k, threshold, floor, unsure)),
+            "refused_hard": share(hard, lambda r: refused(r, k, threshold, floor, unsure)),
+            "refused_absent": share(absent, lambda r: refused(r, k, threshold, floor, unsure)),
+            "read_more": share(rs, lambda r: len(seen(r, k, unsure)) > k),
         }
     return out
 
@@ -133,27 +153,50 @@ def main() -> None:
     for k in (1, 3, 4, 6, 8, 10, 12, 16):
         recall = sum(any(r["gold"][:k]) for r in answerable) / len(answerable)
         print(f"first stage recall@{k}: {recall:.3f}")
-    best = None
-    for step in range(-150, 61):
-        t = step / 10
-        if table(records, args.k, t, floor)["all"]["refused_answerable"] <= args.max_refused:
-            best = t
+    best, unsure = None, None
+    by_unsure = {}
+    for u in UNSURE:  # read more when unsure: the bar that refuses the most unanswerable questions
+        t = threshold_for(records, args.k, floor, args.max_refused, u)
+        if t is not None:
+            row = table(records, args.k, t, floor, DEFAULT_RANK_PRIOR, u)["all"]
+            by_unsure[u] = (t, row)
+            print(f"unsure {u}: threshold {t}, {json.dumps(row)}")
+    if by_unsure:
+        refusing = {u: row["refused_hard"] + (row["refused_absent"] or 0) for u, (_, row) in by_unsure.items()}
+        unsure = max(by_unsure, key=lambda u: (round(refusing[u], 3), -(by_unsure[u][1]["read_more"] or 0)))
+        best = by_unsure[unsure][0]
     prior = DEFAULT_RANK_PRIOR
     if best is not None:  # the rank prior, on the answerable questions the threshold keeps
-        kept = [r for r in answerable if not refused(r, args.k, best, floor)]
-        shares = {p: round(sum(first(r, args.k, p) for r in kept) / max(len(kept), 1), 3) for p in PRIORS}
+        kept = [r for r in answerable if not refused(r, args.k, best, floor, unsure)]
+        shares = {p: round(sum(first(r, args.k, p, unsure) for r in kept) / max(len(kept), 1), 3) for p in PRIORS}
         prior = max(PRIORS, key=lambda p: shares[p])
         print(f"first quote of the answered, by rank prior: {shares}; chosen: {prior}")
     for k in sorted({4, 6, 8, 12, args.k}):
         for t in sorted({-1.0, 0.0, best if best is not None else 0.0}):
             print(f"k {k} threshold {t:+.1f}: {json.dumps(table(records, k, t, floor, prior))}")
-    print(f"chosen threshold (k {args.k}, floor {floor}): {best}")
+    if best is not None:
+        print(
+            f"as the product reads (unsure {unsure}): {json.dumps(table(records, args.k, best, floor, prior, unsure))}"
+        )
+    print(f"chosen threshold (k {args.k}, floor {floor}, unsure {unsure}): {best}")
     if args.write and best is not None:
         path = (args.reader or READER_DIR) / CARD
         card = json.loads(path.read_text(encoding="utf-8"))
-        card.update({"threshold": best, "rank_prior": prior})
+        card.update({"threshold": best, "rank_prior": prior, "unsure": unsure})
         path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote threshold {best} and rank prior {prior} to {path}")
+        print(f"wrote threshold {best}, rank prior {prior} and unsure {unsure} to {path}")
+
+
+def threshold_for(
+    records: list[dict[str, Any]], k: int, floor: float, max_refused: float, unsure: float | None
+) -> float | None:
+    """The highest threshold (0.1 steps) that refuses at most ``max_refused`` of the answerable questions."""
+    best = None
+    for step in range(-150, 61):
+        t = step / 10
+        if table(records, k, t, floor, DEFAULT_RANK_PRIOR, unsure)["all"]["refused_answerable"] <= max_refused:
+            best = t
+    return best
 
 
 if __name__ == "__main__":

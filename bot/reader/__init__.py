@@ -5,6 +5,7 @@ chooses the first quote and says whether the articles answer at all (``reader.py
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -14,38 +15,59 @@ from bot.trace import ReaderTrace
 if TYPE_CHECKING:
     from bot.extract import Quote
 
-__all__ = ["READER_CANDIDATES", "ClaimChecker", "Reader", "load_claim_checker", "load_reader", "read_quotes"]
+__all__ = [
+    "READER_CANDIDATES",
+    "READER_MORE",
+    "ClaimChecker",
+    "Reader",
+    "load_claim_checker",
+    "load_reader",
+    "read_quotes",
+]
 
 # The reader reads the first stage's best candidates (the answer model's, over the top articles):
 # the answering sentence is among its best 6 for 0.89 of the news development questions (8: 0.91),
 # and with 6 the answer comes first as often as with 8 (0.742 vs 0.744 at 5% refused: the others
 # are near-misses as often as answers) for three quarters of the reader's time (bench/reader/calibrate.py).
 READER_CANDIDATES = 6
+# ... and the next 4 when none of those reaches the reader's ``unsure`` log-odds (its card's, set by
+# bench/reader/calibrate.py): a question whose answer the first stage ranked 7th to 10th is then
+# still answered, and the threshold can refuse more of the questions nothing answers.
+READER_MORE = 4
 
 
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:
     """The candidates the reader thinks answer (log-odds at or above its threshold), best first
     (log-odds minus the reader's ``rank_prior`` per place in ``ranked``: the first stage's order
     still counts a little), each with where its answer lies where the reader knows, and what it
-    found."""
+    found. It reads the first ``READER_CANDIDATES`` of ``ranked``, and the next ``READER_MORE``
+    where none of those reaches the reader's ``unsure`` log-odds."""
     started = time.perf_counter()
-    scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in ranked])
-    logits = [float(x) for x in scores]
+    read = ranked[:READER_CANDIDATES]
+    scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in read])
+    logits, found = [float(x) for x in scores], list(spans)
+    more = ranked[READER_CANDIDATES : READER_CANDIDATES + READER_MORE]
+    if more and reader.unsure is not None and max(logits, default=-math.inf) < reader.unsure:
+        scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in more])
+        logits += [float(x) for x in scores]
+        found += spans
+        read += more
     kept = sorted(
         (
             dataclasses.replace(q, score=logit - reader.rank_prior * place, confidence=probability(logit), answer=span)
-            for place, (q, logit, span) in enumerate(zip(ranked, logits, spans, strict=True))
+            for place, (q, logit, span) in enumerate(zip(read, logits, found, strict=True))
             if logit >= reader.threshold
         ),
         key=lambda q: q.score,
         reverse=True,
     )
-    by_logit = sorted(zip(logits, (q.sentence.text for q in ranked), strict=True), reverse=True)
+    by_logit = sorted(zip(logits, (q.sentence.text for q in read), strict=True), reverse=True)
     trace = ReaderTrace(
         name=reader.name,
         best=by_logit[0][0] if by_logit else None,
         threshold=reader.threshold,
         scored=[(text, round(logit, 3)) for logit, text in by_logit[:5]],
+        read=len(read),
         ms=round((time.perf_counter() - started) * 1000, 2),
     )
     return kept, trace

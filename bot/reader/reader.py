@@ -64,6 +64,7 @@ class Reader(Protocol):
     name: str
     threshold: float  # log-odds: a best candidate below it means the articles do not answer
     rank_prior: float  # log-odds off per place in the first stage's order
+    unsure: float | None  # log-odds: below it on the first candidates, the next ones are read too
 
     def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
         """Log-odds that each (sentence, title) answers ``question``."""
@@ -118,6 +119,7 @@ class E5Reader:
         self.card = card
         self.threshold = float(card["threshold"])
         self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
+        self.unsure = float(card["unsure"]) if card.get("unsure") is not None else None
         self.name = f"newsbot-{kind}-{card.get('version', 1)}"
         self.bf16 = precision == "bfloat16" or (precision == "auto" and native_bfloat16())
         self._torch = torch
@@ -169,6 +171,7 @@ class CrossEncoderReader:
             raise ConfigError(f"NEWSBOT_READER={path}: not a loadable CrossEncoder ({exc})") from exc
         self.threshold = 0.0 if threshold is None else threshold
         self.rank_prior = DEFAULT_RANK_PRIOR
+        self.unsure: float | None = None  # its scale is unknown: it reads the first candidates only
         self.name = f"cross-encoder:{path.name}"
 
     def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
