@@ -398,7 +398,9 @@ def name_in(name: str, text: str) -> bool:
         return True
     wanted = _translit(name)
     stem = set(stems(name))
-    for word in _WORD.findall(text):
+    words = _WORD.findall(text)
+    parts = [part for word in words if "-" in word for part in word.split("-")]  # "AfD" in "AfD-Chefin"
+    for word in words + parts:
         other = _translit(word)
         if other == wanted or fuzz.ratio(wanted, other) >= NAME_SIMILARITY:
             return True

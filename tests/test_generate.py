@@ -322,6 +322,14 @@ def test_names_allow_for_transliteration_but_not_for_other_names(name, ok):
     assert name_in(name, source) is ok
 
 
+@pytest.mark.parametrize(("name", "ok"), [("AfD", True), ("Petry", True), ("ÖVP", False), ("Chefin", True)])
+def test_a_name_inside_a_hyphenated_compound_is_found(name, ok):
+    """German joins a party or outlet to a role with a hyphen: "AfD-Chefin" names the AfD."""
+    from bot.generate import name_in
+
+    assert name_in(name, "Nach harter Kritik entschuldigte sich AfD-Chefin Frauke Petry in der Bild-Zeitung.") is ok
+
+
 @pytest.mark.parametrize(
     "draft, reason",
     [
