@@ -240,3 +240,26 @@ def test_a_corrupt_catalog_is_named_with_the_way_out(index_settings, tmp_path):
         assert result.returncode == 1, (command, result.stderr)
         assert "catalog" in result.stderr and "damaged" in result.stderr and "backup" in result.stderr
         assert "Traceback" not in result.stderr and "Unexpected error" not in result.stderr
+
+
+def test_the_access_log_keeps_questions_out_when_questions_are_not_logged():
+    """`serve -v` with NEWSBOT_LOG_QUESTIONS=false: uvicorn's access line for /v1/search?q=...
+    keeps the path, not the question (issue 24, finding 10)."""
+    import logging
+
+    from uvicorn.logging import AccessFormatter
+
+    from bot.cli.servers import QueryOutOfAccessLog
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/v1/search?q=Wer%20ist%20der%20Informant", "1.1", 200),
+        None,
+    )
+    assert QueryOutOfAccessLog().filter(record)
+    line = AccessFormatter("%(message)s", use_colors=False).format(record)
+    assert "/v1/search?…" in line and "Informant" not in line and "200" in line

@@ -97,6 +97,8 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, watch: 
 
         load_sources(settings.sources_file)
     app = api.create_app(settings, telegram=with_telegram, watch=watch)  # refuses unsafe API settings
+    if not settings.log_questions:  # -v's access log would write /v1/search?q=<question> down
+        logging.getLogger("uvicorn.access").addFilter(QueryOutOfAccessLog())
     click.echo(f"newsbot API on http://{host}:{port} (docs: /docs, widget: /widget.js); Ctrl-C stops it.", err=True)
     uvicorn.run(
         app,
@@ -107,3 +109,15 @@ def serve(ctx: click.Context, host: str, port: int, with_telegram: bool, watch: 
         log_level="info" if ctx.obj["verbose"] else "warning",
         access_log=bool(ctx.obj["verbose"]),
     )
+
+
+class QueryOutOfAccessLog(logging.Filter):
+    """Keeps query strings out of uvicorn's access log (``serve -v``): with
+    ``NEWSBOT_LOG_QUESTIONS=false`` a question in ``/v1/search?q=...`` must not be written down
+    there either. The path stays; the query becomes ``?…``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
+        return True
