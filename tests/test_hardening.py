@@ -263,3 +263,15 @@ def test_the_access_log_keeps_questions_out_when_questions_are_not_logged():
     assert QueryOutOfAccessLog().filter(record)
     line = AccessFormatter("%(message)s", use_colors=False).format(record)
     assert "/v1/search?…" in line and "Informant" not in line and "200" in line
+
+
+def test_a_disk_io_error_is_named_with_the_way_out():
+    """SQLite reports a disk that fills up mid-write as "disk I/O error": the CLI and the API say
+    what it means, not "Unexpected error (OperationalError ...)" (issue 24, finding 9)."""
+    import sqlite3
+
+    from index.errors import StorageError, storage_error
+
+    known = storage_error(sqlite3.OperationalError("disk I/O error"))
+    assert isinstance(known, StorageError) and "full or failing" in str(known) and "NEWSBOT_DATA_DIR" in str(known)
+    assert storage_error(sqlite3.OperationalError("no such table: articles")) is None
