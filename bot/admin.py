@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from bot.settings import Settings
 from index.embed import NewsEmbedding
 from index.ingest import Ingestor, IngestReport
 from index.loaders import Loader, LoadResult
 from index.maintenance import Maintenance
-from index.models import AdminStats
+from index.models import AdminStats, IndexCheck, ReindexReport
 from index.store import Index
 
 __all__ = ["IngestReport", "NewsAdmin"]
@@ -134,12 +134,12 @@ class NewsAdmin:
         state = self.index.catalog.state(article_id)
         return state.version if state is not None else None
 
-    def reindex(self, *, progress: bool = False) -> dict[str, Any]:
+    def reindex(self, *, progress: bool = False) -> ReindexReport:
         """Re-embed every sentence with the configured embedder into a new collection, then switch."""
         with self.index.writing():
             return Maintenance(self.index).reindex(progress=progress)
 
-    def check(self) -> dict[str, Any]:
+    def check(self) -> IndexCheck:
         """Repair what an interrupted write left, then compare catalog, keyword index and vectors."""
         with self._writer():
             return Maintenance(self.index).check()

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from index.ingest import BATCH_SENTENCES, VECTOR_COPY_VERSION, vector_meta
-from index.models import AdminStats
+from index.models import AdminStats, IndexCheck, ReindexReport
 from index.store import Index
 
 
@@ -22,7 +21,7 @@ class Maintenance:
         self.catalog = index.catalog
         self.config = index.config
 
-    def reindex(self, *, progress: bool = False) -> dict[str, Any]:
+    def reindex(self, *, progress: bool = False) -> ReindexReport:
         """Re-embed every committed sentence into a fresh collection, then switch to it."""
         started = time.perf_counter()
         index = self.index
@@ -56,7 +55,7 @@ class Maintenance:
             )
         index.switch_to(old_gen + 1)
         index.chroma.drop_other_generations(keep=new_store.name)
-        return {"sentences": done, "embedder": embedder.model_name, "seconds": round(time.perf_counter() - started, 3)}
+        return ReindexReport(done, embedder.model_name, round(time.perf_counter() - started, 3))
 
     def stats(self) -> AdminStats:
         """Counts, sources, date range, embedder and size on disk (from the catalog only)."""
@@ -71,7 +70,7 @@ class Maintenance:
             data_bytes=sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file()),
         )
 
-    def check(self) -> dict[str, Any]:
+    def check(self) -> IndexCheck:
         """Compare catalog and vector store: every committed sentence has its vector (in Chroma
         and the catalog's copy), no extras."""
         wanted = {vid for rows in self.catalog.iter_sentences() for vid, *_ in rows}
@@ -79,14 +78,13 @@ class Maintenance:
         sentence_rows, keyword_rows = self.catalog.count_sentence_rows()
         uncopied = len(self.catalog.uncopied_vids(-1, len(wanted) + 1))
         resurrected = self.catalog.taken_down_but_indexed()
-        return {
-            "sentences": len(wanted),
-            "missing_vectors": len(wanted - stored),
-            "orphan_vectors": len(stored - wanted),
-            "keyword_rows_match": sentence_rows == keyword_rows,
-            "vectors_not_in_catalog": uncopied,
-            "pending": len(self.catalog.pending()),
-            "taken_down": self.catalog.taken_down_count(),
-            "taken_down_but_indexed": resurrected,
-            "ok": wanted == stored and sentence_rows == keyword_rows and not uncopied and not resurrected,
-        }
+        return IndexCheck(
+            sentences=len(wanted),
+            missing_vectors=len(wanted - stored),
+            orphan_vectors=len(stored - wanted),
+            keyword_rows_match=sentence_rows == keyword_rows,
+            vectors_not_in_catalog=uncopied,
+            pending=len(self.catalog.pending()),
+            taken_down=self.catalog.taken_down_count(),
+            taken_down_but_indexed=resurrected,
+        )

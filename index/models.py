@@ -142,3 +142,43 @@ class AdminStats(IndexStats):
     vector_store: str = "embedded"
     data_dir: str = ""
     data_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    """What ``newsbot reindex`` did: sentences re-embedded, with which embedder, how long it took."""
+
+    sentences: int
+    embedder: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    """Whether catalog, keyword index and vectors agree (``newsbot check``): every committed
+    sentence has its vector, in Chroma and in the catalog's copy, and nothing else is there."""
+
+    sentences: int
+    missing_vectors: int
+    orphan_vectors: int
+    keyword_rows_match: bool
+    vectors_not_in_catalog: int
+    pending: int
+    taken_down: int
+    taken_down_but_indexed: int
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.missing_vectors
+            and not self.orphan_vectors
+            and self.keyword_rows_match
+            and not self.vectors_not_in_catalog
+            and not self.taken_down_but_indexed
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}

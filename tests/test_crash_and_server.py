@@ -26,7 +26,7 @@ def _check(data_dir: Path) -> dict:
     from bot.settings import Settings
 
     with NewsAdmin.open(Settings(data_dir=data_dir), write=False, check_embedder=False) as idx:
-        result = idx.check()
+        result = idx.check().to_dict()
         result["articles"] = idx.stats().articles
         result["ids"] = sorted(r[0] for r in idx.index.catalog.db.execute("SELECT id FROM articles"))
     return result

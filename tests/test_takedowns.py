@@ -37,7 +37,7 @@ def test_a_taken_down_article_stays_down_until_restored(settings, e5):
         assert other_id.added == 0 and other_id.kept_down == 1
         assert admin.stats().taken_down == 1
         check = admin.check()
-        assert check["ok"] and check["taken_down_but_indexed"] == 0
+        assert check.ok and check.taken_down_but_indexed == 0
     with NewsQA(settings.model_copy(update={"reader": "none"}), embedder=e5) as qa:
         assert qa.catalog.article(FULL["id"]) is None
     with NewsAdmin.open(settings, embedder=e5) as admin:

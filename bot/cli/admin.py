@@ -99,11 +99,9 @@ def reindex(ctx: click.Context, as_json: bool, progress: bool | None) -> None:
     with NewsAdmin.open(settings_of(ctx), check_embedder=False) as admin:
         result = admin.reindex(progress=show)
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps(result.to_dict()))
     else:
-        click.echo(
-            f"Re-embedded {result['sentences']} sentences with {result['embedder']} in {result['seconds']:.1f} s."
-        )
+        click.echo(f"Re-embedded {result.sentences} sentences with {result.embedder} in {result.seconds:.1f} s.")
 
 
 @main.command()
@@ -142,17 +140,17 @@ def check(ctx: click.Context, as_json: bool) -> None:
     with NewsAdmin.open(settings_of(ctx)) as admin:
         result = admin.check()
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps(result.to_dict()))
     else:
-        state = "consistent" if result["ok"] else "INCONSISTENT"
+        state = "consistent" if result.ok else "INCONSISTENT"
         click.echo(
-            f"Index is {state}: {result['sentences']} sentences, {result['missing_vectors']} "
-            f"missing vectors, {result['orphan_vectors']} orphan vectors, "
-            f"{result['vectors_not_in_catalog']} without the catalog's copy of their vector."
+            f"Index is {state}: {result.sentences} sentences, {result.missing_vectors} "
+            f"missing vectors, {result.orphan_vectors} orphan vectors, "
+            f"{result.vectors_not_in_catalog} without the catalog's copy of their vector."
         )
-        if result["missing_vectors"] or result["vectors_not_in_catalog"]:
+        if result.missing_vectors or result.vectors_not_in_catalog:
             click.echo("Rebuild the missing vectors from the catalog with: newsbot reindex")
-    sys.exit(0 if result["ok"] else 1)
+    sys.exit(0 if result.ok else 1)
 
 
 def _print_report(report: dict[str, Any], as_json: bool) -> None:
