@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-_WORD = re.compile(r"[^\W\d_][\w.\-']*[\w]|\d[\d.,]*\d", re.UNICODE)
+WORD = re.compile(r"[^\W\d_][\w.\-']*[\w]|\d[\d.,]*\d", re.UNICODE)
 _NOT_NAMES = frozenset(
     "I What Which Who Whom Whose How When Where Why Is Are Was Were Do Does Did Can Could Will Would "
     "According In On At For From To Of The A An And Or Mr Mrs Ms Dr Prof January February March April "
@@ -32,7 +32,7 @@ _NOT_NAMES = frozenset(
 )
 
 
-def _is_name(word: str) -> bool:
+def is_name(word: str) -> bool:
     return word[0].isupper() and word not in _NOT_NAMES and len(word) >= 3
 
 
@@ -41,8 +41,8 @@ def name_pool(pairs: list[dict[str, Any]]) -> list[str]:
     pool: set[str] = set()
     for p in pairs:
         if p["src"] == "mined-en-answerable":
-            pool.update(m.group().removesuffix("'s") for m in list(_WORD.finditer(p["q"]))[1:] if _is_name(m.group()))
-    german = set(_WORD.findall(" ".join(p["s"] + " " + p["t"] for p in pairs)))
+            pool.update(m.group().removesuffix("'s") for m in list(WORD.finditer(p["q"]))[1:] if is_name(m.group()))
+    german = set(WORD.findall(" ".join(p["s"] + " " + p["t"] for p in pairs)))
     return sorted(name for name in pool if name in german)  # said in the articles too: a name, not "Active"
 
 
@@ -78,12 +78,12 @@ def counterfactuals(pairs: list[dict[str, Any]], limit: int, seed: int) -> list[
         positive = next(p for p in group if p["y"])
         said = positive["s"] + " " + positive["t"]
         everything = " ".join(p["s"] + " " + p["t"] for p in group)
-        words = [m for m in _WORD.finditer(question) if m.group() in said]
+        words = [m for m in WORD.finditer(question) if m.group() in said]
         swappable = [m for m in words if m.group()[0].isdigit() and _number(m.group()) >= 32]  # not a day
         swappable += [
             m
             for m in words
-            if m.group() in pool or (m.start() > 0 and _is_name(m.group()) and "-en-" in positive["src"])
+            if m.group() in pool or (m.start() > 0 and is_name(m.group()) and "-en-" in positive["src"])
         ]
         if not swappable:
             continue
@@ -117,3 +117,47 @@ def counterfactuals(pairs: list[dict[str, Any]], limit: int, seed: int) -> list[
         for c in out
         for cand in c["cands"]
     ]
+
+
+_JOINED = re.compile(
+    r"^\W*(?:und|and|et|y|e|ve|i|и|oder|or|ou|o|sowie|bzw\.?|as well as|bis|to|à|a|до|hasta)?\W*$", re.IGNORECASE
+)  # "A und B", "A, B", "30 bis 40": the same either way round
+_NEXT_TO_CAPITAL = re.compile(r"(?:\b\w*[A-ZÄÖÜ]\w*\s$)|(?:^\s[A-ZÄÖÜ])")
+_NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")  # not the 3 of "E3"
+
+
+def swap_roles(claim: str, evidence: str, names: set[str], rng: random.Random) -> str | None:
+    """``claim`` with two of its names, or two of its numbers, that ``evidence`` also gives
+    trading places ("Merkel kritisierte Seehofer" -> "Seehofer kritisierte Merkel"; "54,3 Prozent
+    der Bauern, 86,1 der Gewerbetreibenden" the other way round), or None where it has no such
+    pair. Names are ``names`` (``name_pool``); two joined only by "und", "and", a comma ... are
+    never swapped: "Lawrow und Kuleba sprechen" says the same either way."""
+    found = [
+        m
+        for m in list(WORD.finditer(claim))[1:]
+        if m.group() in names
+        and m.group() in evidence
+        and not _NEXT_TO_CAPITAL.search(claim[max(0, m.start() - 30) : m.start()])  # part of a longer name
+        and not _NEXT_TO_CAPITAL.match(claim[m.end() : m.end() + 2])
+    ]
+    found += [m for m in _NUMBER.finditer(claim) if m.group() in evidence]
+    pairs = [
+        (a, b)
+        for a in found
+        for b in found
+        if a.start() < b.start()
+        and a.end() <= b.start()
+        and a.group() != b.group()
+        and a.group()[0].isdigit() == b.group()[0].isdigit()
+        and _apart(claim[a.end() : b.start()], names)
+    ]
+    if not pairs:
+        return None
+    a, b = rng.choice(pairs)
+    return claim[: a.start()] + b.group() + claim[a.end() : b.start()] + a.group() + claim[b.end() :]
+
+
+def _apart(between: str, names: set[str]) -> bool:
+    """Whether two names are in different roles: something other than names and "und", "and",
+    "bis", commas ... stands between them ("Karl, Hannes, David" is one list)."""
+    return any(w not in names and not _JOINED.match(w) for w in WORD.findall(between))

@@ -9,7 +9,9 @@ sentence (label 1 for ``support``, 0 for ``reject``); a supported claim is also 
 other sentences of its article that share the most words with it (label 0: they do not state
 it), so that "about the same thing" is never taken for "says the same thing". Claims are split by
 article, 85% train and 15% dev (seeded), into ``bench/.cache/verifier/pairs.{train,dev}.jsonl``,
-the input of ``bench/train_reader.py --data bench/.cache/verifier``.
+the input of ``bench/train_reader.py --data bench/.cache/verifier``. With ``--swapped``, each
+supported training claim with two names or numbers that can trade places also gives a rejected
+one with them swapped ("Merkel kritisierte Seehofer" -> "Seehofer kritisierte Merkel").
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.reader.build_data import sentences, units
 from bench.reader.check_questions import gnad_rows
+from bench.reader.counterfactual import WORD, is_name, swap_roles
 
 CLAIMS = ROOT / "bench" / "verifier" / "claims"
 OUT = ROOT / "bench" / ".cache" / "verifier"
@@ -69,15 +72,53 @@ def claim_pairs(items: list[dict[str, Any]], rows: dict[int, str]) -> list[dict[
     return out
 
 
+def swapped_pairs(items: list[dict[str, Any]], rows: dict[int, str], seed: int) -> list[dict[str, Any]]:
+    """A supported claim with two of its names or numbers trading places, against its evidence:
+    label 0 (``bench/reader/counterfactual.swap_roles``). The word rules find every name and
+    number of such a claim in the source; only reading who does what to whom rejects it."""
+    rng = random.Random(seed)
+    names = {
+        m.group().removesuffix("'s")
+        for item in items
+        if item["lang"] == "en"
+        for m in list(WORD.finditer(item["claim"]))[1:]
+        if is_name(m.group()) and m.group().removesuffix("'s") in item["evidence"]
+    }
+    out = []
+    for item in items:
+        swapped = swap_roles(item["claim"], item["evidence"], names, rng) if item["label"] == "support" else None
+        if swapped is not None:
+            text = rows[item["row"]]
+            a, b = sentences(text, "de")[0]
+            out.append(
+                {
+                    "group": f"{item['id']}-swapped",
+                    "q": swapped,
+                    "s": item["evidence"],
+                    "t": text[a:b],
+                    "y": 0,
+                    "lang": "de",
+                    "src": f"swapped-{item['lang']}",
+                }
+            )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--swapped", action="store_true", help="add a claim with two names or numbers swapped per supported claim"
+    )
     args = parser.parse_args()
     rows = gnad_rows()
     items = written_claims()
     args.out.mkdir(parents=True, exist_ok=True)
     for part in ("train", "dev"):
-        pairs = claim_pairs([c for c in items if part_of(c["row"]) == part], rows)
+        part_items = [c for c in items if part_of(c["row"]) == part]
+        pairs = claim_pairs(part_items, rows)
+        if args.swapped and part == "train":
+            pairs += swapped_pairs(part_items, rows, SEED)
         random.Random(SEED).shuffle(pairs)
         with (args.out / f"pairs.{part}.jsonl").open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
