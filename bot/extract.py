@@ -100,8 +100,9 @@ def rank_quotes(retrieval: Retrieval, question: str, model: AnswerModel | None) 
     return sorted(candidates, key=lambda q: q.score, reverse=True)
 
 
-def choose_quotes(ranked: list[Quote]) -> list[Quote]:
-    """The 1-3 best of the ranked sentences, with their context when needed."""
+def choose_quotes(ranked: list[Quote], other_confidence: float | None = None) -> list[Quote]:
+    """The 1-3 best of the ranked sentences, with their context when needed; a quote beside the
+    first only where its ``confidence`` reaches ``other_confidence`` (None: any)."""
     model = bool(ranked) and ranked[0].confidence is not None  # ranked by the answer model
     margin, neighbour = (MODEL_QUOTE_MARGIN, MODEL_NEIGHBOUR_MARGIN) if model else (QUOTE_MARGIN, NEIGHBOUR_MARGIN)
     scores = {(q.sentence.article_id, q.sentence.idx): q.score for q in ranked}
@@ -109,6 +110,8 @@ def choose_quotes(ranked: list[Quote]) -> list[Quote]:
     for quote in ranked:
         if len(chosen) == MAX_QUOTES or (chosen and quote.score < chosen[0].score - margin):
             break
+        if chosen and other_confidence is not None and (quote.confidence or 0.0) < other_confidence:
+            continue
         quote = _with_context(quote, scores, neighbour)
         if any(_overlaps(quote, other) for other in chosen):
             continue

@@ -32,7 +32,15 @@ from bot.extract import QUOTE_ARTICLES, choose_quotes, cite, compose, rank_quote
 from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, cite_claims, messages, rewrite_messages, sources_for
 from bot.language import detect_language, has_function_words
 from bot.llm import LLM, LLMError
-from bot.reader import ClaimChecker, Reader, load_claim_checker, load_reader, read_quotes
+from bot.reader import (
+    OTHER_QUOTE_MARGIN,
+    ClaimChecker,
+    Reader,
+    load_claim_checker,
+    load_reader,
+    probability,
+    read_quotes,
+)
 from bot.retrieve import Retrieval, Retriever
 from bot.settings import Settings
 from bot.texts import texts
@@ -167,7 +175,10 @@ class NewsQA:
             if self.reader is not None:
                 ranked, trace.reader = read_quotes(self.reader, found.reading, ranked)
                 refused = trace.reader.best is None or trace.reader.best < trace.reader.threshold
-            quotes = choose_quotes(ranked)
+            # near the threshold the best of weak candidates may answer, but the next best is as
+            # likely about something else: it is quoted beside the first only if the reader is sure
+            other = None if self.reader is None else probability(self.reader.threshold + OTHER_QUOTE_MARGIN)
+            quotes = choose_quotes(ranked, other)
         mode, notes, citations = "extractive", [], []
         if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal
             trace.llm = LLMTrace(sources=[])

@@ -47,6 +47,16 @@ def quotes(answer) -> list[str]:
     return [q for c in answer.citations for q in c.quotes]
 
 
+def test_a_weak_best_answer_is_quoted_alone(seed_qa):
+    """Near the reader's threshold the best sentence may answer, the next best is as likely about
+    something else: it is quoted beside the first only where the reader is clearly surer of it
+    (the refugee line used to come with a sentence about captured villages)."""
+    answer = seed_qa.ask("How many refugees from Ukraine have arrived so far?")
+    assert answer.trace is not None and answer.trace.reader is not None
+    assert answer.trace.reader.best is not None and answer.trace.reader.best < answer.trace.reader.threshold + 1.0
+    assert quotes(answer) == ["Live-Blog: Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist"]
+
+
 @pytest.mark.parametrize(
     "question, expected",
     [

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 __all__ = [
     "READER_CANDIDATES",
     "READER_MORE",
+    "OTHER_QUOTE_MARGIN",
     "ClaimChecker",
     "Reader",
     "load_claim_checker",
     "load_reader",
+    "probability",
     "read_quotes",
 ]
 
@@ -34,6 +36,8 @@ READER_CANDIDATES = 6
 # bench/reader/calibrate.py): a question whose answer the first stage ranked 7th to 10th is then
 # still answered, and the threshold can refuse more of the questions nothing answers.
 READER_MORE = 4
+# Log-odds above its threshold the reader must give a sentence to quote it beside the best one.
+OTHER_QUOTE_MARGIN = 1.0
 
 
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:
