@@ -33,7 +33,6 @@ from bot.generate import NO_ANSWER, VerifiedDraft, Verifier, cite_claims, messag
 from bot.language import detect_language, has_function_words
 from bot.llm import LLM, LLMError
 from bot.reader import (
-    OTHER_QUOTE_MARGIN,
     ClaimChecker,
     Reader,
     load_claim_checker,
@@ -172,12 +171,12 @@ class NewsQA:
         quotes = []
         if not refused:
             ranked = rank_quotes(retrieval, question, self.model)
+            other: float | None = None  # the confidence a quote beside the first needs
             if self.reader is not None:
                 ranked, trace.reader = read_quotes(self.reader, found.reading, ranked)
                 refused = trace.reader.best is None or trace.reader.best < trace.reader.threshold
-            # near the threshold the best of weak candidates may answer, but the next best is as
-            # likely about something else: it is quoted beside the first only if the reader is sure
-            other = None if self.reader is None else probability(self.reader.threshold + OTHER_QUOTE_MARGIN)
+                if self.reader.quote_margin is not None:  # near the threshold, only the best is quoted
+                    other = probability(self.reader.threshold + self.reader.quote_margin)
             quotes = choose_quotes(ranked, other)
         mode, notes, citations = "extractive", [], []
         if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal

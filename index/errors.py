@@ -89,7 +89,7 @@ def storage_error(exc: BaseException) -> StorageError | None:
         isinstance(exc, sqlite3.OperationalError) and "disk I/O error" in text
     ):  # how SQLite meets a full disk mid-write, too
         return StorageError(
-            "The index could not be written (disk I/O error): the disk holding NEWSBOT_DATA_DIR is full or failing. "
+            "The index could not be read or written (disk I/O error): the disk holding NEWSBOT_DATA_DIR is full or failing. "
             "Free some space or check the disk, then run the command again; the index stays at its last committed state."
         )
     if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES):

@@ -8,7 +8,7 @@ evidence, the reader's best log-odds, whether the first quote holds the answer, 
 answering sentence ranked among the first stage's candidates. Then prints, per threshold, the
 share of answerable questions refused and of unanswerable ones refused (hard and absent), and
 recall of the first stage's candidates at K. ``--write`` stores the chosen threshold in
-``bot/data/reader/reader.json`` (or ``--reader DIR``'s card): the lowest that refuses at most
+``bot/data/reader/reader.json`` (or ``--reader DIR``'s card): the highest that refuses at most
 ``--max-refused`` of the answerable questions and leaves the most unanswerable ones refused, and
 the rank prior (log-odds off per place in the first stage's order) that puts the answer first
 most often among the questions it answers, and the ``unsure`` bar below which the product reads the
@@ -127,7 +127,9 @@ def main() -> None:
     parser.add_argument("--floor", type=float, default=None, help="retrieval evidence floor (default: qa's)")
     parser.add_argument("--k", type=int, default=READER_CANDIDATES, help="candidates the reader reads")
     parser.add_argument("--records", type=Path, help="reuse recorded questions (JSON) instead of asking")
-    parser.add_argument("--write", action="store_true", help="store the threshold and rank prior in the card")
+    parser.add_argument(
+        "--write", action="store_true", help="store the threshold, rank prior and unsure bar in the card"
+    )
     parser.add_argument("--reader", type=Path, help="a reader directory to calibrate (default: the shipped one)")
     args = parser.parse_args()
     if args.records and args.records.exists():
@@ -163,8 +165,11 @@ def main() -> None:
             by_unsure[u] = (t, row)
             print(f"unsure {u}: threshold {t}, {json.dumps(row)}")
     if by_unsure:
-        refusing = {u: row["refused_hard"] + (row["refused_absent"] or 0) for u, (_, row) in by_unsure.items()}
-        unsure = max(by_unsure, key=lambda u: (round(refusing[u], 3), -(by_unsure[u][1]["read_more"] or 0)))
+        refusing = {u: (row["refused_hard"] or 0) + (row["refused_absent"] or 0) for u, (_, row) in by_unsure.items()}
+        unsure = max(  # the most refused; then the best first quote; then the fewest read
+            by_unsure,
+            key=lambda u: (round(refusing[u], 3), by_unsure[u][1]["top1"], -(by_unsure[u][1]["read_more"] or 0)),
+        )
         best = by_unsure[unsure][0]
     prior = DEFAULT_RANK_PRIOR
     if best is not None:  # the rank prior, on the answerable questions the threshold keeps

@@ -80,7 +80,9 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--k", type=int, default=K, help="candidates per question (the product reads 6)")
+    parser.add_argument(
+        "--k", type=int, default=K, help="candidates per question (the product reads 6, 10 when unsure)"
+    )
     parser.add_argument("--mix", type=int, default=0, help="old training pairs to add (whole questions)")
     parser.add_argument(
         "--counterfactual", type=int, default=0, help="counterfactual questions to add (counterfactual.py)"

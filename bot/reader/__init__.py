@@ -9,7 +9,14 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from bot.reader.reader import ClaimChecker, Reader, load_claim_checker, load_reader, probability
+from bot.reader.reader import (
+    OTHER_QUOTE_MARGIN,
+    ClaimChecker,
+    Reader,
+    load_claim_checker,
+    load_reader,
+    probability,
+)
 from bot.trace import ReaderTrace
 
 if TYPE_CHECKING:
@@ -28,7 +35,7 @@ __all__ = [
 ]
 
 # The reader reads the first stage's best candidates (the answer model's, over the top articles):
-# the answering sentence is among its best 6 for 0.89 of the news development questions (8: 0.91),
+# the answering sentence is among its best 6 for 0.91 of the news development questions (10: 0.95),
 # and with 6 the answer comes first as often as with 8 (0.742 vs 0.744 at 5% refused: the others
 # are near-misses as often as answers) for three quarters of the reader's time (bench/reader/calibrate.py).
 READER_CANDIDATES = 6
@@ -36,8 +43,6 @@ READER_CANDIDATES = 6
 # bench/reader/calibrate.py): a question whose answer the first stage ranked 7th to 10th is then
 # still answered, and the threshold can refuse more of the questions nothing answers.
 READER_MORE = 4
-# Log-odds above its threshold the reader must give a sentence to quote it beside the best one.
-OTHER_QUOTE_MARGIN = 1.0
 
 
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:

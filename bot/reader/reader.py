@@ -47,6 +47,10 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 # a reader's card carries its own (calibrated with its threshold, bench/reader/calibrate.py); a
 # CrossEncoder, whose scale is unknown, gets this.
 DEFAULT_RANK_PRIOR = 0.3
+# Log-odds above its threshold a reader of ours must give a sentence to quote it beside the best
+# one: near the threshold the best of weak candidates may answer, the next best is as likely about
+# something else (docs/reader.md, "How it decides").
+OTHER_QUOTE_MARGIN = 1.0
 MAX_SPAN_TOKENS = 30  # the longest answer span the span head marks
 _SPAN_TRIM = " ,;:."
 _EDGES = " ,;:.!?\"'“”„‚‘’»«›‹()[]–-"  # what around a span does not make it less than the whole sentence
@@ -65,6 +69,7 @@ class Reader(Protocol):
     threshold: float  # log-odds: a best candidate below it means the articles do not answer
     rank_prior: float  # log-odds off per place in the first stage's order
     unsure: float | None  # log-odds: below it on the first candidates, the next ones are read too
+    quote_margin: float | None  # log-odds over the threshold a second quote needs (None: none)
 
     def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
         """Log-odds that each (sentence, title) answers ``question``."""
@@ -120,6 +125,7 @@ class E5Reader:
         self.threshold = float(card["threshold"])
         self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
         self.unsure = float(card["unsure"]) if card.get("unsure") is not None else None
+        self.quote_margin: float | None = OTHER_QUOTE_MARGIN
         self.name = f"newsbot-{kind}-{card.get('version', 1)}"
         self.bf16 = precision == "bfloat16" or (precision == "auto" and native_bfloat16())
         self._torch = torch
@@ -172,6 +178,7 @@ class CrossEncoderReader:
         self.threshold = 0.0 if threshold is None else threshold
         self.rank_prior = DEFAULT_RANK_PRIOR
         self.unsure: float | None = None  # its scale is unknown: it reads the first candidates only
+        self.quote_margin: float | None = None  # ... and quotes what reaches its threshold
         self.name = f"cross-encoder:{path.name}"
 
     def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
