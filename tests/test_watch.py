@@ -440,6 +440,23 @@ def test_page_answering_410_leaves_the_index_but_leaving_the_feed_does_not(watch
     assert any(f"removed article {ferry}" in r.getMessage() and "410" in r.getMessage() for r in caplog.records)
 
 
+def test_only_a_source_that_says_so_may_reach_private_addresses(watch_settings, qa, newsroom, clock):
+    """`allow_private: true` on one source opens private addresses for it alone; without
+    NEWSBOT_FETCH_ALLOW_PRIVATE every other source stays kept off them (issue 24, finding 10)."""
+    ferry = f"{newsroom.url}/faehre.html"
+    newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))
+    newsroom.put("/feed.xml", rss({"title": "Schneller nach Helgoland", "link": ferry, "teaser": "Neue Fähre."}))
+    sources = [
+        FeedSource(kind="feed", name="intranet", url=f"{newsroom.url}/feed.xml", interval=INTERVAL, allow_private=True),
+        FeedSource(kind="feed", name="outside", url=f"{newsroom.url}/feed.xml?other", interval=INTERVAL),
+    ]
+    closed = watch_settings.model_copy(update={"fetch_allow_private": False})
+    watcher = make_watcher(closed, qa, sources, clock)
+    results = {r.source: r for r in watcher.run_once()}
+    assert results["intranet"].ok and results["intranet"].added == 1
+    assert not results["outside"].ok and "private, loopback or link-local" in (results["outside"].error or "")
+
+
 def test_a_failing_source_keeps_its_credentials_and_httpx_boilerplate_out_of_errors(
     watch_settings, qa, newsroom, clock
 ):

@@ -5,6 +5,7 @@ no poll takes down more than half of a source)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable
@@ -47,6 +48,13 @@ class Fetcher:
         self.max_bytes = settings.max_fetch_bytes
         self.allow_private = settings.fetch_allow_private
         self._slots = threading.BoundedSemaphore(slots or settings.watch_fetches)
+
+    def allowing_private(self) -> Fetcher:
+        """This fetcher for one source that may reach private addresses (its ``allow_private`` in
+        sources.yaml): the same limits and fetch slots, the others' protection untouched."""
+        other = copy.copy(self)
+        other.allow_private = True
+        return other
 
     def get(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None, check_status: bool = True

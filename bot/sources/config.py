@@ -63,6 +63,11 @@ class _Remote(_Source):
         "A new page that answers 404/410 before it was ever live is tried again within this window.",
     )
     max_pages: int = Field(200, ge=1, description="Pages fetched per poll at most; the rest follow on the next.")
+    allow_private: bool = Field(
+        False,
+        description="This source (an intranet feed or sitemap) and its pages may be on private, loopback or "
+        "link-local addresses; every other source stays kept off them (NEWSBOT_FETCH_ALLOW_PRIVATE opens all).",
+    )
 
     @field_validator("url")
     @classmethod

@@ -294,7 +294,9 @@ class Watcher:
     def _poll(self, source: AnySource) -> PollResult:
         state = self.states[source.name]
         now = self.clock()
-        ctx = Context(self.fetcher, self.loader, now, self.stopping, lost=self.writer.lost)
+        private = isinstance(source, (FeedSource, SitemapSource)) and source.allow_private
+        fetcher = self.fetcher.allowing_private() if private else self.fetcher
+        ctx = Context(fetcher, self.loader, now, self.stopping, lost=self.writer.lost)
         try:
             plan = _POLLERS[source.kind](ctx, source, state)
             result = self._write(source, plan)
