@@ -33,7 +33,7 @@ from bench.news_bench import build_index, index_settings, questions, reader_ques
 from bot.answering import normalized_evidence
 from bot.extract import rank_quotes
 from bot.qa import READER_MIN_EVIDENCE, NewsQA, _gibberish
-from bot.reader import READER_CANDIDATES, READER_MORE
+from bot.reader import READER_CANDIDATES, READER_MORE, reads_more
 from bot.reader.reader import CARD, DEFAULT_RANK_PRIOR, READER_DIR
 
 OFF = -1e9
@@ -62,9 +62,7 @@ def seen(r: dict[str, Any], k: int, unsure: float | None) -> list[float]:
     """The log-odds the product reads for ``r``: its first ``k`` candidates, and the next
     ``READER_MORE`` where none of those reaches ``unsure`` (``bot.reader.read_quotes``)."""
     logits: list[float] = r["logits"][:k]
-    if unsure is not None and (not logits or max(logits) < unsure):
-        logits = r["logits"][: k + READER_MORE]
-    return logits
+    return r["logits"][: k + READER_MORE] if reads_more(logits, unsure) else logits
 
 
 def refused(r: dict[str, Any], k: int, threshold: float, floor: float, unsure: float | None = None) -> bool:

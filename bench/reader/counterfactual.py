@@ -36,12 +36,17 @@ def is_name(word: str) -> bool:
     return word[0].isupper() and word not in _NOT_NAMES and len(word) >= 3
 
 
+def english_names(text: str) -> list[str]:
+    """The capitalized words inside an English sentence (not its first), without a possessive 's."""
+    return [m.group().removesuffix("'s") for m in list(WORD.finditer(text))[1:] if is_name(m.group())]
+
+
 def name_pool(pairs: list[dict[str, Any]]) -> list[str]:
     """Capitalized words inside English questions that the articles use too: names of people, places, outlets."""
     pool: set[str] = set()
     for p in pairs:
         if p["src"] == "mined-en-answerable":
-            pool.update(m.group().removesuffix("'s") for m in list(WORD.finditer(p["q"]))[1:] if is_name(m.group()))
+            pool.update(english_names(p["q"]))
     german = set(WORD.findall(" ".join(p["s"] + " " + p["t"] for p in pairs)))
     return sorted(name for name in pool if name in german)  # said in the articles too: a name, not "Active"
 

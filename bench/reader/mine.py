@@ -91,11 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     mined_path = OUT / "pairs.mined.jsonl"
-    done = (
-        {json.loads(line)["group"] for line in mined_path.read_text("utf-8").splitlines()}
-        if mined_path.exists()
-        else set()
-    )
+    mined = [json.loads(line) for line in mined_path.read_text("utf-8").splitlines()] if mined_path.exists() else []
+    done = {p["group"] for p in mined}
     items = [json.loads(line) for line in (READER_PAIRS / "news.train.jsonl").read_text("utf-8").splitlines()]
     items = [q for q in items if f"mined-{q['id']}" not in done]  # resumable: new questions are mined and added
     items = items[: args.limit] if args.limit else items
@@ -113,11 +110,10 @@ def main() -> None:
                 out += mine(qa, q, args.k)
                 print(f"\rmined {n + 1}/{len(items)}", end="", file=sys.stderr)
         print(file=sys.stderr)
+        mined += out
         tmp = mined_path.with_suffix(".tmp")
-        old = mined_path.read_text("utf-8") if mined_path.exists() else ""
-        tmp.write_text(old + "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in out), encoding="utf-8")
+        tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in mined), encoding="utf-8")
         tmp.replace(mined_path)
-    mined = [json.loads(line) for line in mined_path.read_text("utf-8").splitlines()]
     groups = {p["group"] for p in mined}
     positives = sum(p["y"] for p in mined)
     print(f"mined: {len(groups)} questions, {len(mined)} pairs, {positives} positive")

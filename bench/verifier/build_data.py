@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.reader.build_data import sentences, units
 from bench.reader.check_questions import gnad_rows
-from bench.reader.counterfactual import WORD, is_name, swap_roles
+from bench.reader.counterfactual import english_names, swap_roles
 
 CLAIMS = ROOT / "bench" / "verifier" / "claims"
 OUT = ROOT / "bench" / ".cache" / "verifier"
@@ -78,11 +78,11 @@ def swapped_pairs(items: list[dict[str, Any]], rows: dict[int, str], seed: int) 
     number of such a claim in the source; only reading who does what to whom rejects it."""
     rng = random.Random(seed)
     names = {
-        m.group().removesuffix("'s")
+        name
         for item in items
         if item["lang"] == "en"
-        for m in list(WORD.finditer(item["claim"]))[1:]
-        if is_name(m.group()) and m.group().removesuffix("'s") in item["evidence"]
+        for name in english_names(item["claim"])
+        if name in item["evidence"]
     }
     out = []
     for item in items:

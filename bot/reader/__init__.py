@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "READER_CANDIDATES",
     "READER_MORE",
+    "reads_more",
     "OTHER_QUOTE_MARGIN",
     "ClaimChecker",
     "Reader",
@@ -45,6 +46,13 @@ READER_CANDIDATES = 6
 READER_MORE = 4
 
 
+def reads_more(first: list[float], unsure: float | None) -> bool:
+    """Whether the reader, unsure of the log-odds of its ``first`` candidates (none reaches
+    ``unsure``; None: never unsure), reads the next ``READER_MORE`` too. ``bench/reader/calibrate.py``
+    replays recorded log-odds with it."""
+    return unsure is not None and max(first, default=-math.inf) < unsure
+
+
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:
     """The candidates the reader thinks answer (log-odds at or above its threshold), best first
     (log-odds minus the reader's ``rank_prior`` per place in ``ranked``: the first stage's order
@@ -56,7 +64,7 @@ def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[lis
     scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in read])
     logits, found = [float(x) for x in scores], list(spans)
     more = ranked[READER_CANDIDATES : READER_CANDIDATES + READER_MORE]
-    if more and reader.unsure is not None and max(logits, default=-math.inf) < reader.unsure:
+    if more and reads_more(logits, reader.unsure):
         scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in more])
         logits += [float(x) for x in scores]
         found += spans
