@@ -8,13 +8,15 @@ import socket
 import time
 from collections.abc import Iterator
 from http.client import HTTPResponse
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.http import create_app
+from bot.http.deps import ready_qa
+from bot.http.errors import ApiError
 from bot.qa import NewsQA
 from bot.settings import Settings
 from tests.conftest import LINKED, negotiation, serve_app, sse_events
@@ -162,6 +164,26 @@ def test_operations_endpoints(client):
     assert READ not in metrics and ADMIN not in metrics
     assert client.get("/openapi.json").json()["paths"]["/v1/ask"]["post"]
     assert client.get("/docs").status_code == 200
+
+
+def test_the_routes_get_the_index_through_dependencies_an_app_can_override(client):
+    """Routes ask FastAPI for the open NewsQA (``bot.http.deps.ready_qa``), so an embedding app or
+    a test swaps it through ``dependency_overrides``: here, an index still opening."""
+
+    def opening() -> NoReturn:
+        raise ApiError(503, "not_ready", "The index is not open yet; try again in a moment.")
+
+    client.app.dependency_overrides[ready_qa] = opening
+    try:
+        assert_error(client.get("/readyz"), 503, "not_ready")
+        assert_error(client.post("/v1/ask", json={"question": "Wer hat verhandelt?"}, headers=AUTH), 503, "not_ready")
+        assert_error(
+            client.post("/v1/ask", json={"question": "Wer hat verhandelt?"}), 401, "unauthorized"
+        )  # keys first
+        assert client.get("/metrics").status_code == 200  # needs no open index
+    finally:
+        client.app.dependency_overrides.clear()
+    assert client.get("/readyz").json()["status"] == "ready"
 
 
 # ---- keys, CORS, limits, errors ----------------------------------------------------------------

@@ -61,7 +61,7 @@ def refusal(question: str) -> Answer:
 
 
 def test_answers_carry_an_answer_id_that_only_the_asking_key_can_rate(client):
-    log: QuestionLog = client.app.state.questions
+    log: QuestionLog = client.app.state.server.questions
     response = client.post(
         "/v1/ask", json={"question": "Wie lange haben die Bücherhallen geöffnet?"}, headers={"X-API-Key": READ}
     )
@@ -118,7 +118,7 @@ def test_answers_carry_an_answer_id_that_only_the_asking_key_can_rate(client):
 
 
 def test_an_answer_from_another_front_end_cannot_be_rated_over_the_api(client, qa):
-    log: QuestionLog = client.app.state.questions
+    log: QuestionLog = client.app.state.server.questions
     answer_id = log.record(qa.ask("Wer hat in Belarus verhandelt?"), front_end="telegram", chat_type="private")
     assert answer_id is not None
     error(
@@ -244,7 +244,7 @@ def test_the_report_runs_within_the_request_timeout(index_settings, qa, tmp_path
     release = threading.Event()
     app = create_app(settings, qa=qa)
     with TestClient(app, raise_server_exceptions=False) as client:
-        log: QuestionLog = client.app.state.questions
+        log: QuestionLog = client.app.state.server.questions
         report = log.report
 
         def slow_report(**kwargs: Any) -> Any:

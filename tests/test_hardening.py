@@ -115,7 +115,7 @@ def test_conversations_are_scoped_to_the_key(index_settings, qa):
         theirs = ask(OTHER, "Und wann?")
     assert "Donnerstag" in mine["citations"][0]["quote"]
     assert not any("Donnerstag" in c["quote"] for c in theirs["citations"])
-    assert app.state.conversations.get("a", "desk-9") is not app.state.conversations.get("b", "desk-9")
+    assert app.state.server.conversations.get("a", "desk-9") is not app.state.server.conversations.get("b", "desk-9")
 
 
 # ---- 10, 11, 12: reader and writer input that used to cause 500s -------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -415,11 +416,28 @@ def test_a_long_paragraph_is_split_in_bounded_pieces():
 
 @pytest.fixture
 def hostile_server():
-    """A loopback server with a slow page, an endless page, a huge page and redirect chains."""
+    """A loopback server with a slow page, slow headers, an endless page, a huge page and redirect
+    chains (``.requests``: the paths it answered, but for ``/slow-headers`` and ``/away``)."""
     stop = threading.Event()
+    requests: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/slow-headers":  # the headers a byte every 0.1 s for 5 s, no body
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _ in range(50):
+                    if stop.wait(0.1):
+                        return
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                self.wfile.write(b"\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n")  # no body to time
+                return
+            if self.path == "/away":  # an absolute redirect to this server's loopback address
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/metrics")
+                self.end_headers()
+                return
+            requests.append(self.path)
             if self.path.startswith("/redirect/"):
                 n = int(self.path.rsplit("/", 1)[1])
                 self.send_response(302)
@@ -452,9 +470,20 @@ def hostile_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield HostileServer(f"http://127.0.0.1:{server.server_address[1]}", requests)
     stop.set()
     server.shutdown()
+
+
+class HostileServer(str):
+    """The server's base URL, and the paths it answered."""
+
+    def __new__(cls, url: str, requests: list[str]) -> HostileServer:
+        made = super().__new__(cls, url)
+        made.requests = requests
+        return made
+
+    requests: list[str]
 
 
 def test_url_fetches_have_a_total_deadline_a_streamed_cap_and_no_private_targets(hostile_server):
@@ -476,18 +505,46 @@ def test_each_redirect_hop_is_checked(monkeypatch, hostile_server):
     """A public page that redirects into the private network is refused at the hop."""
     import index.fetch as fetch_module
 
-    real_check = fetch_module._check_target
-    entry = f"{hostile_server}/redirect/10"  # redirects to /metrics on the same (loopback) server
+    real_address = fetch_module._address
     seen: list[str] = []
 
-    def check(url: str, allow_private: bool) -> None:  # the entry URL counts as public here
-        seen.append(url)
-        real_check(url, allow_private or url == entry)
+    def address(host: str, port: int, allow_private: bool) -> str:  # public.test: public, at the loopback server
+        seen.append(host)
+        return "127.0.0.1" if host == "public.test" else real_address(host, port, allow_private)
 
-    monkeypatch.setattr(fetch_module, "_check_target", check)
-    (result,) = list(Loader().load([entry]))
+    monkeypatch.setattr(fetch_module, "_address", address)
+    port = hostile_server.rsplit(":", 1)[1]
+    (result,) = list(Loader().load([f"http://public.test:{port}/away"]))  # -> http://127.0.0.1:PORT/metrics
     assert isinstance(result, Problem) and "private" in result.reason
-    assert seen == [entry, f"{hostile_server}/metrics"]
+    assert seen == ["public.test", "127.0.0.1"] and "/metrics" not in hostile_server.requests
+
+
+def test_slow_headers_cannot_hold_a_fetch_past_its_deadline(hostile_server):
+    """A server sending its header bytes slowly held a fetch 43 s with a 2 s timeout: the
+    deadline was checked per body chunk, and each header byte restarted the read timeout."""
+    (slow,) = list(Loader(allow_private_urls=True, fetch_timeout=1.0).load([f"{hostile_server}/slow-headers"]))
+    assert isinstance(slow, Problem) and "took longer than 1 s" in slow.reason
+
+
+def test_the_fetcher_connects_to_the_address_it_checked(monkeypatch, hostile_server):
+    """DNS rebinding: the name resolved to a public address for the check and to the loopback
+    address for the connection. Now it is resolved once and the checked address is used."""
+    import index.fetch as fetch_module
+
+    answers = iter([[(2, 1, 6, "", ("192.0.2.1", 0))]])  # a public-looking answer first (TEST-NET-1)
+    real = socket.getaddrinfo
+
+    def rebinding(host: str, port: int, *args: object, **kwargs: object) -> list:
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        return next(answers, [(2, 1, 6, "", ("127.0.0.1", port))])  # then the loopback address
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(fetch_module.ipaddress.IPv4Address, "is_global", property(lambda a: not a.is_loopback))
+    port = hostile_server.rsplit(":", 1)[1]
+    (result,) = list(Loader(fetch_timeout=1.0).load([f"http://rebind.test:{port}/metrics"]))
+    assert isinstance(result, Problem)  # 192.0.2.1 does not answer; the loopback server was never asked
+    assert "/metrics" not in hostile_server.requests
 
 
 def test_short_fields_are_bounded_so_one_record_cannot_cost_minutes_of_embedding(tmp_path, loader):

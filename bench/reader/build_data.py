@@ -12,6 +12,14 @@ its negatives are the hardest other sentences of the same context (the most word
 lead, which is "about the topic" without answering) and one at random. An unanswerable
 question (GermanDPR's hard negatives, the news set's ``hard`` and ``absent`` ones) has only negatives.
 
+Translations (``bench/reader/translations/*.jsonl``: ``{"id", "src", "lang", "question"}``, written
+by hand for the reader) ask a German question of the German ``qa-train`` sets or of the news
+training questions again in English or another language, over the same German text: the
+cross-lingual pairs that no open set has. A translated ``qa-train`` question gets its original's
+pairs (group ``<id>><lang>``, source ``<set>><lang>``); a translated news question is a news
+question of its own (id ``<id>><lang>``), so ``mine.py`` mines it. Both come after everything
+else, so the other pairs stay as they were.
+
 News questions are split by article: 70% train, 15% dev, 15% test (seeded). Writes
 ``bench/.cache/reader/pairs.{train,dev}.jsonl`` and ``news.{train,dev,test}.jsonl`` (the
 questions of each part, for ``bench/reader/eval_reader.py``).
@@ -37,6 +45,7 @@ from index.split import split_sentences
 
 QA = ROOT.parent / "shared" / "qa-train"
 QUESTIONS = ROOT / "bench" / "reader" / "questions"
+TRANSLATIONS = ROOT / "bench" / "reader" / "translations"
 OUT = ROOT / "bench" / ".cache" / "reader"
 SEED = 20261205
 HARD_NEGATIVES = 3
@@ -177,6 +186,36 @@ def news_questions(parts: int | None = None) -> list[dict[str, Any]]:
     return out
 
 
+def translations() -> list[dict[str, str]]:
+    """The hand-written translations of German training questions (``TRANSLATIONS``)."""
+    out = []
+    for path in sorted(TRANSLATIONS.glob("*.jsonl")):
+        out += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return out
+
+
+def translated_squad(pairs: list[dict[str, Any]], asked: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """A translated ``qa-train`` question with its original's sentences and labels."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for p in pairs:
+        by_group.setdefault(p["group"], []).append(p)
+    out = []
+    for t in asked:
+        for p in (p for p in by_group.get(t["id"], []) if p["src"] == t["src"].split("/")[0]):
+            out.append({**p, "group": f"{t['id']}>{t['lang']}", "q": t["question"], "src": f"{p['src']}>{t['lang']}"})
+    return out
+
+
+def translated_news(news: list[dict[str, Any]], asked: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """A translated news question: its original with the question and language replaced."""
+    by_id = {q["id"]: q for q in news}
+    return [
+        {**by_id[t["id"]], "id": f"{t['id']}>{t['lang']}", "lang": t["lang"], "question": t["question"]}
+        for t in asked
+        if t["id"] in by_id
+    ]
+
+
 def news_pairs(items: list[dict[str, Any]], rows: dict[int, str], rng: random.Random) -> list[dict[str, Any]]:
     out = []
     for q in items:
@@ -202,12 +241,19 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = gnad_rows()
     news = news_questions(args.parts)
+    asked = translations()
+    translated = translated_news(news, [t for t in asked if t["src"] == "news"])
+    news += translated
     for part in ("train", "dev", "test"):
         chosen = [q for q in news if q["part"] == part]
         with (args.out / f"news.{part}.jsonl").open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(q, ensure_ascii=False) + "\n" for q in chosen)
         print(f"news {part}: {len(chosen)} questions, {Counter(q['lang'] for q in chosen)}", file=sys.stderr)
-    train = squad_pairs(rng) + news_pairs([q for q in news if q["part"] == "train"], rows, rng)
+    squad = squad_pairs(rng)
+    originals = [q for q in news if q["part"] == "train" and ">" not in q["id"]]
+    train = squad + news_pairs(originals, rows, rng)
+    # translations last: the pairs above (and their random negatives) stay as they were
+    train += translated_squad(squad, [t for t in asked if t["src"] != "news"]) + news_pairs(translated, rows, rng)
     # the development pairs draw from a generator of their own: more training data leaves them as they are
     dev = news_pairs([q for q in news if q["part"] == "dev"], rows, random.Random(SEED + 1))
     for part, pairs in (("train", train), ("dev", dev)):

@@ -18,8 +18,8 @@ reader must learn to refuse. The reader reads the question as the product does (
 phrases).
 
 With ``--mix N`` it also writes ``pairs.train.jsonl`` (the mined pairs, ``--counterfactual M``
-questions with a name or number changed (``counterfactual.py``) and N of the old training pairs,
-whole questions, seeded) and ``pairs.dev.jsonl`` (the old development pairs) for
+questions with a name or number changed (``counterfactual.py``), N of the old training pairs,
+whole questions, seeded, and every translated ``qa-train`` question of ``build_data.py``) and ``pairs.dev.jsonl`` (the old development pairs) for
 ``bench/train_reader.py --data bench/.cache/reader-mined``.
 """
 
@@ -122,20 +122,25 @@ def main() -> None:
         by_group: dict[str, list[dict[str, Any]]] = {}
         for p in old:
             by_group.setdefault(p["group"], []).append(p)
-        names = sorted(by_group)
+        # the translated questions (build_data.py: group "<id>><lang>") always, N of the others
+        names = sorted(name for name in by_group if ">" not in name)
         random.Random(SEED).shuffle(names)
         chosen: list[dict[str, Any]] = []
         for name in names:
             if len(chosen) >= args.mix:
                 break
             chosen += by_group[name]
+        translated = [p for name in sorted(by_group) if ">" in name for p in by_group[name]]
         changed = counterfactuals(mined, args.counterfactual, SEED) if args.counterfactual else []
-        train = mined + changed + chosen
+        train = mined + changed + chosen + translated
         (OUT / "pairs.train.jsonl").write_text(
             "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in train), encoding="utf-8"
         )
         (OUT / "pairs.dev.jsonl").write_bytes((READER_PAIRS / "pairs.dev.jsonl").read_bytes())
-        print(f"training pairs: {len(mined)} mined + {len(changed)} counterfactual + {len(chosen)} old")
+        print(
+            f"training pairs: {len(mined)} mined + {len(changed)} counterfactual + {len(chosen)} old"
+            f" + {len(translated)} translated"
+        )
 
 
 if __name__ == "__main__":

@@ -17,16 +17,14 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from bot.conversation import Conversations
 from bot.errors import (
     ConfigError,
 )
-from bot.feedback import QuestionLog
 from bot.http import feedback, routes
+from bot.http.deps import Server
 from bot.http.errors import install_error_handlers
 from bot.http.limits import BodyLimit
-from bot.http.metrics import Metrics, measure
-from bot.http.security import Guard, Workload
+from bot.http.metrics import measure
 from bot.qa import NewsQA
 from bot.settings import Settings
 from bot.sources.config import load_sources
@@ -54,18 +52,19 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
     """The API over ``qa`` (opened from ``settings`` in the lifespan when not given)."""
     check_settings(settings)
     sources = load_sources(settings.sources_file) if watch else []
+    state = Server.of(settings, qa)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            stack.callback(app.state.questions.close)
+            stack.callback(state.questions.close)
             service = qa if qa is not None else stack.enter_context(NewsQA(settings))
             await asyncio.to_thread(service.warm_up)
-            app.state.qa = service
+            state.qa = service
             if telegram:
                 from bot.telegram import NewsBot
 
-                await stack.enter_async_context(NewsBot(settings, service, questions=app.state.questions).running())
+                await stack.enter_async_context(NewsBot(settings, service, questions=state.questions).running())
             if watch:  # the watcher writes through the answering handle, behind the same write lock as the API
                 from bot.sources import Watcher
 
@@ -73,16 +72,16 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
                     settings,
                     service.admin,
                     sources,
-                    lock=app.state.write_lock,
+                    lock=state.write_lock,
                     loop=asyncio.get_running_loop(),
-                    metrics=SourceMetrics(app.state.metrics.registry),
+                    metrics=SourceMetrics(state.metrics.registry),
                     sources_file=settings.sources_file,
                 )
                 stack.callback(watcher.close)
-                app.state.watcher = watcher
+                state.watcher = watcher
                 await stack.enter_async_context(watcher.running())
             yield
-            app.state.qa = qa
+            state.qa = qa
 
     app = FastAPI(
         title="newsbot",
@@ -90,15 +89,7 @@ def create_app(settings: Settings, *, qa: NewsQA | None = None, telegram: bool =
         lifespan=lifespan,
         description="Questions over the newsroom's articles, answered with cited passages.",
     )
-    app.state.settings = settings
-    app.state.guard = Guard(settings)
-    app.state.workload = Workload(settings.api_concurrent_per_key, settings.api_concurrent_total)
-    app.state.metrics = Metrics()
-    app.state.qa = qa  # an injected NewsQA is ready at once; otherwise the lifespan opens one
-    app.state.conversations = Conversations(settings.max_conversations, settings.history_minutes * 60)
-    app.state.questions = QuestionLog(settings)  # the question log (feedback, /v1/report); opened on first use
-    app.state.write_lock = asyncio.Lock()
-    app.state.watcher = None  # newsbot serve --watch: the Watcher (its failing sources show in /readyz)
+    app.state.server = state  # what the routes get through bot.http.deps
 
     app.add_middleware(BodyLimit, upload_bytes=settings.max_upload_bytes)
     app.middleware("http")(measure)

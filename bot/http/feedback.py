@@ -9,15 +9,16 @@ import logging
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.answer import Answer
 from bot.errors import FeedbackError, ForeignAnswerError, LoggingOffError, UnknownAnswerError
 from bot.feedback import MAX_COMMENT, QuestionLog, Report
+from bot.http.deps import ReaderKey, ServerDep
 from bot.http.errors import ApiError
 from bot.http.schemas import ERRORS, ErrorResponse
-from bot.http.security import Caller, Workload, reader
+from bot.http.security import Caller
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +41,14 @@ class FeedbackResponse(BaseModel):
     rated_at: str = Field(description="ISO 8601")
 
 
-def questions(request: Request) -> QuestionLog:
-    """The app's question log (``create_app`` makes it; its file is opened on first use)."""
-    log: QuestionLog = request.app.state.questions
-    return log
-
-
 def owner(caller: Caller) -> str:
     """Who may rate an API answer: the key that asked (its short hash; the key itself is never stored)."""
     return f"api:{caller.key_id}"
 
 
-async def log_answer(request: Request, caller: Caller, answer: Answer) -> None:
+async def log_answer(log: QuestionLog, caller: Caller, answer: Answer) -> None:
     """Log an API answer and set its ``answer_id``; a failing log costs a warning, not the answer."""
-    await asyncio.to_thread(questions(request).record, answer, front_end="api", owner=owner(caller))
+    await asyncio.to_thread(log.record, answer, front_end="api", owner=owner(caller))
 
 
 @FEEDBACK.post(
@@ -61,12 +56,10 @@ async def log_answer(request: Request, caller: Caller, answer: Answer) -> None:
     response_model=FeedbackResponse,
     responses=ERRORS | {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
 )
-async def feedback(
-    body: FeedbackRequest, request: Request, caller: Annotated[Caller, Depends(reader)]
-) -> FeedbackResponse:
+async def feedback(body: FeedbackRequest, caller: ReaderKey, state: ServerDep) -> FeedbackResponse:
     """Mark an answer 'helpful' or 'wrong' (with an optional comment); the latest verdict counts.
     Only the key that got the answer may rate it."""
-    log = questions(request)
+    log = state.questions
     try:
         rated = await asyncio.to_thread(
             log.rate, body.answer_id, body.rating, front_end="api", owner=owner(caller), comment=body.comment
@@ -86,8 +79,8 @@ async def feedback(
 
 @FEEDBACK.get("/v1/report", response_model=Report, responses=ERRORS)
 async def report(
-    request: Request,
-    caller: Annotated[Caller, Depends(reader)],
+    caller: ReaderKey,
+    state: ServerDep,
     since: Annotated[date | None, Query(description="Only questions from this day on.")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Entries per list.")] = 20,
 ) -> Report:
@@ -96,6 +89,6 @@ async def report(
     if not caller.admin:
         raise ApiError(403, "forbidden", "The report needs an admin key (NEWSBOT_ADMIN_KEYS).")
     # Within the request timeout and the workload's bounds, like a question: the grouping is CPU work.
-    workload: Workload = request.app.state.workload
-    timeout = request.app.state.settings.request_timeout
-    return await workload.run(caller, timeout, questions(request).report, since=since, limit=limit)
+    return await state.workload.run(
+        caller, state.settings.request_timeout, state.questions.report, since=since, limit=limit
+    )

@@ -42,6 +42,6 @@ async def measure(request: Request, call_next: Callable[[Request], Awaitable[Res
         return response
     finally:
         route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics: Metrics = request.app.state.metrics
+        metrics: Metrics = request.app.state.server.metrics  # a middleware, not a route: no dependencies
         metrics.requests.labels(request.method, route, str(status)).inc()
         metrics.latency.labels(route).observe(time.perf_counter() - started)

@@ -9,7 +9,7 @@ from datetime import date
 from importlib import resources
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,11 +18,11 @@ from bot.errors import (
     ArticleNotFoundError,
     NewsbotError,
 )
+from bot.http.deps import AdminKey, ReaderKey, ReadyQA, Server, ServerDep
 from bot.http.errors import ApiError, api_error
 from bot.http.feedback import log_answer
-from bot.http.metrics import Metrics
 from bot.http.schemas import ERRORS, AnswerResponse, AskRequest, ErrorResponse, IngestResponse, SearchResponse
-from bot.http.security import Caller, admin, reader
+from bot.http.security import Caller
 from bot.qa import MAX_QUESTION_CHARS, NewsQA
 
 logger = logging.getLogger(__name__)
@@ -35,28 +35,17 @@ ALL = (ANSWERS, ARTICLES, OPERATIONS, WIDGET)
 T = TypeVar("T")
 
 
-def _qa(request: Request) -> NewsQA:
-    qa = request.app.state.qa
-    if qa is None:
-        raise ApiError(503, "not_ready", "The index is not open yet; try again in a moment.")
-    return qa
-
-
-async def _bounded(request: Request, caller: Caller, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def _bounded(state: Server, caller: Caller, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` in a worker thread, within the request timeout and the workload's bounds."""
-    state = request.app.state
     return await state.workload.run(caller, state.settings.request_timeout, fn, *args, **kwargs)
 
 
 async def _answer(
-    request: Request, body: AskRequest, caller: Caller, on_draft: Callable[[str], None] | None = None
+    state: Server, qa: NewsQA, body: AskRequest, caller: Caller, on_draft: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    qa = _qa(request)
-    conversation = (
-        request.app.state.conversations.get(caller.key_id, body.conversation_id) if body.conversation_id else None
-    )
+    conversation = state.conversations.get(caller.key_id, body.conversation_id) if body.conversation_id else None
     answer = await _bounded(
-        request,
+        state,
         caller,
         qa.ask,
         body.question,
@@ -65,8 +54,8 @@ async def _answer(
         until=body.until,
         on_draft=on_draft,
     )
-    request.app.state.metrics.answers.labels(str(answer.refused).lower()).inc()
-    await log_answer(request, caller, answer)  # sets answer.answer_id (None if not logged)
+    state.metrics.answers.labels(str(answer.refused).lower()).inc()
+    await log_answer(state.questions, caller, answer)  # sets answer.answer_id (None if not logged)
     return answer.to_dict()
 
 
@@ -75,14 +64,14 @@ def _static(name: str) -> str:
 
 
 @ANSWERS.post("/v1/ask", response_model=AnswerResponse, responses=ERRORS, tags=["answers"])
-async def ask(body: AskRequest, request: Request, caller: Annotated[Caller, Depends(reader)]) -> dict[str, Any]:
+async def ask(body: AskRequest, caller: ReaderKey, state: ServerDep, qa: ReadyQA) -> dict[str, Any]:
     """Answer a question with verbatim quotes and their sources (or refuse when nothing fits)."""
-    return await _answer(request, body, caller)
+    return await _answer(state, qa, body, caller)
 
 
 @ANSWERS.post("/v1/ask/stream", response_class=EventSourceResponse, responses=ERRORS, tags=["answers"])
 async def ask_stream(
-    body: AskRequest, request: Request, caller: Annotated[Caller, Depends(reader)]
+    body: AskRequest, caller: ReaderKey, state: ServerDep, qa: ReadyQA
 ) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: ``progress`` events, ``draft`` events with the LLM's unverified text so
     far (only when an LLM is configured), then one ``answer`` (or ``error``) event; the answer,
@@ -94,7 +83,7 @@ async def ask_stream(
     def on_draft(text: str) -> None:  # called from the worker thread
         loop.call_soon_threadsafe(drafts.put_nowait, text)
 
-    work = asyncio.ensure_future(_answer(request, body, caller, on_draft=on_draft))
+    work = asyncio.ensure_future(_answer(state, qa, body, caller, on_draft=on_draft))
     while not work.done():
         next_draft = asyncio.ensure_future(drafts.get())
         await asyncio.wait({work, next_draft}, return_when=asyncio.FIRST_COMPLETED)
@@ -126,16 +115,16 @@ async def ask_stream(
 
 @ANSWERS.get("/v1/search", response_model=SearchResponse, responses=ERRORS, tags=["search"])
 async def search(
-    request: Request,
-    caller: Annotated[Caller, Depends(reader)],
+    caller: ReaderKey,
+    state: ServerDep,
+    qa: ReadyQA,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")],
     since: Annotated[date | None, Query(description="Only articles from this day on.")] = None,
     until: Annotated[date | None, Query(description="Only articles up to and including this day.")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
     """Ranked articles with their best passage, without building an answer."""
-    qa = _qa(request)
-    hits = await _bounded(request, caller, qa.search, q, since=since, until=until, limit=limit)
+    hits = await _bounded(state, caller, qa.search, q, since=since, until=until, limit=limit)
     return {"query": q, "results": [hit.to_dict() for hit in hits]}
 
 
@@ -154,11 +143,10 @@ async def search(
         }
     },
 )
-async def add_articles(request: Request, caller: Annotated[Caller, Depends(admin)]) -> dict[str, Any]:
+async def add_articles(request: Request, caller: AdminKey, state: ServerDep, qa: ReadyQA) -> dict[str, Any]:
     """Add or update articles: a JSON object, a JSON array or JSONL, with the fields of
     ``newsbot ingest`` (id, title, text, url, published, updated, source, ...). Unchanged
     articles are skipped; a bad record is reported in ``failed`` and the rest is ingested."""
-    qa = _qa(request)
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -166,19 +154,19 @@ async def add_articles(request: Request, caller: Annotated[Caller, Depends(admin
         raise ApiError(422, "invalid_request", "The body must be UTF-8 encoded JSON or JSONL.") from None
     if not text.strip():
         raise ApiError(422, "invalid_request", "The body is empty: send a JSON object, a JSON array or JSONL.")
-    async with request.app.state.write_lock:
+    async with state.write_lock:
         report = await asyncio.to_thread(qa.admin.ingest_records, text)
     return report.to_dict()
 
 
 @ARTICLES.get("/v1/articles/{article_id:path}", responses=ERRORS | {404: {"model": ErrorResponse}}, tags=["articles"])
 async def get_article(
-    request: Request,
-    caller: Annotated[Caller, Depends(reader)],
+    caller: ReaderKey,
+    qa: ReadyQA,
     article_id: Annotated[str, Path(min_length=1, max_length=2000)],
 ) -> dict[str, Any]:
     """One article as indexed: metadata and text."""
-    article = await asyncio.to_thread(_qa(request).article, article_id)
+    article = await asyncio.to_thread(qa.article, article_id)
     return article.to_dict()
 
 
@@ -189,13 +177,13 @@ async def get_article(
     tags=["articles"],
 )
 async def delete_article(
-    request: Request,
-    caller: Annotated[Caller, Depends(admin)],
+    caller: AdminKey,
+    state: ServerDep,
+    qa: ReadyQA,
     article_id: Annotated[str, Path(min_length=1, max_length=2000)],
 ) -> dict[str, Any]:
     """Remove an article from every store (catalog, keyword index, vectors)."""
-    qa = _qa(request)
-    async with request.app.state.write_lock:
+    async with state.write_lock:
         report = await asyncio.to_thread(qa.admin.remove, [article_id])
     if report.failed:
         raise ArticleNotFoundError(article_id)
@@ -209,26 +197,25 @@ async def healthz() -> dict[str, str]:
 
 
 @OPERATIONS.get("/readyz", responses={503: {"model": ErrorResponse}}, tags=["operations"])
-async def readyz(request: Request) -> dict[str, Any]:
+async def readyz(state: ServerDep, qa: ReadyQA) -> dict[str, Any]:
     """The index is open and whole; how many articles it holds. With ``serve --watch``, also
     ``failing_sources``: sources with 5 or more failed polls in a row (still 200: answers go on)."""
-    qa = _qa(request)
     info = await asyncio.to_thread(qa.overview)
     health = await asyncio.to_thread(qa.index.health)
     if not health["ok"]:
         raise await asyncio.to_thread(qa.index.damage)
     ready: dict[str, Any] = {"status": "ready", "articles": info.articles, "sentences": info.sentences}
-    if request.app.state.watcher is not None:  # serve --watch: still ready (the index answers), but say which
-        ready["failing_sources"] = request.app.state.watcher.failing()  # sources keep failing
+    if state.watcher is not None:  # serve --watch: still ready (the index answers), but say which
+        ready["failing_sources"] = state.watcher.failing()  # sources keep failing
     return ready
 
 
 @OPERATIONS.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
-async def metrics(request: Request) -> Response:
+async def metrics(state: ServerDep) -> Response:
     """Prometheus metrics: requests, latencies, refusals, index size."""
-    m: Metrics = request.app.state.metrics
-    if request.app.state.qa is not None:
-        info = await asyncio.to_thread(_qa(request).overview)
+    m = state.metrics
+    if state.qa is not None:
+        info = await asyncio.to_thread(state.qa.overview)
         m.articles.set(info.articles)
         m.sentences.set(info.sentences)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

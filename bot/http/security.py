@@ -11,10 +11,8 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -27,9 +25,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # ---- keys and rate limits -----------------------------------------------------------------------
-
-bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY")
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: KEY")
 
 
 @dataclass
@@ -144,28 +139,3 @@ def _matches(given: bytes, keys: list[bytes]) -> bool:
     for key in keys:  # no early exit: the time taken does not depend on which key matched
         found |= hmac.compare_digest(given, key)
     return found
-
-
-def _key(bearer_auth: HTTPAuthorizationCredentials | None, header: str | None) -> str | None:
-    return bearer_auth.credentials if bearer_auth is not None else header
-
-
-async def reader(
-    request: Request,
-    auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-    header: Annotated[str | None, Security(api_key_header)],
-) -> Caller:
-    return request.app.state.guard.caller(_key(auth, header), need_admin=False, client=_client(request))
-
-
-async def admin(
-    request: Request,
-    auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-    header: Annotated[str | None, Security(api_key_header)],
-) -> Caller:
-    return request.app.state.guard.caller(_key(auth, header), need_admin=True, client=_client(request))
-
-
-def _client(request: Request) -> str:
-    """The client's address (behind a reverse proxy: run uvicorn with --forwarded-allow-ips)."""
-    return request.client.host if request.client else "unknown"
