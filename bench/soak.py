@@ -3,15 +3,23 @@
     .venv/bin/python bench/soak.py [--minutes 20] [--chroma-server]
 
 - 8 clients ask (plain and streamed) and search, in German and English;
-- an admin client adds, updates and deletes articles (and remembers what was acknowledged);
+- an admin client adds, updates and deletes articles (and remembers what was acknowledged; a
+  deleted id pushed again stays down unless the push says ``?restore=true``, which every other
+  push does);
 - a CLI `newsbot ingest` of a changed archive every few minutes (the server's writes wait for it
   or get 503 index_busy: expected, not an error);
 - one abusive client sends maximal questions (2,000 characters), token bombs and 10-step
   follow-up chains in one conversation, as fast as it is allowed to;
+- at the same time one address floods the readers' shared (widget) key with cheap requests, as
+  fast as it can, past the per-address rate limit (600 a minute here): the readers, each on an
+  address of its own, must not be refused for it;
+- every tenth article the admin client pushes has a 600,000-character title (titles are cut to
+  the bound, the article goes in);
 - halfway, the server is killed with SIGKILL during a write and started again.
 
-Reported: requests by status, unexpected 5xx (goal 0), p50/p95 of normal questions in a quiet
-minute and while the abusive client runs (goal: within 2x), writes acknowledged vs present
+Reported: requests by status, unexpected 5xx (goal 0), readers refused as rate-limited while the
+flood runs (goal 0), p50/p95 of normal questions in a quiet minute and while the abusive clients
+run (goal: within 2x), writes acknowledged vs present
 afterwards (goal: all present, `newsbot check` ok), server RSS at start and end.
 With --chroma-server the vectors live in a `chroma run` server on loopback.
 """
@@ -42,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 NEWSBOT = [sys.executable, "-m", "bot.cli"]
 GNAD = ROOT.parent / "shared" / "corpora" / "10kgnad-test.csv"
+RATE_PER_MINUTE = 600
 READ, ADMIN, ABUSER = "soak-read-key-000000", "soak-admin-key-00000", "soak-abuse-key-00000"
 QUESTIONS = [
     "Wer hat in Belarus verhandelt?",
@@ -83,7 +92,7 @@ class Soak:
             "NEWSBOT_DATA_DIR": str(self.data),
             "NEWSBOT_API_KEYS": f"{READ},{ABUSER}",
             "NEWSBOT_ADMIN_KEYS": ADMIN,
-            "NEWSBOT_RATE_LIMIT": "100000/minute",
+            "NEWSBOT_RATE_LIMIT": f"{RATE_PER_MINUTE}/minute",  # per key and address
             "NEWSBOT_LOCK_TIMEOUT": "5",
         }
         self.chroma: subprocess.Popen[bytes] | None = None
@@ -113,8 +122,14 @@ class Soak:
         self.lock = threading.Lock()
         self.statuses: collections.Counter[tuple[str, int]] = collections.Counter()
         self.latency: dict[str, list[float]] = {"quiet": [], "abused": []}
-        self.acknowledged: dict[str, str | None] = {}  # article id -> text the server acknowledged (None: deleted)
+        # article id -> the texts it may read (the acknowledged one; None: deleted), see written()
+        self.acknowledged: dict[str, set[str | None]] = {}
+        self.lost: list[str] = []
+        self.acked_at: dict[str, float] = {}
+        self.events: list[str] = []  # when the CLI ingests and the crash happened (s after the start)
+        self.started = time.monotonic()
         self.unexpected: list[str] = []
+        self.readers_limited_under_flood = 0
         self.rss: list[float] = []
 
     # ---- the server -----------------------------------------------------------------------------
@@ -157,6 +172,7 @@ class Soak:
                     if kind == "ask":
                         r = http.post("/v1/ask", json={"question": question, "conversation_id": f"reader-{n}"})
                         self.record(kind, r.status_code, r.text)
+                        self.note_reader_limited(r)
                         _back_off(r)
                         if r.status_code == 200:
                             phase = "abused" if self.abusing.is_set() else "quiet"
@@ -172,10 +188,17 @@ class Soak:
                     else:
                         r = http.get("/v1/search", params={"q": question})
                         self.record(kind, r.status_code, r.text)
+                        self.note_reader_limited(r)
                         _back_off(r)
                 except httpx.TransportError as exc:
                     self.record(kind, 0, str(exc))
                     time.sleep(1)  # the server is down (the crash): wait for the restart
+
+    def note_reader_limited(self, response: httpx.Response) -> None:
+        """A reader refused for the rate (not for its own work in progress) while the flood runs."""
+        if response.status_code == 429 and "rate_limited" in response.text and self.abusing.is_set():
+            with self.lock:
+                self.readers_limited_under_flood += 1
 
     def writer(self) -> None:
         rng = random.Random(99)
@@ -184,24 +207,58 @@ class Soak:
             while not self.stop.is_set():
                 n += 1
                 article_id = f"soak-{rng.randrange(30)}"
+                text: str | None = None  # a delete
                 try:
                     if rng.random() < 0.2:
                         r = http.delete(f"/v1/articles/{article_id}")
                         self.record("delete", r.status_code, r.text)
-                        if r.status_code == 200 or r.status_code == 404:
-                            with self.lock:
-                                self.acknowledged[article_id] = None
+                        done = r.status_code in (200, 404)
                     else:
                         text = f"Meldung {n}: Der Pegel der Elbe bei Wedel stieg um {n % 90} Zentimeter."
-                        r = http.post("/v1/articles", json={"id": article_id, "title": f"Pegel {n}", "text": text})
+                        title = "Pegel " * 100_000 if n % 10 == 0 else f"Pegel {n}"  # 600,000 characters
+                        # a deleted id stays down (kept_down) unless the push restores it, as a CMS
+                        # republishing it would: every other push does
+                        restore = {"restore": "true"} if n % 2 else {}
+                        r = http.post(
+                            "/v1/articles", params=restore, json={"id": article_id, "title": title, "text": text}
+                        )
                         self.record("write", r.status_code, r.text)
-                        if r.status_code == 200 and not r.json()["failed"]:
-                            with self.lock:
-                                self.acknowledged[article_id] = text
-                except httpx.TransportError as exc:
+                        report = r.json() if r.status_code == 200 else {}
+                        done = r.status_code == 200 and not report["failed"] and not report["kept_down"]
+                    self.written(article_id, text, done=done, maybe=r.status_code >= 500 and r.status_code != 503)
+                except httpx.TransportError as exc:  # the server died: the write may or may not have landed
                     self.record("write", 0, str(exc))
+                    self.written(article_id, text, done=False, maybe=True)
                     time.sleep(1)
                 time.sleep(0.5)
+
+    def written(self, article_id: str, text: str | None, *, done: bool, maybe: bool) -> None:
+        """What an article may read afterwards: an acknowledged write (or delete: None) is the
+        one possible state; one whose outcome is unknown (the crash, a timeout) may have landed too.
+        A refused one (422, 503 index_busy) changed nothing."""
+        with self.lock:
+            if done:
+                self.acknowledged[article_id] = {text}
+                self.acked_at[article_id] = round(time.monotonic() - self.started, 1)
+            elif maybe and article_id in self.acknowledged:
+                self.acknowledged[article_id].add(text)
+
+    def flooder(self) -> None:
+        """One address floods the readers' shared key with cheap requests (a 404 each), as fast as
+        it can: past the rate limit it gets 429, and only it."""
+        transport = httpx.HTTPTransport(local_address="127.0.0.98")
+        with httpx.Client(base_url=self.url, timeout=60, headers={"X-API-Key": READ}, transport=transport) as http:
+            n = 0
+            while not self.stop.is_set():
+                if not self.abusing.is_set():
+                    time.sleep(0.5)
+                    continue
+                n += 1
+                try:
+                    r = http.get(f"/v1/articles/flood-{n}")
+                    self.record("flood", r.status_code, r.text)
+                except httpx.TransportError:
+                    time.sleep(1)
 
     def abuser(self) -> None:
         rng = random.Random(7)
@@ -258,11 +315,12 @@ class Soak:
         threads += [
             threading.Thread(target=self.writer, daemon=True),
             threading.Thread(target=self.abuser, daemon=True),
+            threading.Thread(target=self.flooder, daemon=True),
         ]
         for thread in threads:
             thread.start()
         total = self.minutes * 60
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         crashed = False
         next_ingest = started + total / 4
         ingest_round = 0
@@ -271,11 +329,15 @@ class Soak:
             self.abusing.set() if int(elapsed // 60) % 4 in (1, 3) else self.abusing.clear()
             if time.monotonic() >= next_ingest:
                 ingest_round += 1
+                self.event(f"cli ingest {ingest_round}")
                 self.cli_ingest(ingest_round)
+                self.event(f"cli ingest {ingest_round} done")
                 next_ingest = time.monotonic() + total / 4
             if not crashed and elapsed > total / 2:
                 crashed = True
+                self.event("kill -9")
                 self.kill_during_a_write()
+                self.event("restarted")
             time.sleep(1)
         self.stop.set()
         for thread in threads:
@@ -294,11 +356,14 @@ class Soak:
             "requests": {f"{k} {s}": n for (k, s), n in sorted(self.statuses.items())},
             "unexpected_5xx": len(self.unexpected),
             "unexpected_examples": self.unexpected[:5],
+            "readers_rate_limited_under_flood": self.readers_limited_under_flood,
             "questions_quiet_ms": _percentiles(quiet),
             "questions_under_abuse_ms": _percentiles(abused),
             "p95_ratio_abused_vs_quiet": round(_p95(abused) / _p95(quiet), 2) if quiet and abused else None,
             "writes_acknowledged": len(self.acknowledged),
             "writes_present": present,
+            "writes_lost": self.lost[:5],
+            "events": self.events,
             "check": json.loads(check.stdout) if check.stdout else check.stderr,
             "server_rss_mb": {"start": round(self.rss[0]), "end": round(self.rss[-1])},
         }
@@ -324,15 +389,23 @@ class Soak:
         thread.join(60)
         self.start_server()
 
+    def event(self, what: str) -> None:
+        self.events.append(f"{time.monotonic() - self.started:.1f} s {what}")
+
     def check_writes(self) -> str:
+        """Every acknowledged write is there (or one whose outcome was unknown, written after it)."""
         ok = 0
         with httpx.Client(base_url=self.url, timeout=60, headers={"X-API-Key": ADMIN}) as http:
-            for article_id, text in self.acknowledged.items():
+            for article_id, possible in self.acknowledged.items():
                 r = http.get(f"/v1/articles/{article_id}")
-                if text is None:
-                    ok += r.status_code == 404
+                now = r.json()["text"] if r.status_code == 200 else None if r.status_code == 404 else "?"
+                if now in possible:
+                    ok += 1
                 else:
-                    ok += r.status_code == 200 and r.json()["text"] == text
+                    self.lost.append(
+                        f"{article_id} (acknowledged at {self.acked_at.get(article_id)} s): {r.status_code} "
+                        f"{str(now)[:60]!r}, expected one of {possible}"
+                    )
         return f"{ok} of {len(self.acknowledged)}"
 
 

@@ -101,10 +101,11 @@ class NewsAdmin:
             self.loader(stdin=stdin).load(paths), sync_dirs=sync_dirs, progress=progress, restore=restore
         )
 
-    def ingest_records(self, text: str, origin: str = "request") -> IngestReport:
-        """Articles as a JSON object, a JSON array or JSONL (the API's ``POST /v1/articles``)."""
+    def ingest_records(self, text: str, origin: str = "request", *, restore: bool = False) -> IngestReport:
+        """Articles as a JSON object, a JSON array or JSONL (the API's ``POST /v1/articles``);
+        ``restore``: bring back those that were taken down (republished after a ``DELETE``)."""
         loader = self.loader()  # the body limit is the API's (NEWSBOT_MAX_UPLOAD_BYTES); each record's is ours
-        return self.ingest(list(loader.load_records(text, origin)))
+        return self.ingest(list(loader.load_records(text, origin)), restore=restore)
 
     def remove(self, article_ids: Iterable[str], *, bury: bool = True) -> IngestReport:
         """Take articles down: delete them from every store and keep them down (a tombstone that

@@ -144,6 +144,15 @@ def test_articles_push_get_update_delete(client):
     gone = client.post("/v1/ask", json={"question": "Wie lange braucht die Fähre nach Helgoland?"}, headers=AUTH).json()
     assert not any(c["article_id"] == "api-test-1" for c in gone["citations"])
 
+    # Taken down stays down, also when pushed again; a CMS republishing it says so.
+    again = client.post("/v1/articles", json=article, headers=ADMIN_AUTH).json()
+    assert again["kept_down"] == 1 and again["added"] == 0 and "taken down" in again["warnings"][0]["reason"]
+    assert_error(client.get("/v1/articles/api-test-1", headers=AUTH), 404, "not_found")
+    back = client.post("/v1/articles", params={"restore": "true"}, json=article, headers=ADMIN_AUTH).json()
+    assert back["restored"] == 1 and back["added"] == 1 and back["kept_down"] == 0
+    assert client.get("/v1/articles/api-test-1", headers=AUTH).json()["text"] == article["text"]
+    assert client.delete("/v1/articles/api-test-1", headers=ADMIN_AUTH).json()["removed"] == 1
+
 
 def test_bad_uploads_get_clear_errors(client):
     assert_error(client.post("/v1/articles", content=b"", headers=ADMIN_AUTH), 422, "invalid_request")

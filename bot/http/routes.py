@@ -143,10 +143,21 @@ async def search(
         }
     },
 )
-async def add_articles(request: Request, caller: AdminKey, state: ServerDep, qa: ReadyQA) -> dict[str, Any]:
+async def add_articles(
+    request: Request,
+    caller: AdminKey,
+    state: ServerDep,
+    qa: ReadyQA,
+    restore: Annotated[
+        bool,
+        Query(description="Bring back articles that were taken down (DELETE): a CMS republishing them."),
+    ] = False,
+) -> dict[str, Any]:
     """Add or update articles: a JSON object, a JSON array or JSONL, with the fields of
     ``newsbot ingest`` (id, title, text, url, published, updated, source, ...). Unchanged
-    articles are skipped; a bad record is reported in ``failed`` and the rest is ingested."""
+    articles are skipped; a bad record is reported in ``failed`` and the rest is ingested. An
+    article taken down earlier (``DELETE``) stays down, counted in ``kept_down`` with a warning,
+    unless ``?restore=true``."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -155,7 +166,7 @@ async def add_articles(request: Request, caller: AdminKey, state: ServerDep, qa:
     if not text.strip():
         raise ApiError(422, "invalid_request", "The body is empty: send a JSON object, a JSON array or JSONL.")
     async with state.write_lock:
-        report = await asyncio.to_thread(qa.admin.ingest_records, text)
+        report = await asyncio.to_thread(qa.admin.ingest_records, text, restore=restore)
     return report.to_dict()
 
 

@@ -86,6 +86,7 @@ class IngestResponse(BaseModel):
     removed: int
     duplicates: int
     kept_down: int = 0  # taken down earlier (remove, DELETE, 404/410): not added again
+    restored: int = 0  # taken down earlier, brought back (POST /v1/articles?restore=true)
     kept_full_text: int = 0  # a teaser did not replace the stored full text
     failed: list[dict[str, str]]
     warnings: list[dict[str, str]]
