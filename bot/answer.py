@@ -48,7 +48,7 @@ class SearchHit(ArticleRef):
     passage: str
     sentence: str | None  # the best passage's sentence most similar to the query
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -88,7 +88,7 @@ class Answer:
     trace: Trace | None = None  # how it was found (``--debug``)
     answer_id: str | None = None  # set when the question log kept it (feedback refers to it)
 
-    def to_dict(self, *, debug: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, debug: bool = False) -> dict[str, object]:
         """The JSON contract of ``newsbot ask --json`` (and of the HTTP API)."""
         data = asdict(self)
         data["answer"] = data.pop("text")

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -236,10 +236,27 @@ def _local_weights(question_stems: frozenset[str], sentence_stems: list[set[str]
     return out
 
 
+class LinearData(TypedDict):
+    """A ``Linear`` as ``bot/data/answer_model.json`` holds it: a weight per feature name, the
+    bias, and the features' means and scales (in ``FEATURES`` order)."""
+
+    weights: dict[str, float]
+    bias: float
+    mean: list[float]
+    scale: list[float]
+
+
+class AnswerModelData(TypedDict):
+    """``bot/data/answer_model.json`` (besides its ``about`` note)."""
+
+    sentences: LinearData
+    min_background: float
+
+
 class Linear:
     """A standardized linear model: ``((x - mean) / scale) @ weights + bias``, the log-odds."""
 
-    def __init__(self, names: tuple[str, ...], data: dict[str, Any]) -> None:
+    def __init__(self, names: tuple[str, ...], data: LinearData) -> None:
         self.names = names
         self.weights = np.asarray([data["weights"][f] for f in names], dtype=np.float32)
         self.bias = float(data["bias"])
@@ -291,7 +308,7 @@ class AnswerModel:
         return self.sentences.score(features)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnswerModel:
+    def from_dict(cls, data: AnswerModelData) -> AnswerModel:
         return cls(Linear(FEATURES, data["sentences"]), float(data["min_background"]))
 
 

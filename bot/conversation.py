@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cachetools import TTLCache
 
@@ -173,7 +173,7 @@ class Conversation:
         """Forget the turns and the filters."""
         self.history, self.last, self.since, self.until = [], None, None, None
 
-    def filters(self) -> dict[str, Any]:
+    def filters(self) -> dict[str, str | None]:
         return {"since": self.since, "until": self.until}
 
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -26,6 +26,9 @@ from bot.errors import ConfigError
 from bot.qa import NewsQA
 from bot.settings import Settings
 from index.models import Article
+
+if TYPE_CHECKING:
+    from bot.answer import Answer
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -75,7 +78,7 @@ def run(
     holdout: float = 0.0,
     limit: int | None = None,
     progress: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, float | dict[str, float]]:
     """Index the paragraphs into ``settings.data_dir``, ask every question, return the metrics."""
     articles, questions = load_squad(squad, questions_path, holdout)
     if limit:
@@ -90,7 +93,7 @@ def run(
         return score(qa, questions, progress=progress)
 
 
-def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) -> dict[str, Any]:
+def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) -> dict[str, float | dict[str, float]]:
     rr: list[float] = []
     r1 = r5 = top1 = anyq = refused = refused_un = 0
     latencies: list[float] = []
@@ -115,7 +118,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
             marked.append(max((token_f1(first[span[0] : span[1]], gold) for gold in q.answers), default=0.0))
         anyq += any(gold in text for text in quotes for gold in q.answers)
     n = max(len(answerable), 1)
-    result: dict[str, Any] = {
+    result: dict[str, float | dict[str, float]] = {
         "n": len(answerable),
         "mrr10": round(sum(rr) / n, 4),
         "recall1": round(r1 / n, 4),
@@ -136,7 +139,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
     return result
 
 
-def first_quote(answer: Any) -> tuple[str, tuple[int, int] | None]:
+def first_quote(answer: Answer) -> tuple[str, tuple[int, int] | None]:
     """The answer's first quote and the answer span marked in it."""
     for c in answer.citations:
         if c.n == 1 and c.quotes:

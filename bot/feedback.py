@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
@@ -132,7 +132,7 @@ class Report:
     topics: list[Topic]  # words asked about most often
     daily: list[DayCount]  # oldest day first
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -351,6 +351,16 @@ def _content(normalized: str) -> str:
     return " ".join(words) or normalized
 
 
+class _Group(TypedDict):
+    """A group of questions as ``group_questions`` builds it: its first wording, how often and
+    when last it was asked, and other wordings."""
+
+    question: str
+    count: int
+    last: datetime
+    variants: list[str]
+
+
 def group_questions(
     asked: Iterable[tuple[str, datetime]], zone: ZoneInfo | None = None, rewrites: dict[str, str] | None = None
 ) -> list[QuestionGroup]:
@@ -370,7 +380,7 @@ def group_questions(
         counts[key] += 1
         surface[key][question.strip()] += 1
         last[key] = max(last.get(key, when), when)
-    groups: list[dict[str, Any]] = []
+    groups: list[_Group] = []
     keys: list[str] = []  # the topic words of each group's first wording
     for rank, key in enumerate(sorted(counts, key=lambda k: (-counts[k], -last[k].timestamp(), k))):
         content = _content(key)

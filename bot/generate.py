@@ -31,7 +31,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -437,7 +436,7 @@ class VerifiedDraft:
     checked as soon as it ends, and the user sees the verified sentences so far. An unverified
     or planted sentence never reaches a screen, not even for a second."""
 
-    def __init__(self, verifier: Verifier, sources: list[Any], on_draft: Callable[[str], None]) -> None:
+    def __init__(self, verifier: Verifier, sources: list[Source], on_draft: Callable[[str], None]) -> None:
         self.verifier = verifier
         self.sources = sources
         self.on_draft = on_draft

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 GERMAN = frozenset(
@@ -70,7 +73,7 @@ def detect_language(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _identifier() -> Any:
+def _identifier() -> LanguageIdentifier:
     from py3langid.langid import LanguageIdentifier
 
     # from_model_file resolves a relative path against the package, as py3langid does itself

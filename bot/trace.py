@@ -5,7 +5,6 @@ articles, and what became of an LLM's draft)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass
@@ -56,7 +55,7 @@ class ReaderTrace:
 class Trace:
     query: str  # after the follow-up rewrite
     search: str  # the query without its date phrases
-    date_filter: dict[str, Any]
+    date_filter: dict[str, object]
     best_score: float | None  # the evidence; refused below ``threshold``
     threshold: float
     ranking: list[str]  # article ids, best first

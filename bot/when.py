@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import InvalidInputError
@@ -281,7 +280,9 @@ def _earlier(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b < a else a
 
 
-def combine(dates: DateFilter, since: Any, until: Any, tz: str) -> DateFilter:
+def combine(
+    dates: DateFilter, since: datetime | date | str | None, until: datetime | date | str | None, tz: str
+) -> DateFilter:
     """``dates`` (read from the question) narrowed by explicit bounds (``--since``/``--until``,
     the API's fields): the later start and the earlier end win; a bound given as a day means
     that whole day; explicit bounds exclude undated articles."""
@@ -303,7 +304,7 @@ def combine(dates: DateFilter, since: Any, until: Any, tz: str) -> DateFilter:
     return dates
 
 
-def _is_day(value: Any) -> bool:
+def _is_day(value: object) -> bool:
     """A date without a time of day: a bound given as a day means the whole day."""
     if isinstance(value, datetime):
         return False

@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -105,7 +104,7 @@ class Catalog(KeywordSearch, VectorCopy):
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_meta(self, db: sqlite3.Connection, **values: Any) -> None:
+    def set_meta(self, db: sqlite3.Connection, **values: object) -> None:
         """Set meta keys inside an open transaction."""
         for key, value in values.items():
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
@@ -141,7 +140,7 @@ class Catalog(KeywordSearch, VectorCopy):
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
         return row_to_article(row) if row else None
 
-    def iter_articles(self, where: str = "1", params: tuple[Any, ...] = ()) -> Iterator[Article]:
+    def iter_articles(self, where: str = "1", params: tuple[float | str, ...] = ()) -> Iterator[Article]:
         with self.lock:
             rows = self.db.execute(f"SELECT * FROM articles WHERE {where} ORDER BY rowid", params).fetchall()
         for row in rows:

@@ -7,7 +7,6 @@ import time
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 # "Stand: 07.03.2022 19:45 Uhr", as printed under every tagesschau/NDR headline.
@@ -21,7 +20,7 @@ _GERMAN_NUMERIC = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:,?\s+(\d{1,2})[:
 MIN_YEAR, MAX_YEAR = 1800, 2200
 
 
-def parse_datetime(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
+def parse_datetime(value: object, tz: str = "Europe/Berlin") -> datetime | None:
     """Turn ``value`` into an aware datetime, or ``None`` for an empty value.
 
     Accepts datetimes, dates, epoch seconds, ``time.struct_time`` (feedparser, UTC),
@@ -36,7 +35,7 @@ def parse_datetime(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
         raise ValueError(f"unparseable date {_short(value)}") from exc
 
 
-def article_date(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
+def article_date(value: object, tz: str = "Europe/Berlin") -> datetime | None:
     """``parse_datetime`` for an article's own date, which must lie in the years
     ``MIN_YEAR``-``MAX_YEAR`` (a filter may reach further: "until 9999-12-31" is a fine filter)."""
     parsed = parse_datetime(value, tz)
@@ -51,12 +50,12 @@ def article_date(value: Any, tz: str = "Europe/Berlin") -> datetime | None:
     return parsed
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _parse(value: Any, tz: str) -> datetime | None:
+def _parse(value: object, tz: str) -> datetime | None:
     zone = _zone(tz)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

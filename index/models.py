@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 # Bump when cleaning or splitting rules change: every article then counts as changed on its
 # next ingest and is re-split, so no sentence cut by old rules stays in the index.
@@ -43,7 +43,7 @@ class Article:
     updated: datetime | None = None
     section: str | None = None
     author: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
     origin: str | None = None  # file, URL or "<stdin>" it came from; not part of the content
 
     @property
@@ -51,7 +51,7 @@ class Article:
         """The date an article is filed under: when it was last updated, else published."""
         return self.updated or self.published
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Metadata and text as JSON (dates in ISO 8601), without where it was read from."""
         data = asdict(self)
         data.pop("origin")
@@ -102,7 +102,7 @@ class Prepared:
     dropped: list[str]
 
 
-def _json_default(value: Any) -> Any:
+def _json_default(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
@@ -128,7 +128,7 @@ class IndexStats:
     newest: str | None
     taken_down: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -152,7 +152,7 @@ class ReindexReport:
     embedder: str
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -180,5 +180,5 @@ class IndexCheck:
             and not self.taken_down_but_indexed
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "ok": self.ok}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Literal, Protocol, overload
 
 import numpy as np
 
@@ -21,11 +21,16 @@ class SentenceRow(Protocol):
     """One indexed sentence: ``vid``, ``article_id``, ``idx``, ``passage``, ``kind``, ``heading``,
     ``teaser_title``, ``text`` and ``stems`` (space-separated Snowball stems)."""
 
-    def __getitem__(self, key: str) -> Any: ...
+    @overload
+    def __getitem__(self, key: Literal["vid", "article_id", "kind", "text", "stems"]) -> str: ...
+    @overload
+    def __getitem__(self, key: Literal["idx", "passage"]) -> int: ...
+    @overload
+    def __getitem__(self, key: Literal["heading", "teaser_title"]) -> str | None: ...
 
 
 class CatalogReader(Protocol):
-    def snapshot(self) -> AbstractContextManager[Any]:
+    def snapshot(self) -> AbstractContextManager[object]:
         """Every read inside sees one committed state."""
         ...
 

@@ -23,7 +23,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import numpy as np
@@ -66,7 +65,7 @@ class RemoteEmbedding(NewsEmbedding):
     _twin: Callable[[], NewsEmbedding] | None = PrivateAttr(default=None)
     _tokens: OrderedDict[str, tuple[int, np.ndarray]] = PrivateAttr(default_factory=OrderedDict)
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._mode = InputType.parse(self.input_type)
         self._api = EmbeddingsAPI(

@@ -13,9 +13,9 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from index.models import Article, ArticleMeta
 
@@ -103,11 +103,11 @@ def vector_ids(key: str, version: str, n: int) -> list[str]:
 
 def article_filter(
     since: float | None, until: float | None, sources: list[str] | None, undated: bool = False
-) -> tuple[str, list[Any]]:
+) -> tuple[str, list[float | str]]:
     """SQL condition on ``articles a`` for a date range (undated articles pass it with ``undated``)
     and a source list."""
     dates: list[str] = []
-    params: list[Any] = []
+    params: list[float | str] = []
     if since is not None:
         dates.append("a.date_ts >= ?")
         params.append(since)
@@ -179,12 +179,12 @@ VECTOR_DTYPE = "<f2"  # float16: half of Chroma's float32 on disk and in the pag
 # change by ~1e-4, and a 10,000-sentence date window reads in ~14 ms + 6 ms to convert (float32: ~20 ms)
 
 
-def vector_blob(vector: Any) -> bytes:
+def vector_blob(vector: npt.ArrayLike) -> bytes:
     """A sentence vector as the catalog stores it."""
     return np.asarray(vector, dtype=VECTOR_DTYPE).tobytes()
 
 
-def blob_vectors(blobs: list[bytes]) -> Any:
+def blob_vectors(blobs: list[bytes]) -> np.ndarray:
     """Stored vectors back as one float32 matrix (one row per blob, all of one dimension)."""
     joined = bytearray().join(blobs)  # writable, one copy
     return np.frombuffer(joined, dtype=VECTOR_DTYPE).reshape(len(blobs), -1).astype(np.float32, copy=False)

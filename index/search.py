@@ -9,25 +9,34 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from contextlib import AbstractContextManager
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from index.keywords import fold
 from index.schema import article_filter
 
 TERM_DF_VERSION = "2"  # 2: terms folded as FTS5 folds them (``keywords.fold``)
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def serialized(method: F) -> F:
+class _Locked(Protocol):
+    lock: threading.RLock
+
+
+S = TypeVar("S", bound=_Locked)
+
+
+def serialized(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     """One statement (or transaction) at a time on the shared connection: a reader's snapshot
     and a writer's transaction in two threads of one process must not interleave."""
 
     @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
         with self.lock:
             return method(self, *args, **kwargs)
 
-    return cast(F, wrapper)
+    return wrapper
 
 
 class KeywordSearch:
@@ -38,7 +47,7 @@ class KeywordSearch:
     _commits: int
     _sentence_count: tuple[tuple[int, int], int] | None
 
-    def transaction(self) -> Any:  # Catalog's
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:  # Catalog's
         raise NotImplementedError
 
     def _count_terms(self) -> None:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 from filelock import FileLock, Timeout
 
@@ -26,6 +26,22 @@ from index.errors import EmbedderMismatchError, IndexDamagedError, IndexLockedEr
 from index.vectors import Chroma, VectorStore
 
 logger = logging.getLogger(__name__)
+
+
+class ConnectOptions(TypedDict, total=False):
+    """``Index.connect``'s keyword arguments, which ``Index.open`` passes on."""
+
+    write: bool
+    embedder: NewsEmbedding | None
+    check_embedder: bool
+
+
+class Health(TypedDict):
+    """``Index.health``: sentences in the catalog, vectors in the store, and whether they agree."""
+
+    sentences: int
+    vectors: int
+    ok: bool
 
 
 class Index:
@@ -78,7 +94,7 @@ class Index:
 
     @classmethod
     @contextmanager
-    def open(cls, config: IndexConfig, **kwargs: Any) -> Iterator[Index]:
+    def open(cls, config: IndexConfig, **kwargs: Unpack[ConnectOptions]) -> Iterator[Index]:
         """``connect()`` as a context manager."""
         index = cls.connect(config, **kwargs)
         try:
@@ -184,7 +200,7 @@ class Index:
         with self._reopen:
             yield self
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> Health:
         """Cheap consistency check for readiness probes: a healthy store never holds fewer vectors
         than the catalog lists sentences (a write adds vectors before it commits, and deletes the
         old ones after). ``newsbot check`` compares them id by id."""

@@ -12,13 +12,18 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import numpy as np
 from cachetools import LRUCache
 
 from index.errors import ConfigError, VectorStoreError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import UpdateHNSWConfiguration
+    from chromadb.api.types import Metadata, Where
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ class VectorStore:
 
     def __init__(
         self,
-        client: Any,
+        client: ClientAPI,
         name: str,
         cache_size: int = 50_000,
         *,
@@ -73,7 +78,7 @@ class VectorStore:
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}
         )
         self._max_batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
-        self._hnsw: dict[str, Any] | None = None  # the collection's HNSW settings, once read
+        self._hnsw: dict[str, object] | None = None  # the collection's HNSW settings, once read
 
     def tune(self, size: int) -> None:
         """A writer about to add vectors to an index of ``size``: set the collection's
@@ -81,8 +86,12 @@ class VectorStore:
         sync threshold changes only when it moves to another power of two)."""
         if self._hnsw is None:
             self._hnsw = dict((self.collection.configuration_json or {}).get("hnsw") or {})
-        wanted = {"sync_threshold": sync_threshold(size), "ef_search": EF_SEARCH}
-        changed = {k: v for k, v in wanted.items() if self._hnsw.get(k) != v}
+        changed: UpdateHNSWConfiguration = {}
+        threshold = sync_threshold(size)
+        if self._hnsw.get("sync_threshold") != threshold:
+            changed["sync_threshold"] = threshold
+        if self._hnsw.get("ef_search") != EF_SEARCH:
+            changed["ef_search"] = EF_SEARCH
         if changed:
             self._hnsw.update(changed)  # tried once per handle, whatever the outcome
             try:
@@ -95,7 +104,7 @@ class VectorStore:
                 return
             logger.info("Chroma index settings: %s", changed)
 
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[Metadata]) -> None:
         for start in range(0, len(ids), self._max_batch):
             end = start + self._max_batch
             self.collection.upsert(
@@ -136,11 +145,13 @@ class VectorStore:
         for start in range(0, len(ids), self._max_batch):
             self.collection.delete(ids=list(ids[start : start + self._max_batch]))
 
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def query(self, vector: np.ndarray, k: int, where: Where | None = None) -> list[tuple[str, float]]:
         """The ``k`` nearest ids with cosine similarity."""
         with _translated():
             result = self.collection.query(query_embeddings=[vector], n_results=k, where=where, include=["distances"])
-        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], result["distances"][0])]
+        distances = result["distances"]
+        assert distances is not None  # asked for with include=["distances"]
+        return [(vid, 1.0 - float(d)) for vid, d in zip(result["ids"][0], distances[0])]
 
     def count(self) -> int:
         return int(self.collection.count())
@@ -165,11 +176,11 @@ class Chroma:
         self.cache_size = cache_size
         self.url = url
         self.family = f"{prefix}-{index_id}-g"  # collection names: <prefix>-<index id>-g<generation>
-        self._client: Any = None
+        self._client: ClientAPI | None = None
         self._lock = threading.Lock()
 
     @property
-    def client(self) -> Any:
+    def client(self) -> ClientAPI:
         with self._lock:
             if self._client is None:
                 self._client = self._connect(self.data_dir, self.url)
@@ -191,7 +202,7 @@ class Chroma:
     def drop_other_generations(self, keep: str) -> None:
         """Delete this index's collections other than ``keep`` (an interrupted or finished reindex's)."""
         for collection in self.client.list_collections():
-            name = getattr(collection, "name", collection)
+            name = collection if isinstance(collection, str) else collection.name  # a name in older chromadb
             if name.startswith(self.family) and name != keep:
                 self.client.delete_collection(name)
 
@@ -205,7 +216,7 @@ class Chroma:
                 self._client = None
 
     @staticmethod
-    def _connect(data_dir: Path, url: str | None) -> Any:
+    def _connect(data_dir: Path, url: str | None) -> ClientAPI:
         """A Chroma client: ``HttpClient`` for ``url``, else ``PersistentClient`` in ``data_dir``."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.base import handle_errors, main, settings_of, yield_cpu
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.admin import IngestReport
 
 
 @main.command()
@@ -47,7 +50,7 @@ def ingest(
     yield_cpu(settings_of(ctx))
     with NewsAdmin.open(settings_of(ctx)) as admin:
         report = admin.ingest_paths(paths, sync=sync, progress=show, stdin=sys.stdin, restore=restore)
-    _print_report(report.to_dict(), as_json)
+    _print_report(report, as_json)
     sys.exit(1 if report.failed else 0)
 
 
@@ -63,7 +66,7 @@ def remove(ctx: click.Context, ids: tuple[str, ...], as_json: bool) -> None:
 
     with NewsAdmin.open(settings_of(ctx)) as admin:
         report = admin.remove(ids)
-    _print_report(report.to_dict(), as_json)
+    _print_report(report, as_json)
     sys.exit(1 if report.failed else 0)
 
 
@@ -78,7 +81,7 @@ def restore(ctx: click.Context, ids: tuple[str, ...], as_json: bool) -> None:
 
     with NewsAdmin.open(settings_of(ctx)) as admin:
         report = admin.restore(ids)
-    _print_report(report.to_dict(), as_json)
+    _print_report(report, as_json)
     sys.exit(1 if report.failed else 0)
 
 
@@ -114,19 +117,18 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
     with NewsAdmin.open(settings_of(ctx), write=False, check_embedder=False) as admin:
         stats = admin.stats()
-    data = stats.to_dict()
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
+        click.echo(json.dumps(stats.to_dict(), ensure_ascii=False))
         return
-    click.echo(f"Articles:   {data['articles']} (+{data['duplicates']} duplicates not indexed twice)")
-    click.echo(f"Sentences:  {data['sentences']} in {data['passages']} passages")
-    click.echo(f"Dates:      {_day(data['oldest'])} to {_day(data['newest'])}")
-    click.echo(f"Taken down: {data.get('taken_down', 0)} (kept out of every ingest; newsbot restore ID)")
-    sources = ", ".join(f"{s['source'] or '(no source)'} ({s['articles']})" for s in data["sources"][:8])
+    click.echo(f"Articles:   {stats.articles} (+{stats.duplicates} duplicates not indexed twice)")
+    click.echo(f"Sentences:  {stats.sentences} in {stats.passages} passages")
+    click.echo(f"Dates:      {_day(stats.oldest)} to {_day(stats.newest)}")
+    click.echo(f"Taken down: {stats.taken_down} (kept out of every ingest; newsbot restore ID)")
+    sources = ", ".join(f"{s.source or '(no source)'} ({s.articles})" for s in stats.sources[:8])
     click.echo(f"Sources:    {sources or '-'}")
-    click.echo(f"Embedder:   {data['embedder']}" + (f", {data['dim']} dimensions" if data["dim"] else ""))
-    click.echo(f"Vectors:    {data['vector_store']}")
-    click.echo(f"Data:       {data['data_dir']} ({data['data_bytes'] / 1e6:.1f} MB)")
+    click.echo(f"Embedder:   {stats.embedder}" + (f", {stats.dim} dimensions" if stats.dim else ""))
+    click.echo(f"Vectors:    {stats.vector_store}")
+    click.echo(f"Data:       {stats.data_dir} ({stats.data_bytes / 1e6:.1f} MB)")
 
 
 @main.command()
@@ -153,21 +155,23 @@ def check(ctx: click.Context, as_json: bool) -> None:
     sys.exit(0 if result.ok else 1)
 
 
-def _print_report(report: dict[str, Any], as_json: bool) -> None:
+def _print_report(report: IngestReport, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False))
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return
-    for problem in report["warnings"]:
+    for problem in report.warnings:
         click.secho(f"warning: {problem['path']}: {problem['reason']}", fg="yellow", err=True)
-    for problem in report["failed"]:
+    for problem in report.failed:
         click.secho(f"failed: {problem['path']}: {problem['reason']}", fg="red", err=True)
-    parts = [f"{report[k]} {k}" for k in ("added", "updated", "unchanged", "removed", "duplicates")]
+    parts = [f"{getattr(report, k)} {k}" for k in ("added", "updated", "unchanged", "removed", "duplicates")]
     parts += [
-        f"{report[k]} {k.replace('_', ' ')}" for k in ("kept_down", "kept_full_text", "restored") if report.get(k)
+        f"{getattr(report, k)} {k.replace('_', ' ')}"
+        for k in ("kept_down", "kept_full_text", "restored")
+        if getattr(report, k)
     ]
     click.echo(
-        ", ".join(parts).capitalize() + f", {len(report['failed'])} failed. "
-        f"Embedded {report['embedded_sentences']} sentences in {report['seconds']:.1f} s."
+        ", ".join(parts).capitalize() + f", {len(report.failed)} failed. "
+        f"Embedded {report.embedded_sentences} sentences in {round(report.seconds, 3):.1f} s."
     )
 
 

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -26,17 +26,19 @@ from bot.settings import Settings
 logger = logging.getLogger("newsbot")
 EXIT_BUG = 70  # EX_SOFTWARE: something newsbot did not expect
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def settings_of(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+def handle_errors(command: Callable[P, T]) -> Callable[P, T]:
     """Translate exceptions at the edge: domain errors to a message, bugs to a short notice."""
 
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             try:
                 return command(*args, **kwargs)
@@ -77,7 +79,7 @@ def yield_cpu(settings: Settings) -> None:
                 os.setpriority(os.PRIO_PROCESS, 0, settings.ingest_nice)
 
 
-def _leave_quietly() -> None:
+def _leave_quietly() -> NoReturn:
     """``newsbot ask ... | head``: the reader of our output left. Exit as Unix tools do, without a
     message, and keep Python from failing again when it flushes stdout at exit."""
     with contextlib.suppress(OSError, ValueError):  # not a real file (tests, embedding): nothing to flush

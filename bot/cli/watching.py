@@ -9,11 +9,15 @@ import logging
 import signal
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.base import handle_errors, main, settings_of, yield_cpu
+
+if TYPE_CHECKING:
+    from bot.sources import PollResult, Watcher
+    from bot.sources.scheduler import SourceStatus
 
 
 @main.command()
@@ -39,7 +43,9 @@ def sources(ctx: click.Context, as_json: bool) -> None:
             states = {s.name: store.load(s.name) for s in listed}
         finally:
             store.close()
-    rows = [{"name": s.name, "kind": s.kind, "interval": s.interval, **states[s.name].summary()} for s in listed]
+    rows: list[SourceStatus] = [
+        {"name": s.name, "kind": s.kind, "interval": s.interval, **states[s.name].summary()} for s in listed
+    ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -92,7 +98,7 @@ def watch(ctx: click.Context, once: bool, as_json: bool) -> None:
                     click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
                 else:
                     for r in results:
-                        click.echo(_result_line(r.to_dict()))
+                        click.echo(_result_line(r))
                 sys.exit(0 if all(r.ok for r in results) else 1)
             click.echo(
                 f"Watching {len(listed)} sources from {settings.sources_file}; Ctrl-C stops.",
@@ -104,7 +110,7 @@ def watch(ctx: click.Context, once: bool, as_json: bool) -> None:
     click.echo("Stopped; every poll that finished is saved.", err=True)
 
 
-async def _watch(watcher: Any) -> None:
+async def _watch(watcher: Watcher) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -113,13 +119,13 @@ async def _watch(watcher: Any) -> None:
     await watcher.run(stop)
 
 
-def _result_line(r: dict[str, Any]) -> str:
-    if not r["ok"]:
-        return f"{r['source']}: failed: {r['error']}"
-    state = " (not modified)" if r["not_modified"] else ""
+def _result_line(r: PollResult) -> str:
+    if not r.ok:
+        return f"{r.source}: failed: {r.error}"
+    state = " (not modified)" if r.not_modified else ""
     return (
-        f"{r['source']}: {r['added']} added, {r['updated']} updated, {r['unchanged']} unchanged, "
-        f"{r['removed']} removed, {len(r['failed'])} failed{state}"
+        f"{r.source}: {r.added} added, {r.updated} updated, {r.unchanged} unchanged, "
+        f"{r.removed} removed, {len(r.failed)} failed{state}"
     )
 
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from importlib import resources
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -33,16 +33,17 @@ OPERATIONS = APIRouter(tags=["operations"])
 WIDGET = APIRouter(tags=["widget"])
 ALL = (ANSWERS, ARTICLES, OPERATIONS, WIDGET)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
-async def _bounded(state: Server, caller: Caller, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def _bounded(state: Server, caller: Caller, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``fn(*args, **kwargs)`` in a worker thread, within the request timeout and the workload's bounds."""
     return await state.workload.run(caller, state.settings.request_timeout, fn, *args, **kwargs)
 
 
 async def _answer(
     state: Server, qa: NewsQA, body: AskRequest, caller: Caller, on_draft: Callable[[str], None] | None = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     conversation = state.conversations.get(caller.key_id, body.conversation_id) if body.conversation_id else None
     answer = await _bounded(
         state,
@@ -64,7 +65,7 @@ def _static(name: str) -> str:
 
 
 @ANSWERS.post("/v1/ask", response_model=AnswerResponse, responses=ERRORS, tags=["answers"])
-async def ask(body: AskRequest, caller: ReaderKey, state: ServerDep, qa: ReadyQA) -> dict[str, Any]:
+async def ask(body: AskRequest, caller: ReaderKey, state: ServerDep, qa: ReadyQA) -> dict[str, object]:
     """Answer a question with verbatim quotes and their sources (or refuse when nothing fits)."""
     return await _answer(state, qa, body, caller)
 
@@ -122,7 +123,7 @@ async def search(
     since: Annotated[date | None, Query(description="Only articles from this day on.")] = None,
     until: Annotated[date | None, Query(description="Only articles up to and including this day.")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Ranked articles with their best passage, without building an answer."""
     hits = await _bounded(state, caller, qa.search, q, since=since, until=until, limit=limit)
     return {"query": q, "results": [hit.to_dict() for hit in hits]}
@@ -152,7 +153,7 @@ async def add_articles(
         bool,
         Query(description="Bring back articles that were taken down (DELETE): a CMS republishing them."),
     ] = False,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Add or update articles: a JSON object, a JSON array or JSONL, with the fields of
     ``newsbot ingest`` (id, title, text, url, published, updated, source, ...). Unchanged
     articles are skipped; a bad record is reported in ``failed`` and the rest is ingested. An
@@ -175,7 +176,7 @@ async def get_article(
     caller: ReaderKey,
     qa: ReadyQA,
     article_id: Annotated[str, Path(min_length=1, max_length=2000)],
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """One article as indexed: metadata and text."""
     article = await asyncio.to_thread(qa.article, article_id)
     return article.to_dict()
@@ -192,7 +193,7 @@ async def delete_article(
     state: ServerDep,
     qa: ReadyQA,
     article_id: Annotated[str, Path(min_length=1, max_length=2000)],
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Remove an article from every store (catalog, keyword index, vectors)."""
     async with state.write_lock:
         report = await asyncio.to_thread(qa.admin.remove, [article_id])
@@ -208,14 +209,14 @@ async def healthz() -> dict[str, str]:
 
 
 @OPERATIONS.get("/readyz", responses={503: {"model": ErrorResponse}}, tags=["operations"])
-async def readyz(state: ServerDep, qa: ReadyQA) -> dict[str, Any]:
+async def readyz(state: ServerDep, qa: ReadyQA) -> dict[str, object]:
     """The index is open and whole; how many articles it holds. With ``serve --watch``, also
     ``failing_sources``: sources with 5 or more failed polls in a row (still 200: answers go on)."""
     info = await asyncio.to_thread(qa.overview)
     health = await asyncio.to_thread(qa.index.health)
     if not health["ok"]:
         raise await asyncio.to_thread(qa.index.damage)
-    ready: dict[str, Any] = {"status": "ready", "articles": info.articles, "sentences": info.sentences}
+    ready: dict[str, object] = {"status": "ready", "articles": info.articles, "sentences": info.sentences}
     if state.watcher is not None:  # serve --watch: still ready (the index answers), but say which
         ready["failing_sources"] = state.watcher.failing()  # sources keep failing
     return ready

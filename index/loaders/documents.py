@@ -4,32 +4,35 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from index.loaders.base import TITLE_MAX_CHARS, ItemError, LoadResult, Reading, guard, stand
 from index.models import Article
 
+if TYPE_CHECKING:
+    import yaml
 
-def load_text(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
+
+def load_text(reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None) -> Iterator[LoadResult]:
     yield guard(origin, lambda: parse_text(reader, text, origin, meta))
 
 
-def load_markdown(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
+def load_markdown(reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None) -> Iterator[LoadResult]:
     yield guard(origin, lambda: parse_markdown(reader, text, origin, meta))
 
 
-def load_html(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None) -> Iterator[LoadResult]:
+def load_html(reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None) -> Iterator[LoadResult]:
     yield guard(origin, lambda: parse_html(reader, text, origin, meta))
 
 
-def parse_text(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Article:
+def parse_text(reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None = None) -> Article:
     """Plain text shaped like a tagesschau export: title, "Stand: ...", lead and body."""
     lines = text.strip().splitlines()
     if not lines:
         raise ItemError("empty file")
     head, rest = lines[0].strip(), lines[1:]
-    record: dict[str, Any] = {}
+    record: dict[str, object] = {}
     # "Stand:" may share the title line or stand on the second one.
     for candidate in (head, rest[0] if rest else ""):
         found = stand(candidate, reader.tz)
@@ -55,7 +58,7 @@ def parse_text(reader: Reading, text: str, origin: str, meta: dict[str, Any] | N
     return reader.article_from_record({**record, **(meta or {})}, origin)
 
 
-def parse_markdown(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Article:
+def parse_markdown(reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None = None) -> Article:
     """Markdown with optional YAML front matter; headings stay headings."""
     import frontmatter
     from markdown_it import MarkdownIt
@@ -93,7 +96,7 @@ def parse_markdown(reader: Reading, text: str, origin: str, meta: dict[str, Any]
 
 
 def parse_html(
-    reader: Reading, html: str, origin: str, meta: dict[str, Any] | None = None, url: str | None = None
+    reader: Reading, html: str, origin: str, meta: Mapping[str, object] | None = None, url: str | None = None
 ) -> Article:
     """An article page: main text (trafilatura), title, dates, author and canonical URL."""
     import trafilatura
@@ -108,7 +111,7 @@ def parse_html(
     lines = [
         line for line in doc.text.splitlines() if line.strip() and line.lstrip("# ").strip() != (title or "").strip()
     ]
-    record: dict[str, Any] = {
+    record: dict[str, object] = {
         "title": title,
         "text": "\n".join(lines),
         "url": page.get("canonical") or doc.url or url,
@@ -186,7 +189,7 @@ def _html_meta(html: str) -> dict[str, str]:
     return {k: v for k, v in out.items() if v}
 
 
-def no_alias_loader() -> Any:
+def no_alias_loader() -> type[yaml.SafeLoader]:
     """yaml's SafeLoader without aliases: front matter never needs them, and a few hundred bytes
     of nested aliases expand to megabytes (a "billion laughs")."""
     import yaml
@@ -205,7 +208,7 @@ class SafeYAML:
         from frontmatter.default_handlers import YAMLHandler
 
         class Handler(YAMLHandler):
-            def load(self, fm: str, **kwargs: Any) -> Any:
+            def load(self, fm: str, **kwargs: object) -> dict[str, object]:
                 import yaml
 
                 return yaml.load(fm, Loader=no_alias_loader())

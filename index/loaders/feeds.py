@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlsplit
 
 from index.loaders.base import LoadResult, Problem, Reading, guard
 from index.loaders.documents import html_to_text
 from index.models import Article
+
+if TYPE_CHECKING:
+    from feedparser import FeedParserDict
 
 logger = logging.getLogger(__name__)
 
@@ -21,15 +25,31 @@ TEASER_CHARS = 1000
 MAX_ITEM_PAGES = 200
 
 
+class FeedFields(TypedDict):
+    """A feed item's JSON fields, as ``article_from_record`` reads them."""
+
+    id: str | None
+    url: str | None
+    title: str
+    text: str
+    published: time.struct_time | str | None
+    updated: time.struct_time | str | None
+    source: str | None
+    section: str | None
+    author: str | None
+
+
 @dataclass(frozen=True)
 class FeedRecord:
     """One feed item before it becomes an article."""
 
     origin: str  # FEED#item-id: the article's origin, or the problem's path
-    fields: dict[str, Any]  # the JSON fields ``article_from_record`` reads; ``text`` may be empty
+    fields: FeedFields  # the JSON fields ``article_from_record`` reads; ``text`` may be empty
 
 
-def load_feed(reader: Reading, data: bytes, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+def load_feed(
+    reader: Reading, data: bytes, origin: str, meta: Mapping[str, object] | None = None
+) -> Iterator[LoadResult]:
     """Every item of a feed; a feed that does not parse is one ``Problem`` (none of it is trusted)."""
     for record in feed_records(data, origin):
         if isinstance(record, Problem):
@@ -78,7 +98,7 @@ def is_feed(raw: bytes, content_type: str) -> bool:
     )
 
 
-def _record(entry: Any, source: str | None) -> dict[str, Any]:
+def _record(entry: FeedParserDict, source: str | None) -> FeedFields:
     content = entry.get("content") or []
     body = content[0].get("value") if content else entry.get("summary", "")
     return {
@@ -95,7 +115,7 @@ def _record(entry: Any, source: str | None) -> dict[str, Any]:
     }
 
 
-def is_teaser(fields: dict[str, Any], teaser_chars: int = TEASER_CHARS) -> bool:
+def is_teaser(fields: Mapping[str, object], teaser_chars: int = TEASER_CHARS) -> bool:
     """A feed item whose page is the article: it links one and has less text than ``teaser_chars``."""
     return bool(fields.get("url")) and len(str(fields.get("text") or "").strip()) < teaser_chars
 

@@ -4,7 +4,7 @@ A new format is one entry here and one function with ``Format.load``'s signature
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ class Format:
     name: str
     extensions: frozenset[str]
     # (the reading loader, the file's text - or its bytes when ``binary`` -, origin, sidecar metadata)
-    load: Callable[[Reading, Any, str, dict[str, Any] | None], Iterator[LoadResult]]
+    load: Callable[[Reading, Any, str, Mapping[str, object] | None], Iterator[LoadResult]]
     many: bool = False  # a file of many records: the byte limit is per record, the file has its own
     binary: bool = False  # decodes itself (XML declares its encoding)
     streamed: bool = False  # read line by line from disk, never whole

@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from index.loaders import documents, records
 from index.loaders.base import ItemError, LoadResult, Problem, article_from_record, guard
@@ -177,7 +177,7 @@ class Loader:
     def load_jsonl_stream(self, stream: IO[str], origin: str) -> Iterator[LoadResult]:
         return records.load_jsonl_stream(self, stream, origin)
 
-    def article_from_record(self, record: Any, origin: str) -> Article:
+    def article_from_record(self, record: object, origin: str) -> Article:
         """Build an ``Article`` from a dict with the JSON fields; unknown keys become metadata."""
         return article_from_record(record, origin, max_bytes=self.max_bytes, tz=self.tz)
 
@@ -224,7 +224,7 @@ class Loader:
             return text, "utf-8" if encoding == "utf-8-sig" else encoding
         raise ItemError("undecodable bytes")
 
-    def _sidecar(self, path: Path) -> dict[str, Any] | Problem | None:
+    def _sidecar(self, path: Path) -> dict[str, object] | Problem | None:
         sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
         if not sidecar.exists():
             return None

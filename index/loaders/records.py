@@ -8,14 +8,15 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Iterator, Mapping
+from typing import IO, TypeVar
 
 from index.loaders.base import LoadResult, Problem, Reading, guard, too_big
 
 GNAD_LINE = re.compile(r"^[\w\- ]{1,40};\S")  # 10kGNAD: label;'text' (quoted only when it must be)
 SHAPE_LINES = 20  # lines that decide a CSV's shape: a file's first row alone may be the odd one
 ECHO_CHARS = 80  # how much of a file's content an error message repeats
+Row = TypeVar("Row")  # a CSV row: a list of fields, or a dict by column
 
 
 def _echo(text: str) -> str:
@@ -32,7 +33,9 @@ def _gnad_shaped(lines: list[str]) -> bool:
     return sum(bool(GNAD_LINE.match(line)) for line in lines) > len(lines) / 2
 
 
-def load_json(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+def load_json(
+    reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None = None
+) -> Iterator[LoadResult]:
     """A JSON object or an array of objects, each an article record."""
     try:
         data = json.loads(text)
@@ -61,7 +64,9 @@ def load_records(reader: Reading, text: str, origin: str) -> Iterator[LoadResult
     yield from load_json(reader, text, origin)
 
 
-def load_jsonl(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+def load_jsonl(
+    reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None = None
+) -> Iterator[LoadResult]:
     yield from load_jsonl_stream(reader, io.StringIO(text), origin)
 
 
@@ -85,7 +90,7 @@ def load_jsonl_stream(reader: Reading, stream: IO[str], origin: str) -> Iterator
         yield guard(where, lambda record=record, where=where: reader.article_from_record(record, where))
 
 
-def load_csv(reader: Reading, text: str, origin: str, meta: dict[str, Any] | None = None) -> Iterator[LoadResult]:
+def load_csv(reader: Reading, text: str, origin: str, meta: Mapping[str, object] | None = None) -> Iterator[LoadResult]:
     """CSV with a header row, or the 10kGNAD shape ``label;'text'`` without one."""
     text = text.lstrip("\ufeff")
     head = [line.rstrip("\r\n") for line in itertools.islice(io.StringIO(text), SHAPE_LINES * 4) if line.strip()]
@@ -122,11 +127,11 @@ def load_csv(reader: Reading, text: str, origin: str, meta: dict[str, Any] | Non
             yield fields
             continue
         where = f"{origin}:{line_num}"
-        record: dict[str, Any] = {k: v for k, v in fields.items() if k is not None and v not in (None, "")}
+        record: dict[str, str] = {k: v for k, v in fields.items() if k is not None and v not in (None, "")}
         yield guard(where, lambda record=record, where=where: reader.article_from_record(record, where))
 
 
-def _csv_rows(reader: Any, origin: str) -> Iterator[tuple[int, Any]]:
+def _csv_rows(reader: Iterator[Row], origin: str) -> Iterator[tuple[int, Row | Problem]]:
     """(line number, row) of a csv reader; a row the csv module rejects (a field over the size
     limit, a stray quote) becomes a ``Problem`` and reading goes on with the next line."""
     n = 0
