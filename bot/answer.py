@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from bot.trace import Trace
 
 if TYPE_CHECKING:
     from index.models import ArticleMeta
-
-
-def article_ref(meta: ArticleMeta) -> dict[str, Any]:
-    """What names an article in a citation: id, title, source, link and dates."""
-    return {
-        "article_id": meta.id,
-        "title": meta.title,
-        "source": meta.source,
-        "url": meta.url,
-        "published": meta.published,
-        "updated": meta.updated,
-    }
 
 
 @dataclass
@@ -34,6 +22,11 @@ class ArticleRef:
     url: str | None
     published: str | None  # ISO 8601
     updated: str | None  # ISO 8601
+
+
+def reference(meta: ArticleMeta) -> ArticleRef:
+    """The reference to an article (``Citation.also``)."""
+    return ArticleRef(meta.id, meta.title, meta.source, meta.url, meta.published, meta.updated)
 
 
 @dataclass
@@ -62,14 +55,23 @@ class Citation(ArticleRef):
     quotes: list[str] = field(default_factory=list)  # every quote from this article, in answer order
     # where the reader found the answer in each of ``quotes`` ([start, end) characters), None where it marked none
     answer_spans: list[tuple[int, int] | None] = field(default_factory=list)
-    also: list[dict[str, Any]] = field(default_factory=list)  # other articles with the same quote
+    also: list[ArticleRef] = field(default_factory=list)  # other articles with the same quote
     note: str | None = None  # the article's editorial note, if any
 
     @classmethod
     def of(cls, meta: ArticleMeta, n: int, quote: str, score: float) -> Citation:
         """Citation ``n`` of an article, quoting ``quote``; the article's first editorial note."""
         return cls(
-            n=n, **article_ref(meta), quote=quote, score=round(score, 4), note=meta.notes[0] if meta.notes else None
+            meta.id,
+            meta.title,
+            meta.source,
+            meta.url,
+            meta.published,
+            meta.updated,
+            n=n,
+            quote=quote,
+            score=round(score, 4),
+            note=meta.notes[0] if meta.notes else None,
         )
 
 
@@ -84,7 +86,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
-    mode: str = "extractive"  # or "generated": an LLM's sentences, each verified against its citations
+    mode: Literal["extractive", "generated"] = "extractive"  # generated: an LLM's sentences, each verified
     trace: Trace | None = None  # how it was found (``--debug``)
     answer_id: str | None = None  # set when the question log kept it (feedback refers to it)
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.answer import Citation, article_ref
+from bot.answer import Citation, reference
 from bot.answering import QUOTE_ARTICLES, AnswerModel, analyse, quote_articles, sentence_features
 from bot.retrieve import RankedArticle, Retrieval, ScoredSentence
 from bot.texts import texts
@@ -158,7 +158,7 @@ def cite(quotes: list[Quote], same_text: dict[str, list[ArticleMeta]]) -> list[C
         meta = quote.article.meta
         copies = [r for r in same_text.get(quote.sentence.text, []) if r.id != meta.id]
         earliest = min([meta, *copies], key=lambda r: (r.date_ts is None, r.date_ts or 0))
-        also = [article_ref(r) for r in [meta, *copies] if r.id != earliest.id]
+        also = [reference(r) for r in [meta, *copies] if r.id != earliest.id]
         citation = citations.get(earliest.id)
         if citation is None:
             citation = citations[earliest.id] = Citation.of(earliest, len(citations) + 1, quote.text, quote.shown_score)

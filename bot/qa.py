@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypedDict, Unpack
+from typing import Literal, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from bot.admin import NewsAdmin
@@ -190,7 +190,8 @@ class NewsQA:
                 if self.reader.quote_margin is not None:  # near the threshold, only the best is quoted
                     other = probability(self.reader.threshold + self.reader.quote_margin)
             quotes = choose_quotes(ranked, other)
-        mode, notes, citations = "extractive", [], []
+        mode: Literal["extractive", "generated"] = "extractive"
+        notes, citations = [], []
         if not refused and self.llm is not None:  # the evidence gate comes first: no LLM call for a refusal
             trace.llm = LLMTrace(sources=[])
             generated = self._generate(question, language, retrieval, on_draft, trace.llm)

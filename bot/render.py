@@ -20,8 +20,8 @@ def source_line(c: Citation) -> str:
     if c.url:
         line += f"\n    {c.url}"
     for other in c.also:
-        when = day(other.get("updated") or other.get("published"))
-        line += f"\n    also: {other['title']} ({other.get('source') or '-'}, {when})"
+        when = day(other.updated or other.published)
+        line += f"\n    also: {other.title} ({other.source or '-'}, {when})"
     return line
 
 

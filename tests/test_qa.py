@@ -412,7 +412,7 @@ def test_same_quote_in_several_articles_cites_the_earliest_once(tmp_path, e5):
     wire_citations = [c for c in answer.citations if wire in c.quotes]
     assert len(wire_citations) == 1
     assert wire_citations[0].article_id == "early"
-    assert [a["article_id"] for a in wire_citations[0].also] == ["late"]
+    assert [a.article_id for a in wire_citations[0].also] == ["late"]
     assert answer.text.count(wire) == 1
 
 

@@ -203,10 +203,10 @@ def sources_messages(answer: Answer) -> list[str]:
         for other in c.also:
             spans += [
                 Span(f"\n{labels['also']}: "),
-                _link(other["title"], other.get("url"), other.get("updated") or other.get("published")),
+                _link(other.title, other.url, other.updated or other.published),
             ]
-            if other.get("source"):
-                spans.append(Span(f" ({other['source']})"))
+            if other.source:
+                spans.append(Span(f" ({other.source})"))
     return split(spans)
 
 
