@@ -24,9 +24,14 @@ class ArticleRef:
     updated: str | None  # ISO 8601
 
 
+def reference_fields(meta: ArticleMeta) -> tuple[str, str, str | None, str | None, str | None, str | None]:
+    """``ArticleRef``'s fields of an article, in order (the first arguments of every subclass)."""
+    return (meta.id, meta.title, meta.source, meta.url, meta.published, meta.updated)
+
+
 def reference(meta: ArticleMeta) -> ArticleRef:
     """The reference to an article (``Citation.also``)."""
-    return ArticleRef(meta.id, meta.title, meta.source, meta.url, meta.published, meta.updated)
+    return ArticleRef(*reference_fields(meta))
 
 
 @dataclass
@@ -62,12 +67,7 @@ class Citation(ArticleRef):
     def of(cls, meta: ArticleMeta, n: int, quote: str, score: float) -> Citation:
         """Citation ``n`` of an article, quoting ``quote``; the article's first editorial note."""
         return cls(
-            meta.id,
-            meta.title,
-            meta.source,
-            meta.url,
-            meta.published,
-            meta.updated,
+            *reference_fields(meta),
             n=n,
             quote=quote,
             score=round(score, 4),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.answer import SearchHit
+from bot.answer import SearchHit, reference_fields
 from bot.errors import VectorStoreError
 from bot.when import DateFilter
 from index.keywords import stems
@@ -105,14 +105,8 @@ class RankedArticle:
         """The article, its scores and its best passage (``NewsQA.search``)."""
         passage = [s for s in self.sentences if s.passage == self.best_passage]
         best = max(passage, key=lambda s: s.similarity) if passage else None
-        meta = self.meta
         return SearchHit(
-            meta.id,
-            meta.title,
-            meta.source,
-            meta.url,
-            meta.published,
-            meta.updated,
+            *reference_fields(self.meta),
             note=self.meta.notes[0] if self.meta.notes else None,
             score=round(self.score, 4),
             similarity=round(self.similarity, 4),
