@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -25,6 +25,9 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.sources import Watcher
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer KEY")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: KEY")
@@ -43,6 +46,11 @@ class Server:
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one writer: the API's pushes and the watcher
     qa: NewsQA | None = None  # an injected NewsQA is ready at once; otherwise the lifespan opens one
     watcher: Watcher | None = None  # newsbot serve --watch (its failing sources show in /readyz)
+
+    async def bounded(self, caller: Caller, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread, within the request timeout and the workload's
+        bounds (questions, searches, the report: CPU work one caller must not pile up)."""
+        return await self.workload.run(caller, self.settings.request_timeout, fn, *args, **kwargs)
 
     @classmethod
     def of(cls, settings: Settings, qa: NewsQA | None = None) -> Server:

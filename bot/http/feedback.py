@@ -89,6 +89,4 @@ async def report(
     if not caller.admin:
         raise ApiError(403, "forbidden", "The report needs an admin key (NEWSBOT_ADMIN_KEYS).")
     # Within the request timeout and the workload's bounds, like a question: the grouping is CPU work.
-    return await state.workload.run(
-        caller, state.settings.request_timeout, state.questions.report, since=since, limit=limit
-    )
+    return await state.bounded(caller, state.questions.report, since=since, limit=limit)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from importlib import resources
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
@@ -32,21 +32,13 @@ ARTICLES = APIRouter(tags=["articles"])
 OPERATIONS = APIRouter(tags=["operations"])
 WIDGET = APIRouter(tags=["widget"])
 ALL = (ANSWERS, ARTICLES, OPERATIONS, WIDGET)
-T = TypeVar("T")
-P = ParamSpec("P")
-
-
-async def _bounded(state: Server, caller: Caller, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """``fn(*args, **kwargs)`` in a worker thread, within the request timeout and the workload's bounds."""
-    return await state.workload.run(caller, state.settings.request_timeout, fn, *args, **kwargs)
 
 
 async def _answer(
     state: Server, qa: NewsQA, body: AskRequest, caller: Caller, on_draft: Callable[[str], None] | None = None
 ) -> dict[str, object]:
     conversation = state.conversations.get(caller.key_id, body.conversation_id) if body.conversation_id else None
-    answer = await _bounded(
-        state,
+    answer = await state.bounded(
         caller,
         qa.ask,
         body.question,
@@ -125,7 +117,7 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, object]:
     """Ranked articles with their best passage, without building an answer."""
-    hits = await _bounded(state, caller, qa.search, q, since=since, until=until, limit=limit)
+    hits = await state.bounded(caller, qa.search, q, since=since, until=until, limit=limit)
     return {"query": q, "results": [hit.to_dict() for hit in hits]}
 
 
