@@ -28,6 +28,7 @@ from bot.qa import NewsQA
 from bot.settings import Settings
 from bot.sources import FeedSource, FolderSource, SitemapSource, StateStore, Watcher, Writer
 from bot.sources.base import Fetcher
+from bot.sources.folders import OPEN_WRITER_PATIENCE
 from tests.conftest import NEWSBOT, invoke_cli, wait_for
 
 INTERVAL = 300.0
@@ -849,6 +850,45 @@ def test_folder_file_still_being_written_is_read_once_it_settled(watch_settings,
     [done] = watcher.run_once()
     assert done.added == 1 and watcher.writer.ingests == 1  # type: ignore[attr-defined]
     assert "siebzig" in quotes(qa, "Wie lange dauert die Überfahrt nach Helgoland?")
+
+
+def test_folder_file_held_open_for_writing_is_not_read_while_its_writer_pauses(watch_settings, qa, tmp_path, clock):
+    export = tmp_path / "export"
+    export.mkdir()
+    article = export / "faehre.txt"
+    source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=30)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    with article.open("w", encoding="utf-8") as writer:  # the CMS writes, then pauses longer than `settle`
+        writer.write("Schneller nach Helgoland\n" + FERRY[0])
+        writer.flush()
+        paused = article.stat().st_mtime - 60
+        os.utime(article, (paused, paused))
+        for _ in range(2):
+            [early] = watcher.run_once()
+            assert early.ok and early.added == 0 and watcher.writer.ingests == 0  # type: ignore[attr-defined]
+            assert watcher.states["cms"].next_poll == clock.now + 30
+            clock.advance(30)
+        writer.write(" " + " ".join(FERRY[1:]))
+    done = article.stat().st_mtime - 60
+    os.utime(article, (done, done))
+    [result] = watcher.run_once()
+    assert result.added == 1 and watcher.writer.ingests == 1  # type: ignore[attr-defined]
+    assert "siebzig" in quotes(qa, "Wie lange dauert die Überfahrt nach Helgoland?")
+
+
+def test_folder_file_a_daemon_keeps_open_is_read_once_unchanged_for_long(watch_settings, qa, tmp_path, clock):
+    export = tmp_path / "export"
+    export.mkdir()
+    article = export / "faehre.txt"
+    source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=30)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    with article.open("w", encoding="utf-8") as writer:  # an exporter that never closes its file
+        writer.write("Schneller nach Helgoland\n" + " ".join(FERRY))
+        writer.flush()
+        long_ago = article.stat().st_mtime - OPEN_WRITER_PATIENCE - 1
+        os.utime(article, (long_ago, long_ago))
+        [result] = watcher.run_once()
+    assert result.added == 1
 
 
 def test_folder_rescan_drops_records_a_rewritten_file_no_longer_has(watch_settings, qa, tmp_path, clock):

@@ -6,12 +6,18 @@ A poll compares each file's size and modification time (and its ``.meta.yaml`` s
 the last scan. A file still being written is read on a later poll, so it is read once, complete:
 it is settled when it was modified at least ``settle`` seconds ago, when scans ``settle`` seconds
 apart found it unchanged (a clock that runs behind the file server's), or when its modification
-time lies more than ``settle`` in the future. The first scan that finds every file settled reads
+time lies more than ``settle`` in the future. A file that a process on this machine still holds
+open for writing is not settled while its writer pauses, up to ``OPEN_WRITER_PATIENCE`` unchanged
+(a daemon that keeps an export open for good is still read) (Linux: ``/proc``; a writer on
+another machine of a network share cannot be seen, so there ``settle`` must outlast its pauses,
+or the writer writes under a hidden or temporary name and renames the finished file, which
+``Loader.walk`` never lists before). The first scan that finds every file settled reads
 the whole folder and removes articles from below it whose files are gone, exactly like ``newsbot
 ingest --sync DIR``; after that, the state remembers which articles each file contributed."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -20,6 +26,8 @@ from bot.sources.config import FolderSource
 from bot.sources.state import Item, SourceState
 from index.loaders import Problem
 from index.loaders.formats import SIDECAR_SUFFIX
+
+OPEN_WRITER_PATIENCE = 300.0  # seconds unchanged after which a file held open for writing is read anyway
 
 
 def poll_folder(ctx: Context, source: FolderSource, state: SourceState) -> Plan:
@@ -31,6 +39,7 @@ def poll_folder(ctx: Context, source: FolderSource, state: SourceState) -> Plan:
     wall = time.time()  # file times are wall-clock times, whatever clock the scheduler runs on
     files = {str(path): path for path in ctx.loader.walk(root)}
     ready: list[tuple[str, Path, str]] = []  # (key, path, signature) of the files that may be read
+    writing: set[tuple[int, int]] | None = None  # files open for writing, looked up once a poll when needed
     for key, path in files.items():
         try:
             signature, modified = _signature(path)
@@ -39,7 +48,10 @@ def poll_folder(ctx: Context, source: FolderSource, state: SourceState) -> Plan:
         item = new.items.get(key)
         if item is None or item.fingerprint != signature:
             item = item or new.items.setdefault(key, Item(first_seen=ctx.now))
-            if not _settled(item, signature, modified, wall, ctx.now, source.settle):
+            if writing is None:
+                writing = open_for_writing(root)
+            held = _identity(path) in writing and wall - modified < max(source.settle, OPEN_WRITER_PATIENCE)
+            if held or not _settled(item, signature, modified, wall, ctx.now, source.settle):
                 plan.again_in = source.settle  # still being written
                 continue
         ready.append((key, path, signature))
@@ -84,6 +96,42 @@ def _settled(item: Item, signature: str, modified: float, wall: float, now: floa
         item.settling, item.settling_since = signature, now
         return False
     return now - item.settling_since >= settle
+
+
+def open_for_writing(root: Path) -> set[tuple[int, int]]:
+    """(device, inode) of the files below ``root`` that a process holds open for writing, as far as
+    ``/proc`` shows them (another user's processes only to root; empty where there is no ``/proc``)."""
+    found: set[tuple[int, int]] = set()
+    prefix = str(root.resolve())
+    try:
+        pids = [entry for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            fds = list(os.scandir(f"{pid.path}/fd"))
+        except OSError:  # gone, or not ours to look at
+            continue
+        for fd in fds:
+            try:
+                if not os.readlink(fd.path).startswith(prefix):
+                    continue
+                with open(f"{pid.path}/fdinfo/{fd.name}", encoding="ascii") as info:
+                    flags = next(int(line.split()[1], 8) for line in info if line.startswith("flags:"))
+                if flags & (os.O_WRONLY | os.O_RDWR):
+                    stat = os.stat(fd.path)
+                    found.add((stat.st_dev, stat.st_ino))
+            except (OSError, StopIteration, ValueError, IndexError):
+                continue
+    return found
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (stat.st_dev, stat.st_ino)
 
 
 def _signature(path: Path) -> tuple[str, float]:
