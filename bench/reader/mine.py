@@ -17,6 +17,12 @@ An unanswerable question's candidates are all negative: exactly the tempting sen
 reader must learn to refuse. The reader reads the question as the product does (without date
 phrases).
 
+The same question asked over the *other* articles (its own article's candidates left out, and any
+candidate with the answer's words) is also kept, every candidate negative, in
+``pairs.absent.jsonl``: what the archive holds when the question's topic is missing from it, the
+"Who won the World Cup?" put to an archive that never reported it. ``--absent N`` adds N of them
+to the training set.
+
 With ``--mix N`` it also writes ``pairs.train.jsonl`` (the mined pairs, ``--counterfactual M``
 questions with a name or number changed (``counterfactual.py``), N of the old training pairs,
 whole questions, seeded, and every translated ``qa-train`` question of ``build_data.py``) and ``pairs.dev.jsonl`` (the old development pairs) for
@@ -53,10 +59,13 @@ def training_rows(rows: dict[int, tuple[str, str]]) -> list[int]:
     return sorted(r for r in rows if r not in held_out)
 
 
-def mine(qa: NewsQA, q: dict[str, Any], k: int) -> list[dict[str, Any]]:
-    """One group of pairs: the first stage's best ``k`` candidates for ``q``, labelled."""
+def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two groups of pairs for ``q``: the first stage's best ``k`` candidates, labelled; and, for an
+    answerable question, its best ``k`` candidates of *other* articles, all negative (its topic
+    absent from the archive: see ``absent``)."""
     found = qa.find(q["question"])
-    ranked = rank_quotes(found.retrieval, q["question"], qa.model)[:k]
+    everything = rank_quotes(found.retrieval, q["question"], qa.model)
+    ranked = everything[:k]
     own = f"gnad-{q['row']}"
     answer, evidence = q.get("answer") or "", q.get("evidence") or ""
     pairs, gold = [], False
@@ -73,9 +82,37 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> list[dict[str, Any]]:
     if answer and not gold:  # the first stage missed it: the reader must still learn to find it
         pairs.insert(0, {"s": evidence, "t": q["title"], "y": 1})
     group = f"mined-{q['id']}"
-    return [
+    mined = [
         {"group": group, "q": found.reading, **p, "lang": "de", "src": f"mined-{q['lang']}-{q['kind']}"} for p in pairs
     ]
+    others = [c for c in everything if c.article.meta.id != own and not (answer and answer in c.sentence.text)][:k]
+    absent = [
+        {
+            "group": f"absent-{q['id']}",
+            "q": found.reading,
+            "s": c.sentence.text,
+            "t": c.article.meta.title,
+            "y": 0,
+            "lang": "de",
+            "src": f"absent-{q['lang']}",
+        }
+        for c in others
+    ]
+    return mined, absent if answer else []
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()] if path.exists() else []
+
+
+def _read_ids(path: Path) -> set[str]:
+    return set(path.read_text("utf-8").split()) if path.exists() else set()
+
+
+def _write(path: Path, pairs: list[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    tmp.replace(path)
 
 
 def main() -> None:
@@ -87,14 +124,22 @@ def main() -> None:
     parser.add_argument(
         "--counterfactual", type=int, default=0, help="counterfactual questions to add (counterfactual.py)"
     )
+    parser.add_argument(
+        "--absent",
+        type=int,
+        default=0,
+        help="answerable questions to add asked over other articles only, every candidate negative (their topic absent)",
+    )
     parser.add_argument("--limit", type=int, help="mine only this many questions (a quick look)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    mined_path = OUT / "pairs.mined.jsonl"
-    mined = [json.loads(line) for line in mined_path.read_text("utf-8").splitlines()] if mined_path.exists() else []
+    mined_path, absent_path = OUT / "pairs.mined.jsonl", OUT / "pairs.absent.jsonl"
+    mined, absent = _read(mined_path), _read(absent_path)
     done = {p["group"] for p in mined}
+    done_absent = {p["group"].removeprefix("absent-") for p in absent} | _read_ids(OUT / "absent.none.txt")
     items = [json.loads(line) for line in (READER_PAIRS / "news.train.jsonl").read_text("utf-8").splitlines()]
-    items = [q for q in items if f"mined-{q['id']}" not in done]  # resumable: new questions are mined and added
+    # resumable: new questions are mined and added (and an answerable one's absent group, where missing)
+    items = [q for q in items if f"mined-{q['id']}" not in done or (q.get("answer") and q["id"] not in done_absent)]
     items = items[: args.limit] if args.limit else items
     if items:
         settings = Settings(data_dir=OUT / "index")
@@ -103,20 +148,27 @@ def main() -> None:
         for q in items:
             a, b = sentences(texts[q["row"]][1], "de")[0]
             q["title"] = texts[q["row"]][1][a:b]
-        out: list[dict[str, Any]] = []
+        empty: list[str] = []  # answerable questions with no candidate of another article
         with NewsQA(settings.model_copy(update={"reader": "none"})) as qa:
             qa.warm_up()
             for n, q in enumerate(items):
-                out += mine(qa, q, args.k)
+                group, elsewhere = mine(qa, q, args.k)
+                if f"mined-{q['id']}" not in done:
+                    mined += group
+                if q.get("answer") and q["id"] not in done_absent:
+                    absent += elsewhere
+                    if not elsewhere:
+                        empty.append(q["id"])
                 print(f"\rmined {n + 1}/{len(items)}", end="", file=sys.stderr)
         print(file=sys.stderr)
-        mined += out
-        tmp = mined_path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in mined), encoding="utf-8")
-        tmp.replace(mined_path)
+        _write(mined_path, mined)
+        _write(absent_path, absent)
+        with (OUT / "absent.none.txt").open("a", encoding="utf-8") as f:
+            f.writelines(f"{i}\n" for i in empty)
     groups = {p["group"] for p in mined}
     positives = sum(p["y"] for p in mined)
     print(f"mined: {len(groups)} questions, {len(mined)} pairs, {positives} positive")
+    print(f"absent: {len({p['group'] for p in absent})} questions, {len(absent)} pairs")
     if args.mix:
         old = [json.loads(line) for line in (READER_PAIRS / "pairs.train.jsonl").read_text("utf-8").splitlines()]
         by_group: dict[str, list[dict[str, Any]]] = {}
@@ -132,14 +184,18 @@ def main() -> None:
             chosen += by_group[name]
         translated = [p for name in sorted(by_group) if ">" in name for p in by_group[name]]
         changed = counterfactuals(mined, args.counterfactual, SEED) if args.counterfactual else []
-        train = mined + changed + chosen + translated
+        elsewhere = sorted({p["group"] for p in absent})
+        random.Random(SEED).shuffle(elsewhere)
+        taken = set(elsewhere[: args.absent])
+        gone = [p for p in absent if p["group"] in taken]
+        train = mined + changed + chosen + translated + gone
         (OUT / "pairs.train.jsonl").write_text(
             "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in train), encoding="utf-8"
         )
         (OUT / "pairs.dev.jsonl").write_bytes((READER_PAIRS / "pairs.dev.jsonl").read_bytes())
         print(
             f"training pairs: {len(mined)} mined + {len(changed)} counterfactual + {len(chosen)} old"
-            f" + {len(translated)} translated"
+            f" + {len(translated)} translated + {len(gone)} absent ({len(taken)} questions)"
         )
 
 
