@@ -389,6 +389,36 @@ def test_a_manual_feed_ingest_beside_the_watcher_overwrites_nothing_and_brings_n
     assert {url: qa.article(url).text for url in (ferry, bridge)} == full and fire not in indexed(qa)
 
 
+def test_a_feed_of_many_full_items_is_written_a_bounded_batch_per_poll(watch_settings, qa, newsroom, clock):
+    towns = ["Bremen", "Kiel", "Rostock", "Lübeck", "Emden"]
+    items = [
+        {
+            "title": f"Neue Fähre in {t}",
+            "link": f"{newsroom.url}/{n}.html",
+            "teaser": f"In {t} legt ab Juni eine neue Fähre an.",
+        }
+        for n, t in enumerate(towns)
+    ]
+    newsroom.put("/feed.xml", rss(*items))
+    source = FeedSource(
+        kind="feed", name="testschau", url=f"{newsroom.url}/feed.xml", interval=INTERVAL, fetch_pages=False, max_items=2
+    )
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    added = []
+    for _ in range(3):
+        [result] = watcher.run_once()
+        assert result.ok and not result.not_modified  # items left over: the feed is read in full again
+        added.append(result.added)
+        if len(indexed(qa)) < 5:
+            assert watcher.states["testschau"].next_poll == clock.now + 1.0  # the rest soon, not an interval later
+        clock.advance(1.0)
+    assert added == [2, 2, 1]
+    assert len(indexed(qa)) == 5
+    clock.advance(INTERVAL)
+    [quiet] = watcher.run_once()
+    assert quiet.not_modified and not quiet.changed  # all written: the feed's validators are kept again
+
+
 def test_unchanged_feed_costs_one_304_and_no_ingest(watch_settings, qa, newsroom, clock):
     ferry = f"{newsroom.url}/faehre.html"
     newsroom.put("/faehre.html", article_page(ferry, "Schneller nach Helgoland", *FERRY))

@@ -88,6 +88,12 @@ class FeedSource(_Remote):
         "auto", description="true: always fetch the linked page; false: never; auto: when the item is a teaser."
     )
     teaser_chars: int = Field(1000, ge=0, description="auto: an item with less text than this is a teaser.")
+    max_items: int = Field(
+        200,
+        ge=1,
+        description="Items with their own text written per poll at most (each is embedded); the rest follow on the "
+        "next poll, which comes soon.",
+    )
 
 
 class SitemapSource(_Remote):

@@ -52,6 +52,7 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
         raise SourceError(f"could not fetch the feed: {exc or type(exc).__name__}") from exc
     measured = state.last_success is not None  # the first poll finds old items: no lag to measure
     budget = Budget(source.max_pages, plan, ctx.stopping)
+    writes = Budget(source.max_items, plan, ctx.stopping)  # a feed of 1,000 full items: 200 now, the rest soon
     handled: set[str] = set()
     if response.status == 304:
         plan.not_modified = True
@@ -100,11 +101,15 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
                     item.pending = True
             elif not article.text:  # a title and a link, and fetch_pages: false
                 plan.results.append(Problem(article.origin or key, "no text, and fetch_pages is false"))
+            elif not writes.take():
+                item.pending = True  # written by a later poll
             else:
                 plan.ingest([article])
                 item.article_ids, item.gone, item.pending = [article.id], False, False
                 if fresh and article.published:
                     plan.fresh.append((article.id, article.published.timestamp()))
+        if writes.skipped:  # items left for the next poll: it must read the feed in full, not be told 304
+            doc.etag, doc.last_modified = None, None
     recheck(ctx, plan, new, source.recheck, handled, budget)
     forget = max(source.recheck, FORGET_AFTER)
     for key in [k for k, i in new.items.items() if not i.listed and ctx.now - i.first_seen > forget]:
@@ -113,18 +118,20 @@ def poll_feed(ctx: Context, source: FeedSource, state: SourceState) -> Plan:
 
 
 class Budget:
-    """Pages one poll may fetch; what is left over waits for the next poll, which comes soon. A
-    stopping watcher fetches no more pages: the poll ends between two pages, and the pages it
-    left are fetched by the next run."""
+    """Pages one poll may fetch (or feed items it may write); what is left over waits for the next
+    poll, which comes soon. A stopping watcher fetches no more pages: the poll ends between two
+    pages, and the pages it left are fetched by the next run."""
 
     def __init__(self, pages: int, plan: Plan, stopping: threading.Event) -> None:
         self.left = pages
         self.plan = plan
         self.stopping = stopping
+        self.skipped = 0  # what was left for the next poll
 
     def take(self) -> bool:
         if self.left <= 0 or self.stopping.is_set():
             self.plan.again_in = 1.0
+            self.skipped += 1
             return False
         self.left -= 1
         return True
