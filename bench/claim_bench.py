@@ -86,13 +86,14 @@ def sentence(n: int, kind: str, text: str) -> ScoredSentence:
     return ScoredSentence(f"s{n}", "a", n, 0, kind, text, None, None, 0.0, 0.0)
 
 
-def calibrate(scores: list[dict[str, Any]], share: float, false_vetoes: float, checker: str | None) -> None:
+def calibrate(scores: list[dict[str, Any]], share: float, checker: str | None) -> None:
     """Choose the checker's two bars on the development claims and print what they give:
 
     - ``threshold``: the lowest log-odds at which the checker alone rejects ``share`` of the
       claims to reject (a claim the word rules reject must reach it to stand);
-    - ``veto``: the highest log-odds below which at most ``false_vetoes`` of the faithful
-      paraphrases the word rules accept would fall (a claim the rules accept falls below it).
+    - ``veto``: of the bars up to ``threshold`` (0.1 steps), the one at which rules and checker
+      together decide the most claims right, faithful and changed ones weighing alike (the mean of
+      paraphrases accepted and changed claims rejected); a claim the rules accept falls below it.
     """
 
     def alone(item: dict[str, Any], threshold: float) -> bool:  # judged None: decided by rule (a copy, a number)
@@ -107,8 +108,10 @@ def calibrate(scores: list[dict[str, Any]], share: float, false_vetoes: float, c
         return sum(good) / len(good), sum(bad) / len(bad)
 
     threshold = next((t / 10 for t in range(-60, 61) if shares(lambda x, t=t: alone(x, t / 10))[1] >= share), 6.0)
-    ruled = sorted(x["judged"] for x in scores if x["expected"] == "accept" and x["rules"] and x["judged"] is not None)
-    veto = min(threshold, round(float(ruled[int(false_vetoes * len(ruled))]), 1) if ruled else threshold)
+    veto = max(
+        (v / 10 for v in range(-60, int(round(threshold * 10)) + 1)),
+        key=lambda v: (round(sum(shares(lambda x, v=v: combined(x, threshold, v))), 6), -v),
+    )
     rules = shares(lambda x: x["rules"])
     print(f"word rules alone:  paraphrases accepted {rules[0]:.3f}, changed claims rejected {rules[1]:.3f}")
     for v in sorted({-4.0, -2.0, -1.0, 0.0, veto, threshold}):
@@ -116,9 +119,7 @@ def calibrate(scores: list[dict[str, Any]], share: float, false_vetoes: float, c
         print(
             f"threshold {threshold:+.1f}, veto {v:+.1f}: paraphrases accepted {a:.3f}, changed claims rejected {r:.3f}"
         )
-    print(
-        f"chosen: threshold {threshold} (alone rejects >= {share}), veto {veto} (vetoes <= {false_vetoes} of the rules' paraphrases)"
-    )
+    print(f"chosen: threshold {threshold} (alone rejects >= {share}), veto {veto} (the most claims decided right)")
     if checker is not None:
         card_path = Path(checker) / CARD
         card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -144,14 +145,8 @@ def main() -> None:
         "--calibrate",
         type=float,
         metavar="SHARE",
-        help="choose the checker's threshold: the lowest that rejects SHARE of the claims to reject"
-        " (use with --dev); --write stores it in the checker's card",
-    )
-    parser.add_argument(
-        "--false-vetoes",
-        type=float,
-        default=0.05,
-        help="with --calibrate: the share of the rules' faithful paraphrases the veto may drop",
+        help="choose the checker's threshold (the lowest that alone rejects SHARE of the claims to reject) and veto"
+        " (the most claims decided right) (use with --dev); --write stores them in the checker's card",
     )
     parser.add_argument("--write", action="store_true", help="with --calibrate: write threshold and veto to the card")
     args = parser.parse_args()
@@ -216,7 +211,7 @@ def main() -> None:
     if args.scores:
         args.scores.write_text(json.dumps(scores), encoding="utf-8")
     if judge is not None and args.calibrate is not None:
-        calibrate(scores, args.calibrate, args.false_vetoes, args.checker if args.write else None)
+        calibrate(scores, args.calibrate, args.checker if args.write else None)
         return
     print(f"{len(items)} claims; share decided right (accepted for paraphrase, rejected otherwise):")
     for key in sorted(results):
