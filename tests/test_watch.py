@@ -882,12 +882,16 @@ def test_folder_file_still_being_written_is_read_once_it_settled(watch_settings,
     assert "siebzig" in quotes(qa, "Wie lange dauert die Überfahrt nach Helgoland?")
 
 
-def test_folder_file_held_open_for_writing_is_not_read_while_its_writer_pauses(watch_settings, qa, tmp_path, clock):
+def _ferry_export(watch_settings, qa, tmp_path, clock):
+    """A watched export folder (settle 30 s) and the path its ferry article will be written to."""
     export = tmp_path / "export"
     export.mkdir()
-    article = export / "faehre.txt"
     source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=30)
-    watcher = make_watcher(watch_settings, qa, [source], clock)
+    return export / "faehre.txt", make_watcher(watch_settings, qa, [source], clock)
+
+
+def test_folder_file_held_open_for_writing_is_not_read_while_its_writer_pauses(watch_settings, qa, tmp_path, clock):
+    article, watcher = _ferry_export(watch_settings, qa, tmp_path, clock)
     with article.open("w", encoding="utf-8") as writer:  # the CMS writes, then pauses longer than `settle`
         writer.write("Schneller nach Helgoland\n" + FERRY[0])
         writer.flush()
@@ -907,11 +911,7 @@ def test_folder_file_held_open_for_writing_is_not_read_while_its_writer_pauses(w
 
 
 def test_folder_file_a_daemon_keeps_open_is_read_once_unchanged_for_long(watch_settings, qa, tmp_path, clock):
-    export = tmp_path / "export"
-    export.mkdir()
-    article = export / "faehre.txt"
-    source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=30)
-    watcher = make_watcher(watch_settings, qa, [source], clock)
+    article, watcher = _ferry_export(watch_settings, qa, tmp_path, clock)
     with article.open("w", encoding="utf-8") as writer:  # an exporter that never closes its file
         writer.write("Schneller nach Helgoland\n" + " ".join(FERRY))
         writer.flush()
