@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.sources import FeedSource, FolderSource, SitemapSource, StateStore, Watcher, Writer
 from bot.sources.base import Fetcher
 from bot.sources.folders import OPEN_WRITER_PATIENCE
+from bot.sources.scheduler import LOGGED_PROBLEMS
 from tests.conftest import NEWSBOT, invoke_cli, wait_for
 
 INTERVAL = 300.0
@@ -919,6 +920,22 @@ def test_folder_file_a_daemon_keeps_open_is_read_once_unchanged_for_long(watch_s
         os.utime(article, (long_ago, long_ago))
         [result] = watcher.run_once()
     assert result.added == 1
+
+
+def test_a_poll_with_many_bad_records_logs_a_bounded_number_of_lines(watch_settings, qa, tmp_path, clock, caplog):
+    export = tmp_path / "export"
+    export.mkdir()
+    records = [{"id": "ferry", "title": "Schneller nach Helgoland", "text": " ".join(FERRY)}]
+    records += [{"id": f"bad-{n}", "title": "Ohne Text"} for n in range(LOGGED_PROBLEMS + 30)]
+    (export / "export.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    source = FolderSource(kind="folder", name="cms", path=export, interval=60, settle=0)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    with caplog.at_level(logging.WARNING, logger="bot.sources"):
+        [result] = watcher.run_once()
+    assert result.added == 1 and len(result.failed) == LOGGED_PROBLEMS + 30  # every problem is in the result ...
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("source cms:")]
+    assert len(lines) == LOGGED_PROBLEMS + 1  # ... but the log names the first ones and counts the rest
+    assert lines[-1] == "source cms: and 30 more problems in this poll (not logged)"
 
 
 def test_folder_rescan_drops_records_a_rewritten_file_no_longer_has(watch_settings, qa, tmp_path, clock):

@@ -50,6 +50,7 @@ AnySource = FeedSource | SitemapSource | FolderSource
 RELOAD_CHECK = 5.0  # seconds between looks at the sources file (a stat) while the watcher waits
 FAILING_AFTER = 5  # consecutive failures after which /readyz and `newsbot sources` list a source as failing
 LOCK_RETRY = 5.0  # seconds until a poll that found the index locked by another writer is tried again
+LOGGED_PROBLEMS = 20  # problems of one poll logged one by one; the rest as a count
 _POLLERS: dict[str, Callable[[Context, Any, SourceState], Plan]] = {
     "feed": poll_feed,
     "sitemap": poll_sitemap,
@@ -417,8 +418,14 @@ class Watcher:
     def _log(self, source: AnySource, result: PollResult) -> None:
         for entry in result.taken_down:
             logger.warning("source %s: removed article %s: %s", source.name, entry["id"], entry["why"])
-        for entry in result.failed:
+        for entry in result.failed[:LOGGED_PROBLEMS]:
             logger.warning("source %s: %s: %s", source.name, entry["path"], entry["reason"])
+        if len(result.failed) > LOGGED_PROBLEMS:  # a file of 600,000 bad records is one line more, not 600,000
+            logger.warning(
+                "source %s: and %d more problems in this poll (not logged)",
+                source.name,
+                len(result.failed) - LOGGED_PROBLEMS,
+            )
         what = (
             f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, "
             f"{result.removed} removed; {result.fetched} fetched, {result.revalidated} not modified"
