@@ -382,6 +382,33 @@ def test_deeply_nested_json_is_one_failed_item(tmp_path, loader):
     assert list(loader.load_records(deep, "request"))[0].reason == "invalid JSON: nested too deeply"
 
 
+def test_a_json_array_is_read_a_record_at_a_time(tmp_path, loader):
+    """A 50 MB JSON export took 670 MB to load (json.loads of the whole file); read record by record,
+    memory holds a record, and a file cut short keeps the records before the cut."""
+    import tracemalloc
+
+    records = [
+        {"id": f"f{n}", "title": f"Fähre {n}", "text": "Die Fähre fährt nach Helgoland. " * 60} for n in range(2000)
+    ]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    tracemalloc.start()
+    try:
+        read = sum(isinstance(r, Article) for r in loader.load_file(export))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert read == 2000
+    assert peak < export.stat().st_size / 4  # the whole file as one Python object would be several times its size
+
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(records[:5])[:-300], encoding="utf-8")
+    articles, problems = load(loader, cut)
+    assert [a.id for a in articles] == ["f0", "f1", "f2", "f3"]
+    [problem] = problems
+    assert problem.path == f"{cut.resolve()}[4]" and problem.reason.startswith("invalid JSON")
+
+
 def test_byte_limits_apply_per_record_in_archives(tmp_path):
     """A 13 MB JSONL export was rejected whole by the per-article limit; now each record is
     measured, and the file has its own (larger) limit."""

@@ -25,14 +25,14 @@ class Format:
     load: Callable[[Reading, Any, str, Mapping[str, object] | None], Iterator[LoadResult]]
     many: bool = False  # a file of many records: the byte limit is per record, the file has its own
     binary: bool = False  # decodes itself (XML declares its encoding)
-    streamed: bool = False  # read line by line from disk, never whole
+    streamed: bool = False  # read from disk a record at a time, never whole
 
 
 FORMATS = (
     Format("text", frozenset({".txt", ".text"}), load_text),
     Format("markdown", frozenset({".md", ".markdown"}), load_markdown),
     Format("html", frozenset({".html", ".htm", ".xhtml"}), load_html),
-    Format("json", frozenset({".json"}), load_json, many=True),
+    Format("json", frozenset({".json"}), load_json, many=True, streamed=True),
     Format("jsonl", frozenset({".jsonl", ".ndjson"}), load_jsonl, many=True, streamed=True),
     Format("csv", frozenset({".csv", ".tsv"}), load_csv, many=True),
     Format("feed", frozenset({".xml", ".rss", ".atom"}), load_feed, many=True, binary=True),

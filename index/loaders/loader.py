@@ -189,6 +189,17 @@ class Loader:
             if size > self.max_file_bytes:
                 yield Problem(origin, f"larger than NEWSBOT_MAX_ARCHIVE_BYTES ({size} > {self.max_file_bytes} bytes)")
                 return
+            if path.suffix.lower() == ".json":
+                with path.open("rb") as raw:
+                    head = raw.read(8192)
+                    if not head.strip():
+                        yield Problem(origin, "empty file")
+                    elif b"\x00" in head or head.startswith(BINARY_MAGIC):
+                        yield Problem(origin, "binary file, not text")
+                    else:
+                        raw.seek(0)
+                        yield from records.load_json_stream(self, raw, origin)
+                return
             with path.open(encoding="utf-8", errors="replace", newline="") as stream:
                 yield from self.load_jsonl_stream(stream, origin)
         except OSError as exc:

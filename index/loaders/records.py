@@ -11,11 +11,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import IO, TypeVar
 
+import ijson
+
 from index.loaders.base import LoadResult, Problem, Reading, guard, too_big
 
 GNAD_LINE = re.compile(r"^[\w\- ]{1,40};\S")  # 10kGNAD: label;'text' (quoted only when it must be)
 SHAPE_LINES = 20  # lines that decide a CSV's shape: a file's first row alone may be the odd one
 ECHO_CHARS = 80  # how much of a file's content an error message repeats
+MAX_JSON_DEPTH = 500  # nesting a streamed JSON record may have (json.loads stops near 1,000)
 Row = TypeVar("Row")  # a CSV row: a list of fields, or a dict by column
 
 
@@ -49,6 +52,61 @@ def load_json(
     for n, record in enumerate(records):
         where = origin if len(records) == 1 else f"{origin}[{n}]"
         yield guard(where, lambda record=record, where=where: reader.article_from_record(record, where))
+
+
+def load_json_stream(reader: Reading, stream: IO[bytes], origin: str) -> Iterator[LoadResult]:
+    """A JSON file read from disk: an array record by record (``ijson``), so memory holds one record
+    and not the whole export (``json.loads`` of a 50 MB array took 670 MB); the records before a
+    syntax error are loaded and the error is reported where it stands. A single object is one
+    record, read whole within the article limit."""
+    start = stream.read(3)
+    if start != b"\xef\xbb\xbf":  # a UTF-8 byte order mark
+        stream.seek(0)
+    while (head := stream.read(1)) in (b" ", b"\t", b"\r", b"\n"):
+        pass
+    stream.seek(-len(head), io.SEEK_CUR)
+    if head != b"[":
+        data = stream.read(reader.max_bytes + 1)
+        if len(data) > reader.max_bytes:
+            yield Problem(origin, f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({reader.max_bytes} bytes)")
+            return
+        yield from load_json(reader, data.decode("utf-8", errors="replace"), origin)
+        return
+    n, pending = 0, None  # one record is held back: an array of one names no index, as load_json
+
+    def held() -> Iterator[LoadResult]:
+        if pending is not None:
+            where = origin if n == 1 and done else f"{origin}[{n - 1}]"
+            yield guard(where, lambda: reader.article_from_record(pending, where))
+
+    # ijson's event stream without prefixes (a prefix per event costs O(depth) each: quadratic
+    # memory on "[[[[..."), one ObjectBuilder per record, and a depth bound like json.loads' own
+    depth, builder, done = 0, None, False
+    try:
+        for event, value in itertools.islice(ijson.basic_parse(stream, use_float=True), 1, None):  # past "["
+            if event in ("start_map", "start_array"):
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    yield from held()
+                    yield Problem(f"{origin}[{n}]", "invalid JSON: nested too deeply")
+                    return
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if depth < 0:  # the array's "]"
+                    break
+            builder = builder or ijson.ObjectBuilder()
+            builder.event(event, value)
+            if depth == 0:  # a record is complete
+                yield from held()
+                pending, n, builder = builder.value, n + 1, None
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        yield from held()
+        yield Problem(
+            f"{origin}[{n}]", f"invalid JSON: {_echo(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
+        )
+        return
+    done = True
+    yield from held()
 
 
 def load_records(reader: Reading, text: str, origin: str) -> Iterator[LoadResult]:
