@@ -408,6 +408,11 @@ def test_a_json_array_is_read_a_record_at_a_time(tmp_path, loader):
     [problem] = problems
     assert problem.path == f"{cut.resolve()}[4]" and problem.reason.startswith("invalid JSON")
 
+    legacy = tmp_path / "legacy.json"  # JSON is UTF-8; an export saved as cp1252 is told so
+    legacy.write_bytes(json.dumps(records[:1], ensure_ascii=False).encode("cp1252"))
+    [problem] = load(loader, legacy)[1]
+    assert "not UTF-8" in problem.reason
+
 
 def test_byte_limits_apply_per_record_in_archives(tmp_path):
     """A 13 MB JSONL export was rejected whole by the per-article limit; now each record is

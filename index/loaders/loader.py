@@ -83,7 +83,8 @@ class Loader:
         """Load one file of any supported format (``formats.FORMATS``)."""
         origin = str(path)
         known = by_extension(path)
-        if known is not None and known.streamed:  # an archive export need not fit in memory
+        # an archive export need not fit in memory (a JSON object is one record: read whole)
+        if known is not None and known.streamed and (known.name != "json" or _json_array(path)):
             yield from self._load_stream(path, origin)
             return
         try:
@@ -191,14 +192,11 @@ class Loader:
                 return
             if path.suffix.lower() == ".json":
                 with path.open("rb") as raw:
-                    head = raw.read(8192)
-                    if not head.strip():
-                        yield Problem(origin, "empty file")
-                    elif b"\x00" in head or head.startswith(BINARY_MAGIC):
+                    if b"\x00" in raw.read(8192):
                         yield Problem(origin, "binary file, not text")
                     else:
                         raw.seek(0)
-                        yield from records.load_json_stream(self, raw, origin)
+                        yield from records.load_json_array(self, raw, origin)
                 return
             with path.open(encoding="utf-8", errors="replace", newline="") as stream:
                 yield from self.load_jsonl_stream(stream, origin)
@@ -248,3 +246,13 @@ class Loader:
         if not isinstance(data, dict):
             return Problem(str(sidecar), "metadata file must hold a mapping of fields")
         return data
+
+
+def _json_array(path: Path) -> bool:
+    """Whether a JSON file holds an array (its first character past a byte order mark and blanks)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")

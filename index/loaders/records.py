@@ -54,24 +54,12 @@ def load_json(
         yield guard(where, lambda record=record, where=where: reader.article_from_record(record, where))
 
 
-def load_json_stream(reader: Reading, stream: IO[bytes], origin: str) -> Iterator[LoadResult]:
-    """A JSON file read from disk: an array record by record (``ijson``), so memory holds one record
-    and not the whole export (``json.loads`` of a 50 MB array took 670 MB); the records before a
-    syntax error are loaded and the error is reported where it stands. A single object is one
-    record, read whole within the article limit."""
-    start = stream.read(3)
-    if start != b"\xef\xbb\xbf":  # a UTF-8 byte order mark
+def load_json_array(reader: Reading, stream: IO[bytes], origin: str) -> Iterator[LoadResult]:
+    """A JSON array of records read from disk record by record (``ijson``): memory holds one
+    record, not the whole export (``json.loads`` of a 50 MB array took 670 MB); the records before
+    a syntax error are loaded and the error is reported where it stands. UTF-8, as JSON is."""
+    if stream.read(3) != b"\xef\xbb\xbf":  # a UTF-8 byte order mark
         stream.seek(0)
-    while (head := stream.read(1)) in (b" ", b"\t", b"\r", b"\n"):
-        pass
-    stream.seek(-len(head), io.SEEK_CUR)
-    if head != b"[":
-        data = stream.read(reader.max_bytes + 1)
-        if len(data) > reader.max_bytes:
-            yield Problem(origin, f"larger than NEWSBOT_MAX_ARTICLE_BYTES ({reader.max_bytes} bytes)")
-            return
-        yield from load_json(reader, data.decode("utf-8", errors="replace"), origin)
-        return
     n, pending = 0, None  # one record is held back: an array of one names no index, as load_json
 
     def held() -> Iterator[LoadResult]:
@@ -101,12 +89,21 @@ def load_json_stream(reader: Reading, stream: IO[bytes], origin: str) -> Iterato
                 pending, n, builder = builder.value, n + 1, None
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         yield from held()
-        yield Problem(
-            f"{origin}[{n}]", f"invalid JSON: {_echo(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}"
-        )
+        yield Problem(f"{origin}[{n}]", f"invalid JSON: {_parse_error(exc)}")
         return
     done = True
     yield from held()
+
+
+def _parse_error(exc: Exception) -> str:
+    """ijson's error in one short line (yajl's message is bytes and points at the place below)."""
+    message = exc.args[0] if exc.args else ""
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", errors="replace")
+    first = str(message).splitlines()[0] if message else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in first:
+        return "not UTF-8 (a JSON array is read as UTF-8, as JSON is written)"
+    return _echo(first)
 
 
 def load_records(reader: Reading, text: str, origin: str) -> Iterator[LoadResult]:
