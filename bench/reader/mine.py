@@ -62,7 +62,7 @@ def training_rows(rows: dict[int, tuple[str, str]]) -> list[int]:
 def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Two groups of pairs for ``q``: the first stage's best ``k`` candidates, labelled; and, for an
     answerable question, its best ``k`` candidates of *other* articles, all negative (its topic
-    absent from the archive: see ``absent``)."""
+    absent from the archive; the module docstring says why)."""
     found = qa.find(q["question"])
     everything = rank_quotes(found.retrieval, q["question"], qa.model)
     ranked = everything[:k]
