@@ -189,9 +189,7 @@ def main() -> None:
         taken = set(elsewhere[: args.absent])
         gone = [p for p in absent if p["group"] in taken]
         train = mined + changed + chosen + translated + gone
-        (OUT / "pairs.train.jsonl").write_text(
-            "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in train), encoding="utf-8"
-        )
+        _write(OUT / "pairs.train.jsonl", train)
         (OUT / "pairs.dev.jsonl").write_bytes((READER_PAIRS / "pairs.dev.jsonl").read_bytes())
         print(
             f"training pairs: {len(mined)} mined + {len(changed)} counterfactual + {len(chosen)} old"

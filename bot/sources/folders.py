@@ -42,7 +42,7 @@ def poll_folder(ctx: Context, source: FolderSource, state: SourceState) -> Plan:
     writing: set[tuple[int, int]] | None = None  # files open for writing, looked up once a poll when needed
     for key, path in files.items():
         try:
-            signature, modified = _signature(path)
+            signature, modified, identity = _signature(path)
         except OSError:  # gone between the listing and now: the next scan sees it gone
             continue
         item = new.items.get(key)
@@ -50,7 +50,7 @@ def poll_folder(ctx: Context, source: FolderSource, state: SourceState) -> Plan:
             item = item or new.items.setdefault(key, Item(first_seen=ctx.now))
             if writing is None:
                 writing = open_for_writing(root)
-            held = _identity(path) in writing and wall - modified < max(source.settle, OPEN_WRITER_PATIENCE)
+            held = identity in writing and wall - modified < max(source.settle, OPEN_WRITER_PATIENCE)
             if held or not _settled(item, signature, modified, wall, ctx.now, source.settle):
                 plan.again_in = source.settle  # still being written
                 continue
@@ -126,16 +126,9 @@ def open_for_writing(root: Path) -> set[tuple[int, int]]:
     return found
 
 
-def _identity(path: Path) -> tuple[int, int]:
-    try:
-        stat = path.stat()
-    except OSError:
-        return (-1, -1)
-    return (stat.st_dev, stat.st_ino)
-
-
-def _signature(path: Path) -> tuple[str, float]:
-    """(size and mtime of the file and its sidecar, the newer mtime in seconds)."""
+def _signature(path: Path) -> tuple[str, float, tuple[int, int]]:
+    """(size and mtime of the file and its sidecar, the newer mtime in seconds, the file's (device,
+    inode): what ``open_for_writing`` finds)."""
     stat = path.stat()
     signature = f"{stat.st_size}:{stat.st_mtime_ns}"
     modified = stat.st_mtime
@@ -146,4 +139,4 @@ def _signature(path: Path) -> tuple[str, float]:
         modified = max(modified, side.st_mtime)
     except OSError:
         pass
-    return signature, modified
+    return signature, modified, (stat.st_dev, stat.st_ino)

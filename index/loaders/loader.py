@@ -85,7 +85,7 @@ class Loader:
         known = by_extension(path)
         # an archive export need not fit in memory (a JSON object is one record: read whole)
         if known is not None and known.streamed and (known.name != "json" or _json_array(path)):
-            yield from self._load_stream(path, origin)
+            yield from self._load_stream(path, origin, known)
             return
         try:
             raw = self._read_bytes(path, self.max_file_bytes if known is not None and known.many else None)
@@ -184,19 +184,15 @@ class Loader:
 
     # ---- files ---------------------------------------------------------------------------
 
-    def _load_stream(self, path: Path, origin: str) -> Iterator[LoadResult]:
+    def _load_stream(self, path: Path, origin: str, form: Format) -> Iterator[LoadResult]:
         try:
             size = path.stat().st_size
             if size > self.max_file_bytes:
                 yield Problem(origin, f"larger than NEWSBOT_MAX_ARCHIVE_BYTES ({size} > {self.max_file_bytes} bytes)")
                 return
-            if path.suffix.lower() == ".json":
+            if form.name == "json":
                 with path.open("rb") as raw:
-                    if b"\x00" in raw.read(8192):
-                        yield Problem(origin, "binary file, not text")
-                    else:
-                        raw.seek(0)
-                        yield from records.load_json_array(self, raw, origin)
+                    yield from records.load_json_array(self, raw, origin)
                 return
             with path.open(encoding="utf-8", errors="replace", newline="") as stream:
                 yield from self.load_jsonl_stream(stream, origin)
@@ -249,10 +245,11 @@ class Loader:
 
 
 def _json_array(path: Path) -> bool:
-    """Whether a JSON file holds an array (its first character past a byte order mark and blanks)."""
+    """Whether a JSON file holds an array (its first character past a byte order mark and blanks);
+    one with a NUL byte goes the whole-file way, which calls it binary."""
     try:
         with path.open("rb") as f:
-            head = f.read(4096)
+            head = f.read(8192)
     except OSError:
         return False
-    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
+    return b"\x00" not in head and head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
