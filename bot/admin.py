@@ -8,6 +8,7 @@ Every write first repairs what an interrupted writer left (``Ingestor.recover``)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,15 +75,17 @@ class NewsAdmin:
         sync_dirs: Iterable[str | Path] = (),
         progress: bool = False,
         restore: bool = False,
+        stop: threading.Event | None = None,
     ) -> IngestReport:
         """Add new, replace changed and skip unchanged articles (loader results, problems included).
         Taken-down articles stay down unless ``restore``; a teaser never replaces a full text.
+        ``stop`` set: the write ends after the batch being committed (``IngestReport.interrupted``).
 
         Everything is loaded (files read, URLs fetched) before the write lock is taken, so a slow
         source never holds up other writers."""
         loaded = list(results)
         with self._writer() as ingestor:
-            return ingestor.ingest(loaded, sync_dirs=sync_dirs, progress=progress, restore=restore)
+            return ingestor.ingest(loaded, sync_dirs=sync_dirs, progress=progress, restore=restore, stop=stop)
 
     def ingest_paths(
         self,

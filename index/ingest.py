@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -65,6 +66,7 @@ class IngestReport:
     kept_down: int = 0  # taken down earlier: not re-added (``restore`` brings them back)
     kept_full_text: int = 0  # a teaser would have replaced the full text: kept
     restored: int = 0
+    interrupted: bool = False  # stopped between batches (``stop``): what was committed holds, the rest is not written
     embed_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -146,6 +148,7 @@ class Ingestor:
         sync_dirs: Iterable[str | Path] = (),
         progress: bool = False,
         restore: bool = False,
+        stop: threading.Event | None = None,
     ) -> IngestReport:
         """Add new, replace changed and skip unchanged articles; report every failed item.
 
@@ -153,6 +156,10 @@ class Ingestor:
         earlier but did not come up this time are removed (unless their file failed to load).
         An article that was taken down (``remove``) stays down, whatever path writes it again,
         unless ``restore``; a teaser never replaces the full text of the same article.
+
+        When ``stop`` is set (a shutdown), the ingest ends after the batch being written commits:
+        the report says ``interrupted``, what it committed holds, and nothing is removed for
+        ``sync_dirs`` (the articles not reached were not seen). Writing the same again finishes it.
         """
         started = time.perf_counter()
         report = IngestReport()
@@ -190,10 +197,14 @@ class Ingestor:
                 if len(batch) >= BATCH_ARTICLES or sum(len(c.prepared.sentences) for c in batch) >= BATCH_SENTENCES:
                     self._flush(batch, report)
                     batch, batch_ids = [], set()
+                    if stop is not None and stop.is_set():
+                        report.interrupted = True
+                        break
                 bar.set_postfix(embedded=report.embedded_sentences, refresh=False)
-            self._flush(batch, report)
+            else:
+                self._flush(batch, report)
 
-        for directory in sync_dirs:
+        for directory in [] if report.interrupted else sync_dirs:
             prefix = str(Path(directory).resolve()) + os.sep
             for article_id, origin in self.catalog.ids_with_origin_under(prefix):
                 if article_id not in seen and _ORIGIN_SUFFIX.sub("", origin) not in failed_files:

@@ -991,6 +991,48 @@ def test_folder_first_scan_removes_files_deleted_unwatched_even_when_a_file_was_
     assert deleted_unwatched not in indexed(qa) and len(indexed(qa)) == 2
 
 
+class StopsAsTheWriteBegins(CountingWriter):
+    """The real writer; a shutdown (SIGTERM) comes as its first write begins."""
+
+    def ingest(self, results: Any, **kwargs: Any) -> Any:
+        if self.ingests == 0:
+            kwargs["stop"].set()
+        return super().ingest(results, **kwargs)
+
+
+def test_a_shutdown_during_a_write_ends_it_after_the_batch_and_the_next_poll_writes_the_rest(
+    watch_settings, qa, tmp_path, clock, monkeypatch
+):
+    monkeypatch.setattr("index.ingest.BATCH_ARTICLES", 1)  # each article its own batch and commit
+    export = (tmp_path / "export").resolve()
+    export.mkdir()
+    old = export / "alt.txt"
+    old.write_text(
+        "Haushalt beschlossen\nDer Stadtrat hat am Montag den Haushalt beschlossen. Die Opposition stimmte dagegen.",
+        encoding="utf-8",
+    )
+    qa.admin.ingest_paths([export])  # an earlier `newsbot ingest`; the file is deleted before the watch
+    [deleted_unwatched] = indexed(qa)
+    old.unlink()
+    for name, text in (("faehre", FERRY), ("bruecke", BRIDGE), ("zoo", ZOO)):
+        (export / f"{name}.txt").write_text(f"{name.title()}\n" + " ".join(text), encoding="utf-8")
+        settled = (export / f"{name}.txt").stat().st_mtime - 60
+        os.utime(export / f"{name}.txt", (settled, settled))
+    source = FolderSource(kind="folder", name="cms", path=export, interval=3600, settle=30)
+    watcher = make_watcher(watch_settings, qa, [source], clock)
+    watcher.writer = StopsAsTheWriteBegins(qa.admin)
+
+    [stopped] = watcher.run_once()
+    assert not stopped.ok and stopped.added == 1 and "shutting down" in (stopped.error or "")
+    assert len(indexed(qa)) == 2 and deleted_unwatched in indexed(qa)  # no sync from a write cut short
+    assert watcher.store.load("cms").items == {}  # nothing recorded as done: the next poll reads it all
+
+    watcher.stopping.clear()  # the restart
+    [rest] = watcher.run_once(every=True)
+    assert rest.ok and (rest.added, rest.unchanged, rest.removed) == (2, 1, 1)
+    assert len(indexed(qa)) == 3 and deleted_unwatched not in indexed(qa)
+
+
 def test_folder_file_with_a_modification_time_in_the_future_is_read(watch_settings, qa, tmp_path, clock):
     export = tmp_path / "export"
     export.mkdir()

@@ -81,9 +81,11 @@ class Writer:
         self._lock = lock
         self._loop = loop
 
-    def ingest(self, results: list[LoadResult], *, sync_dirs: Iterable[Path] = ()) -> IngestReport:
+    def ingest(
+        self, results: list[LoadResult], *, sync_dirs: Iterable[Path] = (), stop: threading.Event | None = None
+    ) -> IngestReport:
         with self._turn():
-            return self.admin.ingest(results, sync_dirs=sync_dirs)
+            return self.admin.ingest(results, sync_dirs=sync_dirs, stop=stop)
 
     def remove(self, article_ids: Iterable[str], *, bury: bool = True) -> IngestReport:
         with self._turn():
@@ -328,7 +330,23 @@ class Watcher:
         now = self.clock()
         report = IngestReport()
         if plan.results or plan.sync_dirs:
-            report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs)
+            report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs, stop=self.stopping)
+        if report.interrupted:  # shutting down: what committed holds; the state is not saved, so the
+            # next poll (after the restart) reads the same again and writes the rest
+            logger.warning(
+                "source %s: stopped while writing (shutting down) after %d added, %d updated; the next poll "
+                "writes the rest",
+                source.name,
+                report.added,
+                report.updated,
+            )
+            return PollResult(
+                source.name,
+                ok=False,
+                added=report.added,
+                updated=report.updated,
+                error="stopped while writing (shutting down); the next poll writes the rest",
+            )
         ingested = {r.id for r in plan.results if isinstance(r, Article)}
         for item in new.items.values():  # a page's article as the index holds it after this write
             if item.article_ids and item.article_ids[0] in ingested:
