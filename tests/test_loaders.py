@@ -289,6 +289,30 @@ def test_bad_input_gets_one_clear_reason(tmp_path, loader, name, content, reason
     assert problems[0].path.startswith(str(path.resolve()))
 
 
+def test_a_feed_that_declares_its_own_entities_is_refused_and_an_old_rss_doctype_is_read(tmp_path, loader):
+    """200 KB of ``&a;`` under expat's own limit expanded to megabytes of text to embed (issue 24,
+    finding 5); RSS 0.91's DOCTYPE names an external DTD, which is neither refused nor fetched."""
+    word = "<!ENTITY a '" + "Wort " * 200 + "'>"
+    bomb = tmp_path / "bomb.rss"
+    bomb.write_text(
+        f"<?xml version='1.0'?><!DOCTYPE rss [{word}]><rss version='2.0'><channel><title>T</title>"
+        f"<item><title>Titel</title><description>{'&a;' * 200}</description></item></channel></rss>",
+        encoding="utf-8",
+    )
+    old = tmp_path / "old.rss"
+    old.write_text(
+        "<?xml version='1.0'?><!DOCTYPE rss PUBLIC '-//Netscape Communications//DTD RSS 0.91//EN' "
+        "'http://my.netscape.com/publish/formats/rss-0.91.dtd'><rss version='0.91'><channel><title>T</title>"
+        "<item><title>Fähre &amp; Brücke</title><description>Die Fähre fährt &lt;b&gt;dreimal&lt;/b&gt; täglich."
+        "</description></item></channel></rss>",
+        encoding="utf-8",
+    )
+    articles, problems = load(loader, bomb, old)
+    [refused] = problems
+    assert refused.fatal and "declares its own XML entities (<!ENTITY a" in refused.reason
+    assert [(a.title, a.text) for a in articles] == [("Fähre & Brücke", "Die Fähre fährt dreimal täglich.")]
+
+
 def test_too_large_file(tmp_path):
     path = tmp_path / "big.txt"
     path.write_text("Titel\n" + "Ein Satz. " * 200)
