@@ -66,7 +66,8 @@ class IngestReport:
     kept_down: int = 0  # taken down earlier: not re-added (``restore`` brings them back)
     kept_full_text: int = 0  # a teaser would have replaced the full text: kept
     restored: int = 0
-    interrupted: bool = False  # stopped between batches (``stop``): what was committed holds, the rest is not written
+    interrupted: bool = False  # stopped between batches (``stop``): what was committed holds ...
+    unwritten: list[str] = field(default_factory=list)  # ... and these articles were not reached
     embed_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -158,8 +159,9 @@ class Ingestor:
         unless ``restore``; a teaser never replaces the full text of the same article.
 
         When ``stop`` is set (a shutdown), the ingest ends after the batch being written commits:
-        the report says ``interrupted``, what it committed holds, and nothing is removed for
-        ``sync_dirs`` (the articles not reached were not seen). Writing the same again finishes it.
+        the report says ``interrupted`` and lists the articles not reached (``unwritten``), what
+        it committed holds, and nothing is removed for ``sync_dirs`` (the articles not reached
+        were not seen). Writing the same again finishes it.
         """
         started = time.perf_counter()
         report = IngestReport()
@@ -183,7 +185,7 @@ class Ingestor:
             total=len(articles), unit="article", desc="Ingesting", disable=not progress, dynamic_ncols=True, leave=False
         )
         with bar:
-            for article in articles:
+            for n, article in enumerate(articles):
                 seen.add(article.id)
                 if article.id in batch_ids:  # same id twice in a batch: commit the first one first
                     self._flush(batch, report)
@@ -197,8 +199,9 @@ class Ingestor:
                 if len(batch) >= BATCH_ARTICLES or sum(len(c.prepared.sentences) for c in batch) >= BATCH_SENTENCES:
                     self._flush(batch, report)
                     batch, batch_ids = [], set()
-                    if stop is not None and stop.is_set():
+                    if stop is not None and stop.is_set() and n + 1 < len(articles):
                         report.interrupted = True
+                        report.unwritten = list(dict.fromkeys(a.id for a in articles[n + 1 :]))
                         break
                 bar.set_postfix(embedded=report.embedded_sentences, refresh=False)
             else:

@@ -291,13 +291,19 @@ def test_bad_input_gets_one_clear_reason(tmp_path, loader, name, content, reason
 
 def test_a_feed_that_declares_its_own_entities_is_refused_and_an_old_rss_doctype_is_read(tmp_path, loader):
     """200 KB of ``&a;`` under expat's own limit expanded to megabytes of text to embed (issue 24,
-    finding 5); RSS 0.91's DOCTYPE names an external DTD, which is neither refused nor fetched."""
-    word = "<!ENTITY a '" + "Wort " * 200 + "'>"
-    bomb = tmp_path / "bomb.rss"
-    bomb.write_text(
-        f"<?xml version='1.0'?><!DOCTYPE rss [{word}]><rss version='2.0'><channel><title>T</title>"
-        f"<item><title>Titel</title><description>{'&a;' * 200}</description></item></channel></rss>",
-        encoding="utf-8",
+    finding 5), and feedparser's fallback parser (after a comment expat refuses) has no limit at all.
+    ``&nbsp;`` declared in the DOCTYPE, as some feeds do, and RSS 0.91's external DTD (never fetched)
+    are read."""
+    word = '<!ENTITY a "' + "Wort " * 200 + '">'
+    items = "<channel><title>T</title><item><title>Titel</title><description>{}</description></item></channel></rss>"
+    bomb, fallback = tmp_path / "bomb.rss", tmp_path / "fallback.rss"
+    bomb.write_text(f"<?xml version='1.0'?><!DOCTYPE rss [{word}]><rss>" + items.format("&a;" * 200))
+    fallback.write_text(
+        f"<?xml version='1.0'?><!-- a -- b -->\n<!DOCTYPE rss [\n{word}\n]><rss>" + items.format("&a;" * 200)
+    )
+    nbsp = tmp_path / "nbsp.rss"
+    nbsp.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY nbsp "&#160;">\n]>\n<rss>' + items.format("5&nbsp;km")
     )
     old = tmp_path / "old.rss"
     old.write_text(
@@ -307,10 +313,13 @@ def test_a_feed_that_declares_its_own_entities_is_refused_and_an_old_rss_doctype
         "</description></item></channel></rss>",
         encoding="utf-8",
     )
-    articles, problems = load(loader, bomb, old)
-    [refused] = problems
-    assert refused.fatal and "declares its own XML entities (<!ENTITY a" in refused.reason
-    assert [(a.title, a.text) for a in articles] == [("Fähre & Brücke", "Die Fähre fährt dreimal täglich.")]
+    articles, problems = load(loader, bomb, fallback, nbsp, old)
+    assert [p.path for p in problems] == [str(bomb.resolve()), str(fallback.resolve())]
+    assert all(p.fatal and "declares its own XML entity <!ENTITY a" in p.reason for p in problems)
+    assert [(a.title, a.text) for a in articles] == [
+        ("Titel", "5\xa0km"),
+        ("Fähre & Brücke", "Die Fähre fährt dreimal täglich."),
+    ]
 
 
 def test_too_large_file(tmp_path):

@@ -331,22 +331,8 @@ class Watcher:
         report = IngestReport()
         if plan.results or plan.sync_dirs:
             report = self.writer.ingest(plan.results, sync_dirs=plan.sync_dirs, stop=self.stopping)
-        if report.interrupted:  # shutting down: what committed holds; the state is not saved, so the
-            # next poll (after the restart) reads the same again and writes the rest
-            logger.warning(
-                "source %s: stopped while writing (shutting down) after %d added, %d updated; the next poll "
-                "writes the rest",
-                source.name,
-                report.added,
-                report.updated,
-            )
-            return PollResult(
-                source.name,
-                ok=False,
-                added=report.added,
-                updated=report.updated,
-                error="stopped while writing (shutting down); the next poll writes the rest",
-            )
+        if report.interrupted:
+            return self._interrupted(source, plan, report)
         ingested = {r.id for r in plan.results if isinstance(r, Article)}
         for item in new.items.values():  # a page's article as the index holds it after this write
             if item.article_ids and item.article_ids[0] in ingested:
@@ -386,6 +372,46 @@ class Watcher:
         self.store.save(new)  # only now: what was ingested above has committed
         self._measure(source, result, plan, committed)
         self._log(source, result)
+        return result
+
+    def _interrupted(self, source: AnySource, plan: Plan, report: IngestReport) -> PollResult:
+        """A shutdown ended the poll's write after a batch (``IngestReport.interrupted``). The state
+        saved is the poll's, except where it would claim work that was not done: an item whose
+        articles were not written, or whose removals were not made, is saved as it was before the
+        poll (so the next poll reads it again and finishes it), and the documents' validators and a
+        folder's first-sync mark stay as they were. What did commit is recorded, so an article written
+        now and deleted at its source before the restart is still removed."""
+        old, new = self.states[source.name], plan.state
+        undone = set(report.unwritten) | set(plan.removals)
+        for key, item in list(new.items.items()):
+            if undone & set(item.article_ids) or key in old.items and undone & set(old.items[key].article_ids):
+                if key in old.items:
+                    new.items[key] = old.items[key]
+                else:
+                    del new.items[key]
+        for key, item in old.items.items():  # dropped by this poll: its removal was not made
+            new.items.setdefault(key, item)
+        new.docs, new.synced = old.docs, old.synced
+        now = self.clock()
+        new.last_poll, new.next_poll = now, now  # after the restart, at once
+        self._schedule(source.name, new, now)
+        self.store.save(new)
+        failed = report.failed + plan.problems
+        result = PollResult(
+            source.name,
+            ok=False,
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            failed=failed,
+            fetched=plan.fetched,
+            revalidated=plan.revalidated,
+            error=f"stopped while writing (shutting down); {len(report.unwritten)} articles are written at the next poll",
+            next_poll=now,
+        )
+        self.metrics.polls.labels(source.name, "interrupted").inc()
+        self._log(source, result)
+        logger.warning("source %s: %s", source.name, result.error)
         return result
 
     def _failed(self, source: AnySource, state: SourceState, now: float, error: str) -> PollResult:

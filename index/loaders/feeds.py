@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
+import threading
 import time
+import xml.sax
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlsplit
+
+from defusedxml.expatreader import DefusedExpatParser
 
 from index.loaders.base import LoadResult, Problem, Reading, guard
 from index.loaders.documents import html_to_text
 from index.models import Article
 
 if TYPE_CHECKING:
-    from defusedxml.expatreader import DefusedExpatParser
     from feedparser import FeedParserDict
 
 logger = logging.getLogger(__name__)
@@ -66,13 +70,18 @@ def feed_records(data: bytes, origin: str) -> Iterator[FeedRecord | Problem]:
     import feedparser
     from defusedxml import DefusedXmlException
 
-    if __name__ not in feedparser.api.PREFERRED_XML_PARSERS:  # feedparser's XML parser: ``create_parser``
-        feedparser.api.PREFERRED_XML_PARSERS.insert(0, __name__)
+    if (entity := _declared_entity(data)) is not None:
+        yield Problem(origin, f"feed declares its own XML entity <!ENTITY {entity} ...>: refused (they can blow it up)")
+        return
+    _use_our_parser()
     try:
         feed = feedparser.parse(data)
-    except DefusedXmlException as exc:
+    except DefusedXmlException as exc:  # an entity the check above could not read (another encoding)
         name = getattr(exc, "name", None) or "?"
-        yield Problem(origin, f"feed declares its own XML entities (<!ENTITY {name} ...>): refused, they can blow it up")
+        yield Problem(origin, f"feed declares its own XML entity <!ENTITY {name} ...>: refused (they can blow it up)")
+        return
+    except NotXMLError as exc:
+        yield Problem(origin, f"feed does not parse: {exc}")
         return
     broken = feed.bozo and not isinstance(
         feed.bozo_exception, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
@@ -96,15 +105,72 @@ def feed_records(data: bytes, origin: str) -> Iterator[FeedRecord | Problem]:
         yield FeedRecord(where, record)
 
 
-def create_parser() -> DefusedExpatParser:
-    """The SAX parser feedparser uses (``xml.sax.make_parser`` imports this module by name and calls
-    this): expat that refuses entity declarations in a feed's DOCTYPE. Expat expands them up to its
-    own amplification limit, so 200 KB of ``&a;`` became megabytes of text to clean and embed; no
-    real feed declares its own. An external DTD (RSS 0.91's) is still allowed and, as before, not
-    fetched."""
-    from defusedxml.expatreader import DefusedExpatParser
+# Where a feed's DOCTYPE may declare entities (before its first element, as feedparser reads it),
+# the declarations, and the values an entity may have: one character reference or at most two
+# characters (``<!ENTITY nbsp "&#160;">``, as some feeds declare the HTML ones).
+_HEAD = re.compile(rb"<\w")
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([\w.:-]+)\s*(\"[^\"]*\"|'[^']*')?")
+_SMALL_VALUE = re.compile(rb"&#(?:\d{1,7}|x[0-9a-fA-F]{1,6});|[^&%]{0,2}")
 
-    return DefusedExpatParser(forbid_dtd=False, forbid_entities=True, forbid_external=False)
+
+def _declared_entity(data: bytes) -> str | None:
+    """The name of the first entity a feed declares beyond a character or two, or None. Expat
+    expands declared entities up to its own amplification limit and feedparser's fallback parser
+    without any: 200 KB of ``&a;`` became megabytes of text to clean and embed, and no real feed
+    needs more than ``&nbsp;``. Read in the bytes before the first element; the NULs of UTF-16 and
+    UTF-32 are dropped so that their ASCII reads the same (other encodings: ``FeedXMLParser``)."""
+    text = data.replace(b"\x00", b"")
+    head = text[: m.start()] if (m := _HEAD.search(text)) else text
+    for match in _ENTITY_DECL.finditer(head):
+        parameter, name, value = match.groups()
+        if parameter or value is None or not _SMALL_VALUE.fullmatch(value[1:-1]):
+            return name.decode("ascii", "replace")
+    return None
+
+
+class NotXMLError(ValueError):
+    """A feed expat cannot parse: refused as it is (feedparser would read it again with its loose
+    parser, only for ``feed_records`` to refuse what that finds)."""
+
+
+class FeedXMLParser(DefusedExpatParser):
+    """The SAX parser feedparser reads feeds with: expat that refuses a DOCTYPE's entities beyond a
+    character or two (``_declared_entity`` checks first, this holds for every encoding) and any
+    feed it cannot parse (``NotXMLError``). An external DTD (RSS 0.91's) is allowed and, as
+    before, never fetched."""
+
+    def __init__(self) -> None:
+        super().__init__(forbid_dtd=False, forbid_entities=True, forbid_external=False)
+
+    def defused_entity_decl(  # expat's EntityDeclHandler
+        self, name: str, is_parameter_entity: bool, value: str | None, *rest: object
+    ) -> None:
+        if not is_parameter_entity and value is not None and len(value) <= 2 and "&" not in value:
+            return  # expat gives the value with character references resolved: &#160; is one character
+        super().defused_entity_decl(name, is_parameter_entity, value, *rest)
+
+    def parse(self, source: object) -> None:
+        try:
+            super().parse(source)
+        except xml.sax.SAXException as exc:
+            raise NotXMLError(str(exc)) from exc
+
+
+def create_parser() -> FeedXMLParser:
+    """``xml.sax.make_parser`` imports this module by name and calls this (``_use_our_parser``)."""
+    return FeedXMLParser()
+
+
+def _use_our_parser() -> None:
+    """feedparser's documented hook: the SAX parser modules it tries first."""
+    import feedparser
+
+    with _REGISTER:
+        if __name__ not in feedparser.api.PREFERRED_XML_PARSERS:
+            feedparser.api.PREFERRED_XML_PARSERS.insert(0, __name__)
+
+
+_REGISTER = threading.Lock()
 
 
 def is_feed(raw: bytes, content_type: str) -> bool:
