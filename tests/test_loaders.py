@@ -415,6 +415,23 @@ def test_deeply_nested_json_is_one_failed_item(tmp_path, loader):
     assert list(loader.load_records(deep, "request"))[0].reason == "invalid JSON: nested too deeply"
 
 
+def test_a_file_of_many_bad_records_names_the_first_and_counts_the_rest(tmp_path, loader):
+    """600,000 bad records were 600,000 problems held through the write and in every report."""
+    from index.loaders.loader import MAX_FILE_PROBLEMS
+
+    export = tmp_path / "export.jsonl"
+    bad = [{"id": f"bad-{n}", "title": "Ohne Text"} for n in range(MAX_FILE_PROBLEMS + 150)]
+    good = {"id": "ok", "title": "Fähre", "text": "Die Fähre fährt dreimal täglich."}
+    export.write_text("\n".join(json.dumps(r) for r in [*bad[:50], good, *bad[50:]]), encoding="utf-8")
+    articles, problems = load(loader, export)
+    assert [a.id for a in articles] == ["ok"]
+    assert len(problems) == MAX_FILE_PROBLEMS + 1 and all(p.fatal for p in problems)
+    assert problems[0].path == f"{export.resolve()}:1" and "text" in problems[0].reason
+    assert (
+        problems[-1].reason == f"and 150 more records that could not be read (the first {MAX_FILE_PROBLEMS} are named)"
+    )
+
+
 def test_a_json_array_is_read_a_record_at_a_time(tmp_path, loader):
     """A 50 MB JSON export took 670 MB to load (json.loads of the whole file); read record by record,
     memory holds a record, and a file cut short keeps the records before the cut."""

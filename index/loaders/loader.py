@@ -19,6 +19,8 @@ from index.models import Article
 if TYPE_CHECKING:
     from index.fetch import Fetched
 
+# Bad records a file may name; the rest are one problem that counts them (``bounded_problems``).
+MAX_FILE_PROBLEMS = 100
 BINARY_MAGIC = (b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b")
 
 
@@ -51,7 +53,7 @@ class Loader:
         for source in sources:
             source = str(source)
             if source == "-":
-                yield from self.load_jsonl_stream(self.stdin or sys.stdin, "<stdin>")
+                yield from bounded_problems(self.load_jsonl_stream(self.stdin or sys.stdin, "<stdin>"), "<stdin>")
             elif re.match(r"^https?://", source, re.IGNORECASE):
                 yield from self.load_url(source)
             else:
@@ -80,7 +82,11 @@ class Loader:
         return files
 
     def load_file(self, path: Path) -> Iterator[LoadResult]:
-        """Load one file of any supported format (``formats.FORMATS``)."""
+        """Load one file of any supported format (``formats.FORMATS``); at most
+        ``MAX_FILE_PROBLEMS`` of its bad records are named (``bounded_problems``)."""
+        return bounded_problems(self._load_file(path), str(path))
+
+    def _load_file(self, path: Path) -> Iterator[LoadResult]:
         origin = str(path)
         known = by_extension(path)
         # an archive export need not fit in memory (a JSON object is one record: read whole)
@@ -253,3 +259,19 @@ def _json_array(path: Path) -> bool:
     except OSError:
         return False
     return b"\x00" not in head and head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
+
+
+def bounded_problems(results: Iterable[LoadResult], origin: str) -> Iterator[LoadResult]:
+    """A file's results with the first ``MAX_FILE_PROBLEMS`` of its bad records named and the rest
+    counted in one problem at the end. An export of 600,000 bad records was 600,000 problems held
+    through the write, in the poll's result and in ``--json``: the first ones say what is wrong."""
+    named = more = 0
+    for result in results:
+        if isinstance(result, Problem) and result.fatal:
+            if named == MAX_FILE_PROBLEMS:
+                more += 1
+                continue
+            named += 1
+        yield result
+    if more:
+        yield Problem(origin, f"and {more} more records that could not be read (the first {named} are named)")
