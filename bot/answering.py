@@ -274,8 +274,10 @@ def lead_score(retrieval: Retrieval) -> float | None:
     better evidence than a tie. None when nothing was found."""
     if not retrieval.articles:
         return None
-    best = retrieval.articles[0].score
-    runner_up = retrieval.articles[1].score if len(retrieval.articles) > 1 else -math.inf
+    # without the articles' breadth, which orders them: the evidence is calibrated on scores without it
+    scores = sorted((a.score - a.breadth for a in retrieval.articles), reverse=True)
+    best = scores[0]
+    runner_up = scores[1] if len(scores) > 1 else -math.inf
     return best + EVIDENCE_MARGIN_WEIGHT * min(best - runner_up, EVIDENCE_MARGIN_CAP)
 
 
