@@ -138,6 +138,20 @@ class PollResult:
         return dataclasses.asdict(self) | {"changed": self.changed}
 
 
+def _result(source: AnySource, plan: Plan, report: IngestReport, **fields: Any) -> PollResult:
+    """A poll's result as its plan and its write made it (``fields``: the rest)."""
+    return PollResult(
+        source.name,
+        added=report.added,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        failed=report.failed + plan.problems,
+        fetched=plan.fetched,
+        revalidated=plan.revalidated,
+        **fields,
+    )
+
+
 class Watcher:
     """Follows ``sources``; see the module docstring."""
 
@@ -348,18 +362,14 @@ class Watcher:
                 if chosen:
                     unknown |= {f["path"] for f in self.writer.remove(chosen, bury=bury).failed}
             removed = [{"id": aid, "why": why} for aid, why in removals.items() if aid not in unknown]
-        result = PollResult(
-            source.name,
+        result = _result(
+            source,
+            plan,
+            report,
             ok=True,
             not_modified=plan.not_modified,
-            added=report.added,
-            updated=report.updated,
-            unchanged=report.unchanged,
             removed=report.removed + len(removed),  # report.removed: the first scan of a folder (sync)
             taken_down=removed,
-            failed=report.failed + plan.problems,
-            fetched=plan.fetched,
-            revalidated=plan.revalidated,
         )
         committed = self.clock()
         new.last_poll = new.last_success = now
@@ -396,16 +406,11 @@ class Watcher:
         new.last_poll, new.next_poll = now, now  # after the restart, at once
         self._schedule(source.name, new, now)
         self.store.save(new)
-        failed = report.failed + plan.problems
-        result = PollResult(
-            source.name,
+        result = _result(
+            source,
+            plan,
+            report,
             ok=False,
-            added=report.added,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            failed=failed,
-            fetched=plan.fetched,
-            revalidated=plan.revalidated,
             error=f"stopped while writing (shutting down); {len(report.unwritten)} articles are written at the next poll",
             next_poll=now,
         )
