@@ -271,10 +271,11 @@ class Linear:
 
 def lead_score(retrieval: Retrieval) -> float | None:
     """The best article's score plus half its lead over the runner-up (capped): a clear winner is
-    better evidence than a tie. None when nothing was found."""
+    better evidence than a tie. None when nothing was found. Scores without their breadth
+    (``bot.retrieve.ARTICLE_BREADTH_WEIGHT``), which orders the articles but was never part of the
+    evidence: the best here need not be the first article."""
     if not retrieval.articles:
         return None
-    # without the articles' breadth, which orders them: the evidence is calibrated on scores without it
     scores = sorted((a.score - a.breadth for a in retrieval.articles), reverse=True)
     best = scores[0]
     runner_up = scores[1] if len(scores) > 1 else -math.inf

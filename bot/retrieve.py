@@ -72,7 +72,7 @@ SHORT_SENTENCE_PENALTY = 0.03
 # its best BREADTH_SENTENCES sentences falls below its best one: a question in another script has
 # no keyword to confirm the one sentence near it, and a single sentence near a question by chance
 # (e5's hubs) outranked an article with several. (Development questions, the answering article
-# ranked first: Russian, Chinese, Arabic 0.72 -> 0.90; German, English unchanged.)
+# ranked first: Russian, Chinese, Arabic 0.64 -> 0.81; German, English unchanged.)
 ARTICLE_BREADTH_WEIGHT = 0.5
 BREADTH_SENTENCES = 3
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
@@ -149,6 +149,7 @@ class Candidates:
     total_sentences: int  # for IDF weights
     doc_freqs: dict[str, int]
     newest_ts: float | None  # when the question asks for the latest news
+    farthest: float | None = None  # the least similar vector hit: no sentence outside the hits is nearer
 
 
 class Retriever:
@@ -191,7 +192,7 @@ class Retriever:
         started = time.perf_counter()
         sims = _similarities(found.sentences, found.vectors, qv)
         weights = {t: idf(found.total_sentences, found.doc_freqs.get(t, 0)) for t in q_stems}
-        ranked = self._rank(found.sentences, sims, weights, found.articles, found.newest_ts)
+        ranked = rank_articles(found.sentences, sims, weights, found.articles, found.newest_ts, found.farthest)
         timings["score"] = _ms(started)
         known = sum(1 for t in q_stems if found.doc_freqs.get(t))
         return Retrieval(
@@ -272,7 +273,8 @@ class Retriever:
         if len(vectors) < len(sentence_rows):
             raise _MissingVectors(len(sentence_rows) - len(vectors))
         timings["candidates"] = _ms(started)
-        return Candidates(sentence_rows, vectors, articles, total, dfs, newest)
+        farthest = min((sim for _, sim in vector_hits), default=None)
+        return Candidates(sentence_rows, vectors, articles, total, dfs, newest, farthest)
 
     def _vector_candidates(
         self, qv: np.ndarray, since: float | None, until: float | None, undated: bool = False
@@ -343,48 +345,56 @@ class Retriever:
         start, end = max(span[0], since or span[0]), min(span[1], until or span[1])
         return max(0.0, min(1.0, (end - start) / (span[1] - span[0])))
 
-    def _rank(
-        self,
-        rows: Sequence[SentenceRow],
-        sims: np.ndarray,
-        weights: dict[str, float],
-        articles: dict[str, ArticleMeta],
-        newest: float | None,
-    ) -> list[RankedArticle]:
-        total_weight = sum(weights.values()) or 1.0
-        by_article: dict[str, RankedArticle] = {}
-        passage_terms: dict[tuple[str, int], set[str]] = {}
-        for row, sim in zip(rows, sims):
-            terms = set(row["stems"].split()) & weights.keys()
-            coverage = sum(weights[t] for t in terms) / total_weight
-            sentence = _scored(row, float(sim), coverage)
-            article = by_article.setdefault(
-                row["article_id"], RankedArticle(row["article_id"], -math.inf, -1, meta=articles[row["article_id"]])
-            )
-            article.sentences.append(sentence)
-            passage_terms.setdefault((row["article_id"], row["passage"]), set()).update(terms)
 
-        for article in by_article.values():
-            recency = 0.0
-            if newest is not None and article.meta.date_ts is not None:
-                age_days = max(0.0, (newest - article.meta.date_ts) / 86400)
-                recency = RECENCY_WEIGHT * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
-            best: dict[int, float] = {}
-            near: list[float] = []
-            for s in article.sentences:
-                short = len(_LETTER_WORD.findall(s.text)) < SHORT_SENTENCE_WORDS
-                near.append(s.similarity - SHORT_SENTENCE_PENALTY * short)
-                best[s.passage] = max(best.get(s.passage, -math.inf), near[-1])
-            top = sorted(near, reverse=True)[:BREADTH_SENTENCES]
-            breadth = ARTICLE_BREADTH_WEIGHT * (sum(top) / len(top) - top[0])  # one lucky sentence, or several
-            for passage, sim in best.items():
-                terms = passage_terms[(article.article_id, passage)]
-                coverage = sum(weights[t] for t in terms) / total_weight
-                score = sim + PASSAGE_KEYWORD_WEIGHT * coverage + recency + breadth
-                if score > article.score:
-                    article.score, article.best_passage = score, passage
-                    article.similarity, article.coverage, article.breadth = sim, coverage, breadth
-        return sorted(by_article.values(), key=lambda a: a.score, reverse=True)
+def rank_articles(
+    rows: Sequence[SentenceRow],
+    sims: np.ndarray,
+    weights: dict[str, float],
+    articles: dict[str, ArticleMeta],
+    newest: float | None,
+    farthest: float | None = None,
+) -> list[RankedArticle]:
+    """The candidate sentences' articles, best first: each by its best passage (its best sentence's
+    similarity and the passage's keyword coverage), the recency bonus where asked, and its breadth
+    (``ARTICLE_BREADTH_WEIGHT``). An article with fewer than ``BREADTH_SENTENCES`` candidate
+    sentences (a title or a short paragraph alone) counts the rest at ``farthest``, the least
+    similar vector hit, which no sentence outside the hits exceeds (or at its own lowest)."""
+    total_weight = sum(weights.values()) or 1.0
+    by_article: dict[str, RankedArticle] = {}
+    passage_terms: dict[tuple[str, int], set[str]] = {}
+    for row, sim in zip(rows, sims):
+        terms = set(row["stems"].split()) & weights.keys()
+        coverage = sum(weights[t] for t in terms) / total_weight
+        sentence = _scored(row, float(sim), coverage)
+        article = by_article.setdefault(
+            row["article_id"], RankedArticle(row["article_id"], -math.inf, -1, meta=articles[row["article_id"]])
+        )
+        article.sentences.append(sentence)
+        passage_terms.setdefault((row["article_id"], row["passage"]), set()).update(terms)
+
+    for article in by_article.values():
+        recency = 0.0
+        if newest is not None and article.meta.date_ts is not None:
+            age_days = max(0.0, (newest - article.meta.date_ts) / 86400)
+            recency = RECENCY_WEIGHT * 0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS)
+        best: dict[int, float] = {}
+        near: list[float] = []
+        for s in article.sentences:
+            short = len(_LETTER_WORD.findall(s.text)) < SHORT_SENTENCE_WORDS
+            near.append(s.similarity - SHORT_SENTENCE_PENALTY * short)
+            best[s.passage] = max(best.get(s.passage, -math.inf), near[-1])
+        top = sorted(near, reverse=True)[:BREADTH_SENTENCES]
+        rest = top[-1] if farthest is None else min(farthest, top[-1])
+        top += [rest] * (BREADTH_SENTENCES - len(top))
+        breadth = ARTICLE_BREADTH_WEIGHT * (sum(top) / len(top) - top[0])  # one lucky sentence, or several
+        for passage, sim in best.items():
+            terms = passage_terms[(article.article_id, passage)]
+            coverage = sum(weights[t] for t in terms) / total_weight
+            score = sim + PASSAGE_KEYWORD_WEIGHT * coverage + recency + breadth
+            if score > article.score:
+                article.score, article.best_passage = score, passage
+                article.similarity, article.coverage, article.breadth = sim, coverage, breadth
+    return sorted(by_article.values(), key=lambda a: a.score, reverse=True)
 
 
 class _MissingVectors(Exception):
