@@ -149,7 +149,6 @@ class Candidates:
     total_sentences: int  # for IDF weights
     doc_freqs: dict[str, int]
     newest_ts: float | None  # when the question asks for the latest news
-    farthest: float | None = None  # the least similar vector hit: no sentence outside the hits is nearer
 
 
 class Retriever:
@@ -192,7 +191,7 @@ class Retriever:
         started = time.perf_counter()
         sims = _similarities(found.sentences, found.vectors, qv)
         weights = {t: idf(found.total_sentences, found.doc_freqs.get(t, 0)) for t in q_stems}
-        ranked = rank_articles(found.sentences, sims, weights, found.articles, found.newest_ts, found.farthest)
+        ranked = rank_articles(found.sentences, sims, weights, found.articles, found.newest_ts)
         timings["score"] = _ms(started)
         known = sum(1 for t in q_stems if found.doc_freqs.get(t))
         return Retrieval(
@@ -273,8 +272,7 @@ class Retriever:
         if len(vectors) < len(sentence_rows):
             raise _MissingVectors(len(sentence_rows) - len(vectors))
         timings["candidates"] = _ms(started)
-        farthest = min((sim for _, sim in vector_hits), default=None)
-        return Candidates(sentence_rows, vectors, articles, total, dfs, newest, farthest)
+        return Candidates(sentence_rows, vectors, articles, total, dfs, newest)
 
     def _vector_candidates(
         self, qv: np.ndarray, since: float | None, until: float | None, undated: bool = False
@@ -352,13 +350,12 @@ def rank_articles(
     weights: dict[str, float],
     articles: dict[str, ArticleMeta],
     newest: float | None,
-    farthest: float | None = None,
 ) -> list[RankedArticle]:
     """The candidate sentences' articles, best first: each by its best passage (its best sentence's
     similarity and the passage's keyword coverage), the recency bonus where asked, and its breadth
-    (``ARTICLE_BREADTH_WEIGHT``). An article with fewer than ``BREADTH_SENTENCES`` candidate
-    sentences (a title or a short paragraph alone) counts the rest at ``farthest``, the least
-    similar vector hit, which no sentence outside the hits exceeds (or at its own lowest)."""
+    (``ARTICLE_BREADTH_WEIGHT``, over the sentences of its candidate passages: a title or a short
+    paragraph alone has no others and escapes it; padding the rest with the least similar vector
+    hit cost XQuAD's short paragraphs more than it gained, docs/performance.md)."""
     total_weight = sum(weights.values()) or 1.0
     by_article: dict[str, RankedArticle] = {}
     passage_terms: dict[tuple[str, int], set[str]] = {}
@@ -384,8 +381,6 @@ def rank_articles(
             near.append(s.similarity - SHORT_SENTENCE_PENALTY * short)
             best[s.passage] = max(best.get(s.passage, -math.inf), near[-1])
         top = sorted(near, reverse=True)[:BREADTH_SENTENCES]
-        rest = top[-1] if farthest is None else min(farthest, top[-1])
-        top += [rest] * (BREADTH_SENTENCES - len(top))
         breadth = ARTICLE_BREADTH_WEIGHT * (sum(top) / len(top) - top[0])  # one lucky sentence, or several
         for passage, sim in best.items():
             terms = passage_terms[(article.article_id, passage)]
