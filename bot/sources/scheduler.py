@@ -387,18 +387,17 @@ class Watcher:
     def _interrupted(self, source: AnySource, plan: Plan, report: IngestReport) -> PollResult:
         """A shutdown ended the poll's write after a batch (``IngestReport.interrupted``). The state
         saved is the poll's, except where it would claim work that was not done: an item whose
-        articles were not written, or whose removals were not made, is saved as it was before the
-        poll (so the next poll reads it again and finishes it), and the documents' validators and a
-        folder's first-sync mark stay as they were. What did commit is recorded, so an article written
-        now and deleted at its source before the restart is still removed."""
+        articles were not all written, or whose removals were not made, keeps every article id it
+        had before or since (what committed can still be removed) and loses its fingerprint, so
+        the next poll reads it again and finishes it; an item this poll dropped is kept; the
+        documents' validators and a folder's first-sync mark stay as they were."""
         old, new = self.states[source.name], plan.state
         undone = set(report.unwritten) | set(plan.removals)
-        for key, item in list(new.items.items()):
-            if undone & set(item.article_ids) or key in old.items and undone & set(old.items[key].article_ids):
-                if key in old.items:
-                    new.items[key] = old.items[key]
-                else:
-                    del new.items[key]
+        for key, item in new.items.items():
+            before = old.items[key].article_ids if key in old.items else []
+            if undone & set(item.article_ids + before):
+                item.article_ids = list(dict.fromkeys(before + item.article_ids))
+                item.fingerprint = None
         for key, item in old.items.items():  # dropped by this poll: its removal was not made
             new.items.setdefault(key, item)
         new.docs, new.synced = old.docs, old.synced
