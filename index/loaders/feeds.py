@@ -71,14 +71,13 @@ def feed_records(data: bytes, origin: str) -> Iterator[FeedRecord | Problem]:
     from defusedxml import DefusedXmlException
 
     if (entity := _declared_entity(data)) is not None:
-        yield Problem(origin, f"feed declares its own XML entity <!ENTITY {entity} ...>: refused (they can blow it up)")
+        yield _entity_refused(origin, entity)
         return
     _use_our_parser()
     try:
         feed = feedparser.parse(data)
     except DefusedXmlException as exc:  # an entity the check above could not read (another encoding)
-        name = getattr(exc, "name", None) or "?"
-        yield Problem(origin, f"feed declares its own XML entity <!ENTITY {name} ...>: refused (they can blow it up)")
+        yield _entity_refused(origin, getattr(exc, "name", None) or "?")
         return
     except NotXMLError as exc:
         yield Problem(origin, f"feed does not parse: {exc}")
@@ -126,6 +125,10 @@ def _declared_entity(data: bytes) -> str | None:
         if parameter or value is None or not _SMALL_VALUE.fullmatch(value[1:-1]):
             return name.decode("ascii", "replace")
     return None
+
+
+def _entity_refused(origin: str, name: str) -> Problem:
+    return Problem(origin, f"feed declares its own XML entity <!ENTITY {name} ...>: refused (they can blow it up)")
 
 
 class NotXMLError(ValueError):
