@@ -52,13 +52,12 @@ def load_pairs(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def encode(tokenizer: E5Tokenizer, pairs: list[dict[str, Any]], max_length: int) -> list[np.ndarray]:
+def encode(tokenizer: E5Tokenizer, pairs: list[dict[str, Any]], max_length: int, context: bool) -> list[np.ndarray]:
     out = []
     for start in range(0, len(pairs), 512):
         chunk = pairs[start : start + 512]
-        ids, mask = tokenizer.encode_batch(
-            [p["q"] for p in chunk], [pair_text(p["s"], p["t"]) for p in chunk], max_length
-        )
+        second = [pair_text(p["s"], p["t"], p.get("p") if context else None) for p in chunk]
+        ids, mask = tokenizer.encode_batch([p["q"] for p in chunk], second, max_length)
         out += [row[: m.sum()] for row, m in zip(ids, mask, strict=True)]
     return out
 
@@ -212,6 +211,11 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=8, help="e5 layers the reader keeps")
     parser.add_argument("--train-layers", type=int, default=3, help="upper layers that are fine-tuned")
     parser.add_argument("--max-length", type=int, default=80, help="tokens of question + sentence + title")
+    parser.add_argument(
+        "--context",
+        action="store_true",
+        help='read the sentence before each candidate too (the pairs\' \'p\'; the card says "context": "before")',
+    )
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
@@ -245,9 +249,9 @@ def main() -> None:
     for part in ("train", "dev"):
         source = args.data / f"pairs.{part}.jsonl"
         pairs = load_pairs(source)
-        rows = encode(tokenizer, pairs, args.max_length)
+        rows = encode(tokenizer, pairs, args.max_length, args.context)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]  # other pairs, other states
-        name = f"states-{part}-f{frozen}-m{args.max_length}-{digest}{'-bf16' if args.bf16 else ''}.npy"
+        name = f"states-{part}-f{frozen}-m{args.max_length}{'-ctx' if args.context else ''}-{digest}{'-bf16' if args.bf16 else ''}.npy"
         cache = StateCache(args.data / name, [len(r) for r in rows], e5.config["hidden_size"], args.bf16)
         cache.build(encoder, rows, frozen, pad_id, part)
         data[part] = (pairs, cache)
@@ -349,7 +353,8 @@ def main() -> None:
             metrics = dev_metrics(dev_pairs, scores(encoder, head, dev_cache, frozen, len(dev_pairs), args.bf16))
             print(f"\nstep {step}: dev {json.dumps(metrics)}", file=sys.stderr)
     if args.write:
-        path = save_reader(encoder, head, e5, args.layers, frozen, args.max_length, args.out)
+        context = "before" if args.context else None
+        path = save_reader(encoder, head, e5, args.layers, frozen, args.max_length, args.out, context)
         print(f"wrote {path}", file=sys.stderr)
 
 

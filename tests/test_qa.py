@@ -48,15 +48,31 @@ def quotes(answer) -> list[str]:
     return [q for c in answer.citations for q in c.quotes]
 
 
-def test_a_weak_best_answer_is_quoted_alone(seed_qa):
-    """Near the reader's threshold the best sentence may answer, the next best is as likely about
-    something else: it is quoted beside the first only where the reader is clearly surer of it
-    (the refugee line used to come with a sentence about captured villages)."""
+def test_a_second_quote_near_the_threshold_is_left_out(seed_qa, e5):
+    """Near the reader's threshold the best of weak candidates may answer, the next best is as
+    likely about something else: a sentence is quoted beside the first only where the reader gives
+    it ``OTHER_QUOTE_MARGIN`` more than the threshold (the sample's refugee line once came with a
+    sentence about captured villages). The thresholds are set from the reader's own log-odds."""
+    question = "Was wurde in Belarus vereinbart?"
+    scored = seed_qa.ask(question).trace.reader.scored
+    (_, best), (second_text, second) = scored[:2]
+    assert best - second < 1.5, scored  # close enough that only the margin can tell them apart
+
+    def quoted(threshold: float) -> str:
+        with NewsQA(seed_qa.settings.model_copy(update={"reader_threshold": threshold}), embedder=e5) as qa:
+            return " ".join(quotes(qa.ask(question)))
+
+    assert second_text in quoted(second - OTHER_QUOTE_MARGIN - 0.5)  # clearly over it: quoted beside
+    assert second_text not in quoted(second - OTHER_QUOTE_MARGIN + 0.5)  # near it: the best alone
+    assert "Belarus" in quoted(second - OTHER_QUOTE_MARGIN + 0.5)
+
+
+def test_an_english_question_on_a_teaser_line_is_answered(seed_qa):
+    """The sample's answer to "How many refugees ...?" is a live blog's teaser line; English
+    questions on short lines scored lowest (docs/reader.md, Limits)."""
     answer = seed_qa.ask("How many refugees from Ukraine have arrived so far?")
-    assert answer.trace is not None and answer.trace.reader is not None
-    assert answer.trace.reader.best is not None
-    assert answer.trace.reader.best < answer.trace.reader.threshold + OTHER_QUOTE_MARGIN
-    assert quotes(answer) == ["Live-Blog: Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist"]
+    assert not answer.refused
+    assert quotes(answer)[0] == "Live-Blog: Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist"
 
 
 @pytest.mark.parametrize(

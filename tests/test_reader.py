@@ -4,6 +4,7 @@ reader is an error at start."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -11,9 +12,10 @@ import shutil
 import numpy as np
 import pytest
 
+from bot.extract import rank_quotes
 from bot.language import has_function_words
 from bot.qa import NewsQA
-from bot.reader import READER_CANDIDATES, READER_MORE, load_reader
+from bot.reader import READER_CANDIDATES, READER_MORE, candidate, load_reader
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
 from bot.reader.net import mean_pool
 from bot.reader.reader import CARD, READER_DIR, WEIGHTS, CrossEncoderReader, E5Reader
@@ -317,3 +319,31 @@ def test_a_question_in_a_readers_language_is_not_gibberish(question, known):
     """A Latin-script question that shares no word with the articles is gibberish only without
     a function word of a language newsroom readers ask in (bot/qa.py ``_gibberish``)."""
     assert has_function_words({w.casefold() for w in re.findall(r"[^\W\d_]+", question)}) is known
+
+
+def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tmp_path, qa):
+    """``"context": "before"`` in a reader's card: it reads each candidate with the sentence before
+    it in its article (who "she" is, whose figure "it" is); a reader without it reads a candidate
+    as before, whatever it is handed. The product hands it the article's previous sentence."""
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
+    (copy / CARD).write_text(json.dumps({**card, "context": None}), encoding="utf-8")
+    plain = E5Reader(copy)
+    (copy / CARD).write_text(json.dumps({**card, "context": "before"}), encoding="utf-8")
+    reading = E5Reader(copy)
+    question = "In welchem Jahr starb die Schauspielerin Anna Weber?"
+    bare = [("Sie starb 1944 in Berlin.", "Nachrufe")]
+    told = [("Sie starb 1944 in Berlin.", "Nachrufe", "Die Schauspielerin Anna Weber drehte 40 Filme.")]
+    assert np.array_equal(plain.score(question, told), plain.score(question, bare))
+    assert np.array_equal(reading.score(question, bare), plain.score(question, bare))
+    assert not np.array_equal(reading.score(question, told), reading.score(question, bare))
+
+    found = qa.find("Wer führte die russische Delegation bei den Verhandlungen an?")
+    ranked = rank_quotes(found.retrieval, found.reading, qa.model)
+    quote = next(q for q in ranked if q.sentence.idx > 0)
+    rows = qa.index.catalog.article_sentences([quote.article.article_id])
+    before = next(r["text"] for r in rows if r["idx"] == quote.sentence.idx - 1)
+    assert candidate(quote) == (quote.sentence.text, quote.article.meta.title, before)
+    first = dataclasses.replace(quote, sentence=dataclasses.replace(quote.sentence, idx=0))
+    assert candidate(first)[2] is None  # an article's first sentence has none before it

@@ -128,6 +128,7 @@ def pairs_for(
             "q": question,
             "s": context[a:b],
             "t": title,
+            "p": context[spans[i - 1][0] : spans[i - 1][1]] if i else None,  # the sentence before
             "y": int(i in gold),
             "lang": lang,
             "src": source,

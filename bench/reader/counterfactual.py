@@ -82,7 +82,7 @@ def counterfactuals(pairs: list[dict[str, Any]], limit: int, seed: int) -> list[
         question = group[0]["q"]
         positive = next(p for p in group if p["y"])
         said = positive["s"] + " " + positive["t"]
-        everything = " ".join(p["s"] + " " + p["t"] for p in group)
+        everything = " ".join(f"{p['s']} {p['t']} {p.get('p') or ''}" for p in group)
         words = [m for m in WORD.finditer(question) if m.group() in said]
         swappable = [m for m in words if m.group()[0].isdigit() and _number(m.group()) >= 32]  # not a day
         swappable += [
@@ -111,7 +111,7 @@ def counterfactuals(pairs: list[dict[str, Any]], limit: int, seed: int) -> list[
             {
                 "group": f"counterfactual-{name}",
                 "q": changed,
-                "cands": [{"s": p["s"], "t": p["t"]} for p in group],
+                "cands": [{"s": p["s"], "t": p["t"], "p": p.get("p")} for p in group],
                 "lang": lang,
                 "was": m.group(),
                 "now": other,

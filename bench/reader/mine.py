@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from bench.reader.build_data import SEED, sentences
 from bench.reader.counterfactual import counterfactuals
 from bot.extract import rank_quotes
 from bot.qa import NewsQA
+from bot.reader import candidate
 from bot.settings import Settings
 
 OUT = ROOT / "bench" / ".cache" / "reader-mined"
@@ -70,6 +72,7 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
     answer, evidence = q.get("answer") or "", q.get("evidence") or ""
     pairs, gold = [], False
     for c in ranked:
+        before = candidate(c)[2]
         text = c.sentence.text
         if answer and c.article.meta.id == own and answer in text and (text in evidence or evidence in text):
             y = 1
@@ -78,7 +81,7 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
             continue  # the answer's words elsewhere: perhaps another sentence that answers
         else:
             y = 0
-        pairs.append({"s": text, "t": c.article.meta.title, "y": y})
+        pairs.append({"s": text, "t": c.article.meta.title, "p": before, "y": y})
     if answer and not gold:  # the first stage missed it: the reader must still learn to find it
         pairs.insert(0, {"s": evidence, "t": q["title"], "y": 1})
     group = f"mined-{q['id']}"
@@ -92,6 +95,7 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
             "q": found.reading,
             "s": c.sentence.text,
             "t": c.article.meta.title,
+            "p": candidate(c)[2],
             "y": 0,
             "lang": "de",
             "src": f"absent-{q['lang']}",
@@ -99,6 +103,26 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
         for c in others
     ]
     return mined, absent if answer else []
+
+
+def add_before(pairs: list[dict[str, Any]], catalog: Path) -> int:
+    """Give pairs mined before the pairs had it (no ``"p"``) the sentence before theirs, from the
+    mining index's catalog (a sentence text is its article's: 99.7% of them are unique there);
+    returns how many were given one."""
+    db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
+    rows = db.execute(
+        "SELECT s.text, b.text FROM sentences s JOIN sentences b ON b.article_id = s.article_id AND b.idx = s.idx - 1"
+    ).fetchall()
+    db.close()
+    before: dict[str, str] = {}
+    for text, previous in rows:
+        before.setdefault(text, previous)
+    given = 0
+    for p in pairs:
+        if "p" not in p:
+            p["p"] = before.get(p["s"])
+            given += p["p"] is not None
+    return given
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -129,6 +153,11 @@ def main() -> None:
         type=int,
         default=0,
         help="answerable questions to add asked over other articles only, every candidate negative (their topic absent)",
+    )
+    parser.add_argument(
+        "--without-translations",
+        action="store_true",
+        help="leave the translated questions out of the training set (run 6's mix; run 7 had them)",
     )
     parser.add_argument("--limit", type=int, help="mine only this many questions (a quick look)")
     args = parser.parse_args()
@@ -165,6 +194,11 @@ def main() -> None:
         _write(absent_path, absent)
         with (OUT / "absent.none.txt").open("a", encoding="utf-8") as f:
             f.writelines(f"{i}\n" for i in empty)
+    if any("p" not in p for p in mined + absent) and (OUT / "index" / "catalog.sqlite3").exists():
+        given = add_before(mined + absent, OUT / "index" / "catalog.sqlite3")
+        print(f"the sentence before: given to {given} pairs that lacked it", file=sys.stderr)
+        _write(mined_path, mined)
+        _write(absent_path, absent)
     groups = {p["group"] for p in mined}
     positives = sum(p["y"] for p in mined)
     print(f"mined: {len(groups)} questions, {len(mined)} pairs, {positives} positive")
@@ -189,6 +223,8 @@ def main() -> None:
         taken = set(elsewhere[: args.absent])
         gone = [p for p in absent if p["group"] in taken]
         train = mined + changed + chosen + translated + gone
+        if args.without_translations:  # a translated question's group is named "<original>><lang>"
+            train = [p for p in train if ">" not in p["group"]]
         _write(OUT / "pairs.train.jsonl", train)
         (OUT / "pairs.dev.jsonl").write_bytes((READER_PAIRS / "pairs.dev.jsonl").read_bytes())
         print(

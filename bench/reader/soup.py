@@ -4,8 +4,9 @@
 
 Both readers must come from the same start (B trained on from A with ``train_reader.py --init``):
 then their weights lie in one basin, and the average keeps what each learned. A layer one of them
-left frozen is e5's own in that one. The card takes B's frozen layers and A's threshold (calibrate
-it again: ``bench/reader/calibrate.py --write``).
+left frozen is e5's own in that one. The card takes B's frozen layers, A's threshold (calibrate
+it again: ``bench/reader/calibrate.py --write``) and A's way of reading (input length, the
+sentence before), so A may be a reader trained on from B with another input.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ def main() -> None:
     args = parser.parse_args()
     card_a = json.loads((args.a / CARD).read_text(encoding="utf-8"))
     card_b = json.loads((args.b / CARD).read_text(encoding="utf-8"))
-    if (card_a["layers"], card_a["max_length"]) != (card_b["layers"], card_b["max_length"]):
-        raise SystemExit("the readers differ in layers or input length")
+    if card_a["layers"] != card_b["layers"]:
+        raise SystemExit("the readers differ in layers")
+    for setting in ("max_length", "context"):  # how it reads: A's (B may be the reader A was trained from)
+        if card_a.get(setting) != card_b.get(setting):
+            print(f"{setting}: A's {card_a.get(setting)!r} (B: {card_b.get(setting)!r})", file=sys.stderr)
     e5 = read_e5()
     frozen = min(card_a["frozen"], card_b["frozen"])
     (enc_a, head_a), (enc_b, head_b) = load(args.a, e5, card_a["layers"]), load(args.b, e5, card_b["layers"])
@@ -55,7 +59,7 @@ def main() -> None:
             )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / CARD).write_text(json.dumps({"threshold": card_a["threshold"]}) + "\n", encoding="utf-8")
-    save_reader(enc_a, head_a, e5, card_a["layers"], frozen, card_a["max_length"], args.out)
+    save_reader(enc_a, head_a, e5, card_a["layers"], frozen, card_a["max_length"], args.out, card_a.get("context"))
     print(f"wrote {args.out} (alpha {args.alpha}: {args.a} / {args.b})", file=sys.stderr)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.reader.reader import (
     OTHER_QUOTE_MARGIN,
+    Candidate,
     ClaimChecker,
     Reader,
     load_claim_checker,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "READER_CANDIDATES",
     "READER_MORE",
+    "candidate",
     "reads_more",
     "OTHER_QUOTE_MARGIN",
     "ClaimChecker",
@@ -53,6 +55,14 @@ def reads_more(first: list[float], unsure: float | None) -> bool:
     return unsure is not None and max(first, default=-math.inf) < unsure
 
 
+def candidate(quote: Quote) -> Candidate:
+    """What the reader reads of a candidate quote: its sentence, its article's title and the
+    sentence before it in the article (a reader whose card says so reads that too)."""
+    idx = quote.sentence.idx
+    before = next((s.text for s in quote.article.sentences if s.idx == idx - 1), None) if idx > 0 else None
+    return quote.sentence.text, quote.article.meta.title, before
+
+
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:
     """The candidates the reader thinks answer (log-odds at or above its threshold), best first
     (log-odds minus the reader's ``rank_prior`` per place in ``ranked``: the first stage's order
@@ -61,11 +71,11 @@ def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[lis
     where none of those reaches the reader's ``unsure`` log-odds."""
     started = time.perf_counter()
     read = ranked[:READER_CANDIDATES]
-    scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in read])
+    scores, spans = reader.read(question, [candidate(q) for q in read])
     logits, found = [float(x) for x in scores], list(spans)
     more = ranked[READER_CANDIDATES : READER_CANDIDATES + READER_MORE]
     if more and reads_more(logits, reader.unsure):
-        scores, spans = reader.read(question, [(q.sentence.text, q.article.meta.title) for q in more])
+        scores, spans = reader.read(question, [candidate(q) for q in more])
         logits += [float(x) for x in scores]
         found += spans
         read += more

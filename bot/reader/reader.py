@@ -37,7 +37,7 @@ import numpy as np
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import torch
 
@@ -63,10 +63,21 @@ _SPAN_TRIM = " ,;:."
 _EDGES = " ,;:.!?\"'“”„‚‘’»«›‹()[]–-"  # what around a span does not make it less than the whole sentence
 
 
-def pair_text(sentence: str, title: str | None) -> str:
-    """The second text of a pair: the sentence, then its article's title for context (cut first
-    when the pair is too long)."""
-    return f"{sentence}{TITLE_SEPARATOR}{title}" if title and title != sentence else sentence
+# A candidate the reader reads: its sentence, its article's title and, for a reader whose card
+# says ``"context": "before"``, the sentence before it in its article (None: it has none).
+Candidate = tuple[str, str | None] | tuple[str, str | None, str | None]
+
+
+def pair_text(sentence: str, title: str | None, before: str | None = None) -> str:
+    """The second text of a pair: the sentence, then the sentence before it (who "she" is, whose
+    figure "it" is) where given, then its article's title; what comes last is cut first when the
+    pair is too long."""
+    parts = [sentence]
+    if before and before not in (sentence, title):
+        parts.append(before)
+    if title and title != sentence:
+        parts.append(title)
+    return TITLE_SEPARATOR.join(parts)
 
 
 class Reader(Protocol):
@@ -78,13 +89,11 @@ class Reader(Protocol):
     unsure: float | None  # log-odds: below it on the first candidates, the next ones are read too
     quote_margin: float | None  # log-odds over the threshold a second quote needs (None: none)
 
-    def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
-        """Log-odds that each (sentence, title) answers ``question``."""
+    def score(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
+        """Log-odds that each (sentence, title[, sentence before]) answers ``question``."""
         ...
 
-    def read(
-        self, question: str, candidates: list[tuple[str, str | None]]
-    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    def read(self, question: str, candidates: Sequence[Candidate]) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         """``score``, and per candidate where the answer lies in its sentence (None: not known)."""
         ...
 
@@ -128,6 +137,7 @@ class E5Reader:
         self.span_threshold = float(card.get("span_threshold", 1.0))
         self.tokenizer = E5Tokenizer(e5)
         self.max_length = int(card["max_length"])
+        self.context = card.get("context") == "before"  # it reads the sentence before each candidate
         self.card = card
         self.threshold = float(card["threshold"])
         self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
@@ -138,11 +148,11 @@ class E5Reader:
         self._torch = torch
         self._lock = threading.Lock()
 
-    def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+    def score(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
         return self.read(question, candidates, spans=False)[0]
 
     def read(
-        self, question: str, candidates: list[tuple[str, str | None]], *, spans: bool = True
+        self, question: str, candidates: Sequence[Candidate], *, spans: bool = True
     ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         """The log-odds of each candidate and, where the span head is sure enough (the card's
         ``span_threshold``), where the answer lies in its sentence (a character range of it;
@@ -150,7 +160,7 @@ class E5Reader:
         if not candidates:
             return np.zeros(0, dtype=np.float32), []
         ids, mask, offsets = self.tokenizer.encode_pairs(
-            [question] * len(candidates), [pair_text(s, t) for s, t in candidates], self.max_length
+            [question] * len(candidates), [self.pair_text(c) for c in candidates], self.max_length
         )
         attend = self._torch.from_numpy(mask)
         with (
@@ -164,12 +174,16 @@ class E5Reader:
         if ends is None:
             return logits, [None] * len(candidates)
         found: list[tuple[int, int] | None] = []
-        for (sentence, _), scores, offs, m in zip(candidates, ends, offsets, mask, strict=True):
+        for (sentence, *_), scores, offs, m in zip(candidates, ends, offsets, mask, strict=True):
             norm, origin = self.tokenizer.normalize_map(sentence)
             span = best_span(scores[: int(m.sum())], offs, norm, origin)
             whole = span is not None and not sentence[: span[0]].strip(_EDGES) and not sentence[span[1] :].strip(_EDGES)
             found.append(span[:2] if span is not None and span[2] >= self.span_threshold and not whole else None)
         return logits, found
+
+    def pair_text(self, candidate: Candidate) -> str:
+        before = candidate[2] if self.context and len(candidate) > 2 else None
+        return pair_text(candidate[0], candidate[1], before)
 
 
 class CrossEncoderReader:
@@ -188,18 +202,16 @@ class CrossEncoderReader:
         self.quote_margin: float | None = None  # ... and quotes what reaches its threshold
         self.name = f"cross-encoder:{path.name}"
 
-    def score(self, question: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+    def score(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
         if not candidates:
             return np.zeros(0, dtype=np.float32)
-        pairs = [(question, pair_text(s, t)) for s, t in candidates]
+        pairs = [(question, pair_text(c[0], c[1])) for c in candidates]
         out = np.asarray(
             self.model.predict(pairs, activation_fn=_identity(), show_progress_bar=False), dtype=np.float32
         )
         return out if out.ndim == 1 else out[:, -1]
 
-    def read(
-        self, question: str, candidates: list[tuple[str, str | None]]
-    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    def read(self, question: str, candidates: Sequence[Candidate]) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         return self.score(question, candidates), [None] * len(candidates)  # a CrossEncoder marks no span
 
 
@@ -264,7 +276,7 @@ class ClaimChecker:
         self.threshold = self.model.threshold
         self.veto = float(self.model.card.get("veto", self.threshold))
 
-    def score(self, claim: str, candidates: list[tuple[str, str | None]]) -> np.ndarray:
+    def score(self, claim: str, candidates: Sequence[Candidate]) -> np.ndarray:
         """Log-odds that each (sentence, title) states ``claim``."""
         return self.model.score(claim, candidates)
 
@@ -335,6 +347,7 @@ def save_reader(
     frozen: int,
     max_length: int,
     directory: Path,
+    context: str | None = None,
 ) -> Path:
     """Write the trained upper layers and the head (float16) and the card next to them."""
     from safetensors.torch import save_file
@@ -356,6 +369,7 @@ def save_reader(
             "layers": layers,
             "frozen": frozen,
             "max_length": max_length,
+            "context": context,
             "threshold": card.get("threshold", 0.0),
             "sha256": hashlib.sha256((directory / WEIGHTS).read_bytes()).hexdigest(),
         }
