@@ -210,7 +210,12 @@ def main() -> None:
     )
     parser.add_argument("--layers", type=int, default=8, help="e5 layers the reader keeps")
     parser.add_argument("--train-layers", type=int, default=3, help="upper layers that are fine-tuned")
-    parser.add_argument("--max-length", type=int, default=80, help="tokens of question + sentence + title")
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        default=80,
+        help="tokens of question + sentence (+ sentence before) + title (run 10: 128)",
+    )
     parser.add_argument(
         "--context",
         action="store_true",
@@ -249,6 +254,10 @@ def main() -> None:
     for part in ("train", "dev"):
         source = args.data / f"pairs.{part}.jsonl"
         pairs = load_pairs(source)
+        if args.context and not any("p" in p for p in pairs):
+            raise SystemExit(
+                f"--context: the pairs of {source} carry no sentence before (rebuild them: build_data.py, mine.py)"
+            )
         rows = encode(tokenizer, pairs, args.max_length, args.context)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]  # other pairs, other states
         name = f"states-{part}-f{frozen}-m{args.max_length}{'-ctx' if args.context else ''}-{digest}{'-bf16' if args.bf16 else ''}.npy"

@@ -411,7 +411,8 @@ def _checker(tmp_path, threshold: float):
     directory = tmp_path / f"checker{threshold:+}"
     shutil.copytree(READER_DIR, directory)
     card = json.loads((directory / CARD).read_text(encoding="utf-8"))
-    (directory / CARD).write_text(json.dumps({**card, "threshold": threshold}), encoding="utf-8")
+    # claims are judged against (sentence, title) pairs: the stand-in reads no sentence before
+    (directory / CARD).write_text(json.dumps({**card, "threshold": threshold, "context": None}), encoding="utf-8")
     return str(directory)
 
 

@@ -4,7 +4,6 @@ reader is an error at start."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -12,13 +11,12 @@ import shutil
 import numpy as np
 import pytest
 
-from bot.extract import rank_quotes
 from bot.language import has_function_words
 from bot.qa import NewsQA
-from bot.reader import READER_CANDIDATES, READER_MORE, candidate, load_reader
+from bot.reader import READER_CANDIDATES, READER_MORE, load_reader
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
 from bot.reader.net import mean_pool
-from bot.reader.reader import CARD, READER_DIR, WEIGHTS, CrossEncoderReader, E5Reader
+from bot.reader.reader import CARD, READER_DIR, WEIGHTS, CrossEncoderReader, E5Reader, pair_text
 from index.errors import ConfigError
 
 # Facts the sample article states, asked as a reader would, with a word of the answering sentence.
@@ -321,10 +319,13 @@ def test_a_question_in_a_readers_language_is_not_gibberish(question, known):
     assert has_function_words({w.casefold() for w in re.findall(r"[^\W\d_]+", question)}) is known
 
 
-def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tmp_path, qa):
-    """``"context": "before"`` in a reader's card: it reads each candidate with the sentence before
-    it in its article (who "she" is, whose figure "it" is); a reader without it reads a candidate
-    as before, whatever it is handed. The product hands it the article's previous sentence."""
+def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tmp_path, qa, monkeypatch):
+    """``"context": "before"`` in a reader's card (the shipped one's): it reads each candidate with
+    the sentence before it in its article (who "she" is, whose figure "it" is); a reader without
+    it reads a candidate as before, whatever it is handed. The product hands it the article's
+    previous sentence of the same kind."""
+    assert E5Reader(READER_DIR).context
+    assert pair_text("S.", "T", "B.") == "S. | B. | T" and pair_text("S.", "T", "T") == "S. | T"
     copy = tmp_path / "reader"
     shutil.copytree(READER_DIR, copy)
     card = json.loads((copy / CARD).read_text(encoding="utf-8"))
@@ -338,12 +339,20 @@ def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tm
     assert np.array_equal(plain.score(question, told), plain.score(question, bare))
     assert np.array_equal(reading.score(question, bare), plain.score(question, bare))
     assert not np.array_equal(reading.score(question, told), reading.score(question, bare))
+    (copy / CARD).write_text(json.dumps({**card, "context": "after"}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown context"):
+        E5Reader(copy)
 
-    found = qa.find("Wer führte die russische Delegation bei den Verhandlungen an?")
-    ranked = rank_quotes(found.retrieval, found.reading, qa.model)
-    quote = next(q for q in ranked if q.sentence.idx > 0)
-    rows = qa.index.catalog.article_sentences([quote.article.article_id])
-    before = next(r["text"] for r in rows if r["idx"] == quote.sentence.idx - 1)
-    assert candidate(quote) == (quote.sentence.text, quote.article.meta.title, before)
-    first = dataclasses.replace(quote, sentence=dataclasses.replace(quote.sentence, idx=0))
-    assert candidate(first)[2] is None  # an article's first sentence has none before it
+    handed: list[tuple[str, ...]] = []
+    read = qa.reader.read
+    monkeypatch.setattr(qa.reader, "read", lambda q, candidates: handed.extend(candidates) or read(q, candidates))
+    qa.ask("Wer führte die russische Delegation bei den Verhandlungen an?")
+    assert handed and all(len(c) == 3 for c in handed)
+    by_text = {}  # each sentence of the archive: the one before it, of its kind
+    for (article_id,) in qa.index.catalog.db.execute("SELECT id FROM articles").fetchall():
+        article = qa.index.catalog.article_sentences([article_id])
+        for r in article:
+            before = next((o for o in article if o["idx"] == r["idx"] - 1), None)
+            by_text[r["text"]] = before["text"] if before is not None and before["kind"] == r["kind"] else None
+    assert all(before == by_text[text] for text, _, before in handed)
+    assert any(before is not None for _, _, before in handed)

@@ -134,7 +134,7 @@ def main() -> None:
         type=float,
         default=0.25,
         help="share of the development questions that may read the next candidates too (latency: reading 10 "
-        "instead of 6 costs about 40 ms; at 0.34, the 1,028-article p50 was 115-140 ms against 92 at 0.22)",
+        "instead of 6 costs about 40 ms; at 0.34, the 1,028-article p50 was 115-140 ms against 92-110 at 0.22)",
     )
     parser.add_argument("--reader", type=Path, help="a reader directory to calibrate (default: the shipped one)")
     args = parser.parse_args()

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from bot.reader.reader import (
     OTHER_QUOTE_MARGIN,
-    Candidate,
     ClaimChecker,
     Reader,
+    ReaderCandidate,
     load_claim_checker,
     load_reader,
     probability,
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "READER_CANDIDATES",
     "READER_MORE",
+    "ReaderCandidate",
     "candidate",
     "reads_more",
     "OTHER_QUOTE_MARGIN",
@@ -55,12 +56,13 @@ def reads_more(first: list[float], unsure: float | None) -> bool:
     return unsure is not None and max(first, default=-math.inf) < unsure
 
 
-def candidate(quote: Quote) -> Candidate:
+def candidate(quote: Quote) -> ReaderCandidate:
     """What the reader reads of a candidate quote: its sentence, its article's title and the
-    sentence before it in the article (a reader whose card says so reads that too)."""
-    idx = quote.sentence.idx
-    before = next((s.text for s in quote.article.sentences if s.idx == idx - 1), None) if idx > 0 else None
-    return quote.sentence.text, quote.article.meta.title, before
+    sentence before it in the article, of the same kind (a teaser's headline does not read the
+    body's last sentence; a reader whose card says so reads it, ``pair_text``)."""
+    s = quote.sentence
+    before = next((o.text for o in quote.article.sentences if o.idx == s.idx - 1 and o.kind == s.kind), None)
+    return s.text, quote.article.meta.title, before
 
 
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:

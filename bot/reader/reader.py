@@ -49,6 +49,7 @@ READER_DIR = Path(__file__).resolve().parents[1] / "data" / "reader"
 WEIGHTS = "reader.safetensors"
 CARD = "reader.json"
 TITLE_SEPARATOR = " | "
+CONTEXTS = (None, "before")  # what a reader's card may say it reads beside a candidate
 PRECISIONS = ("auto", "float32", "bfloat16")
 # Log-odds taken off per place in the first stage's order when the reader re-ranks its candidates:
 # a reader's card carries its own (calibrated with its threshold, bench/reader/calibrate.py); a
@@ -65,7 +66,7 @@ _EDGES = " ,;:.!?\"'“”„‚‘’»«›‹()[]–-"  # what around a span 
 
 # A candidate the reader reads: its sentence, its article's title and, for a reader whose card
 # says ``"context": "before"``, the sentence before it in its article (None: it has none).
-Candidate = tuple[str, str | None] | tuple[str, str | None, str | None]
+ReaderCandidate = tuple[str, str | None] | tuple[str, str | None, str | None]
 
 
 def pair_text(sentence: str, title: str | None, before: str | None = None) -> str:
@@ -89,11 +90,13 @@ class Reader(Protocol):
     unsure: float | None  # log-odds: below it on the first candidates, the next ones are read too
     quote_margin: float | None  # log-odds over the threshold a second quote needs (None: none)
 
-    def score(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
+    def score(self, question: str, candidates: Sequence[ReaderCandidate]) -> np.ndarray:
         """Log-odds that each (sentence, title[, sentence before]) answers ``question``."""
         ...
 
-    def read(self, question: str, candidates: Sequence[Candidate]) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    def read(
+        self, question: str, candidates: Sequence[ReaderCandidate]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         """``score``, and per candidate where the answer lies in its sentence (None: not known)."""
         ...
 
@@ -137,6 +140,8 @@ class E5Reader:
         self.span_threshold = float(card.get("span_threshold", 1.0))
         self.tokenizer = E5Tokenizer(e5)
         self.max_length = int(card["max_length"])
+        if card.get("context") not in CONTEXTS:
+            raise ConfigError(f"the reader in {directory} reads an unknown context {card.get('context')!r}")
         self.context = card.get("context") == "before"  # it reads the sentence before each candidate
         self.card = card
         self.threshold = float(card["threshold"])
@@ -148,11 +153,11 @@ class E5Reader:
         self._torch = torch
         self._lock = threading.Lock()
 
-    def score(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
+    def score(self, question: str, candidates: Sequence[ReaderCandidate]) -> np.ndarray:
         return self.read(question, candidates, spans=False)[0]
 
     def read(
-        self, question: str, candidates: Sequence[Candidate], *, spans: bool = True
+        self, question: str, candidates: Sequence[ReaderCandidate], *, spans: bool = True
     ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         """The log-odds of each candidate and, where the span head is sure enough (the card's
         ``span_threshold``), where the answer lies in its sentence (a character range of it;
@@ -181,7 +186,7 @@ class E5Reader:
             found.append(span[:2] if span is not None and span[2] >= self.span_threshold and not whole else None)
         return logits, found
 
-    def pair_text(self, candidate: Candidate) -> str:
+    def pair_text(self, candidate: ReaderCandidate) -> str:
         before = candidate[2] if self.context and len(candidate) > 2 else None
         return pair_text(candidate[0], candidate[1], before)
 
@@ -202,7 +207,7 @@ class CrossEncoderReader:
         self.quote_margin: float | None = None  # ... and quotes what reaches its threshold
         self.name = f"cross-encoder:{path.name}"
 
-    def score(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
+    def score(self, question: str, candidates: Sequence[ReaderCandidate]) -> np.ndarray:
         if not candidates:
             return np.zeros(0, dtype=np.float32)
         pairs = [(question, pair_text(c[0], c[1])) for c in candidates]
@@ -211,7 +216,9 @@ class CrossEncoderReader:
         )
         return out if out.ndim == 1 else out[:, -1]
 
-    def read(self, question: str, candidates: Sequence[Candidate]) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    def read(
+        self, question: str, candidates: Sequence[ReaderCandidate]
+    ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         return self.score(question, candidates), [None] * len(candidates)  # a CrossEncoder marks no span
 
 
@@ -272,11 +279,13 @@ class ClaimChecker:
 
     def __init__(self, directory: Path, precision: str = "auto") -> None:
         self.model = E5Reader(directory, precision, kind="claim-checker")
+        if self.model.context:  # claims are judged against (sentence, title) pairs
+            raise ConfigError(f"the claim checker in {directory} reads a context claims are not judged with")
         self.name = self.model.name
         self.threshold = self.model.threshold
         self.veto = float(self.model.card.get("veto", self.threshold))
 
-    def score(self, claim: str, candidates: Sequence[Candidate]) -> np.ndarray:
+    def score(self, claim: str, candidates: Sequence[ReaderCandidate]) -> np.ndarray:
         """Log-odds that each (sentence, title) states ``claim``."""
         return self.model.score(claim, candidates)
 
