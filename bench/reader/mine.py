@@ -72,8 +72,7 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
     answer, evidence = q.get("answer") or "", q.get("evidence") or ""
     pairs, gold = [], False
     for c in ranked:
-        before = candidate(c)[2]
-        text = c.sentence.text
+        text, title, before = candidate(c)
         if answer and c.article.meta.id == own and answer in text and (text in evidence or evidence in text):
             y = 1
             gold = True
@@ -81,7 +80,7 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
             continue  # the answer's words elsewhere: perhaps another sentence that answers
         else:
             y = 0
-        pairs.append({"s": text, "t": c.article.meta.title, "p": before, "y": y})
+        pairs.append({"s": text, "t": title, "p": before, "y": y})
     if answer and not gold:  # the first stage missed it: the reader must still learn to find it
         pairs.insert(0, {"s": evidence, "t": q["title"], "y": 1})
     group = f"mined-{q['id']}"
@@ -106,12 +105,13 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
 
 
 def add_before(pairs: list[dict[str, Any]], catalog: Path) -> int:
-    """Give pairs mined before the pairs had it (no ``"p"``) the sentence before theirs, from the
-    mining index's catalog (a sentence text is its article's: 99.7% of them are unique there);
-    returns how many were given one."""
+    """Give pairs mined before the pairs had it (no ``"p"``) the sentence before theirs, of its kind
+    as the product hands it (``bot.reader.candidate``), from the mining index's catalog (a sentence
+    text is its article's: 99.7% of them are unique there); returns how many were given one."""
     db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
     rows = db.execute(
-        "SELECT s.text, b.text FROM sentences s JOIN sentences b ON b.article_id = s.article_id AND b.idx = s.idx - 1"
+        "SELECT s.text, b.text FROM sentences s JOIN sentences b"
+        " ON b.article_id = s.article_id AND b.idx = s.idx - 1 AND b.kind = s.kind"
     ).fetchall()
     db.close()
     before: dict[str, str] = {}
