@@ -13,7 +13,7 @@ import pytest
 
 from bot.language import has_function_words
 from bot.qa import NewsQA
-from bot.reader import READER_CANDIDATES, READER_MORE, load_reader
+from bot.reader import READER_CANDIDATES, READER_MORE, load_reader, unlabelled
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
 from bot.reader.net import mean_pool
 from bot.reader.reader import CARD, READER_DIR, WEIGHTS, CrossEncoderReader, E5Reader, pair_text
@@ -356,3 +356,28 @@ def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tm
             by_text[r["text"]] = before["text"] if before is not None and before["kind"] == r["kind"] else None
     assert all(before == by_text[text] for text, _, before in handed)
     assert any(before is not None for _, _, before in handed)
+
+
+@pytest.mark.parametrize(
+    ("line", "read"),
+    [
+        ("Live-Blog: Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist", "Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist"),
+        ("Liveblog ++ Russland meldet Geländegewinne", "Russland meldet Geländegewinne"),
+        ("KOMMENTAR: Ein schwieriger Weg", "Ein schwieriger Weg"),
+        ("Ukraine-Krieg: Russland meldet Geländegewinne", "Ukraine-Krieg: Russland meldet Geländegewinne"),  # a topic, not a format
+        ("Interviews: die Liste", "Interviews: die Liste"),
+        ("Live: ", "Live: "),  # a label and nothing else stays as it is
+    ],
+)
+def test_the_reader_reads_a_headline_without_its_format_label(line, read):
+    assert unlabelled(line) == read
+
+
+def test_a_teaser_line_is_read_without_its_label_and_marked_in_its_own_characters(qa):
+    """The sample's refugee line is a live blog's teaser ("Live-Blog: Bislang mehr als 50.000 ...");
+    the reader reads it without the label, and the answer it marks lies in the quoted line."""
+    answer = qa.ask("How many refugees from Ukraine have arrived so far?")
+    assert not answer.refused
+    assert answer.trace.reader.scored[0][0] == "Live-Blog: Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist"
+    quote, span = answer.citations[0].quote, answer.citations[0].answer_spans[0]
+    assert span is not None and "50.000" in quote[span[0] : span[1]] and "Live-Blog" not in quote[span[0] : span[1]]
