@@ -361,10 +361,16 @@ def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tm
 @pytest.mark.parametrize(
     ("line", "read"),
     [
-        ("Live-Blog: Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist", "Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist"),
+        (
+            "Live-Blog: Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist",
+            "Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist",
+        ),
         ("Liveblog ++ Russland meldet Geländegewinne", "Russland meldet Geländegewinne"),
         ("KOMMENTAR: Ein schwieriger Weg", "Ein schwieriger Weg"),
-        ("Ukraine-Krieg: Russland meldet Geländegewinne", "Ukraine-Krieg: Russland meldet Geländegewinne"),  # a topic, not a format
+        (
+            "Ukraine-Krieg: Russland meldet Geländegewinne",
+            "Ukraine-Krieg: Russland meldet Geländegewinne",
+        ),  # a topic, not a format
         ("Interviews: die Liste", "Interviews: die Liste"),
         ("Live: ", "Live: "),  # a label and nothing else stays as it is
     ],
