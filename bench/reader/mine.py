@@ -48,7 +48,7 @@ from bench.reader.build_data import SEED, sentences
 from bench.reader.counterfactual import counterfactuals
 from bot.extract import rank_quotes
 from bot.qa import NewsQA
-from bot.reader import candidate
+from bot.reader import candidate, unlabelled
 from bot.settings import Settings
 
 OUT = ROOT / "bench" / ".cache" / "reader-mined"
@@ -88,26 +88,19 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
         {"group": group, "q": found.reading, **p, "lang": "de", "src": f"mined-{q['lang']}-{q['kind']}"} for p in pairs
     ]
     others = [c for c in everything if c.article.meta.id != own and not (answer and answer in c.sentence.text)][:k]
+    src = f"absent-{q['lang']}"
     absent = [
-        {
-            "group": f"absent-{q['id']}",
-            "q": found.reading,
-            "s": c.sentence.text,
-            "t": c.article.meta.title,
-            "p": candidate(c)[2],
-            "y": 0,
-            "lang": "de",
-            "src": f"absent-{q['lang']}",
-        }
-        for c in others
+        {"group": f"absent-{q['id']}", "q": found.reading, "s": s, "t": t, "p": p, "y": 0, "lang": "de", "src": src}
+        for s, t, p in map(candidate, others)
     ]
     return mined, absent if answer else []
 
 
 def add_before(pairs: list[dict[str, Any]], catalog: Path) -> int:
     """Give pairs mined before the pairs had it (no ``"p"``) the sentence before theirs, of its kind
-    as the product hands it (``bot.reader.candidate``), from the mining index's catalog (a sentence
-    text is its article's: 99.7% of them are unique there); returns how many were given one."""
+    as the product hands it (``bot.reader.candidate``: without a leading format label), from the
+    mining index's catalog (a sentence text is its article's: 99.7% of them are unique there);
+    returns how many were given one."""
     db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
     rows = db.execute(
         "SELECT s.text, b.text FROM sentences s JOIN sentences b"
@@ -120,7 +113,7 @@ def add_before(pairs: list[dict[str, Any]], catalog: Path) -> int:
     given = 0
     for p in pairs:
         if "p" not in p:
-            p["p"] = before.get(p["s"])
+            p["p"] = unlabelled(b) if (b := before.get(p["s"])) is not None else None
             given += p["p"] is not None
     return given
 
