@@ -12,6 +12,10 @@ them meeting in Antalya (0.91). So a claim must also be *stated* by its support:
   ("Kuleba lud Lawrow ein" against "Lawrow lud Kuleba ein"), unless the claim is passive or
   joins them as equals ("Lawrow und Kuleba").
 - **negation**: a claim that negates what its support states positively, or the reverse.
+- **numbers and what they count**: two numbers the claim and its closest sentence share are not
+  tied to each other's words ("bei Bauern 54,3 Prozent und bei Gewerbetreibenden 86,1 Prozent"
+  against a source that gives the farmers 86,1): every number is in the source, only the binding
+  is wrong.
 
 A claim in another language than its source cannot be aligned word by word without a
 translation model; it is held to a stricter similarity instead (``bot/generate.py``) and its names,
@@ -125,6 +129,43 @@ def roles_swapped(claim: str, support: str, names: list[str]) -> bool:
                 if not EQUALS.search(between) and not EQUALS.search(between_support):
                     return True
     return False
+
+
+# a number as written ("4.044", "54,3", "2 100"); a comma or point between digits is part of it,
+# digits in a word are not a number of their own ("Ö3", "G7")
+_NUMERAL = re.compile(r"(?<![^\W\d_])\d+(?:[.,\u202f\u00a0]\d+)*(?![^\W\d_])")
+# where a clause ends: a comma that does not sit between digits, and other punctuation; not an
+# opening parenthesis, whose number belongs to the word before it ("Bauern (86,1 Prozent)")
+_CLAUSE_END = re.compile(r"[;:)\u2013\u2014]|,(?!\d)|(?<!\d),")
+
+
+def numbers_swapped(claim: str, support: str) -> bool:
+    """Two numbers that ``claim`` and ``support`` share have swapped the words they follow in their
+    clauses: in the claim "Bauern" leads to 54,3 and "Gewerbetreibenden" to 86,1, in the support
+    the other way round. Numbers written twice, and numbers no word of their clause leads to, are
+    left out; one word leading to both numbers, or to one of them in only one of the texts, is
+    rewording, not a swap. A claim in another language has other words, so this checks only claims
+    in the support's language."""
+    in_claim, in_support = _anchored(claim), _anchored(support)
+    shared = [n for n in in_claim if in_claim[n] and in_support.get(n)]
+    return any(
+        in_claim[n] != in_claim[m] and in_claim[n] == in_support[m] and in_claim[m] == in_support[n]
+        for i, n in enumerate(shared)
+        for m in shared[i + 1 :]
+    )
+
+
+def _anchored(text: str) -> dict[str, str | None]:
+    """Each number of ``text`` (its digits) and the word it follows in its clause (the first
+    ``PREFIX`` letters of the last content word before it; None where there is none or the number
+    is written twice)."""
+    out: dict[str, str | None] = {}
+    for match in _NUMERAL.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0)).lstrip("0") or "0"
+        clause = _CLAUSE_END.split(text[: match.start()])[-1]
+        words = content_words(clause)
+        out[digits] = None if digits in out or not words else _plain(words[-1])[:PREFIX]
+    return out
 
 
 def _position(name: str, text: str) -> int | None:

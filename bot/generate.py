@@ -36,7 +36,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.answer import Citation
-from bot.claims import negation_flipped, quoted, roles_swapped, unstated_words
+from bot.claims import negation_flipped, numbers_swapped, quoted, roles_swapped, unstated_words
 from bot.reader import ClaimChecker
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
@@ -310,6 +310,8 @@ class Verifier:
         if not ranked:
             return None, "not supported by the cited source (no sentence but its title)"
         best = ranked[0][1].text
+        if numbers_swapped(text, best):  # numbers are checked by rule, with or without a checker
+            return None, "ties a number to what the cited source ties another to"
         support = " ".join(s.text for _, s in ranked[:SUPPORT_SENTENCES])
         names = names_in(text)
         ruled = self._rules(text, names, claim.similarity, cited_text, support)  # "" when the word rules accept

@@ -299,6 +299,27 @@ def test_numbers_are_compared_by_value_not_by_format(claim, source, ok):
     assert (missing_numbers_in(claim, source) == []) is ok
 
 
+SPLIT = "In Wien stimmten 61,2 Prozent für den Antrag, in Graz (48,5 Prozent) scheiterte er knapp."
+
+
+@pytest.mark.parametrize(
+    "claim, swapped",
+    [
+        ("In Wien stimmten 48,5 Prozent für den Antrag, in Graz 61,2 Prozent.", True),
+        ("In Wien stimmten 48,5 Prozent dafür, in Graz (61,2 Prozent) scheiterte er.", True),
+        ("In Wien stimmten 61,2 Prozent zu, in Graz nur 48,5 Prozent.", False),
+        ("Der Antrag bekam 61,2 Prozent und 48,5 Prozent.", False),  # one word leads to both: rewording
+        ("In Vienna 48.5 percent voted for it, in Graz 61.2 percent.", False),  # another language: not judged here
+    ],
+)
+def test_two_numbers_tied_to_each_others_words_are_a_swap(claim, swapped):
+    """Hardening round 2, finding 2: "swapped roles" with numbers. Every number is in the source;
+    what each counts is not."""
+    from bot.claims import numbers_swapped
+
+    assert numbers_swapped(claim, SPLIT) is swapped
+
+
 @pytest.mark.parametrize(
     "name, ok",
     [
