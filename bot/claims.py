@@ -131,7 +131,7 @@ def roles_swapped(claim: str, support: str, names: list[str]) -> bool:
     return False
 
 
-# a number as written ("4.044", "54,3", "2 100"); a comma or point between digits is part of it,
+# a number as written ("4.044", "54,3", "2\u202f100"); a comma, point or narrow space between digits is part of it,
 # digits in a word are not a number of their own ("Ö3", "G7")
 _NUMERAL = re.compile(r"(?<![^\W\d_])\d+(?:[.,\u202f\u00a0]\d+)*(?![^\W\d_])")
 # where a clause ends: a comma that does not sit between digits, and other punctuation; not an

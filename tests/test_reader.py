@@ -372,6 +372,9 @@ def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tm
             "Ukraine-Krieg: Russland meldet Geländegewinne",
             "Ukraine-Krieg: Russland meldet Geländegewinne",
         ),  # a topic, not a format
+        ("AUDIO: Kommentar: Russisches Gas boykottieren?", "Russisches Gas boykottieren?"),  # one after another
+        ("Liveblog: ++ Russland meldet Geländegewinne ++", "Russland meldet Geländegewinne ++"),
+        ("Live Blog: Die Lage am Morgen", "Die Lage am Morgen"),
         ("Interviews: die Liste", "Interviews: die Liste"),
         ("Live: ", "Live: "),  # a label and nothing else stays as it is
     ],
