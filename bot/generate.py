@@ -381,9 +381,58 @@ def numbers_in(text: str) -> set[str]:
 
 def missing_numbers_in(claim: str, source: str) -> list[str]:
     """Numbers of ``claim`` that ``source`` does not contain, compared by value, not by format
-    (a source's "07.03.2022" also offers its parts 7, 3 and 2022)."""
+    (a source's "07.03.2022" also offers its parts 7, 3 and 2022), written out too ("zwei
+    Attentäter" against "drei Attentäter", "the second round" against "der dritten Runde"; a
+    source's "beide" offers 2)."""
     known = numbers_in(source) | {run.lstrip("0") or "0" for run in re.findall(r"\d+", source)}
-    return sorted(x for x in numbers_in(claim) if x not in known)
+    words = _words(source)
+    # a source is read generously: a word that begins with a number offers it ("Dreijahresvertrag",
+    # "dreimal", "fünftplatzierten", "Acht-Punkte-Rückstand")
+    known |= {n for w in words for word, n in NUMBER_WORDS.items() if w.startswith(word)}
+    known |= {"2"} if words & BOTH else set()
+    claimed = numbers_in(claim) | {
+        NUMBER_WORDS[w] for w in map(str.casefold, _WORD.findall(claim)) if w in NUMBER_WORDS
+    }
+    return sorted(x for x in claimed if x not in known)
+
+
+def _words(text: str) -> set[str]:
+    """The casefolded words of ``text``, and the parts of its hyphenated ones (a claim's are not
+    split: "Third-country nationals" claims no 3)."""
+    words = {w.casefold() for w in _WORD.findall(text)}
+    return words | {part for w in words if "-" in w for part in w.split("-")}
+
+
+def _number_words() -> dict[str, str]:
+    """Numbers from 2 to 12 written out, cardinal and ordinal, in German (with its endings),
+    English, French and Spanish -> their digits. One is left out ("ein", "un", "a" are articles),
+    and so are words that are also something else ("elf", "achten", "neuf", "cuarto")."""
+    out: dict[str, str] = {}
+    german = "zwei drei vier fünf sechs sieben acht neun zehn - zwölf".split()
+    german_ordinal = "zweit dritt viert fünft sechst siebt - neunt zehnt elft zwölft".split()  # "achte(n)": a verb
+    english = "two three four five six seven eight nine ten eleven twelve".split()
+    english_ordinal = "second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split()
+    french = "deux trois quatre cinq six sept huit - dix onze douze".split()
+    french_ordinal = (
+        "deuxième troisième quatrième cinquième sixième septième huitième neuvième dixième onzième douzième"
+    )
+    spanish = "dos tres - cinco seis siete ocho nueve diez once doce".split()
+    spanish_ordinal = "segund tercer - quint sext séptim octav noven décim".split()
+    for n, words in enumerate(zip(german, english, french, spanish, strict=True), start=2):
+        out.update({w: str(n) for w in words if w != "-"})
+    for n, stem in enumerate(german_ordinal, start=2):
+        if stem != "-":
+            out.update({stem + end: str(n) for end in ("e", "en", "er", "es", "em")})
+    for n, (english_word, french_word) in enumerate(zip(english_ordinal, french_ordinal.split(), strict=True), start=2):
+        out.update({english_word: str(n), french_word: str(n)})
+    for n, stem in enumerate(spanish_ordinal, start=2):
+        if stem != "-":
+            out.update({stem + end: str(n) for end in ("o", "a", "os", "as")} | ({stem: str(n)} if n == 3 else {}))
+    return out
+
+
+NUMBER_WORDS = _number_words()
+BOTH = frozenset({"beide", "beiden", "beider", "beides", "both", "ambos", "ambas"})
 
 
 def names_in(sentence: str) -> list[str]:

@@ -291,6 +291,15 @@ def test_telegram_edits_the_draft_at_most_once_a_second_then_shows_the_verified_
         ("Es kamen 1,5 Millionen.", "Insgesamt 1.5 Millionen Menschen", True),
         ("Mehr als 80.000 Menschen kamen.", "Bislang mehr als 50.000 Ukraine-Flüchtlinge eingereist.", False),
         ("Das Treffen war am 8. März 2022.", "Stand: 07.03.2022 19:45 Uhr", False),
+        # written out (hardening round 2, finding 2: "zwei Attentäter" passed for "drei Attentäter")
+        ("Darunter waren zwei Attentäter.", "Darunter waren drei Attentäter.", False),
+        ("Zwei Wochen nach der Wahl.", "Nur eine Woche nach der Wahl.", False),
+        ("After the second round of talks.", "Nach der dritten Verhandlungsrunde.", False),
+        ("Darunter waren zwei Attentäter.", "Darunter waren 2 Attentäter.", True),
+        ("After the second round of talks.", "Nach der zweiten Verhandlungsrunde.", True),
+        ("Er unterschrieb für drei Jahre.", "Er erhielt einen Dreijahresvertrag.", True),
+        ("Two delegations agreed.", "Beide Delegationen stimmten zu.", True),
+        ("Third-country nationals make up 13 percent.", "Drittstaatsangehörige machen 13 Prozent aus.", True),
     ],
 )
 def test_numbers_are_compared_by_value_not_by_format(claim, source, ok):
