@@ -385,22 +385,15 @@ def missing_numbers_in(claim: str, source: str) -> list[str]:
     Attentäter" against "drei Attentäter", "the second round" against "der dritten Runde"; a
     source's "beide" offers 2)."""
     known = numbers_in(source) | {run.lstrip("0") or "0" for run in re.findall(r"\d+", source)}
-    words = _words(source)
-    # a source is read generously: a word that begins with a number offers it ("Dreijahresvertrag",
-    # "dreimal", "fünftplatzierten", "Acht-Punkte-Rückstand")
-    known |= {n for w in words for word, n in NUMBER_WORDS.items() if w.startswith(word)}
-    known |= {"2"} if words & BOTH else set()
+    # a source is read generously: a word, or a part of a hyphenated one, that begins with a number
+    # offers it ("Dreijahresvertrag", "dreimal", "fünftplatzierten", "Acht-Punkte-Rückstand"); a
+    # claim's whole words only ("Third-country nationals" claims no 3)
+    known |= {NUMBER_WORDS[m.casefold()] for m in _NUMBER_WORD_START.findall(source)}
+    known |= {"2"} if _BOTH.search(source) else set()
     claimed = numbers_in(claim) | {
         NUMBER_WORDS[w] for w in map(str.casefold, _WORD.findall(claim)) if w in NUMBER_WORDS
     }
     return sorted(x for x in claimed if x not in known)
-
-
-def _words(text: str) -> set[str]:
-    """The casefolded words of ``text``, and the parts of its hyphenated ones (a claim's are not
-    split: "Third-country nationals" claims no 3)."""
-    words = {w.casefold() for w in _WORD.findall(text)}
-    return words | {part for w in words if "-" in w for part in w.split("-")}
 
 
 def _number_words() -> dict[str, str]:
@@ -432,7 +425,13 @@ def _number_words() -> dict[str, str]:
 
 
 NUMBER_WORDS = _number_words()
-BOTH = frozenset({"beide", "beiden", "beider", "beides", "both", "ambos", "ambas"})
+# a number word where a word (or a part of a hyphenated one) begins, the longest first
+_NUMBER_WORD_START = re.compile(
+    r"(?<![^\W\d_])(?:" + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True)) + ")",
+    re.IGNORECASE,
+)
+# "beide" and its kin offer 2, as a word or a part of a hyphenated one ("beide-Seiten")
+_BOTH = re.compile(r"(?<![^\W\d_])(?:beide[nrs]?|both|ambos|ambas)(?![^\W\d_])", re.IGNORECASE)
 
 
 def names_in(sentence: str) -> list[str]:
