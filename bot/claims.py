@@ -155,13 +155,20 @@ def numbers_swapped(claim: str, support: str) -> bool:
     )
 
 
+def number_value(written: str) -> str:
+    """A number as its digits, whatever its format: "50.000", "50,000" and "50 000" are "50000",
+    "07" is "7"."""
+    return re.sub(r"\D", "", written).lstrip("0") or "0"
+
+
 def _anchored(text: str) -> dict[str, str | None]:
-    """Each number of ``text`` (its digits) and the word it follows in its clause (the first
+    """Each number of ``text`` (its value) and the word it follows in its clause (the first
     ``PREFIX`` letters of the last content word before it; None where there is none or the number
-    is written twice)."""
+    is written twice). ``text`` is a sentence (at most ``index.split.MAX_SENTENCE_CHARS``), so
+    reading each number's clause from its start stays cheap."""
     out: dict[str, str | None] = {}
     for match in _NUMERAL.finditer(text):
-        digits = re.sub(r"\D", "", match.group(0)).lstrip("0") or "0"
+        digits = number_value(match.group(0))
         clause = _CLAUSE_END.split(text[: match.start()])[-1]
         words = content_words(clause)
         out[digits] = None if digits in out or not words else _plain(words[-1])[:PREFIX]

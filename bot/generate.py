@@ -36,7 +36,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.answer import Citation
-from bot.claims import negation_flipped, numbers_swapped, quoted, roles_swapped, unstated_words
+from bot.claims import negation_flipped, number_value, numbers_swapped, quoted, roles_swapped, unstated_words
 from bot.reader import ClaimChecker
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
@@ -376,7 +376,7 @@ def split_claims(draft: str) -> list[str]:
 
 def numbers_in(text: str) -> set[str]:
     """Numbers as digit strings: "50.000", "50,000" and "50 000" are all "50000" ("07" is "7")."""
-    return {re.sub(r"\D", "", m).lstrip("0") or "0" for m in _NUMBER.findall(text)}
+    return {number_value(m) for m in _NUMBER.findall(text)}
 
 
 def missing_numbers_in(claim: str, source: str) -> list[str]:
@@ -384,7 +384,7 @@ def missing_numbers_in(claim: str, source: str) -> list[str]:
     (a source's "07.03.2022" also offers its parts 7, 3 and 2022), written out too ("zwei
     Attentäter" against "drei Attentäter", "the second round" against "der dritten Runde"; a
     source's "beide" offers 2)."""
-    known = numbers_in(source) | {run.lstrip("0") or "0" for run in re.findall(r"\d+", source)}
+    known = numbers_in(source) | {number_value(run) for run in re.findall(r"\d+", source)}
     # a source is read generously: a word, or a part of a hyphenated one, that begins with a number
     # offers it ("Dreijahresvertrag", "dreimal", "fünftplatzierten", "Acht-Punkte-Rückstand"); a
     # claim's whole words only ("Third-country nationals" claims no 3)
