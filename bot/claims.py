@@ -50,9 +50,13 @@ FUNCTION_WORDS = GERMAN_STOPWORDS | frozenset(
 )
 NEGATION = re.compile(
     r"\b(nicht|nichts|kein\w*|nie|niemals|weder|not|no|never|none|nothing|pas|jamais|rien|ni|ningun[oa]?|ningún|"
-    r"nunca|nada|не|нет|ничего|değil|hiç)\b|n't\b",
+    r"nunca|nada|не|нет|ничего|değil|hiç|لا|لم|لن|ليس|ليست|ليسوا)\b|n't\b",
     re.I,
 )
+# Claims whose negation NEGATION cannot read: Chinese and Japanese negate inside words ("没有",
+# "无线电" is a radio), Turkish in a verb's suffix ("doğrulamadı"). A negated source sentence
+# says nothing about such a claim's polarity; the claim checker judges it.
+_UNREAD_NEGATION = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[ğış]|\b(ve|bir|bu|için|ile)\b", re.I)
 PASSIVE = re.compile(r"\b(wurde|wurden|worden|wird|werden|von|vom|durch|by|was|were|been|par|por)\b", re.I)
 EQUALS = re.compile(r"\b(und|sowie|mit|and|with|et|avec|y|con|и|с|ve|ile)\b", re.I)
 PREFIX = 5  # a shared beginning this long aligns two forms ("verhandelt"/"Verhandlungen")
@@ -105,10 +109,11 @@ def quoted(claim: str, sentences: list[str]) -> bool:
 
 def negation_flipped(claim: str, best: str, support: str) -> bool:
     """The claim negates what its support states (no supporting sentence negates anything), or
-    states positively what its closest sentence ``best`` negates."""
+    states positively what its closest sentence ``best`` negates (a claim whose negation can be
+    read: not Chinese, Japanese or Turkish, ``_UNREAD_NEGATION``)."""
     if NEGATION.search(claim):
         return not NEGATION.search(support)
-    return bool(NEGATION.search(best))
+    return bool(NEGATION.search(best)) and not _UNREAD_NEGATION.search(claim)
 
 
 def roles_swapped(claim: str, support: str, names: list[str]) -> bool:

@@ -137,7 +137,7 @@ GERMAN_CALENDAR = dict(
     )
 )
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_MARKERS_AFTER_END = re.compile(r"([.!?])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
+_MARKERS_AFTER_END = re.compile(r"([.!?\u3002\uff01\uff1f\u061f])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
 _NUMBER = re.compile(r"\d[\d.,\u202f\u00a0 ]*\d|\d")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
@@ -509,7 +509,7 @@ class VerifiedDraft:
             self.on_draft(shown)
 
 
-_ENDED = re.compile(r"[.!?](\s*\[\d+(\s*,\s*\d+)*\])*\s*$")
+_ENDED = re.compile(r"[.!?\u3002\uff01\uff1f\u061f](\s*\[\d+(\s*,\s*\d+)*\])*\s*$")
 
 
 def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citation], str]:

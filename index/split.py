@@ -25,6 +25,7 @@ MAX_SENTENCE_CHARS = 1000
 # (". " before a capital) where there is one, else at a space.
 MAX_SEGMENT_CHARS = 3000
 _SENTENCE_END = re.compile(r"[.!?][\"“”»«']?\s+(?=[A-ZÄÖÜ„\"])")
+_ORDINAL_END = re.compile(r"\d\.\s*$")
 _local = threading.local()
 
 
@@ -46,7 +47,15 @@ def split_sentences(text: str) -> list[str]:
     if segmenter is None:
         segmenter = _local.segmenter = pysbd.Segmenter(language="de", clean=False)
     out: list[str] = []
-    for sentence in (s for piece in _pieces(text) for s in segmenter.segment(piece)):
+    segments: list[str] = []
+    for segment in (s for piece in _pieces(text) for s in segmenter.segment(piece)):
+        # pysbd ends a sentence after a number of three or more digits ("auf den 144. sıraya",
+        # "der 144. sieger"); a sentence never begins with a lowercase letter
+        if segments and segment.lstrip()[:1].islower() and _ORDINAL_END.search(segments[-1]):
+            segments[-1] += segment
+        else:
+            segments.append(segment)
+    for sentence in segments:
         sentence = sentence.strip()
         while len(sentence) > MAX_SENTENCE_CHARS:
             cut = sentence.rfind(" ", 0, MAX_SENTENCE_CHARS)

@@ -118,6 +118,10 @@ def test_teaser_headline_is_split_from_its_first_sentence():
             ["Die 2. Bundesliga startet.", "Das kostet ca. 5 Mio. Euro."],
         ),
         ("Prof. Dr. h.c. Schmidt sprach um 19.45 Uhr.", ["Prof. Dr. h.c. Schmidt sprach um 19.45 Uhr."]),
+        # pysbd ends a sentence after a number of three digits; a lowercase word goes on with it
+        ("Er wurde 144. sieger im Lauf. Dann ging er.", ["Er wurde 144. sieger im Lauf.", "Dann ging er."]),
+        ("Melzer, ATP sıralamasında 144. sıraya çıktı.", ["Melzer, ATP sıralamasında 144. sıraya çıktı."]),
+        ("Es waren 144. Dann kam er.", ["Es waren 144.", "Dann kam er."]),
     ],
 )
 def test_german_sentence_splitting(text, expected):

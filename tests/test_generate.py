@@ -525,3 +525,40 @@ def test_a_copy_of_a_whole_sentence_is_recognized_and_a_part_of_one_is_not(claim
         "Die Behauptung, Lawrow habe Kuleba erschossen, ist falsch.",
     ]
     assert quoted(claim, sentences) is copy
+
+
+@pytest.mark.parametrize(
+    ("draft", "claims"),
+    [
+        (
+            "约200名岛民举行抗议。[1] 数千名移民抵达了诸岛。[1, 2]",
+            ["约200名岛民举行抗议 [1]。", "数千名移民抵达了诸岛 [1, 2]。"],
+        ),
+        ("هل وصل اللاجئون؟ [2]", ["هل وصل اللاجئون [2]؟"]),
+        ("Melzer 144. sıraya çıktı [1].", ["Melzer 144. sıraya çıktı [1]."]),
+    ],
+)
+def test_citations_after_any_scripts_full_stop_stay_with_their_claim(draft, claims):
+    """A Chinese or Arabic draft ends its sentences with 。 or ؟; the marker after it belongs to
+    the sentence before, as after a full stop (it was a claim of its own, and the sentence had none)."""
+    from bot.generate import split_claims
+
+    assert split_claims(draft) == claims
+
+
+@pytest.mark.parametrize(
+    ("claim", "flipped"),
+    [
+        ("لم يخسر غراتس في ملعبه.", True),  # Arabic negation read: the source states it positively
+        ("Graz verlor nicht im eigenen Stadion.", True),
+        ("Graz lost at home.", True),  # positive against a negated source: where negation can be read
+        ("格拉茨在主场输球。", False),  # Chinese negates inside words; the checker judges it
+        ("Graz iç sahada kaybetti ve bu bir sürpriz.", False),  # Turkish negates in a suffix
+    ],
+)
+def test_negation_is_compared_only_where_the_claims_language_shows_it(claim, flipped):
+    from bot.claims import negation_flipped
+
+    positive, negated = "Graz verlor im eigenen Stadion.", "Graz verlor nicht im eigenen Stadion."
+    best = positive if any(w in claim for w in ("لم", "nicht")) else negated
+    assert negation_flipped(claim, best, best) is flipped
