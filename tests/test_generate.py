@@ -552,6 +552,8 @@ def test_citations_after_any_scripts_full_stop_stay_with_their_claim(draft, clai
         ("لم يخسر غراتس في ملعبه.", True),  # Arabic negation read: the source states it positively
         ("Graz verlor nicht im eigenen Stadion.", True),
         ("Graz lost at home.", True),  # positive against a negated source: where negation can be read
+        ("Graz lost in its own stadium.", True),
+        ("Graz verlor im eigenen Stadion.", True),
         ("格拉茨在主场输球。", False),  # Chinese negates inside words; the checker judges it
         ("Graz iç sahada kaybetti ve bu bir sürpriz.", False),  # Turkish negates in a suffix
     ],
