@@ -57,7 +57,9 @@ NEGATION = re.compile(
 # "无线电" is a radio), Turkish in a verb's suffix ("doğrulamadı"). A negated source sentence
 # says nothing about such a claim's polarity; the claim checker judges it.
 # (Case-sensitive: with re.IGNORECASE the dotless "ı" would match every "i".)
-_UNREAD_NEGATION = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[ğışĞŞİ]|\b(?:[Vv]e|[Bb]ir|[Bb]u|[İi]çin|[İi]le)\b")
+_UNREAD_NEGATION = re.compile(
+    r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[ğışĞŞİ]|\b(?:[Vv]e|[Bb]ir|[Bb]u|[İi]çin|[İi]le)\b"
+)
 PASSIVE = re.compile(r"\b(wurde|wurden|worden|wird|werden|von|vom|durch|by|was|were|been|par|por)\b", re.I)
 EQUALS = re.compile(r"\b(und|sowie|mit|and|with|et|avec|y|con|и|с|ve|ile)\b", re.I)
 PREFIX = 5  # a shared beginning this long aligns two forms ("verhandelt"/"Verhandlungen")
