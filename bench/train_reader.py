@@ -52,11 +52,16 @@ def load_pairs(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def encode(tokenizer: E5Tokenizer, pairs: list[dict[str, Any]], max_length: int, context: bool) -> list[np.ndarray]:
+def encode(
+    tokenizer: E5Tokenizer, pairs: list[dict[str, Any]], max_length: int, context: str | None
+) -> list[np.ndarray]:
     out = []
     for start in range(0, len(pairs), 512):
         chunk = pairs[start : start + 512]
-        second = [pair_text(p["s"], p["t"], p.get("p") if context else None) for p in chunk]
+        second = [
+            pair_text(p["s"], p["t"], p.get("p") if context else None, p.get("n") if context == "around" else None)
+            for p in chunk
+        ]
         ids, mask = tokenizer.encode_batch([p["q"] for p in chunk], second, max_length)
         out += [row[: m.sum()] for row, m in zip(ids, mask, strict=True)]
     return out
@@ -218,8 +223,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--context",
-        action="store_true",
-        help='read the sentence before each candidate too (the pairs\' \'p\'; the card says "context": "before")',
+        nargs="?",
+        const="before",
+        choices=("before", "around"),
+        help='read the sentence before each candidate too (the pairs\' "p"; the card says "context": "before"), '
+        'or with "around" the sentence after it as well (their "n")',
     )
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--batch", type=int, default=32)
@@ -254,13 +262,16 @@ def main() -> None:
     for part in ("train", "dev"):
         source = args.data / f"pairs.{part}.jsonl"
         pairs = load_pairs(source)
-        if args.context and not any("p" in p for p in pairs):
+        needed = {"before": ("p", "before"), "around": ("n", "after")}.get(args.context or "")
+        if needed and not any(needed[0] in p for p in pairs):
             raise SystemExit(
-                f"--context: the pairs of {source} carry no sentence before (rebuild them: build_data.py, mine.py)"
+                f"--context {args.context}: the pairs of {source} carry no sentence {needed[1]}"
+                " (rebuild them: build_data.py, mine.py)"
             )
         rows = encode(tokenizer, pairs, args.max_length, args.context)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]  # other pairs, other states
-        name = f"states-{part}-f{frozen}-m{args.max_length}{'-ctx' if args.context else ''}-{digest}{'-bf16' if args.bf16 else ''}.npy"
+        read = {"before": "-ctx", "around": "-around"}.get(args.context or "", "")
+        name = f"states-{part}-f{frozen}-m{args.max_length}{read}-{digest}{'-bf16' if args.bf16 else ''}.npy"
         cache = StateCache(args.data / name, [len(r) for r in rows], e5.config["hidden_size"], args.bf16)
         cache.build(encoder, rows, frozen, pad_id, part)
         data[part] = (pairs, cache)
@@ -362,8 +373,7 @@ def main() -> None:
             metrics = dev_metrics(dev_pairs, scores(encoder, head, dev_cache, frozen, len(dev_pairs), args.bf16))
             print(f"\nstep {step}: dev {json.dumps(metrics)}", file=sys.stderr)
     if args.write:
-        context = "before" if args.context else None
-        path = save_reader(encoder, head, e5, args.layers, frozen, args.max_length, args.out, context)
+        path = save_reader(encoder, head, e5, args.layers, frozen, args.max_length, args.out, args.context)
         print(f"wrote {path}", file=sys.stderr)
 
 

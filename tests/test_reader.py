@@ -319,13 +319,15 @@ def test_a_question_in_a_readers_language_is_not_gibberish(question, known):
     assert has_function_words({w.casefold() for w in re.findall(r"[^\W\d_]+", question)}) is known
 
 
-def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tmp_path, qa, monkeypatch):
-    """``"context": "before"`` in a reader's card (the shipped one's): it reads each candidate with
-    the sentence before it in its article (who "she" is, whose figure "it" is); a reader without
-    it reads a candidate as before, whatever it is handed. The product hands it the article's
-    previous sentence of the same kind."""
+def test_a_reader_whose_card_says_so_reads_the_sentences_around_each_candidate(tmp_path, qa, monkeypatch):
+    """``"context": "before"`` in a reader's card: it reads each candidate with the sentence before
+    it in its article (who "she" is, whose figure "it" is); ``"around"``: and with the sentence
+    after it (what a name in it goes on to do); a reader without it reads a candidate as before,
+    whatever it is handed. The product hands it the article's neighbouring sentences of the same
+    kind."""
     assert E5Reader(READER_DIR).context
     assert pair_text("S.", "T", "B.") == "S. | B. | T" and pair_text("S.", "T", "T") == "S. | T"
+    assert pair_text("S.", "T", "B.", "A.") == "S. | B. | T | A." and pair_text("S.", "T", None, "A.") == "S. | T | A."
     copy = tmp_path / "reader"
     shutil.copytree(READER_DIR, copy)
     card = json.loads((copy / CARD).read_text(encoding="utf-8"))
@@ -339,6 +341,12 @@ def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tm
     assert np.array_equal(plain.score(question, told), plain.score(question, bare))
     assert np.array_equal(reading.score(question, bare), plain.score(question, bare))
     assert not np.array_equal(reading.score(question, told), reading.score(question, bare))
+    after = [(*told[0], "Sie wurde in Wien begraben.")]
+    assert np.array_equal(reading.score(question, after), reading.score(question, told))  # "before" reads no more
+    (copy / CARD).write_text(json.dumps({**card, "context": "around"}), encoding="utf-8")
+    around = E5Reader(copy)
+    assert np.array_equal(around.score(question, told), reading.score(question, told))
+    assert not np.array_equal(around.score(question, after), around.score(question, told))
     (copy / CARD).write_text(json.dumps({**card, "context": "after"}), encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown context"):
         E5Reader(copy)
@@ -347,16 +355,18 @@ def test_a_reader_whose_card_says_so_reads_the_sentence_before_each_candidate(tm
     read = qa.reader.read
     monkeypatch.setattr(qa.reader, "read", lambda q, candidates: handed.extend(candidates) or read(q, candidates))
     qa.ask("Wer führte die russische Delegation bei den Verhandlungen an?")
-    assert handed and all(len(c) == 3 for c in handed)
-    by_text = {}  # each sentence of the archive: the one before it, of its kind
+    assert handed and all(len(c) == 4 for c in handed)
+    by_text = {}  # each sentence of the archive: the ones before and after it, of its kind
     for (article_id,) in qa.index.catalog.db.execute("SELECT id FROM articles").fetchall():
         article = qa.index.catalog.article_sentences([article_id])
         for r in article:
-            before = next((o for o in article if o["idx"] == r["idx"] - 1), None)
-            same_kind = before is not None and before["kind"] == r["kind"]
-            by_text[unlabelled(r["text"])] = unlabelled(before["text"]) if same_kind else None
-    assert all(before == by_text[text] for text, _, before in handed)
-    assert any(before is not None for _, _, before in handed)
+            near = [next((o for o in article if o["idx"] == r["idx"] + step), None) for step in (-1, 1)]
+            by_text[unlabelled(r["text"])] = tuple(
+                unlabelled(o["text"]) if o is not None and o["kind"] == r["kind"] else None for o in near
+            )
+    assert all((before, after) == by_text[text] for text, _, before, after in handed)
+    assert any(before is not None for _, _, before, _ in handed)
+    assert any(after is not None for _, _, _, after in handed)
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,7 @@ def pairs_for(
             "s": context[a:b],
             "t": title,
             "p": context[spans[i - 1][0] : spans[i - 1][1]] if i else None,  # the sentence before
+            "n": context[spans[i + 1][0] : spans[i + 1][1]] if i + 1 < len(spans) else None,  # and after
             "y": int(i in gold),
             "lang": lang,
             "src": source,

@@ -98,7 +98,8 @@ def score_in_order(reader: E5Reader, pairs: list[dict[str, Any]]) -> list[float]
     out = [0.0] * len(pairs)
     for members in by_group.values():
         logits = reader.score(
-            pairs[members[0]]["q"], [(pairs[i]["s"], pairs[i]["t"], pairs[i].get("p")) for i in members]
+            pairs[members[0]]["q"],
+            [(pairs[i]["s"], pairs[i]["t"], pairs[i].get("p"), pairs[i].get("n")) for i in members],
         )
         for i, x in zip(members, logits, strict=True):
             out[i] = float(x)

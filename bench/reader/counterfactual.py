@@ -111,7 +111,7 @@ def counterfactuals(pairs: list[dict[str, Any]], limit: int, seed: int) -> list[
             {
                 "group": f"counterfactual-{name}",
                 "q": changed,
-                "cands": [{"s": p["s"], "t": p["t"], "p": p.get("p")} for p in group],
+                "cands": [{"s": p["s"], "t": p["t"], "p": p.get("p"), "n": p.get("n")} for p in group],
                 "lang": lang,
                 "was": m.group(),
                 "now": other,

@@ -72,7 +72,7 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
     answer, evidence = q.get("answer") or "", q.get("evidence") or ""
     pairs, gold = [], False
     for c in ranked:
-        text, title, before = candidate(c)
+        text, title, before, after = candidate(c)
         if answer and c.article.meta.id == own and answer in text and (text in evidence or evidence in text):
             y = 1
             gold = True
@@ -80,7 +80,7 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
             continue  # the answer's words elsewhere: perhaps another sentence that answers
         else:
             y = 0
-        pairs.append({"s": text, "t": title, "p": before, "y": y})
+        pairs.append({"s": text, "t": title, "p": before, "n": after, "y": y})
     if answer and not gold:  # the first stage missed it: the reader must still learn to find it
         pairs.insert(0, {"s": evidence, "t": q["title"], "y": 1})
     group = f"mined-{q['id']}"
@@ -90,31 +90,44 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
     others = [c for c in everything if c.article.meta.id != own and not (answer and answer in c.sentence.text)][:k]
     src = f"absent-{q['lang']}"
     absent = [
-        {"group": f"absent-{q['id']}", "q": found.reading, "s": s, "t": t, "p": p, "y": 0, "lang": "de", "src": src}
-        for s, t, p in map(candidate, others)
+        {
+            "group": f"absent-{q['id']}",
+            "q": found.reading,
+            "s": s,
+            "t": t,
+            "p": p,
+            "n": n,
+            "y": 0,
+            "lang": "de",
+            "src": src,
+        }
+        for s, t, p, n in map(candidate, others)
     ]
     return mined, absent if answer else []
 
 
-def add_before(pairs: list[dict[str, Any]], catalog: Path) -> int:
-    """Give pairs mined before the pairs had it (no ``"p"``) the sentence before theirs, of its kind
-    as the product hands it (``bot.reader.candidate``: without a leading format label), from the
-    mining index's catalog (a sentence text is its article's: 99.7% of them are unique there);
-    returns how many were given one."""
+def add_context(pairs: list[dict[str, Any]], catalog: Path) -> int:
+    """Give pairs mined before the pairs had them (no ``"p"``, no ``"n"``) the sentences before and
+    after theirs, of its kind as the product hands them (``bot.reader.candidate``: without a leading
+    format label), from the mining index's catalog (a sentence text is its article's: 99.7% of them
+    are unique there); returns how many pairs were given one."""
     db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
-    rows = db.execute(
-        "SELECT s.text, b.text FROM sentences s JOIN sentences b"
-        " ON b.article_id = s.article_id AND b.idx = s.idx - 1 AND b.kind = s.kind"
-    ).fetchall()
+    near: dict[tuple[str, int], str] = {}
+    for _key, step in (("p", -1), ("n", 1)):
+        rows = db.execute(
+            "SELECT s.text, o.text FROM sentences s JOIN sentences o"
+            " ON o.article_id = s.article_id AND o.idx = s.idx + ? AND o.kind = s.kind",
+            (step,),
+        ).fetchall()
+        for text, other in rows:
+            near.setdefault((text, step), other)
     db.close()
-    before: dict[str, str] = {}
-    for text, previous in rows:
-        before.setdefault(text, previous)
     given = 0
     for p in pairs:
-        if "p" not in p:
-            p["p"] = unlabelled(b) if (b := before.get(p["s"])) is not None else None
-            given += p["p"] is not None
+        missing = [(key, step) for key, step in (("p", -1), ("n", 1)) if key not in p]
+        for key, step in missing:
+            p[key] = unlabelled(o) if (o := near.get((p["s"], step))) is not None else None
+        given += any(p[key] is not None for key, _ in missing)
     return given
 
 
@@ -187,9 +200,9 @@ def main() -> None:
         _write(absent_path, absent)
         with (OUT / "absent.none.txt").open("a", encoding="utf-8") as f:
             f.writelines(f"{i}\n" for i in empty)
-    if any("p" not in p for p in mined + absent) and (OUT / "index" / "catalog.sqlite3").exists():
-        given = add_before(mined + absent, OUT / "index" / "catalog.sqlite3")
-        print(f"the sentence before: given to {given} pairs that lacked it", file=sys.stderr)
+    if any("p" not in p or "n" not in p for p in mined + absent) and (OUT / "index" / "catalog.sqlite3").exists():
+        given = add_context(mined + absent, OUT / "index" / "catalog.sqlite3")
+        print(f"the sentences before and after: given to {given} pairs that lacked them", file=sys.stderr)
         _write(mined_path, mined)
         _write(absent_path, absent)
     groups = {p["group"] for p in mined}

@@ -50,7 +50,10 @@ def examples(reader: E5Reader, pairs: list[dict[str, Any]]) -> list[dict[str, An
     out = []
     for start in range(0, len(positives), 512):
         chunk = positives[start : start + 512]
-        first, second = [p["q"] for p in chunk], [reader.pair_text((p["s"], p["t"], p.get("p"))) for p in chunk]
+        first, second = (
+            [p["q"] for p in chunk],
+            [reader.pair_text((p["s"], p["t"], p.get("p"), p.get("n"))) for p in chunk],
+        )
         ids, mask, offsets = tok.encode_pairs(first, second, reader.max_length)
         for p, row, m, offs in zip(chunk, ids, mask, offsets, strict=True):
             norm, origin = tok.normalize_map(p["s"])

@@ -79,14 +79,14 @@ def unlabelled(text: str) -> str:
 
 def candidate(quote: Quote) -> ReaderCandidate:
     """What the reader reads of a candidate quote: its sentence, its article's title and the
-    sentence before it in the article, of the same kind (a teaser's headline does not read the
-    body's last sentence; a reader whose card says so reads it, ``pair_text``), each without a
+    sentences before and after it in the article, of the same kind (a teaser's headline does not
+    read the body's last sentence; a reader whose card says so reads them, ``pair_text``), each without a
     leading format label (``unlabelled``: the sentence's label is the start of its text, so a span
     the reader finds in it is shifted by the label's length, ``read_quotes``)."""
     s = quote.sentence
-    before = next((o.text for o in quote.article.sentences if o.idx == s.idx - 1 and o.kind == s.kind), None)
-    title = quote.article.meta.title
-    return unlabelled(s.text), title and unlabelled(title), before and unlabelled(before)
+    near = {o.idx: o.text for o in quote.article.sentences if o.kind == s.kind and abs(o.idx - s.idx) == 1}
+    before, after, title = near.get(s.idx - 1), near.get(s.idx + 1), quote.article.meta.title
+    return unlabelled(s.text), title and unlabelled(title), before and unlabelled(before), after and unlabelled(after)
 
 
 def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[list[Quote], ReaderTrace]:

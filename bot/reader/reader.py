@@ -49,7 +49,7 @@ READER_DIR = Path(__file__).resolve().parents[1] / "data" / "reader"
 WEIGHTS = "reader.safetensors"
 CARD = "reader.json"
 TITLE_SEPARATOR = " | "
-CONTEXTS = (None, "before")  # what a reader's card may say it reads beside a candidate
+CONTEXTS = (None, "before", "around")  # what a reader's card may say it reads beside a candidate
 PRECISIONS = ("auto", "float32", "bfloat16")
 # Log-odds taken off per place in the first stage's order when the reader re-ranks its candidates:
 # a reader's card carries its own (calibrated with its threshold, bench/reader/calibrate.py); a
@@ -65,19 +65,25 @@ _EDGES = " ,;:.!?\"'“”„‚‘’»«›‹()[]–-"  # what around a span 
 
 
 # A candidate the reader reads: its sentence, its article's title and, for a reader whose card
-# says ``"context": "before"``, the sentence before it in its article (None: it has none).
-ReaderCandidate = tuple[str, str | None] | tuple[str, str | None, str | None]
+# says ``"context": "before"`` or ``"around"``, the sentence before it in its article, and for
+# ``"around"`` the sentence after it too (None: it has none).
+ReaderCandidate = (
+    tuple[str, str | None] | tuple[str, str | None, str | None] | tuple[str, str | None, str | None, str | None]
+)
 
 
-def pair_text(sentence: str, title: str | None, before: str | None = None) -> str:
+def pair_text(sentence: str, title: str | None, before: str | None = None, after: str | None = None) -> str:
     """The second text of a pair: the sentence, then the sentence before it (who "she" is, whose
-    figure "it" is) where given, then its article's title; what comes last is cut first when the
-    pair is too long."""
+    figure "it" is) where given, then its article's title, then the sentence after it where given
+    (what a name in this sentence goes on to do); what comes last is cut first when the pair is
+    too long."""
     parts = [sentence]
     if before and before not in (sentence, title):
         parts.append(before)
     if title and title != sentence:
         parts.append(title)
+    if after and after not in (sentence, title):
+        parts.append(after)
     return TITLE_SEPARATOR.join(parts)
 
 
@@ -142,7 +148,7 @@ class E5Reader:
         self.max_length = int(card["max_length"])
         if card.get("context") not in CONTEXTS:
             raise ConfigError(f"the reader in {directory} reads an unknown context {card.get('context')!r}")
-        self.context = card.get("context") == "before"  # it reads the sentence before each candidate
+        self.context: str | None = card.get("context")  # it reads the sentence before (and after) each candidate
         self.card = card
         self.threshold = float(card["threshold"])
         self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
@@ -188,7 +194,8 @@ class E5Reader:
 
     def pair_text(self, candidate: ReaderCandidate) -> str:
         before = candidate[2] if self.context and len(candidate) > 2 else None
-        return pair_text(candidate[0], candidate[1], before)
+        after = candidate[3] if self.context == "around" and len(candidate) > 3 else None
+        return pair_text(candidate[0], candidate[1], before, after)
 
 
 class CrossEncoderReader:
