@@ -184,6 +184,7 @@ def main() -> None:
             lambda vids, v=vectors: {k: v[k] for k in vids if k in v},
             same_language=item["lang"] == "de",
             judge=judge,
+            language=item["lang"],
         )
         result = verifier.verify(item["claim"].rstrip(".") + " [1].", [source])
         rules_only = None

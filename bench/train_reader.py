@@ -262,10 +262,10 @@ def main() -> None:
     for part in ("train", "dev"):
         source = args.data / f"pairs.{part}.jsonl"
         pairs = load_pairs(source)
-        needed = {"before": ("p", "before"), "around": ("n", "after")}.get(args.context or "")
-        if needed and not any(needed[0] in p for p in pairs):
+        needed = {"before": ["p"], "around": ["p", "n"]}.get(args.context or "", [])
+        if any(not any(key in p for p in pairs) for key in needed):
             raise SystemExit(
-                f"--context {args.context}: the pairs of {source} carry no sentence {needed[1]}"
+                f"--context {args.context}: the pairs of {source} lack the sentences it reads"
                 " (rebuild them: build_data.py, mine.py)"
             )
         rows = encode(tokenizer, pairs, args.max_length, args.context)

@@ -50,16 +50,13 @@ FUNCTION_WORDS = GERMAN_STOPWORDS | frozenset(
 )
 NEGATION = re.compile(
     r"\b(nicht|nichts|kein\w*|nie|niemals|weder|not|no|never|none|nothing|pas|jamais|rien|ni|ningun[oa]?|ningún|"
-    r"nunca|nada|не|нет|ничего|değil|hiç|لا|لم|لن|ليس|ليست|ليسوا)\b|n't\b",
+    r"nunca|nada|не|нет|ничего|değil|hiç|[وف]?(?:لا|لم|لن|ليس|ليست|ليسوا))\b|n't\b",
     re.I,
 )
-# Claims whose negation NEGATION cannot read: Chinese and Japanese negate inside words ("没有",
-# "无线电" is a radio), Turkish in a verb's suffix ("doğrulamadı"). A negated source sentence
-# says nothing about such a claim's polarity; the claim checker judges it.
-# (Case-sensitive: with re.IGNORECASE the dotless "ı" would match every "i".)
-_UNREAD_NEGATION = re.compile(
-    r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[ğışĞŞİ]|\b(?:[Vv]e|[Bb]ir|[Bb]u|[İi]çin|[İi]le)\b"
-)
+# The languages whose negation NEGATION reads as a word. Chinese and Japanese negate inside words
+# ("没有"; "无线电" is a radio), Turkish in a verb's suffix ("doğrulamadı"): there a negated
+# source sentence says nothing about a claim's polarity that a word rule could check.
+NEGATION_LANGUAGES = frozenset({"de", "en", "fr", "es", "ru", "ar"})
 PASSIVE = re.compile(r"\b(wurde|wurden|worden|wird|werden|von|vom|durch|by|was|were|been|par|por)\b", re.I)
 EQUALS = re.compile(r"\b(und|sowie|mit|and|with|et|avec|y|con|и|с|ve|ile)\b", re.I)
 PREFIX = 5  # a shared beginning this long aligns two forms ("verhandelt"/"Verhandlungen")
@@ -110,13 +107,14 @@ def quoted(claim: str, sentences: list[str]) -> bool:
     return len(words) >= QUOTED_MIN_WORDS and any(_TOKEN.findall(s.casefold()) == words for s in sentences)
 
 
-def negation_flipped(claim: str, best: str, support: str) -> bool:
-    """The claim negates what its support states (no supporting sentence negates anything), or
-    states positively what its closest sentence ``best`` negates (a claim whose negation can be
-    read: not Chinese, Japanese or Turkish, ``_UNREAD_NEGATION``)."""
+def negation_flipped(claim: str, best: str, support: str, *, positive: bool = True) -> bool:
+    """The claim negates what its support states (no supporting sentence negates anything), or,
+    with ``positive``, states positively what its closest sentence ``best`` negates (the
+    verifier leaves that to the claim checker for a claim in a language whose negation NEGATION
+    cannot read, ``NEGATION_LANGUAGES``)."""
     if NEGATION.search(claim):
         return not NEGATION.search(support)
-    return bool(NEGATION.search(best)) and not _UNREAD_NEGATION.search(claim)
+    return positive and bool(NEGATION.search(best))
 
 
 def roles_swapped(claim: str, support: str, names: list[str]) -> bool:

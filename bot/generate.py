@@ -36,7 +36,15 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from bot.answer import Citation
-from bot.claims import negation_flipped, number_value, numbers_swapped, quoted, roles_swapped, unstated_words
+from bot.claims import (
+    NEGATION_LANGUAGES,
+    negation_flipped,
+    number_value,
+    numbers_swapped,
+    quoted,
+    roles_swapped,
+    unstated_words,
+)
 from bot.reader import ClaimChecker
 from bot.retrieve import Retrieval, ScoredSentence
 from bot.trace import Dropped
@@ -234,9 +242,11 @@ class Verifier:
         *,
         same_language: bool,
         judge: ClaimChecker | None = None,
+        language: str | None = None,
     ) -> None:
         self.embed = embed
         self.vectors = vectors
+        self.language = language  # the draft's (the question's); None: unknown
         self.min_similarity = SUPPORT_SIMILARITY["same_language" if same_language else "cross_lingual"]
         self.same_language = same_language
         self.judge = judge
@@ -331,7 +341,10 @@ class Verifier:
                 return None, why
         elif self.judge is None and ruled:
             return None, ruled
-        if negation_flipped(text, best, support):
+        # a claim in a language whose negation the rule cannot read (Chinese, Turkish) is not held
+        # to a negated source's polarity by rule, where the checker judges it
+        readable = self.judge is None or self.language is None or self.language in NEGATION_LANGUAGES
+        if negation_flipped(text, best, support, positive=readable):
             return None, "negates what the cited source states"
         if self.judge is None and swapped:  # (with a checker, swapped roles decide which bar applies)
             return None, swapped

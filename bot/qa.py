@@ -326,6 +326,7 @@ class NewsQA:
             self.index.vectors.get,
             same_language=language == self.settings.corpus_language,
             judge=self.claim_checker,
+            language=language,
         )
         streamer = VerifiedDraft(verifier, sources, on_draft) if on_draft is not None else None
         started = time.perf_counter()

@@ -49,9 +49,14 @@ def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     segments: list[str] = []
     for segment in (s for piece in _pieces(text) for s in segmenter.segment(piece)):
-        # pysbd ends a sentence after a number of three or more digits ("auf den 144. sıraya",
-        # "der 144. sieger"); a sentence never begins with a lowercase letter
-        if segments and segment.lstrip()[:1].islower() and _ORDINAL_END.search(segments[-1]):
+        # pysbd ends a sentence after some numbers ("auf den 144. sıraya", "der 144. sieger"); a
+        # sentence never begins with a lowercase word (but "iPhone", "eBay", "mRNA" may begin one)
+        if (
+            segments
+            and (first := segment.split(maxsplit=1)[:1])
+            and first[0].islower()
+            and _ORDINAL_END.search(segments[-1])
+        ):
             segments[-1] += segment
         else:
             segments.append(segment)

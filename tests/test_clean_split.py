@@ -122,6 +122,7 @@ def test_teaser_headline_is_split_from_its_first_sentence():
         ("Er wurde 144. sieger im Lauf. Dann ging er.", ["Er wurde 144. sieger im Lauf.", "Dann ging er."]),
         ("Melzer, ATP sıralamasında 144. sıraya çıktı.", ["Melzer, ATP sıralamasında 144. sıraya çıktı."]),
         ("Es waren 144. Dann kam er.", ["Es waren 144.", "Dann kam er."]),
+        ("Das Spiel endete 2023. iPhone-Verkäufe stiegen.", ["Das Spiel endete 2023.", "iPhone-Verkäufe stiegen."]),
     ],
 )
 def test_german_sentence_splitting(text, expected):
