@@ -197,7 +197,12 @@ def test_widget_shows_the_llm_draft_then_the_verified_answer(browser, tmp_path, 
     """With an LLM configured, the widget shows the streamed draft, then the verified answer."""
     from tests.llmserver import LLMServer, Reply
 
-    verified = "Russland und die Ukraine haben nach ihrer dritten Verhandlungsrunde in Belarus humanitäre Korridore bekräftigt [1]."
+    # (faithful: "humanitäre Korridore bekräftigt" without "schaffen zu wollen" overstates its
+    # source, and the claim checker's veto drops it: log-odds 0.0 against 0.5)
+    verified = (
+        "Russland und die Ukraine haben nach ihrer dritten Verhandlungsrunde in Belarus bekräftigt, "
+        "humanitäre Korridore in den umkämpften Gebieten schaffen zu wollen [1]."
+    )
     with LLMServer() as llm:
         llm.script(Reply(f"{verified} Olaf Scholz war auch dabei [1].", chunk_delay=0.3))
         settings = Settings(
