@@ -145,7 +145,10 @@ GERMAN_CALENDAR = dict(
     )
 )
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_MARKERS_AFTER_END = re.compile(r"([.!?\u3002\uff01\uff1f\u061f])\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")
+# a sentence's end (and the quotation marks that close it) with the citation markers after it
+_MARKERS_AFTER_END = re.compile(
+    r"([.!?\u3002\uff01\uff1f\u061f][\"'\u201c\u201d\u201e\u00bb\u00ab\u2019\u300d\u300f]*)\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)"
+)
 _NUMBER = re.compile(r"\d[\d.,\u202f\u00a0 ]*\d|\d")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
@@ -380,11 +383,19 @@ class Verifier:
 
 
 def split_claims(draft: str) -> list[str]:
-    """Sentences of a draft, with citation markers moved in front of the final punctuation; split
-    as articles are (``index.split``), so "am 3. November" or "der 6. Jägerbrigade" stays one claim."""
+    """Sentences of a draft, with citation markers moved in front of the final punctuation (and
+    the quotation marks that close the sentence: 'sagte: „Nein.“ [1]'); split as articles are
+    (``index.split``), so "am 3. November" or "der 6. Jägerbrigade" stays one claim, and a closing
+    quotation mark the splitter leaves alone goes back to its sentence."""
     draft = " ".join(draft.split())
     draft = _MARKERS_AFTER_END.sub(lambda m: f" {m.group(2).strip()}{m.group(1)} ", draft)
-    return [s.strip() for s in split_sentences(draft) if s.strip()]
+    claims: list[str] = []
+    for piece in (s.strip() for s in split_sentences(draft)):
+        if claims and piece and not re.search(r"\w", piece):
+            claims[-1] += piece
+        elif piece:
+            claims.append(piece)
+    return claims
 
 
 def numbers_in(text: str) -> set[str]:
@@ -522,7 +533,9 @@ class VerifiedDraft:
             self.on_draft(shown)
 
 
-_ENDED = re.compile(r"[.!?\u3002\uff01\uff1f\u061f](\s*\[\d+(\s*,\s*\d+)*\])*\s*$")
+_ENDED = re.compile(
+    r"[.!?\u3002\uff01\uff1f\u061f][\"'\u201c\u201d\u201e\u00bb\u00ab\u2019\u300d\u300f]*(\s*\[\d+(\s*,\s*\d+)*\])*\s*$"
+)
 
 
 def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citation], str]:

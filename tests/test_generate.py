@@ -536,6 +536,12 @@ def test_a_copy_of_a_whole_sentence_is_recognized_and_a_part_of_one_is_not(claim
         ),
         ("هل وصل اللاجئون؟ [2]", ["هل وصل اللاجئون [2]؟"]),
         ("Melzer 144. sıraya çıktı [1].", ["Melzer 144. sıraya çıktı [1]."]),
+        # after a closing quotation mark too
+        (
+            "Medinski sagte: „Die Erwartungen wurden nicht erfüllt.“ [1] Dann ging er [2].",
+            ["Medinski sagte: „Die Erwartungen wurden nicht erfüllt [1].“", "Dann ging er [2]."],
+        ),
+        ('He said: "No." [1]', ['He said: "No [1]."']),
     ],
 )
 def test_citations_after_any_scripts_full_stop_stay_with_their_claim(draft, claims):
