@@ -145,10 +145,9 @@ GERMAN_CALENDAR = dict(
     )
 )
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-# a sentence's end (and the quotation marks that close it) with the citation markers after it
-_MARKERS_AFTER_END = re.compile(
-    r"([.!?\u3002\uff01\uff1f\u061f][\"'\u201c\u201d\u201e\u00bb\u00ab\u2019\u300d\u300f]*)\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)"
-)
+# a sentence's end in any script, with the quotation marks that close it
+_END = r"[.!?\u3002\uff01\uff1f\u061f][\"'\u201c\u201d\u201e\u00bb\u00ab\u2019\u300d\u300f]*"
+_MARKERS_AFTER_END = re.compile(rf"({_END})\s*((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)")  # ... and the markers after it
 _NUMBER = re.compile(r"\d[\d.,\u202f\u00a0 ]*\d|\d")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
@@ -533,9 +532,7 @@ class VerifiedDraft:
             self.on_draft(shown)
 
 
-_ENDED = re.compile(
-    r"[.!?\u3002\uff01\uff1f\u061f][\"'\u201c\u201d\u201e\u00bb\u00ab\u2019\u300d\u300f]*(\s*\[\d+(\s*,\s*\d+)*\])*\s*$"
-)
+_ENDED = re.compile(rf"{_END}(\s*\[\d+(\s*,\s*\d+)*\])*\s*$")
 
 
 def cite_claims(claims: list[Claim], sources: list[Source]) -> tuple[list[Citation], str]:

@@ -106,6 +106,9 @@ def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], l
     return mined, absent if answer else []
 
 
+NEIGHBOURS = (("p", -1), ("n", 1))  # a pair's key for the sentence before and after, and its offset
+
+
 def add_context(pairs: list[dict[str, Any]], catalog: Path) -> int:
     """Give pairs mined before the pairs had them (no ``"p"``, no ``"n"``) the sentences before and
     after theirs, of its kind as the product hands them (``bot.reader.candidate``: without a leading
@@ -113,7 +116,7 @@ def add_context(pairs: list[dict[str, Any]], catalog: Path) -> int:
     are unique there); returns how many pairs were given one."""
     db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
     near: dict[tuple[str, int], str] = {}
-    for _key, step in (("p", -1), ("n", 1)):
+    for _, step in NEIGHBOURS:
         rows = db.execute(
             "SELECT s.text, o.text FROM sentences s JOIN sentences o"
             " ON o.article_id = s.article_id AND o.idx = s.idx + ? AND o.kind = s.kind",
@@ -124,7 +127,7 @@ def add_context(pairs: list[dict[str, Any]], catalog: Path) -> int:
     db.close()
     given = 0
     for p in pairs:
-        missing = [(key, step) for key, step in (("p", -1), ("n", 1)) if key not in p]
+        missing = [(key, step) for key, step in NEIGHBOURS if key not in p]
         for key, step in missing:
             p[key] = unlabelled(o) if (o := near.get((p["s"], step))) is not None else None
         given += any(p[key] is not None for key, _ in missing)
