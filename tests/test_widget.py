@@ -198,7 +198,7 @@ def test_widget_shows_the_llm_draft_then_the_verified_answer(browser, tmp_path, 
     from tests.llmserver import LLMServer, Reply
 
     # (faithful: "humanitäre Korridore bekräftigt" without "schaffen zu wollen" overstates its
-    # source, and the claim checker's veto drops it: log-odds 0.0 against 0.5)
+    # source, and the claim checker's veto drops it: log-odds -0.1 against 0.7)
     verified = (
         "Russland und die Ukraine haben nach ihrer dritten Verhandlungsrunde in Belarus bekräftigt, "
         "humanitäre Korridore in den umkämpften Gebieten schaffen zu wollen [1]."
