@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
 from bot.reader.net import ReaderHead
-from bot.reader.reader import READER_DIR, WEIGHTS, load_trained, pair_text, save_reader
+from bot.reader.reader import READER_DIR, WEIGHTS, ReaderCandidate, context_text, load_trained, save_reader
 
 CACHE = ROOT / "bench" / ".cache" / "reader"
 SEED = 20261205
@@ -52,16 +52,18 @@ def load_pairs(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def pair_candidate(pair: dict[str, Any]) -> ReaderCandidate:
+    """What a training pair hands the reader: its sentence, title and the sentences before and after."""
+    return pair["s"], pair["t"], pair.get("p"), pair.get("n")
+
+
 def encode(
     tokenizer: E5Tokenizer, pairs: list[dict[str, Any]], max_length: int, context: str | None
 ) -> list[np.ndarray]:
     out = []
     for start in range(0, len(pairs), 512):
         chunk = pairs[start : start + 512]
-        second = [
-            pair_text(p["s"], p["t"], p.get("p") if context else None, p.get("n") if context == "around" else None)
-            for p in chunk
-        ]
+        second = [context_text(pair_candidate(p), context) for p in chunk]
         ids, mask = tokenizer.encode_batch([p["q"] for p in chunk], second, max_length)
         out += [row[: m.sum()] for row, m in zip(ids, mask, strict=True)]
     return out

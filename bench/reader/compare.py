@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np
 
 from bench.reader.build_data import QA, pairs_for
-from bench.train_reader import CACHE, dev_metrics, load_pairs
+from bench.train_reader import CACHE, dev_metrics, load_pairs, pair_candidate
 from bot.reader.reader import E5Reader
 
 HELD_OUT = {  # set -> (qa-train file, language)
@@ -97,10 +97,7 @@ def score_in_order(reader: E5Reader, pairs: list[dict[str, Any]]) -> list[float]
         by_group.setdefault(p["group"], []).append(i)
     out = [0.0] * len(pairs)
     for members in by_group.values():
-        logits = reader.score(
-            pairs[members[0]]["q"],
-            [(pairs[i]["s"], pairs[i]["t"], pairs[i].get("p"), pairs[i].get("n")) for i in members],
-        )
+        logits = reader.score(pairs[members[0]]["q"], [pair_candidate(pairs[i]) for i in members])
         for i, x in zip(members, logits, strict=True):
             out[i] = float(x)
     return out

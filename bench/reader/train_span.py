@@ -34,7 +34,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.train_reader import batches, load_pairs, pad
+from bench.train_reader import batches, load_pairs, pad, pair_candidate
 from bot.evaluate import answer_words, token_f1
 from bot.reader.reader import CARD, READER_DIR, WEIGHTS, E5Reader, best_span
 
@@ -50,10 +50,7 @@ def examples(reader: E5Reader, pairs: list[dict[str, Any]]) -> list[dict[str, An
     out = []
     for start in range(0, len(positives), 512):
         chunk = positives[start : start + 512]
-        first, second = (
-            [p["q"] for p in chunk],
-            [reader.pair_text((p["s"], p["t"], p.get("p"), p.get("n"))) for p in chunk],
-        )
+        first, second = [p["q"] for p in chunk], [reader.pair_text(pair_candidate(p)) for p in chunk]
         ids, mask, offsets = tok.encode_pairs(first, second, reader.max_length)
         for p, row, m, offs in zip(chunk, ids, mask, offsets, strict=True):
             norm, origin = tok.normalize_map(p["s"])

@@ -87,6 +87,15 @@ def pair_text(sentence: str, title: str | None, before: str | None = None, after
     return TITLE_SEPARATOR.join(parts)
 
 
+def context_text(candidate: ReaderCandidate, context: str | None) -> str:
+    """``pair_text`` of ``candidate`` as a reader whose card says ``context`` reads it: the sentence
+    before with ``"before"`` or ``"around"``, the sentence after with ``"around"`` (the product's
+    readers and ``bench/train_reader.py`` read pairs alike)."""
+    before = candidate[2] if context and len(candidate) > 2 else None
+    after = candidate[3] if context == "around" and len(candidate) > 3 else None
+    return pair_text(candidate[0], candidate[1], before, after)
+
+
 class Reader(Protocol):
     """Scores candidate sentences for a question."""
 
@@ -193,9 +202,7 @@ class E5Reader:
         return logits, found
 
     def pair_text(self, candidate: ReaderCandidate) -> str:
-        before = candidate[2] if self.context and len(candidate) > 2 else None
-        after = candidate[3] if self.context == "around" and len(candidate) > 3 else None
-        return pair_text(candidate[0], candidate[1], before, after)
+        return context_text(candidate, self.context)
 
 
 class CrossEncoderReader:
