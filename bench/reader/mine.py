@@ -25,7 +25,9 @@ to the training set.
 
 With ``--mix N`` it also writes ``pairs.train.jsonl`` (the mined pairs, ``--counterfactual M``
 questions with a name or number changed (``counterfactual.py``), N of the old training pairs,
-whole questions, seeded, and every translated ``qa-train`` question of ``build_data.py``) and ``pairs.dev.jsonl`` (the old development pairs) for
+whole questions, seeded, and every translated ``qa-train`` question of ``build_data.py``; with
+``--erased``, each answerable question's answering sentence once more with its answer taken out,
+as a negative: ``erase.py``) and ``pairs.dev.jsonl`` (the old development pairs) for
 ``bench/train_reader.py --data bench/.cache/reader-mined``.
 """
 
@@ -44,8 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.news_bench import gnad_rows, ingest_rows, reader_rows, set_rows
 from bench.reader.build_data import OUT as READER_PAIRS
-from bench.reader.build_data import SEED, sentences
+from bench.reader.build_data import QA, QUESTIONS, SEED, SOURCES, sentences
 from bench.reader.counterfactual import counterfactuals
+from bench.reader.erase import answers_of_news, answers_of_squad, erased_pairs
 from bot.extract import rank_quotes
 from bot.qa import NewsQA
 from bot.reader import candidate, unlabelled
@@ -168,6 +171,11 @@ def main() -> None:
         action="store_true",
         help="leave the translated questions out of the training set (run 6's mix; run 7 had them)",
     )
+    parser.add_argument(
+        "--erased",
+        action="store_true",
+        help="add each answerable question's answering sentence with its answer taken out, as a negative (erase.py)",
+    )
     parser.add_argument("--limit", type=int, help="mine only this many questions (a quick look)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -235,6 +243,9 @@ def main() -> None:
         if args.without_translations:  # a translated question's group is named "<original>><lang>"; the
             # counterfactual questions are drawn before they are left out, as for run 10 (docs/reader.md)
             parts = {name: [p for p in pairs if ">" not in p["group"]] for name, pairs in parts.items()}
+        if args.erased:  # last, so that every other pair stays as it was
+            answers = answers_of_news(QUESTIONS) | answers_of_squad(QA, list(SOURCES))
+            parts["erased"] = erased_pairs([p for pairs in parts.values() for p in pairs], answers)
         train = [p for pairs in parts.values() for p in pairs]
         _write(OUT / "pairs.train.jsonl", train)
         (OUT / "pairs.dev.jsonl").write_bytes((READER_PAIRS / "pairs.dev.jsonl").read_bytes())
