@@ -5,7 +5,7 @@ lack the asked detail ("Am Dienstag wurde ihr in Wien der Oskar-Kokoschka-Preis 
 "At which Vienna venue was Andrea Fraser presented with the Oskar Kokoschka Prize?"). The
 training data shows it such sentences only where a writer happened to ask for a missing detail.
 Here every answerable question whose answering sentence holds its answer word for word gets that
-sentence once more, with the answer (and a preposition or article right before it) taken out, as
+sentence once more, with the answer (and the preposition, article or "rund" that lead into it) taken out, as
 a negative of the same question: the same words, the same topic, only the asked detail gone. With
 the listwise loss the answering sentence must outrank its own erased copy; with the pair loss the
 erased copy must score as "does not answer".
@@ -20,34 +20,61 @@ import re
 from pathlib import Path
 from typing import Any
 
-# A word that only introduces the answer ("am 17. Mai", "in Wien", "by the ministry") goes with it.
-_LEAD = re.compile(
-    r"(?:\b(?:am|im|an|in|um|von|vom|bei|beim|mit|auf|zu|zum|zur|nach|seit|bis|für|durch|aus|der|die|das|dem|den|des"
-    r"|ein|eine|einen|einem|einer|rund|etwa|knapp|über|at|on|by|of|from|for|to|with|since|until|the|a|an|about"
-    r"|around|de|du|des|le|la|les|en|el|los|las|del|por|para|con|в|на|с|по|от|до)\s+)+$",
-    re.IGNORECASE,
+# Words that only lead into the answer go with it: a preposition, then an article, then a
+# rough quantity ("am 17. Mai", "in der Klage", "um rund 2.000", "by the ministry", "في").
+_QUANTITY = re.compile(r"\b(?:rund|etwa|knapp|fast|über|mehr als|about|around|nearly|some|more than)\s+$", re.I)
+_ARTICLE = re.compile(r"\b(?:der|die|das|dem|den|des|ein|eine|einen|einem|einer|the|a|an)\s+$", re.I)
+_PREPOSITION = re.compile(
+    r"\b(?:am|im|an|in|um|von|vom|bei|beim|mit|auf|zu|zum|zur|nach|seit|bis|für|durch|aus|at|on|by|of|from"
+    r"|for|to|with|since|until|في|من|إلى|على)\s+$",
+    re.I,
 )
+# Scripts written without spaces between words: an answer there is cut out as it stands.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|（\s*）|『\s*』|「\s*」|\[\s*\]")
 MIN_LEFT = 4  # words the erased sentence must keep, else it is no sentence any more
 MAX_SHARE = 0.6  # an answer longer than this share of its sentence is the sentence
 
 
+def _lead(head: str) -> str:
+    """``head`` (the text before an answer) without the words that only lead into the answer. An
+    article right after a comma is a relative pronoun ("die Klage, die ... einreichte") and stays."""
+    head = _QUANTITY.sub("", head)
+    preposition = _PREPOSITION.search(_ARTICLE.sub("", head))
+    article = _ARTICLE.search(head)
+    if article is not None and (preposition is not None or not head[: article.start()].rstrip().endswith(",")):
+        head = head[: article.start()]
+    return _PREPOSITION.sub("", head)
+
+
 def erase(sentence: str, answer: str) -> str | None:
-    """``sentence`` without ``answer`` (every occurrence) and the words that only lead into it;
-    None where the answer is not in it word for word or leaves too little behind."""
+    """``sentence`` without ``answer`` (every occurrence, as a whole word where words are spaced)
+    and the words that only lead into it; None where the answer is not in it, or leaves too little.
+    What is left is tidied so that it shows no mark of the cut: no doubled or leading space, no
+    empty brackets, a capital where the sentence began with one."""
     answer = answer.strip()
-    if len(answer) < 2 or answer not in sentence or len(answer) > MAX_SHARE * len(sentence):
+    if len(answer) < 2 or len(answer) > MAX_SHARE * len(sentence):
+        return None
+    spaced = not _UNSPACED.search(answer)
+    pattern = re.compile((r"(?<!\w)" + re.escape(answer) + r"(?!\w)") if spaced else re.escape(answer))
+    if not pattern.search(sentence):
         return None
     out = sentence
-    while answer in out:
-        at = out.index(answer)
-        head = _LEAD.sub("", out[:at]) if re.search(r"\w", answer[:1]) else out[:at]
-        out = head.rstrip() + " " + out[at + len(answer) :].lstrip()
-    out = re.sub(r"\s+([,.;:!?)。，])", r"\1", out)
-    out = re.sub(r"([,;:(])\s*([,.;:)])", r"\2", out)
-    out = re.sub(r"\(\s*\)", "", out)
+    while (found := pattern.search(out)) is not None:
+        head, tail = out[: found.start()], out[found.end() :]
+        gap = " " if head[-1:].isspace() or tail[:1].isspace() else ""
+        head = _lead(head) if spaced else head
+        out = (head.rstrip() + gap + tail.lstrip()) if gap else head + tail
+    out = _EMPTY_BRACKETS.sub("", out)
+    out = re.sub(r"\s+([,.;:!?)。，、])", r"\1", out)
+    out = re.sub(r"([,;:])\s*([,.;:)])", r"\2", out)
+    out = re.sub(r"\(\s+", "(", out)
     out = re.sub(r"\s{2,}", " ", out).strip(" ,;:")
-    if len(re.findall(r"\w+", out)) < MIN_LEFT or not re.search(r"\w", out):
+    left = len(re.findall(r"\w+", out)) if spaced else len(re.findall(r"\w", out)) // 2  # ~2 characters a word
+    if left < MIN_LEFT:
         return None
+    if sentence[:1].isupper() and out[:1].islower():
+        out = out[0].upper() + out[1:]
     return out
 
 
@@ -80,8 +107,10 @@ def answers_of_squad(qa_dir: Path, names: list[str]) -> dict[str, str]:
 
 
 def erased_pairs(pairs: list[dict[str, Any]], answers: dict[str, str]) -> list[dict[str, Any]]:
-    """One negative per answerable group whose answering sentence holds its answer word for word
-    and does not repeat it in what the reader reads beside it (the sentence before, the title)."""
+    """One negative per answerable group (a question mined by mine.py and the same question among
+    build_data.py's pairs are two groups) whose answering sentence holds its answer word for word
+    and does not repeat it in what the reader may read beside it (the sentences before and after,
+    the title)."""
     out = []
     seen: set[str] = set()
     for p in pairs:
@@ -89,11 +118,12 @@ def erased_pairs(pairs: list[dict[str, Any]], answers: dict[str, str]) -> list[d
             continue
         key = p["group"].removeprefix("mined-")
         answer = answers.get(key)
-        if answer is None or answer in (p.get("p") or "") or answer in (p.get("t") or ""):
+        if answer is None or any(answer in (p.get(key) or "") for key in ("p", "n", "t")):
             continue
         text = erase(p["s"], answer)
         if text is None:
             continue
         seen.add(p["group"])
-        out.append({**p, "s": text, "y": 0, "src": f"{p['src']}-erased"})
+        negative = {key: value for key, value in p.items() if key != "a"}  # "a": where the answer lies
+        out.append({**negative, "s": text, "y": 0, "src": f"{p['src']}-erased"})
     return out

@@ -174,7 +174,8 @@ def main() -> None:
     parser.add_argument(
         "--erased",
         action="store_true",
-        help="add each answerable question's answering sentence with its answer taken out, as a negative (erase.py)",
+        help="with --mix: add each answerable question's answering sentence with its answer taken out, as a negative "
+        "(erase.py)",
     )
     parser.add_argument("--limit", type=int, help="mine only this many questions (a quick look)")
     args = parser.parse_args()

@@ -3,8 +3,9 @@
     .venv/bin/python bench/verifier/build_data.py
 
 Source (training only, never shipped): the claims written for the verifier over 10kGNAD rows
-300-1027 (``bench/verifier/claims/part-*.jsonl``, checked by ``check_claims.py``; rows 0-299 are
-never read; none of ``bench/claims``' evaluation sources). Each claim is paired with its evidence
+300-1027 (``bench/verifier/claims/part-*.jsonl``, checked by ``check_claims.py``; by default
+``part-0`` to ``part-17``, the shipped checker's, ``--parts N`` the first N; rows 0-299 are never
+read; none of ``bench/claims``' evaluation sources). Each claim is paired with its evidence
 sentence (label 1 for ``support``, 0 for ``reject``); a supported claim is also paired with the
 other sentences of its article that share the most words with it (label 0: they do not state
 it), so that "about the same thing" is never taken for "says the same thing". Claims are split by
