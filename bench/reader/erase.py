@@ -5,10 +5,10 @@ lack the asked detail ("Am Dienstag wurde ihr in Wien der Oskar-Kokoschka-Preis 
 "At which Vienna venue was Andrea Fraser presented with the Oskar Kokoschka Prize?"). The
 training data shows it such sentences only where a writer happened to ask for a missing detail.
 Here every answerable question whose answering sentence holds its answer word for word gets that
-sentence once more, with the answer (and the preposition, article or "rund" that lead into it) taken out, as
-a negative of the same question: the same words, the same topic, only the asked detail gone. With
-the listwise loss the answering sentence must outrank its own erased copy; with the pair loss the
-erased copy must score as "does not answer".
+sentence once more, with the answer (and the preposition, article or "rund" that lead into it)
+taken out, as a negative of the same question: the same words, the same topic, only the asked
+detail gone. With the listwise loss the answering sentence must outrank its own erased copy; with
+the pair loss the erased copy must score as "does not answer".
 
     .venv/bin/python bench/reader/mine.py --mix 30000 --counterfactual 2000 --without-translations --erased
 """
