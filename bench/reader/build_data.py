@@ -141,22 +141,32 @@ def pairs_for(
     return out
 
 
+def squad_questions(name: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every question of one ``qa-train`` file: (its article's title, its paragraph, the question)."""
+    items = []
+    for article in json.loads((QA / name).read_text(encoding="utf-8"))["data"]:
+        title = str(article.get("title", "")).replace("_", " ")
+        title = "" if re.fullmatch(r"[\w\-]*\d[\w\-]*", title) else title  # ids are no titles
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                items.append((title, paragraph["context"], qa))
+    return items
+
+
+def squad_answers(qa: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``qa-train`` question's answers (none where it is marked impossible)."""
+    return [] if qa.get("is_impossible") else qa.get("answers", [])
+
+
 def squad_pairs(rng: random.Random) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name, (lang, cap) in SOURCES.items():
-        data = json.loads((QA / name).read_text(encoding="utf-8"))["data"]
-        items = []
-        for article in data:
-            title = str(article.get("title", "")).replace("_", " ")
-            title = "" if re.fullmatch(r"[\w\-]*\d[\w\-]*", title) else title  # ids are no titles
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    items.append((title, paragraph["context"], qa))
+        items = squad_questions(name)
         rng.shuffle(items)
         items = items[:cap] if cap else items
         before = len(out)
         for title, context, qa in items:
-            answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+            answers = squad_answers(qa)
             at = [(a["answer_start"], a["answer_start"] + len(a["text"])) for a in answers[:1]]
             if at and context[at[0][0] : at[0][1]] != answers[0]["text"]:
                 found = context.find(answers[0]["text"])

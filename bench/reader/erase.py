@@ -15,10 +15,10 @@ the pair loss the erased copy must score as "does not answer".
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
+
+from bench.reader.build_data import SOURCES, news_questions, squad_answers, squad_questions
 
 # Words that only lead into the answer go with it: a preposition, then an article, then a
 # rough quantity ("am 17. Mai", "in der Klage", "um rund 2.000", "by the ministry", "في").
@@ -78,31 +78,15 @@ def erase(sentence: str, answer: str) -> str | None:
     return out
 
 
-def answers_of_news(questions_dir: Path) -> dict[str, str]:
-    """A written news question's answer by its id ("part-7-190"), as build_data.py numbers them."""
-    out = {}
-    for path in sorted(questions_dir.glob("part-*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-            if line.strip():
-                q = json.loads(line)
-                if q.get("answer"):
-                    out[f"{path.stem}-{n}"] = str(q["answer"])
-    return out
-
-
-def answers_of_squad(qa_dir: Path, names: list[str]) -> dict[str, str]:
-    """A ``qa-train`` question's first answer by its id."""
-    out = {}
-    for name in names:
-        path = qa_dir / name
-        if not path.exists():
-            continue
-        for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    answers = [] if qa.get("is_impossible") else qa.get("answers", [])
-                    if answers:
-                        out[str(qa["id"])] = str(answers[0]["text"])
+def training_answers() -> dict[str, str]:
+    """The answer of every written news question (by its id, "part-7-190") and every ``qa-train``
+    question (by its id), as ``build_data.py`` reads them."""
+    out = {q["id"]: str(q["answer"]) for q in news_questions() if q.get("answer")}
+    for name in SOURCES:
+        for _, _, qa in squad_questions(name):
+            answers = squad_answers(qa)
+            if answers:
+                out[str(qa["id"])] = str(answers[0]["text"])
     return out
 
 

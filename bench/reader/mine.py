@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.news_bench import gnad_rows, ingest_rows, reader_rows, set_rows
 from bench.reader.build_data import OUT as READER_PAIRS
-from bench.reader.build_data import QA, QUESTIONS, SEED, SOURCES, sentences
+from bench.reader.build_data import SEED, sentences
 from bench.reader.counterfactual import counterfactuals
-from bench.reader.erase import answers_of_news, answers_of_squad, erased_pairs
+from bench.reader.erase import erased_pairs, training_answers
 from bot.extract import rank_quotes
 from bot.qa import NewsQA
 from bot.reader import candidate, unlabelled
@@ -245,8 +245,7 @@ def main() -> None:
             # counterfactual questions are drawn before they are left out, as for run 10 (docs/reader.md)
             parts = {name: [p for p in pairs if ">" not in p["group"]] for name, pairs in parts.items()}
         if args.erased:  # last, so that every other pair stays as it was
-            answers = answers_of_news(QUESTIONS) | answers_of_squad(QA, list(SOURCES))
-            parts["erased"] = erased_pairs([p for pairs in parts.values() for p in pairs], answers)
+            parts["erased"] = erased_pairs([p for pairs in parts.values() for p in pairs], training_answers())
         train = [p for pairs in parts.values() for p in pairs]
         _write(OUT / "pairs.train.jsonl", train)
         (OUT / "pairs.dev.jsonl").write_bytes((READER_PAIRS / "pairs.dev.jsonl").read_bytes())
