@@ -31,6 +31,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -464,10 +465,60 @@ def names_in(sentence: str) -> list[str]:
 
 
 def name_in(name: str, text: str) -> bool:
-    """Whether ``name`` (or a transliteration or derived form of it) occurs in ``text``."""
+    """Whether ``name`` (or a transliteration or derived form of it, or what another language calls
+    the same country, language or city: "Croatia" for "Kroatien", "Brussels" for "Brüssel")
+    occurs in ``text``."""
     german = GERMAN_CALENDAR.get(name.casefold())
     if german is not None and german in text.casefold():
         return True
+    if _written_in(name, text):
+        return True
+    return any(_written_in(other, text) for other in exonyms(name))
+
+
+# Languages whose names of countries, languages and cities count as the same name ("Croatia",
+# "Kroatien", "Croatie", ...): the product's languages that capitalise names (a name is a
+# capitalised word, ``names_in``)
+EXONYM_LOCALES = ("de", "en", "fr", "es", "it", "nl", "pt", "pl", "tr", "ru")
+
+
+def exonyms(name: str) -> frozenset[str]:
+    """What the other languages of ``EXONYM_LOCALES`` call the country, language or city that
+    ``name`` names (CLDR's names, through Babel: territories, languages, and the cities that name
+    time zones), an English demonym read as its country ("Croatian" -> "Croatia"); empty for any
+    other word."""
+    table = _exonym_table()
+    key = name.casefold()
+    found = table.get(key, frozenset())
+    if not found and len(key) > 5 and key.endswith("n"):
+        found = table.get(key[:-1], frozenset())
+    return found
+
+
+@lru_cache(maxsize=1)
+def _exonym_table() -> dict[str, frozenset[str]]:
+    from babel import Locale
+
+    groups: dict[tuple[str, str], set[str]] = {}
+    for code in EXONYM_LOCALES:
+        locale = Locale(code)
+        for kind, names in (("territory", locale.territories), ("language", locale.languages)):
+            for key, value in names.items():
+                if key.isalpha():  # "001" is the world, "419" Latin America: regions, not names
+                    groups.setdefault((kind, key), set()).add(value)
+        for zone, zone_names in locale.time_zones.items():
+            if isinstance(city := zone_names.get("city"), str):
+                groups.setdefault(("city", zone), set()).add(city)
+    for zone in {zone for kind, zone in groups if kind == "city"}:  # English: the zone's own city
+        groups[("city", zone)].add(zone.rsplit("/", 1)[-1].replace("_", " "))
+    table: dict[str, set[str]] = {}
+    for group in groups.values():
+        for value in group:
+            table.setdefault(value.casefold(), set()).update(group)
+    return {key: frozenset(n for n in group if n.casefold() != key) for key, group in table.items()}
+
+
+def _written_in(name: str, text: str) -> bool:
     wanted = _translit(name)
     stem = set(stems(name))
     words = _WORD.findall(text)

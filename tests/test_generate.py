@@ -352,6 +352,34 @@ def test_names_allow_for_transliteration_but_not_for_other_names(name, ok):
     assert name_in(name, source) is ok
 
 
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("Croatia", True),  # Kroatien
+        ("Croatian", True),  # kroatischen
+        ("Austria", True),  # Österreich
+        ("Autriche", True),
+        ("Brussels", True),  # Brüssel
+        ("Bruxelles", True),
+        ("German", True),  # deutschen
+        ("Slovenia", False),  # a neighbour is another name
+        ("Serbia", False),
+        ("Vienna", False),
+        ("Hungarian", False),
+    ],
+)
+def test_a_country_language_or_city_counts_under_its_name_in_another_language(name, ok):
+    """A translated answer names places as its language does: "Croatia" for a German source's
+    "Kroatien" is the same name (CLDR's names, through Babel), a neighbour is not."""
+    from bot.generate import name_in
+
+    source = (
+        "Österreich und die deutschen Behörden beraten in Brüssel über den Zaun an der Grenze zu Kroatien, "
+        "den die kroatischen Behörden kritisieren."
+    )
+    assert name_in(name, source) is ok
+
+
 @pytest.mark.parametrize(("name", "ok"), [("AfD", True), ("Petry", True), ("ÖVP", False), ("Chefin", True)])
 def test_a_name_inside_a_hyphenated_compound_is_found(name, ok):
     """German joins a party or outlet to a role with a hyphen: "AfD-Chefin" names the AfD."""
