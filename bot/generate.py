@@ -471,59 +471,25 @@ def name_in(name: str, text: str) -> bool:
     german = GERMAN_CALENDAR.get(name.casefold())
     if german is not None and german in text.casefold():
         return True
-    if _written_in(name, text):
-        return True
-    return any(_written_in(other, text) for other in exonyms(name))
-
-
-# Languages whose names of countries, languages and cities count as the same name ("Croatia",
-# "Kroatien", "Croatie", ...): the product's languages that capitalise names (a name is a
-# capitalised word, ``names_in``)
-EXONYM_LOCALES = ("de", "en", "fr", "es", "it", "nl", "pt", "pl", "tr", "ru")
-
-
-def exonyms(name: str) -> frozenset[str]:
-    """What the other languages of ``EXONYM_LOCALES`` call the country, language or city that
-    ``name`` names (CLDR's names, through Babel: territories, languages, and the cities that name
-    time zones), an English demonym read as its country ("Croatian" -> "Croatia"); empty for any
-    other word."""
-    table = _exonym_table()
-    key = name.casefold()
-    found = table.get(key, frozenset())
-    if not found and len(key) > 5 and key.endswith("n"):
-        found = table.get(key[:-1], frozenset())
-    return found
-
-
-@lru_cache(maxsize=1)
-def _exonym_table() -> dict[str, frozenset[str]]:
-    from babel import Locale
-
-    groups: dict[tuple[str, str], set[str]] = {}
-    for code in EXONYM_LOCALES:
-        locale = Locale(code)
-        for kind, names in (("territory", locale.territories), ("language", locale.languages)):
-            for key, value in names.items():
-                if key.isalpha():  # "001" is the world, "419" Latin America: regions, not names
-                    groups.setdefault((kind, key), set()).add(value)
-        for zone, zone_names in locale.time_zones.items():
-            if isinstance(city := zone_names.get("city"), str):
-                groups.setdefault(("city", zone), set()).add(city)
-    for zone in {zone for kind, zone in groups if kind == "city"}:  # English: the zone's own city
-        groups[("city", zone)].add(zone.rsplit("/", 1)[-1].replace("_", " "))
-    table: dict[str, set[str]] = {}
-    for group in groups.values():
-        for value in group:
-            table.setdefault(value.casefold(), set()).update(group)
-    return {key: frozenset(n for n in group if n.casefold() != key) for key, group in table.items()}
-
-
-def _written_in(name: str, text: str) -> bool:
-    wanted = _translit(name)
-    stem = set(stems(name))
     words = _WORD.findall(text)
-    parts = [part for word in words if "-" in word for part in word.split("-")]  # "AfD" in "AfD-Chefin"
-    for word in words + parts:
+    words += [part for word in words if "-" in word for part in word.split("-")]  # "AfD" in "AfD-Chefin"
+    if _written_in(name, words):
+        return True
+    others = exonyms(name)
+    if not others:
+        return False
+    written = {_translit(w) for w in words}
+    return any(_exonym_in(_translit(other), written) for other in others)
+
+
+def _written_in(name: str, words: list[str]) -> bool:
+    """``name`` among ``words``: the same after transliteration, close to it (rapidfuzz), the same
+    beginning ("Russian" / "russischen") or the same stems."""
+    wanted = _translit(name)
+    if not wanted:  # a script transliteration drops entirely (Cyrillic, Chinese): the word itself
+        return name.casefold() in {w.casefold() for w in words}
+    stem = set(stems(name))
+    for word in words:
         other = _translit(word)
         if other == wanted or fuzz.ratio(wanted, other) >= NAME_SIMILARITY:
             return True
@@ -532,6 +498,85 @@ def _written_in(name: str, text: str) -> bool:
         if stem and stem == set(stems(word)):
             return True
     return False
+
+
+def _exonym_in(exonym: str, words: set[str]) -> bool:
+    """A transliterated name of another language among transliterated ``words``, matched strictly:
+    the same word, or one that begins with all of it but its last three letters (at least five:
+    "kroatien" in "kroatischen", "osterreich" in "osterreichischen", but not "ostern"); no
+    similarity, which among a dozen languages' names of a country finds its neighbours ("Lettland"
+    is within reach of "Estland")."""
+    if len(exonym) < EXONYM_MIN_LENGTH:
+        return False
+    if exonym in words:
+        return True
+    if len(exonym) < NAME_PREFIX:
+        return False
+    head = exonym[: max(NAME_PREFIX, len(exonym) - 3)]
+    return any(word.startswith(head) for word in words)
+
+
+# The languages whose names of countries, languages and cities a claim may use ("Croatia",
+# "Croatie", "Хорватия", ...), and those of them whose names are searched for in a source: the
+# archive's German and English (every further language's names bring near misses: Dutch
+# "Armeens" begins like "Armee")
+EXONYM_LOCALES = ("de", "en", "fr", "es", "it", "nl", "pt", "pl", "tr", "ru")
+SOURCE_LOCALES = ("de", "en")
+EXONYM_MIN_LENGTH = 3  # a shorter transliteration ("ira" of "Irã") matches by accident
+
+
+def exonyms(name: str) -> frozenset[str]:
+    """What German and English (``SOURCE_LOCALES``) call the one country, language or city that
+    ``name`` names in a language of ``EXONYM_LOCALES`` (CLDR's names, through Babel: territories,
+    languages, and the cities that name time zones; a name of two of them, such as "Cuba", Juba in
+    Turkish, names none), and for an English word ending in "n" that is a country's name without
+    it, that country ("Croatian" -> "Croatia"); empty for any other word."""
+    table, countries = _exonym_table()
+    key = name.casefold()
+    found = table.get(key, frozenset())
+    if not found and len(key) > 5 and key.endswith("n") and key[:-1] in countries:
+        found = table[key[:-1]]
+    return found
+
+
+@lru_cache(maxsize=1)
+def _exonym_table() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """Each one-word name of ``EXONYM_LOCALES`` -> the German and English names of what it names
+    (a name of two things left out), and the English names of countries."""
+    from babel import Locale
+
+    groups: dict[tuple[str, str], dict[str, set[str]]] = {}  # (kind, code) -> {name: its languages}
+    for code in EXONYM_LOCALES:
+        locale = Locale(code)
+        for kind, names in (("territory", locale.territories), ("language", locale.languages)):
+            for key, value in names.items():
+                if key.isalpha():  # "001" is the world, "419" Latin America: regions, not names
+                    groups.setdefault((kind, key), {}).setdefault(value, set()).add(code)
+        for zone, zone_names in locale.time_zones.items():
+            if _city_zone(zone) and isinstance(city := zone_names.get("city"), str):
+                groups.setdefault(("city", zone), {}).setdefault(city, set()).add(code)
+    for zone in {zone for kind, zone in groups if kind == "city"}:  # English: the zone's own city
+        groups[("city", zone)].setdefault(zone.rsplit("/", 1)[-1].replace("_", " "), set()).add("en")
+    owners: dict[str, set[tuple[str, str]]] = {}
+    for group, spelled in groups.items():
+        for value in spelled:
+            if " " not in value:  # a claim's name is one word; "Republik Moldau" would match "Republik"
+                owners.setdefault(value.casefold(), set()).add(group)
+    table = {
+        key: frozenset(
+            n for n, codes in groups[next(iter(found))].items() if codes & set(SOURCE_LOCALES) and " " not in n
+        )
+        for key, found in owners.items()
+        if len(found) == 1
+    }
+    countries = frozenset(v.casefold() for k, v in Locale("en").territories.items() if k.isalpha())
+    return table, countries
+
+
+def _city_zone(zone: str) -> bool:
+    """A time zone named after a city: "Europe/Vienna", not "Etc/Unknown" or a county of a state
+    ("America/Indiana/Marengo")."""
+    return not zone.startswith("Etc/") and zone.count("/") == 1
 
 
 def _translit(word: str) -> str:
