@@ -535,7 +535,7 @@ def exonyms(name: str) -> frozenset[str]:
     key = name.casefold()
     found = table.get(key, frozenset())
     if not found and len(key) > 5 and key.endswith("n") and key[:-1] in countries:
-        found = table[key[:-1]]
+        found = table.get(key[:-1], frozenset())
     return found
 
 
