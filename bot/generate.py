@@ -475,11 +475,8 @@ def name_in(name: str, text: str) -> bool:
     words += [part for word in words if "-" in word for part in word.split("-")]  # "AfD" in "AfD-Chefin"
     if _written_in(name, words):
         return True
-    others = exonyms(name)
-    if not others:
-        return False
-    written = {_translit(w) for w in words}
-    return any(_exonym_in(_translit(other), written) for other in others)
+    forms = _exonym_forms(name)
+    return bool(forms) and not forms.isdisjoint(_translit(w) for w in words)
 
 
 def _written_in(name: str, words: list[str]) -> bool:
@@ -500,20 +497,45 @@ def _written_in(name: str, words: list[str]) -> bool:
     return False
 
 
-def _exonym_in(exonym: str, words: set[str]) -> bool:
-    """A transliterated name of another language among transliterated ``words``, matched strictly:
-    the same word, or one that begins with all of it but its last three letters (at least five:
-    "kroatien" in "kroatischen", "osterreich" in "osterreichischen", but not "ostern"); no
-    similarity, which among a dozen languages' names of a country finds its neighbours ("Lettland"
-    is within reach of "Estland")."""
-    if len(exonym) < EXONYM_MIN_LENGTH:
-        return False
-    if exonym in words:
-        return True
-    if len(exonym) < NAME_PREFIX:
-        return False
-    head = exonym[: max(NAME_PREFIX, len(exonym) - 3)]
-    return any(word.startswith(head) for word in words)
+def _exonym_forms(name: str) -> frozenset[str]:
+    """The words (transliterated) in which a source names what ``name`` names under its German or
+    English name (``exonyms``), matched strictly, since among a dozen languages' names loose
+    matching finds neighbours and common words ("Niederlage" begins like "Niederlande", "Kamera"
+    like "Cameroon"): an English name as it is or with "s"; a German one as it is, or its stem
+    (without "-ien", "-en", "-land", "-e", "-a") with a German ending ("Kroatien" -> "kroatischen",
+    "Russland" -> "Russen", "Niederlande" -> "niederländische", "Schweiz" -> "Schweizer")."""
+    forms: set[str] = set()
+    for other, language in exonyms_by_language(name):
+        plain = _translit(other)
+        if len(plain) < EXONYM_MIN_LENGTH:
+            continue
+        forms |= {plain, plain + "s"}
+        if language == "de":
+            stems_ = {plain} | {plain[: -len(cut)] for cut in GERMAN_NAME_CUTS if plain.endswith(cut)}
+            forms |= {stem + ending for stem in stems_ if len(stem) >= 3 for ending in GERMAN_NAME_ENDINGS}
+    return frozenset(forms)
+
+
+# what a German country, city or language name drops before an ending, and the endings
+# (transliterated: "isch" is "ish"): Kroatien / kroatischen, Russland / Russen, Wien / Wiener
+GERMAN_NAME_CUTS = ("ien", "en", "land", "e", "a")
+GERMAN_NAME_ENDINGS = (
+    "",
+    "s",
+    "n",
+    "e",
+    "en",
+    "er",
+    "ern",
+    "ers",
+    "es",
+    "ish",
+    "ishe",
+    "ishen",
+    "isher",
+    "ishes",
+    "ishem",
+)
 
 
 # The languages whose names of countries, languages and cities a claim may use ("Croatia",
@@ -528,21 +550,30 @@ EXONYM_MIN_LENGTH = 3  # a shorter transliteration ("ira" of "Irã") matches by 
 def exonyms(name: str) -> frozenset[str]:
     """What German and English (``SOURCE_LOCALES``) call the one country, language or city that
     ``name`` names in a language of ``EXONYM_LOCALES`` (CLDR's names, through Babel: territories,
-    languages, and the cities that name time zones; a name of two of them, such as "Cuba", Juba in
-    Turkish, names none), and for an English word ending in "n" that is a country's name without
-    it, that country ("Croatian" -> "Croatia"); empty for any other word."""
+    languages, and the cities that name time zones; of a name of two of them, the one it is the
+    German or English name of: "Cuba" is Turkish for Juba), read through an English plural
+    ("Russians") and, for a word ending in "n" that is an English country's name without it, that
+    country ("Croatian" -> "Croatia"); empty for any other word."""
+    return frozenset(other for other, _ in exonyms_by_language(name))
+
+
+def exonyms_by_language(name: str) -> frozenset[tuple[str, str]]:
+    """``exonyms``, each with its language ("de" or "en")."""
     table, countries = _exonym_table()
     key = name.casefold()
-    found = table.get(key, frozenset())
-    if not found and len(key) > 5 and key.endswith("n") and key[:-1] in countries:
-        found = table.get(key[:-1], frozenset())
-    return found
+    for word in (key, key[:-1]) if len(key) > 4 and key.endswith("s") else (key,):
+        if word in table:
+            return table[word]
+        if len(word) > 5 and word.endswith("n") and word[:-1] in countries:
+            return table.get(word[:-1], frozenset())
+    return frozenset()
 
 
 @lru_cache(maxsize=1)
-def _exonym_table() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
-    """Each one-word name of ``EXONYM_LOCALES`` -> the German and English names of what it names
-    (a name of two things left out), and the English names of countries."""
+def _exonym_table() -> tuple[dict[str, frozenset[tuple[str, str]]], frozenset[str]]:
+    """Each one-word name of ``EXONYM_LOCALES`` -> the German and English names of what it names,
+    with their language (a name of two things that is the German or English name of neither, or
+    of both, left out), and the English names of countries."""
     from babel import Locale
 
     groups: dict[tuple[str, str], dict[str, set[str]]] = {}  # (kind, code) -> {name: its languages}
@@ -562,13 +593,20 @@ def _exonym_table() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
         for value in spelled:
             if " " not in value:  # a claim's name is one word; "Republik Moldau" would match "Republik"
                 owners.setdefault(value.casefold(), set()).add(group)
-    table = {
-        key: frozenset(
-            n for n, codes in groups[next(iter(found))].items() if codes & set(SOURCE_LOCALES) and " " not in n
-        )
-        for key, found in owners.items()
-        if len(found) == 1
-    }
+    table: dict[str, frozenset[tuple[str, str]]] = {}
+    for key, found in owners.items():
+        if len(found) > 1:  # "Cuba": Cuba in English, Juba in Turkish
+            found = {
+                g for g in found if any(n.casefold() == key and c & set(SOURCE_LOCALES) for n, c in groups[g].items())
+            }
+        if len(found) == 1:
+            (group,) = found
+            table[key] = frozenset(
+                (n, language)
+                for n, codes in groups[group].items()
+                for language in SOURCE_LOCALES
+                if language in codes and " " not in n
+            )
     countries = frozenset(v.casefold() for k, v in Locale("en").territories.items() if k.isalpha())
     return table, countries
 

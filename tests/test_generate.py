@@ -353,38 +353,41 @@ def test_names_allow_for_transliteration_but_not_for_other_names(name, ok):
 
 
 @pytest.mark.parametrize(
-    ("name", "ok"),
+    ("name", "source", "ok"),
     [
-        ("Croatia", True),  # Kroatien
-        ("Croatian", True),  # kroatischen
-        ("Austria", True),  # Österreich
-        ("Autriche", True),
-        ("Brussels", True),  # Brüssel
-        ("Bruxelles", True),
-        ("German", True),  # deutschen
-        ("Slovenia", False),  # a neighbour is another name
-        ("Serbia", False),
-        ("Vienna", False),
-        ("Hungarian", False),
-        ("Estonia", False),  # Lettland: what another language calls Estonia begins alike (Estland)
-        ("Iraq", False),  # Iran
-        ("India", False),  # Inde (French) is in "Kinder"
-        ("Eastern", False),  # Easter (Island) is Ostern, which "Österreich" begins with
-        ("Cuba", False),  # Turkish for Juba
-        ("Cuban", False),  # (so its demonym names nothing either)
-        ("Венгрия", False),  # Russian transliterates to nothing, like every Cyrillic word
-        ("Россия", True),  # a Cyrillic name is found as itself
+        ("Croatia", "an der Grenze zu Kroatien", True),
+        ("Croatian", "die kroatischen Behörden", True),
+        ("Austria", "in Österreich", True),
+        ("Austrians", "die Österreicher", True),
+        ("Autriche", "in Österreich", True),
+        ("Bruxelles", "in Brüssel", True),
+        ("German", "die deutschen Behörden", True),
+        ("Netherlands", "in den Niederlanden", True),
+        ("Dutch", "niederländische Behörden", True),
+        ("Vienna", "der Wiener Bürgermeister", True),
+        ("Cuba", "in Kuba", True),  # though Turkish calls Juba "Cuba"
+        ("Венгрия", "Ungarn baut einen Zaun", True),
+        # a neighbour is another name, and so is a word that begins like one
+        ("Estonia", "Lettland verschärft die Kontrollen", False),  # (Estland, loosely)
+        ("Iraq", "mit dem Iran", False),
+        ("India", "die Kinder finden", False),  # French "Inde"
+        ("Netherlands", "eine herbe Niederlage", False),
+        ("Switzerland", "die Opposition schweigt", False),
+        ("Cameroon", "eine Kamera filmte", False),
+        ("Österreich", "die Regierung in Australien", False),  # (its English name, Austria, loosely)
+        ("Frankreich", "Präsident François Hollande", False),
+        ("Eastern", "zu Ostern in Österreich", False),  # Easter Island
+        ("Cuba", "in Juba", False),
+        ("Венгрия", "Россия", False),  # Cyrillic transliterates to nothing: only the word itself
+        ("Россия", "Россия", True),
     ],
 )
-def test_a_country_language_or_city_counts_under_its_name_in_another_language(name, ok):
+def test_a_country_language_or_city_counts_under_its_name_in_another_language(name, source, ok):
     """A translated answer names places as its language does: "Croatia" for a German source's
-    "Kroatien" is the same name (CLDR's names, through Babel), a neighbour is not."""
+    "Kroatien" is the same name (CLDR's names, through Babel); a neighbour, or a word that begins
+    like the name in another language, is not."""
     from bot.generate import name_in
 
-    source = (
-        "Österreich und die deutschen Behörden beraten in Brüssel über den Zaun an der Grenze zu Kroatien, "
-        "den die kroatischen Behörden kritisieren; Lettland, Iran, Juba und die Kinder schweigen (Россия)."
-    )
     assert name_in(name, source) is ok
 
 
