@@ -505,7 +505,7 @@ def _exonym_forms(name: str) -> frozenset[str]:
     (without "-ien", "-en", "-land", "-e", "-a") with a German ending ("Kroatien" -> "kroatischen",
     "Russland" -> "Russen", "Niederlande" -> "niederländische", "Schweiz" -> "Schweizer")."""
     forms: set[str] = set()
-    for other, language in exonyms_by_language(name):
+    for other, language in exonyms(name):
         plain = _translit(other)
         if len(plain) < EXONYM_MIN_LENGTH:
             continue
@@ -547,18 +547,13 @@ SOURCE_LOCALES = ("de", "en")
 EXONYM_MIN_LENGTH = 3  # a shorter transliteration ("ira" of "Irã") matches by accident
 
 
-def exonyms(name: str) -> frozenset[str]:
+def exonyms(name: str) -> frozenset[tuple[str, str]]:
     """What German and English (``SOURCE_LOCALES``) call the one country, language or city that
-    ``name`` names in a language of ``EXONYM_LOCALES`` (CLDR's names, through Babel: territories,
-    languages, and the cities that name time zones; of a name of two of them, the one it is the
-    German or English name of: "Cuba" is Turkish for Juba), read through an English plural
-    ("Russians") and, for a word ending in "n" that is an English country's name without it, that
-    country ("Croatian" -> "Croatia"); empty for any other word."""
-    return frozenset(other for other, _ in exonyms_by_language(name))
-
-
-def exonyms_by_language(name: str) -> frozenset[tuple[str, str]]:
-    """``exonyms``, each with its language ("de" or "en")."""
+    ``name`` names in a language of ``EXONYM_LOCALES``, each with its language ("de" or "en"):
+    CLDR's names, through Babel (territories, languages, and the cities that name time zones; of a
+    name of two of them, the one it is the German or English name of: "Cuba" is Turkish for Juba),
+    read through an English plural ("Russians") and, for a word ending in "n" that is an English
+    country's name without it, that country ("Croatian" -> "Croatia"); empty for any other word."""
     table, countries = _exonym_table()
     key = name.casefold()
     for word in (key, key[:-1]) if len(key) > 4 and key.endswith("s") else (key,):
