@@ -183,19 +183,22 @@ def news_part(row: int) -> str:
     return "train" if h < 70 else "dev" if h < 85 else "test"
 
 
-def news_questions(parts: int | None = None) -> list[dict[str, Any]]:
-    """The written questions of ``part-0`` ... ``part-{parts - 1}`` (all by default)."""
+def written_parts(folder: Path, parts: int | None = None) -> list[dict[str, Any]]:
+    """The records of ``folder``'s ``part-0.jsonl`` ... ``part-{parts - 1}.jsonl`` (all by
+    default), each with its ``id`` (file and line: ``part-3-17``)."""
     out = []
-    for path in sorted(QUESTIONS.glob("part-*.jsonl")):
+    for path in sorted(folder.glob("part-*.jsonl")):
         if parts is not None and int(path.stem.removeprefix("part-")) >= parts:
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             if line.strip():
-                q = json.loads(line)
-                q["id"] = f"{path.stem}-{n}"
-                q["part"] = news_part(q["row"])
-                out.append(q)
+                out.append({**json.loads(line), "id": f"{path.stem}-{n}"})
     return out
+
+
+def news_questions(parts: int | None = None) -> list[dict[str, Any]]:
+    """The written questions of ``part-0`` ... ``part-{parts - 1}`` (all by default)."""
+    return [{**q, "part": news_part(q["row"])} for q in written_parts(QUESTIONS, parts)]
 
 
 def translations() -> list[dict[str, str]]:

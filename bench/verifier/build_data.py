@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.reader.build_data import sentences, units
+from bench.reader.build_data import sentences, units, written_parts
 from bench.reader.check_questions import gnad_rows
 from bench.reader.counterfactual import english_names, swap_roles
 
@@ -43,14 +43,7 @@ SHIPPED_PARTS = 18  # the shipped checker was trained on part-0 ... part-17
 def written_claims(parts: int | None = None) -> list[dict[str, Any]]:
     """Every written claim (of ``part-0`` ... ``part-{parts - 1}``; all by default), with its ``id``
     (file and line: ``part-3-17``)."""
-    items = []
-    for path in sorted(CLAIMS.glob("part-*.jsonl")):
-        if parts is not None and int(path.stem.removeprefix("part-")) >= parts:
-            continue
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-            if line.strip():
-                items.append({**json.loads(line), "id": f"{path.stem}-{n}"})
-    return items
+    return written_parts(CLAIMS, parts)
 
 
 def part_of(row: int) -> str:
