@@ -6,8 +6,9 @@ them meeting in Antalya (0.91). So a claim must also be *stated* by its support:
 
 - **predicate and arguments** (a claim in the corpus language): every content word of the claim
   (verbs, adjectives, nouns; not function words) occurs in the supporting sentences, as the
-  same stem, a form of it, a part of a compound or a close spelling. An invented action or
-  property ("erschossen", "zurückgetreten", "nicht") has nothing to align with.
+  same stem, the same dictionary form ("starb" / "gestorben", "komme" / "kommt"), a part of a
+  compound or a close spelling. An invented action or property ("erschossen", "zurückgetreten",
+  "nicht") has nothing to align with.
 - **roles**: two names that the support relates in one order are not swapped in the claim
   ("Kuleba lud Lawrow ein" against "Lawrow lud Kuleba ein"), unless the claim is passive or
   joins them as equals ("Lawrow und Kuleba").
@@ -27,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import simplemma
 from rapidfuzz import fuzz
 
 from index.keywords import GERMAN_STOPWORDS, stems
@@ -70,18 +72,23 @@ def content_words(text: str) -> list[str]:
 
 def unstated_words(claim: str, support: str) -> list[str]:
     """Content words of ``claim`` that ``support`` does not state in any form."""
-    words = [_plain(w) for w in _WORD.findall(support)]
+    support_words = _WORD.findall(support)
+    words = [_plain(w) for w in support_words]
     stemmed = {s for w in words for s in stems(w)}
-    missing = []
-    for word in content_words(claim):
-        if not _aligned(word, words, stemmed):
-            missing.append(word)
-    return missing
+    lemmas = {lemma(w) for w in support_words}
+    return [word for word in content_words(claim) if not _aligned(word, words, stemmed, lemmas)]
 
 
-def _aligned(word: str, words: list[str], stemmed: set[str]) -> bool:
+def lemma(word: str) -> str:
+    """``word``'s dictionary form (simplemma's German lexicon, casefolded), which a stem misses
+    where a verb changes its vowel or ending: "kommt" and "komme" -> "kommen", "starb" and
+    "gestorben" -> "sterben", "sank" -> "sinken"."""
+    return simplemma.lemmatize(word, lang="de").casefold()
+
+
+def _aligned(word: str, words: list[str], stemmed: set[str], lemmas: set[str]) -> bool:
     plain = _plain(word)
-    if any(s in stemmed for s in stems(plain)):
+    if any(s in stemmed for s in stems(plain)) or lemma(word) in lemmas:
         return True
     for other in words:
         if len(plain) >= PREFIX and len(other) >= PREFIX and plain[:PREFIX] == other[:PREFIX]:
