@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.reader.build_data import news_part
 from bot.admin import NewsAdmin
+from bot.answer import LOW_CONFIDENCE
 from bot.evaluate import first_quote
 from bot.qa import NewsQA
 from bot.settings import Settings
@@ -119,6 +120,7 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
         top1 = anyq = refused = 0
         rr = 0.0
         misses = []
+        given: list[tuple[bool, bool]] = []  # per answer given: (marked unsure, its first quote answers)
         for q in answerable:
             answer = qa.ask(q["question"])
             golds = [a["text"] for a in q["answers"]]
@@ -130,6 +132,8 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
             refused += answer.refused
             ranking = (answer.trace.ranking if answer.trace else [])[:10]
             rr += 1 / (ranking.index(q["article_id"]) + 1) if q["article_id"] in ranking else 0.0
+            if not answer.refused:
+                given.append((unsure(answer), hit))
             if not hit:
                 misses.append(
                     {
@@ -143,8 +147,11 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
         un = {"hard": [0, 0], "absent": [0, 0]}
         for q in mine:
             if q["kind"] in un:
-                un[q["kind"]][0] += qa.ask(q["question"]).refused
+                answer = qa.ask(q["question"])
+                un[q["kind"]][0] += answer.refused
                 un[q["kind"]][1] += 1
+                if not answer.refused:
+                    given.append((unsure(answer), False))
         n = max(len(answerable), 1)
         n_un = sum(v[1] for v in un.values())
         result[lang] = {
@@ -157,9 +164,29 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
             "refused_unanswerable": round(sum(v[0] for v in un.values()) / max(n_un, 1), 3),
             "refused_hard": round(un["hard"][0] / max(un["hard"][1], 1), 3),
             "refused_absent": round(un["absent"][0] / max(un["absent"][1], 1), 3),
+            **confidence_shares(given),
+            "given": given,
             "misses": misses,
         }
     return result
+
+
+def unsure(answer: Any) -> bool:
+    """The answer says it is unsure (its calibrated confidence is below ``LOW_CONFIDENCE``)."""
+    return answer.confidence is not None and answer.confidence < LOW_CONFIDENCE
+
+
+def confidence_shares(given: list[tuple[bool, bool]]) -> dict[str, Any]:
+    """Of the answers given (to answerable and unanswerable questions): the share marked unsure,
+    and the share of sure and of unsure answers whose first quote answers (None: no such answer)."""
+    sure = [right for marked, right in given if not marked]
+    doubtful = [right for marked, right in given if marked]
+    share = lambda xs: round(sum(xs) / len(xs), 3) if xs else None  # noqa: E731
+    return {
+        "unsure": share([marked for marked, _ in given]),
+        "right_sure": share(sure),
+        "right_unsure": share(doubtful),
+    }
 
 
 def main() -> None:
@@ -177,7 +204,13 @@ def main() -> None:
         items = questions(args.part) if args.set == "news" else reader_questions(args.part)
         result = evaluate(qa, items)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                {lang: {k: v for k, v in m.items() if k != "given"} for lang, m in result.items()},
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     keys = [
         "n",
@@ -189,10 +222,15 @@ def main() -> None:
         "refused_unanswerable",
         "refused_hard",
         "refused_absent",
+        "unsure",
+        "right_sure",
+        "right_unsure",
     ]
     print(f"{args.set} {args.part}: " + " | ".join(keys))
     for lang, m in result.items():
         print(f"  {lang}: " + " | ".join(str(m[k]) for k in keys))
+    overall = confidence_shares([g for m in result.values() for g in m["given"]])
+    print("  all answers given: " + " | ".join(f"{k} {v}" for k, v in overall.items()))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ from bot.trace import Trace
 if TYPE_CHECKING:
     from index.models import ArticleMeta
 
+# Below this calibrated probability that its first quote answers, an answer says it is unsure: on
+# the news development questions about 3 in 10 of such answers quote an answer, of the others
+# about 8 in 10 (bench/reader/calibrate.py, docs/reader.md "How sure an answer is").
+LOW_CONFIDENCE = 0.5
+
 
 @dataclass
 class ArticleRef:
@@ -87,6 +92,9 @@ class Answer:
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: Literal["extractive", "generated"] = "extractive"  # generated: an LLM's sentences, each verified
+    # how likely the first quote answers the question (the reader's calibrated probability; None:
+    # refused, generated, or a reader without a calibration); below ``LOW_CONFIDENCE`` its note says so
+    confidence: float | None = None
     trace: Trace | None = None  # how it was found (``--debug``)
     answer_id: str | None = None  # set when the question log kept it (feedback refers to it)
 

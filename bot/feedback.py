@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 
-from bot.answer import Answer
+from bot.answer import LOW_CONFIDENCE, Answer
 from bot.errors import ForeignAnswerError, InvalidInputError, LoggingOffError, UnknownAnswerError
 from bot.language import ENGLISH, GERMAN, QUESTION_WORDS
 from bot.settings import Settings
@@ -116,6 +116,7 @@ class Totals:
     refused: int
     helpful: int
     wrong: int
+    unsure: int = 0  # of the answered: those whose answer said it was unsure
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class Report:
     totals: Totals
     refused: list[QuestionGroup]  # refused most often, grouped by similar wording
     wrong: list[MarkedWrong]  # newest first
+    # answered, but unsure that the quote answers (the archive may not say this either), most often first
+    unsure: list[QuestionGroup]
     asked: list[QuestionGroup]  # asked most often
     topics: list[Topic]  # words asked about most often
     daily: list[DayCount]  # oldest day first
@@ -207,6 +210,7 @@ class QuestionLog:
             refused=answer.refused,
             mode=answer.mode,
             answer=answer.text,
+            confidence=answer.confidence,
             citations=tuple(
                 CitedQuotes(c.n, c.article_id, c.title, c.url, c.updated or c.published, tuple(c.quotes or [c.quote]))
                 for c in answer.citations
@@ -257,8 +261,9 @@ class QuestionLog:
     # ---- what the newsroom sees -----------------------------------------------------------------
 
     def report(self, *, since: datetime | date | str | None = None, limit: int = 20) -> Report:
-        """Refused questions grouped by wording, answers marked wrong, the most asked questions and
-        topics, and answered vs refused per day and front end."""
+        """Refused questions grouped by wording, answers marked wrong, questions answered but unsure
+        (the archive may not answer them either), the most asked questions and topics, and answered
+        vs refused per day and front end."""
         start = self._since(since)
         entries = self.entries(start)
         daily: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -266,6 +271,7 @@ class QuestionLog:
             daily[(e.asked_at.astimezone(self.zone).date().isoformat(), e.front_end)][int(e.refused)] += 1
         wrong = [e for e in entries if e.rating is not None and e.rating.rating == "wrong"]
         wrong.sort(key=lambda e: e.rating.rated_at if e.rating else e.asked_at, reverse=True)
+        unsure = [e for e in entries if _unsure(e)]
         return Report(
             since=start.isoformat() if start else None,
             generated_at=self.clock().astimezone(self.zone).isoformat(timespec="seconds"),
@@ -276,6 +282,7 @@ class QuestionLog:
                 refused=sum(e.refused for e in entries),
                 helpful=sum(e.rating is not None and e.rating.rating == "helpful" for e in entries),
                 wrong=len(wrong),
+                unsure=len(unsure),
             ),
             refused=group_questions(
                 ((e.question, e.asked_at) for e in entries if e.refused),
@@ -283,6 +290,11 @@ class QuestionLog:
                 rewrites={e.question: e.query for e in entries if e.refused and e.query},  # the latest wins
             )[:limit],
             wrong=[_marked_wrong(e, self.zone) for e in wrong[:limit]],
+            unsure=group_questions(
+                ((e.question, e.asked_at) for e in unsure),
+                self.zone,
+                rewrites={e.question: e.query for e in unsure if e.query},
+            )[:limit],
             asked=group_questions(((e.question, e.asked_at) for e in entries), self.zone)[:limit],
             topics=topics(e.question for e in entries)[:limit],
             daily=[DayCount(day, fe, counts[0], counts[1]) for (day, fe), counts in sorted(daily.items())],
@@ -428,6 +440,11 @@ def topics(questions: Iterable[str]) -> list[Topic]:
         counts.update(found)
     ranked = sorted(counts, key=lambda s: (-counts[s], s))
     return [Topic(forms[s].most_common(1)[0][0], counts[s]) for s in ranked]
+
+
+def _unsure(e: LoggedQuestion) -> bool:
+    """An answer that said it was unsure whether its quote answers (``bot.answer.LOW_CONFIDENCE``)."""
+    return not e.refused and e.confidence is not None and e.confidence < LOW_CONFIDENCE
 
 
 def _marked_wrong(e: LoggedQuestion, zone: ZoneInfo) -> MarkedWrong:

@@ -23,7 +23,7 @@ from typing import Literal, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from bot.admin import NewsAdmin
-from bot.answer import Answer, Citation, SearchHit
+from bot.answer import LOW_CONFIDENCE, Answer, Citation, SearchHit
 from bot.answering import default_model, lead_score, normalized_evidence
 from bot.conversation import Conversation, has_topic, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
@@ -206,6 +206,11 @@ class NewsQA:
         if not citations:
             refused, notes = True, []
             text = texts(language)["refusal"]
+        confidence = (
+            trace.reader.confidence if trace.reader is not None and mode == "extractive" and not refused else None
+        )
+        if confidence is not None and confidence < LOW_CONFIDENCE:
+            notes.append(texts(language)["unsure"])
         notes += [texts(language)["note"].format(note=n) for n in dict.fromkeys(c.note for c in citations if c.note)]
 
         timings = {"total": round((time.perf_counter() - started) * 1000, 2), **retrieval.timings_ms}
@@ -220,6 +225,7 @@ class NewsQA:
             note="\n".join(notes) or None,
             timings_ms=timings,
             mode=mode,
+            confidence=confidence,
             trace=trace,
         )
         if conversation is not None:

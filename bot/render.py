@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.answer import Answer, Citation
+from bot.answer import LOW_CONFIDENCE, Answer, Citation
 from bot.texts import texts
 
 
@@ -48,8 +48,12 @@ def debug_text(answer: Answer) -> str:
         f"date filter: {json.dumps(t.date_filter, ensure_ascii=False)}",
         f"best score:  {t.best_score} (threshold {t.threshold})",
         f"timings ms:  {json.dumps(answer.timings_ms)}",
-        "candidates:",
     ]
+    if t.reader is not None:
+        lines.append(f"reader:      {t.reader.best} (threshold {t.reader.threshold}, read {t.reader.read})")
+    if answer.confidence is not None:
+        lines.append(f"confidence:  {answer.confidence} (unsure below {LOW_CONFIDENCE})")
+    lines.append("candidates:")
     for c in t.candidates:
         lines.append(f"  {c.score:.4f}  {c.title[:60]}  |  {(c.sentence or '')[:80]}")
     marked = [(q, at) for c in answer.citations for q, at in zip(c.quotes, c.answer_spans, strict=False) if at]

@@ -49,6 +49,8 @@ class ReaderTrace:
     scored: list[tuple[str, float]] = field(default_factory=list)  # (sentence, log-odds), best first
     read: int = 0  # candidates read: 6, or 10 where the first 6 left it unsure
     ms: float = 0.0
+    # the calibrated probability that the first quote answers (None: refused, or no calibration)
+    confidence: float | None = None
 
 
 @dataclass

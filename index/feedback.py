@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: questions.confidence
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     answer_id TEXT PRIMARY KEY,
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS questions (
     refused INTEGER NOT NULL,
     mode TEXT NOT NULL,
     answer TEXT NOT NULL,
-    citations TEXT NOT NULL DEFAULT '[]'
+    citations TEXT NOT NULL DEFAULT '[]',
+    confidence REAL
 );
 CREATE INDEX IF NOT EXISTS questions_asked ON questions (asked_ts);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -92,6 +93,7 @@ class LoggedQuestion:
     answer: str
     citations: tuple[CitedQuotes, ...] = ()
     rating: Rating | None = None
+    confidence: float | None = None  # how likely its first quote answers (None: refused, generated, unknown)
 
 
 class FeedbackStore:
@@ -171,7 +173,7 @@ class FeedbackStore:
             db.execute("DELETE FROM questions WHERE asked_ts < ?", (cutoff,))
             db.execute(
                 "INSERT INTO questions (answer_id, asked_ts, front_end, owner, chat_type, user_ref, question, query, "
-                "language, refused, mode, answer, citations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "language, refused, mode, answer, citations, confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.answer_id,
                     entry.asked_at.timestamp(),
@@ -186,6 +188,7 @@ class FeedbackStore:
                     entry.mode,
                     entry.answer,
                     citations,
+                    entry.confidence,
                 ),
             )
 
@@ -243,6 +246,9 @@ def _migrate(db: sqlite3.Connection) -> None:
         )
     db.executescript(SCHEMA)
     if version < SCHEMA_VERSION:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(questions)")}
+        if "confidence" not in columns:  # a log of schema 1: its answers' confidence is unknown
+            db.execute("ALTER TABLE questions ADD COLUMN confidence REAL")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -276,4 +282,5 @@ def _entry(row: sqlite3.Row) -> LoggedQuestion:
         answer=row["answer"],
         citations=citations,
         rating=rating,
+        confidence=row["confidence"],
     )

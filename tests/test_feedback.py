@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,15 +23,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.answer import Answer
+from bot.answer import LOW_CONFIDENCE, Answer
 from bot.errors import ForeignAnswerError, UnknownAnswerError
 from bot.feedback import FILE_NAME, QuestionLog
 from bot.http import create_app
 from bot.settings import Settings
+from index.feedback import SCHEMA, SCHEMA_VERSION
 from tests.conftest import ROOT, invoke_cli, negotiation, sse_events
 
 READ, OTHER, ADMIN = "fb-read-key-0123456789", "fb-other-key-0123456789", "fb-admin-key-0123456789"
-ANSWER_KEYS = {"question", "answer", "refused", "language", "citations", "note", "timings_ms", "mode"}
+ANSWER_KEYS = {"question", "answer", "refused", "language", "citations", "note", "timings_ms", "mode", "confidence"}
 
 
 def app_settings(index_settings: Settings, data_dir: Path, **overrides: Any) -> Settings:
@@ -151,8 +153,8 @@ def test_report_needs_an_admin_key_and_aggregates_the_log(index_settings, qa, tm
     log(3, refusal("wer hat in Belarus verhandelt"), "api")  # case and punctuation: the same question
     log(2, refusal("Wer verhandelte in Belarus?"), "telegram")  # another wording of it
     log(2, refusal("Was kostet die Fähre nach Helgoland?"), "api")
-    hours = log(1, qa.ask("Wie lange haben die Bücherhallen geöffnet?"), "cli")
-    log(1, qa.ask("Wo wollen sich Lawrow und Kuleba treffen?"), "api")
+    hours = log(1, replace(qa.ask("Wie lange haben die Bücherhallen geöffnet?"), confidence=0.9), "cli")
+    log(1, replace(qa.ask("Wo wollen sich Lawrow und Kuleba treffen?"), confidence=0.3), "api")  # said it was unsure
     seeding.rate(hours, "wrong", front_end="cli", comment="Die Zeiten gelten erst ab Montag.")
     seeding.close()
 
@@ -169,7 +171,9 @@ def test_report_needs_an_admin_key_and_aggregates_the_log(index_settings, qa, tm
             client.get("/v1/report", params={"since": "gestern"}, headers={"X-API-Key": ADMIN}), 422, "invalid_request"
         )
 
-    assert report["totals"] == {"questions": 6, "answered": 2, "refused": 4, "helpful": 0, "wrong": 1}
+    assert report["totals"] == {"questions": 6, "answered": 2, "refused": 4, "helpful": 0, "wrong": 1, "unsure": 1}
+    (unsure,) = report["unsure"]  # answered, but the answer said its quote may not answer
+    assert (unsure["question"], unsure["count"]) == ("Wo wollen sich Lawrow und Kuleba treffen?", 1)
     assert report["logging"] is True and report["since"].startswith(since)
     top, second = report["refused"]
     assert (top["question"], top["count"]) == ("Wer hat in Belarus verhandelt?", 3)
@@ -289,6 +293,40 @@ def test_retention_deletes_old_entries_on_write_and_on_open(tmp_path):
     reopened.close()
 
 
+def test_a_log_of_the_previous_schema_is_upgraded_in_place(tmp_path):
+    """A question log written before answers had a confidence (schema 1) opens, keeps its entries
+    (their confidence unknown) and takes new ones with it."""
+    path = tmp_path / "data" / FILE_NAME
+    path.parent.mkdir()
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            SCHEMA.replace(
+                "citations TEXT NOT NULL DEFAULT '[]',\n    confidence REAL", "citations TEXT NOT NULL DEFAULT '[]'"
+            )
+        )
+        assert "confidence" not in {row[1] for row in db.execute("PRAGMA table_info(questions)")}
+        db.execute(
+            "INSERT INTO questions (answer_id, asked_ts, front_end, question, refused, mode, answer) "
+            "VALUES ('old', ?, 'cli', 'Wer hat in Belarus verhandelt?', 0, 'extractive', 'Laut ...')",
+            (datetime.now(UTC).timestamp(),),
+        )
+        db.execute("PRAGMA user_version = 1")
+        db.commit()
+    log = QuestionLog(Settings(data_dir=tmp_path / "data"))
+    (old,) = log.entries()
+    assert old.answer_id == "old" and old.confidence is None
+    unsure = Answer(
+        question="Wo treffen sich Lawrow und Kuleba?", text="Laut ...", refused=False, language="de", confidence=0.2
+    )
+    new = log.record(unsure, front_end="cli")
+    assert new is not None and log.get(new).confidence == 0.2
+    report = log.report()
+    assert report.totals.unsure == 1 and [g.question for g in report.unsure] == ["Wo treffen sich Lawrow und Kuleba?"]
+    log.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
 def test_logging_off_stores_nothing_and_feedback_says_why(index_settings, qa, tmp_path):
     settings = app_settings(index_settings, tmp_path / "log", log_questions=False)
     with TestClient(create_app(settings, qa=qa), raise_server_exceptions=False) as client:
@@ -381,7 +419,8 @@ def test_cli_ask_and_repl_are_logged_reported_and_exported_for_eval(tmp_path):
     assert off.returncode == 0  # answered, not logged
 
     report = json.loads(invoke_cli("report", "--json").stdout)
-    assert report["totals"] == {"questions": 3, "answered": 1, "refused": 2, "helpful": 0, "wrong": 0}
+    unsure = int(answer["confidence"] < LOW_CONFIDENCE)  # the answer said so, and the report counts it
+    assert report["totals"] == {"questions": 3, "answered": 1, "refused": 2, "helpful": 0, "wrong": 0, "unsure": unsure}
     assert report["refused"][0]["question"] in (
         "Wie viele Einhörner leben auf dem Mond?",
         "wie viele Einhörner leben auf dem Mond",

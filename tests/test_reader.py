@@ -5,18 +5,21 @@ reader is an error at start."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 
 import numpy as np
 import pytest
 
+from bot.answer import LOW_CONFIDENCE
 from bot.language import has_function_words
 from bot.qa import NewsQA
 from bot.reader import READER_CANDIDATES, READER_MORE, load_reader, unlabelled
 from bot.reader.e5 import E5Tokenizer, build_encoder, read_e5
 from bot.reader.net import mean_pool
 from bot.reader.reader import CARD, READER_DIR, WEIGHTS, CrossEncoderReader, E5Reader, pair_text
+from bot.texts import texts
 from index.errors import ConfigError
 
 # Facts the sample article states, asked as a reader would, with a word of the answering sentence.
@@ -216,6 +219,7 @@ def test_a_cross_encoder_directory_is_a_reader(index_settings, e5, tiny_cross_en
     with NewsQA(settings, embedder=e5) as qa:
         answer = qa.ask("Wo wollen sich Lawrow und Kuleba treffen?")
         assert not answer.refused and answer.trace.reader.name.startswith("cross-encoder:")
+        assert answer.confidence is None  # its scale is unknown: it says nothing of how sure it is
 
 
 def test_a_trained_reader_directory_is_a_reader(tmp_path):
@@ -243,6 +247,53 @@ def test_an_unsure_reader_reads_the_next_candidates(tmp_path, index_settings, e5
     assert answer.trace is not None and answer.trace.reader is not None
     assert answer.trace.reader.read == read
     assert not answer.refused and "Medinski" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(("calibration", "sure"), [([0.0, 5.0], True), ([0.0, -5.0], False)])
+def test_an_answer_says_how_sure_it_is_and_says_so_when_unsure(tmp_path, index_settings, e5, calibration, sure):
+    """``confidence`` is the card's calibrated probability that the first quote answers; below
+    ``LOW_CONFIDENCE`` the answer keeps its quotes and its note says it is unsure, in the
+    question's language."""
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
+    (copy / CARD).write_text(json.dumps({**card, "calibration": calibration}), encoding="utf-8")
+    with NewsQA(index_settings.model_copy(update={"reader": str(copy)}), embedder=e5) as qa:
+        german = qa.ask("Wer führte die russische Delegation bei den Verhandlungen an?")
+        english = qa.ask("Who led the Russian delegation in the talks?")
+        refused = qa.ask(NOT_IN_THE_SAMPLE[0])
+    for answer, language in ((german, "de"), (english, "en")):
+        assert not answer.refused and "Medinski" in answer.citations[0].quote
+        assert answer.confidence == pytest.approx(1 / (1 + math.exp(-calibration[1])), abs=1e-3)
+        assert (answer.confidence >= LOW_CONFIDENCE) is sure
+        assert (texts(language)["unsure"] in (answer.note or "")) is not sure, answer.note
+        assert answer.to_dict()["confidence"] == answer.confidence
+    assert refused.refused and refused.confidence is None and refused.note is None
+
+
+def test_the_shipped_reader_is_sure_of_what_the_sample_states(qa):
+    """The shipped card's calibration (bench/reader/calibrate.py): the sample's plain facts are
+    answered without the unsure note (the article's editorial note stays); the calibration is a probability that rises with the
+    log-odds."""
+    reader = qa.reader
+    assert reader is not None and reader.calibration is not None and reader.calibration[0] > 0
+    for question in (
+        "Wer führte die russische Delegation bei den Verhandlungen an?",
+        "Wo wollen sich Lawrow und Kuleba treffen?",
+    ):
+        answer = qa.ask(question)
+        assert answer.confidence is not None and answer.confidence >= LOW_CONFIDENCE, (question, answer.trace.reader)
+        assert texts("de")["unsure"] not in (answer.note or "")
+
+
+@pytest.mark.parametrize("calibration", ["high", [1.0], [1.0, float("nan")], {"a": 1, "b": 0}])
+def test_an_unreadable_calibration_is_an_error_at_start(tmp_path, calibration):
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
+    (copy / CARD).write_text(json.dumps({**card, "calibration": calibration}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="calibration"):
+        E5Reader(copy)
 
 
 def test_a_missing_or_damaged_reader_is_an_error_at_start(tmp_path, index_settings, e5):

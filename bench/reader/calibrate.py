@@ -30,7 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np
+
 from bench.news_bench import build_index, index_settings, questions, reader_questions
+from bot.answer import LOW_CONFIDENCE
 from bot.answering import normalized_evidence
 from bot.extract import rank_quotes
 from bot.qa import READER_MIN_EVIDENCE, NewsQA, _gibberish
@@ -194,12 +197,49 @@ def main() -> None:
             f"as the product reads (unsure {unsure}): {json.dumps(table(records, args.k, best, floor, prior, unsure))}"
         )
     print(f"chosen threshold (k {args.k}, floor {floor}, unsure {unsure}): {best}")
+    calibration = confidence_fit(records, args.k, best, floor, prior, unsure) if best is not None else None
     if args.write and best is not None:
         path = (args.reader or READER_DIR) / CARD
         card = json.loads(path.read_text(encoding="utf-8"))
-        card.update({"threshold": best, "rank_prior": prior, "unsure": unsure})
+        card.update({"threshold": best, "rank_prior": prior, "unsure": unsure, "calibration": calibration})
         path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote threshold {best}, rank prior {prior} and unsure {unsure} to {path}")
+        print(f"wrote threshold {best}, rank prior {prior}, unsure {unsure} and calibration {calibration} to {path}")
+
+
+def confidence_fit(
+    records: list[dict[str, Any]], k: int, threshold: float, floor: float, prior: float, unsure: float | None
+) -> list[float]:
+    """``[a, b]`` such that sigmoid(a * x + b) is the probability that a first quote of log-odds x
+    holds the answer (Platt scaling: a logistic regression over the first quotes of the questions
+    the threshold answers; an unanswerable question's never does), and how well it fits: per band
+    of that probability, the share of first quotes that held the answer."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys = [], []
+    for r in records:
+        if refused(r, k, threshold, floor, unsure):
+            continue
+        logits = seen(r, k, unsure)
+        at = max(range(len(logits)), key=lambda i: logits[i] - prior * i)
+        xs.append(logits[at])
+        ys.append(bool(r["kind"] == "answerable" and r["gold"][at]))
+    fit = LogisticRegression(C=1e4).fit(np.array(xs)[:, None], ys)
+    a, b = round(float(fit.coef_[0][0]), 4), round(float(fit.intercept_[0]), 4)
+    p = 1 / (1 + np.exp(-(a * np.array(xs) + b)))
+    right = np.array(ys)
+    for lo, hi in ((0.0, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)):
+        band = (p >= lo) & (p < hi)
+        if band.any():
+            print(
+                f"confidence {lo:.1f}-{min(hi, 1.0):.1f}: {int(band.sum())} answers, mean {p[band].mean():.2f}, "
+                f"first quote right {right[band].mean():.2f}"
+            )
+    below = p < LOW_CONFIDENCE
+    print(
+        f"calibration a {a}, b {b}: {below.mean():.2f} of the answers below {LOW_CONFIDENCE} (first quote right "
+        f"{right[below].mean():.2f}; above: {right[~below].mean():.2f})"
+    )
+    return [a, b]
 
 
 def threshold_for(

@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 @handle_errors
 def report(ctx: click.Context, since: str | None, limit: int, as_json: bool, as_csv: bool, export: Path | None) -> None:
     """What the archive could not answer: refused questions grouped by similar wording, answers
-    marked wrong (with the comment and what they cited), the most asked questions and topics,
-    answered vs refused per day and front end.
+    marked wrong (with the comment and what they cited), questions answered but unsure (their
+    answer said the quote may not answer them), the most asked questions and topics, answered vs
+    refused per day and front end.
 
     \b
     Examples:
@@ -90,12 +91,13 @@ def _text(r: Report) -> None:
     t = r.totals
     since = f" since {r.since[:10]}" if r.since else ""
     _echo(
-        f"{t.questions} questions{since}: {t.answered} answered, {t.refused} refused; "
+        f"{t.questions} questions{since}: {t.answered} answered, {t.refused} refused, {t.unsure} answered but unsure; "
         f"feedback: {t.helpful} helpful, {t.wrong} wrong."
     )
     if not r.logging:
         click.secho("Question logging is off (NEWSBOT_LOG_QUESTIONS=false): nothing new is logged.", fg="yellow")
-    for title, groups in (("Refused most often", r.refused), ("Asked most often", r.asked)):
+    lists = (("Refused most often", r.refused), ("Answered but unsure", r.unsure), ("Asked most often", r.asked))
+    for title, groups in lists:
         if groups:
             _echo(f"\n{title}:")
         for g in groups:
@@ -144,7 +146,7 @@ def _csv(r: Report) -> None:
     """One table for spreadsheets: a row per list entry, ``section`` says which list."""
     out = _SafeCells(sys.stdout)
     out.writerow(["section", "day", "front_end", "item", "count", "answered", "refused", "detail"])
-    for section, groups in (("refused", r.refused), ("asked", r.asked)):
+    for section, groups in (("refused", r.refused), ("unsure", r.unsure), ("asked", r.asked)):
         for g in groups:
             out.writerow([section, g.last_asked[:10], "", g.question, g.count, "", "", " | ".join(g.variants)])
     for w in r.wrong:

@@ -85,7 +85,8 @@ async def report(
     limit: Annotated[int, Query(ge=1, le=500, description="Entries per list.")] = 20,
 ) -> Report:
     """What the archive could not answer: refused questions grouped by wording, answers marked
-    wrong, the most asked questions and topics, answered vs refused per day and front end."""
+    wrong, questions answered but unsure, the most asked questions and topics, answered vs refused
+    per day and front end."""
     if not caller.admin:
         raise ApiError(403, "forbidden", "The report needs an admin key (NEWSBOT_ADMIN_KEYS).")
     # Within the request timeout and the workload's bounds, like a question: the grouping is CPU work.

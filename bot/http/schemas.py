@@ -57,6 +57,13 @@ class AnswerResponse(BaseModel):
         description="'extractive' (verbatim quotes) or 'generated' (an LLM's "
         "sentences, each verified against the source it cites)",
     )
+    confidence: float | None = Field(
+        None,
+        description="How likely the first quote answers the question: the reader's probability, "
+        "calibrated on development questions (about that share of answers given it are right); "
+        "below 0.5 the note says the answer is unsure. Null for refusals, generated answers and "
+        "readers without a calibration.",
+    )
     answer_id: str | None = Field(
         None,
         description="What POST /v1/feedback refers to; null when the question was not logged "

@@ -36,6 +36,7 @@ __all__ = [
     "Reader",
     "load_claim_checker",
     "load_reader",
+    "calibrated",
     "probability",
     "read_quotes",
 ]
@@ -117,6 +118,9 @@ def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[lis
         reverse=True,
     )
     by_logit = sorted(zip(logits, (q.sentence.text for q in read), strict=True), reverse=True)
+    first = next(
+        (logit for q, logit in zip(read, logits, strict=True) if kept and q.sentence is kept[0].sentence), None
+    )
     trace = ReaderTrace(
         name=reader.name,
         best=by_logit[0][0] if by_logit else None,
@@ -124,8 +128,19 @@ def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[lis
         scored=[(text, round(logit, 3)) for logit, text in by_logit[:5]],
         read=len(read),
         ms=round((time.perf_counter() - started) * 1000, 2),
+        confidence=calibrated(reader, first),
     )
     return kept, trace
+
+
+def calibrated(reader: Reader, logit: float | None) -> float | None:
+    """The probability that a first quote the reader gives ``logit`` answers its question, from
+    the reader's ``calibration`` (fitted on the development questions' first quotes by
+    ``bench/reader/calibrate.py``); None without a logit or a calibration."""
+    if logit is None or reader.calibration is None:
+        return None
+    a, b = reader.calibration
+    return round(probability(a * logit + b), 3)
 
 
 def _shifted(quote: Quote, span: tuple[int, int] | None) -> tuple[int, int] | None:

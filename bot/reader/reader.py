@@ -104,6 +104,9 @@ class Reader(Protocol):
     rank_prior: float  # log-odds off per place in the first stage's order
     unsure: float | None  # log-odds: below it on the first candidates, the next ones are read too
     quote_margin: float | None  # log-odds over the threshold a second quote needs (None: none)
+    # (a, b): the probability that a first quote of log-odds x answers is sigmoid(a * x + b),
+    # calibrated on the development questions (None: not calibrated)
+    calibration: tuple[float, float] | None
 
     def score(self, question: str, candidates: Sequence[ReaderCandidate]) -> np.ndarray:
         """Log-odds that each (sentence, title[, sentence before]) answers ``question``."""
@@ -163,6 +166,7 @@ class E5Reader:
         self.rank_prior = float(card.get("rank_prior", DEFAULT_RANK_PRIOR))
         self.unsure = float(card["unsure"]) if card.get("unsure") is not None else None
         self.quote_margin: float | None = OTHER_QUOTE_MARGIN
+        self.calibration = _calibration(card.get("calibration"), directory)
         self.name = f"newsbot-{kind}-{card.get('version', 1)}"
         self.bf16 = precision == "bfloat16" or (precision == "auto" and native_bfloat16())
         self._torch = torch
@@ -219,6 +223,7 @@ class CrossEncoderReader:
         self.rank_prior = DEFAULT_RANK_PRIOR
         self.unsure: float | None = None  # its scale is unknown: it reads the first candidates only
         self.quote_margin: float | None = None  # ... and quotes what reaches its threshold
+        self.calibration: tuple[float, float] | None = None  # ... and says nothing of how sure it is
         self.name = f"cross-encoder:{path.name}"
 
     def score(self, question: str, candidates: Sequence[ReaderCandidate]) -> np.ndarray:
@@ -234,6 +239,19 @@ class CrossEncoderReader:
         self, question: str, candidates: Sequence[ReaderCandidate]
     ) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
         return self.score(question, candidates), [None] * len(candidates)  # a CrossEncoder marks no span
+
+
+def _calibration(value: object, directory: Path) -> tuple[float, float] | None:
+    """A card's ``calibration`` (``[a, b]``, or absent), checked."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(x, int | float) and math.isfinite(x) for x in value)
+    ):
+        raise ConfigError(f"the reader in {directory} has an unreadable calibration {value!r} (expected [a, b])")
+    return float(value[0]), float(value[1])
 
 
 def native_bfloat16() -> bool:
