@@ -132,7 +132,7 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
             refused += answer.refused
             ranking = (answer.trace.ranking if answer.trace else [])[:10]
             rr += 1 / (ranking.index(q["article_id"]) + 1) if q["article_id"] in ranking else 0.0
-            if not answer.refused:
+            if answer.confidence is not None:  # an answer given, by a reader that says how sure it is
                 given.append((unsure(answer), hit))
             if not hit:
                 misses.append(
@@ -150,7 +150,7 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
                 answer = qa.ask(q["question"])
                 un[q["kind"]][0] += answer.refused
                 un[q["kind"]][1] += 1
-                if not answer.refused:
+                if answer.confidence is not None:
                     given.append((unsure(answer), False))
         n = max(len(answerable), 1)
         n_un = sum(v[1] for v in un.values())
@@ -173,12 +173,13 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def unsure(answer: Any) -> bool:
     """The answer says it is unsure (its calibrated confidence is below ``LOW_CONFIDENCE``)."""
-    return answer.confidence is not None and answer.confidence < LOW_CONFIDENCE
+    return bool(answer.confidence < LOW_CONFIDENCE)
 
 
 def confidence_shares(given: list[tuple[bool, bool]]) -> dict[str, Any]:
-    """Of the answers given (to answerable and unanswerable questions): the share marked unsure,
-    and the share of sure and of unsure answers whose first quote answers (None: no such answer)."""
+    """Of the answers given with a confidence (to answerable and unanswerable questions): the share
+    marked unsure, and the share of sure and of unsure answers whose first quote answers (None: no
+    such answer; all three None with a reader that gives no confidence)."""
     sure = [right for marked, right in given if not marked]
     doubtful = [right for marked, right in given if marked]
     share = lambda xs: round(sum(xs) / len(xs), 3) if xs else None  # noqa: E731

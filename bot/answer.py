@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from index.models import ArticleMeta
 
 # Below this calibrated probability that its first quote answers, an answer says it is unsure: on
-# the news development questions about 3 in 10 of such answers quote an answer, of the others
-# about 8 in 10 (bench/reader/calibrate.py, docs/reader.md "How sure an answer is").
+# the news development questions 3 in 10 of such answers quote an answer, of the others 85 in 100
+# (bench/reader/calibrate.py, docs/reader.md "How sure an answer is").
 LOW_CONFIDENCE = 0.5
 
 

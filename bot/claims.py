@@ -75,7 +75,9 @@ def unstated_words(claim: str, support: str) -> list[str]:
     support_words = _WORD.findall(support)
     words = [_plain(w) for w in support_words]
     stemmed = {s for w in words for s in stems(w)}
-    lemmas = {lemma(w) for w in support_words}
+    # a source word's dictionary form only where the source inflects it: "könnte sterben" and "will
+    # gewinnen" name the verb without stating that it happened ("starb", "gewann")
+    lemmas = {form for w in support_words if (form := lemma(w)) != _plain(w)}
     return [word for word in content_words(claim) if not _aligned(word, words, stemmed, lemmas)]
 
 

@@ -2,7 +2,9 @@
 
 Every paragraph becomes an article; every question goes through the full ``NewsQA``
 pipeline. Reported: paragraph MRR@10, recall@1/@5, answer_top1 (a gold answer string
-inside the first quote), answer_any (inside any quote), the refusal rate, and latency.
+inside the first quote), answer_any (inside any quote), the refusal rate, latency, and where
+answers carry a confidence, the share that said they were unsure and how often the first quote
+of a sure and of an unsure answer held the answer (``unsure``, ``right_sure``, ``right_unsure``).
 Questions marked ``is_impossible`` (SQuAD 2.0) must be refused (``refused_unanswerable``);
 with ``holdout`` a share of the paragraphs is also left out of the index, and their
 questions count as unanswerable too.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from bot.admin import NewsAdmin
+from bot.answer import LOW_CONFIDENCE
 from bot.errors import ConfigError
 from bot.qa import NewsQA
 from bot.settings import Settings
@@ -98,12 +101,15 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
     r1 = r5 = top1 = anyq = refused = refused_un = 0
     latencies: list[float] = []
     marked: list[float] = []
+    given: list[tuple[bool, bool]] = []  # per answer with a confidence: (said it was unsure, first quote right)
     answerable = [q for q in questions if q.answerable]
     for q in tqdm(questions, desc="Asking", unit="question", disable=not progress, leave=False):
         answer = qa.ask(q.question)
         latencies.append(answer.timings_ms["total"])
         if not q.answerable:
             refused_un += answer.refused
+            if answer.confidence is not None:
+                given.append((answer.confidence < LOW_CONFIDENCE, False))
             continue
         ranking = (answer.trace.ranking if answer.trace else [])[:10]
         rank = ranking.index(q.article_id) + 1 if q.article_id in ranking else None
@@ -114,6 +120,8 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         quotes = [text for c in answer.citations for text in c.quotes]
         first, span = first_quote(answer)
         top1 += any(gold in first for gold in q.answers)
+        if answer.confidence is not None:
+            given.append((answer.confidence < LOW_CONFIDENCE, any(gold in first for gold in q.answers)))
         if span is not None:  # the words the reader marked as the answer, against the gold answers
             marked.append(max((token_f1(first[span[0] : span[1]], gold) for gold in q.answers), default=0.0))
         anyq += any(gold in text for text in quotes for gold in q.answers)
@@ -132,6 +140,12 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         "span_f1": round(sum(marked) / max(len(marked), 1), 4),
         "latency_ms": _percentiles(latencies),
     }
+    if given:  # the answers' confidence: how many said they were unsure, and how often each kind was right
+        sure = [right for unsure, right in given if not unsure]
+        doubtful = [right for unsure, right in given if unsure]
+        result["unsure"] = round(len(doubtful) / len(given), 4)
+        result["right_sure"] = round(sum(sure) / max(len(sure), 1), 4)
+        result["right_unsure"] = round(sum(doubtful) / max(len(doubtful), 1), 4)
     unanswerable = len(questions) - len(answerable)
     if unanswerable:
         result["n_unanswerable"] = unanswerable

@@ -33,7 +33,7 @@ from bot.errors import ForeignAnswerError, InvalidInputError, LoggingOffError, U
 from bot.language import ENGLISH, GERMAN, QUESTION_WORDS
 from bot.settings import Settings
 from index.dates import parse_datetime
-from index.feedback import RATINGS, CitedQuotes, FeedbackStore, LoggedQuestion, Rating
+from index.feedback import RATINGS, CitedQuotes, FeedbackStore, LoggedQuestion, Rating, check_schema
 from index.keywords import GERMAN_STOPWORDS, stems
 
 __all__ = ["RATINGS", "QuestionLog", "Rating", "Report"]
@@ -151,8 +151,14 @@ class _ReadOnlyStore(FeedbackStore):
         with self._lock:
             if self._db is None:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
-                self._db.row_factory = sqlite3.Row
+                db = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+                try:
+                    check_schema(db)  # an older log is read as it is (what it lacks reads as unknown)
+                except BaseException:
+                    db.close()
+                    raise
+                db.row_factory = sqlite3.Row
+                self._db = db
             return self._db
 
 

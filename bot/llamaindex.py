@@ -296,6 +296,7 @@ def _response(answer: Answer) -> Response:
         "refused": answer.refused,
         "language": answer.language,
         "mode": answer.mode,
+        "confidence": answer.confidence,  # how likely the first quote answers (None: refused, generated)
         "note": answer.note,
         "query": answer.query,
         "answer": answer,

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from bot.admin import NewsAdmin
 from bot.answer import LOW_CONFIDENCE, Answer, Citation, SearchHit
 from bot.answering import default_model, lead_score, normalized_evidence
+from bot.claims import lemma
 from bot.conversation import Conversation, has_topic, rewrite, trim
 from bot.errors import ArticleNotFoundError, InvalidInputError
 from bot.evidence import Background
@@ -127,6 +128,8 @@ class NewsQA:
             self.index.damage()  # logs what is wrong and what to run; questions will say so too
         else:
             self.retriever.retrieve("warm-up")
+        if self.llm is not None:  # the claim word rule's German lexicon (~100 MB, a second to load)
+            lemma("Warm-up")
         gc.collect()
         gc.freeze()
 

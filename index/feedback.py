@@ -238,18 +238,34 @@ _SELECT = (
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Create the tables, or refuse a log written by a newer newsbot."""
+    """Create the tables, upgrade a log of an older schema in place (schema 1 lacks
+    ``questions.confidence``), or refuse a log written by a newer newsbot. One ``BEGIN IMMEDIATE``
+    transaction, the version read again inside it: the API, the bot and the CLI may open the same
+    old log at once, and only one of them upgrades it."""
+    check_schema(db)
+    if int(db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+            for statement in filter(str.strip, SCHEMA.split(";")):  # not executescript: it commits first
+                db.execute(statement)
+            if "confidence" not in {row[1] for row in db.execute("PRAGMA table_info(questions)")}:
+                db.execute("ALTER TABLE questions ADD COLUMN confidence REAL")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def check_schema(db: sqlite3.Connection) -> None:
+    """Refuse a log written by a newer newsbot (its rows may mean something this one cannot read)."""
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise sqlite3.DatabaseError(
             f"the question log was written by a newer newsbot (schema {version}, this one knows {SCHEMA_VERSION})"
         )
-    db.executescript(SCHEMA)
-    if version < SCHEMA_VERSION:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(questions)")}
-        if "confidence" not in columns:  # a log of schema 1: its answers' confidence is unknown
-            db.execute("ALTER TABLE questions ADD COLUMN confidence REAL")
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _entry(row: sqlite3.Row) -> LoggedQuestion:
@@ -282,5 +298,6 @@ def _entry(row: sqlite3.Row) -> LoggedQuestion:
         answer=row["answer"],
         citations=citations,
         rating=rating,
-        confidence=row["confidence"],
+        # a schema-1 log opened read-only has no such column (a Row's "in" looks at values, not keys)
+        confidence=row["confidence"] if "confidence" in row.keys() else None,  # noqa: SIM118
     )

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,7 @@ from bot.errors import ForeignAnswerError, UnknownAnswerError
 from bot.feedback import FILE_NAME, QuestionLog
 from bot.http import create_app
 from bot.settings import Settings
-from index.feedback import SCHEMA, SCHEMA_VERSION
+from index.feedback import SCHEMA_VERSION, FeedbackStore
 from tests.conftest import ROOT, invoke_cli, negotiation, sse_events
 
 READ, OTHER, ADMIN = "fb-read-key-0123456789", "fb-other-key-0123456789", "fb-admin-key-0123456789"
@@ -293,18 +293,39 @@ def test_retention_deletes_old_entries_on_write_and_on_open(tmp_path):
     reopened.close()
 
 
-def test_a_log_of_the_previous_schema_is_upgraded_in_place(tmp_path):
-    """A question log written before answers had a confidence (schema 1) opens, keeps its entries
-    (their confidence unknown) and takes new ones with it."""
-    path = tmp_path / "data" / FILE_NAME
-    path.parent.mkdir()
+# The question log's tables as schema 1 wrote them (before answers had a confidence).
+SCHEMA_1 = """
+CREATE TABLE questions (
+    answer_id TEXT PRIMARY KEY,
+    asked_ts REAL NOT NULL,
+    front_end TEXT NOT NULL,
+    owner TEXT,
+    chat_type TEXT,
+    user_ref TEXT,
+    question TEXT NOT NULL,
+    query TEXT,
+    language TEXT,
+    refused INTEGER NOT NULL,
+    mode TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    citations TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX questions_asked ON questions (asked_ts);
+CREATE TABLE feedback (
+    answer_id TEXT PRIMARY KEY REFERENCES questions (answer_id) ON DELETE CASCADE,
+    rating TEXT NOT NULL CHECK (rating IN ('helpful', 'wrong')),
+    comment TEXT,
+    front_end TEXT NOT NULL,
+    rated_ts REAL NOT NULL
+);
+"""
+
+
+def _schema_1_log(path: Path) -> None:
+    """A question log as newsbot wrote it before answers had a confidence, with one answer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path)) as db:
-        db.executescript(
-            SCHEMA.replace(
-                "citations TEXT NOT NULL DEFAULT '[]',\n    confidence REAL", "citations TEXT NOT NULL DEFAULT '[]'"
-            )
-        )
-        assert "confidence" not in {row[1] for row in db.execute("PRAGMA table_info(questions)")}
+        db.executescript(SCHEMA_1)
         db.execute(
             "INSERT INTO questions (answer_id, asked_ts, front_end, question, refused, mode, answer) "
             "VALUES ('old', ?, 'cli', 'Wer hat in Belarus verhandelt?', 0, 'extractive', 'Laut ...')",
@@ -312,6 +333,13 @@ def test_a_log_of_the_previous_schema_is_upgraded_in_place(tmp_path):
         )
         db.execute("PRAGMA user_version = 1")
         db.commit()
+
+
+def test_a_log_of_the_previous_schema_is_upgraded_in_place(tmp_path):
+    """A question log written before answers had a confidence (schema 1) opens, keeps its entries
+    (their confidence unknown) and takes new ones with it."""
+    path = tmp_path / "data" / FILE_NAME
+    _schema_1_log(path)
     log = QuestionLog(Settings(data_dir=tmp_path / "data"))
     (old,) = log.entries()
     assert old.answer_id == "old" and old.confidence is None
@@ -325,6 +353,62 @@ def test_a_log_of_the_previous_schema_is_upgraded_in_place(tmp_path):
     log.close()
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_processes_opening_an_old_log_at_once_upgrade_it_once(tmp_path, monkeypatch):
+    """The API, the bot and the CLI start together after an upgrade: each opens the schema-1 log,
+    and both of two that found the column missing must not add it (the second failed with
+    "duplicate column name"). The connections here wait for each other just before adding it,
+    so the race is not left to chance: where the upgrade holds the write lock from its first
+    look to its last, the second waits in vain (a second), then finds the log upgraded."""
+    path = tmp_path / "data" / FILE_NAME
+    _schema_1_log(path)
+    before_alter = threading.Barrier(2, timeout=1.0)
+
+    class Racing(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.lstrip().upper().startswith("ALTER TABLE"):
+                with suppress(threading.BrokenBarrierError):
+                    before_alter.wait()
+            return super().execute(sql, *args)
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": Racing}))
+    stores = [FeedbackStore(path, retention_days=30) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def open_it(store: FeedbackStore) -> None:
+        try:
+            store.count()
+        except BaseException as exc:  # what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [e.answer_id for e in stores[0].entries()] == ["old"]
+    for store in stores:
+        store.close()
+
+
+def test_logging_off_the_report_reads_a_log_of_the_previous_schema(tmp_path):
+    """Logging off, the log is only read, never upgraded: an old log's answers read with their
+    confidence unknown; a log of a newer newsbot is refused, not misread."""
+    data = tmp_path / "data"
+    _schema_1_log(data / FILE_NAME)
+    off = Settings(data_dir=data, log_questions=False)
+    with QuestionLog(off) as log:
+        report = log.report()
+    assert report.totals.questions == 1 and report.totals.unsure == 0 and report.logging is False
+    with closing(sqlite3.connect(data / FILE_NAME)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # read, not written
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        db.commit()
+    with QuestionLog(off) as log, pytest.raises(sqlite3.DatabaseError, match="newer newsbot"):
+        log.report()
 
 
 def test_logging_off_stores_nothing_and_feedback_says_why(index_settings, qa, tmp_path):

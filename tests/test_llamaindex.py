@@ -202,6 +202,7 @@ def test_query_engine_returns_newsbots_answer_with_citations_as_source_nodes(qa,
     assert response.metadata is not None and response.metadata["refused"] is False
     assert response.metadata["language"] == "de" and response.metadata["mode"] == "extractive"
     assert "unabhängiger Stelle" in response.metadata["note"]
+    assert response.metadata["confidence"] == answer.confidence is not None  # how sure the reader is
     assert [n.node.metadata["n"] for n in response.source_nodes] == [c.n for c in answer.citations] == [1]
     (node,) = response.source_nodes
     meta = node.node.metadata

@@ -271,6 +271,31 @@ def test_an_answer_says_how_sure_it_is_and_says_so_when_unsure(tmp_path, index_s
     assert refused.refused and refused.confidence is None and refused.note is None
 
 
+def test_the_confidence_is_that_of_the_quote_shown_first():
+    """The confidence belongs to the first quote as the reader orders them (log-odds minus the
+    rank prior per place in the first stage's order), not to the highest log-odds: here the first
+    stage's first sentence comes first at 1.0, ahead of the second's 5.0."""
+    from bot.extract import Quote
+    from bot.reader import read_quotes
+    from bot.retrieve import RankedArticle, ScoredSentence
+
+    class Stub:
+        name, threshold, rank_prior, unsure, quote_margin, calibration = "stub", -100.0, 10.0, None, None, (1.0, 0.0)
+
+        def read(self, question, candidates):
+            return np.array([1.0, 5.0, -2.0][: len(candidates)]), [None] * len(candidates)
+
+    article = RankedArticle("a", 1.0, 0)
+    texts_ = ["Erster Satz.", "Zweiter Satz.", "Dritter Satz."]
+    ranked = [
+        Quote(ScoredSentence(f"s{i}", "a", i, 0, "text", t, None, None, 0.0, 0.0), t, 1.0 - i, article)
+        for i, t in enumerate(texts_)
+    ]
+    kept, trace = read_quotes(Stub(), "Frage?", ranked)
+    assert kept[0].sentence.text == "Erster Satz." and trace.best == 5.0
+    assert trace.confidence == pytest.approx(1 / (1 + math.exp(-1.0)), abs=1e-3)  # its 1.0, not the best 5.0
+
+
 def test_the_shipped_reader_is_sure_of_what_the_sample_states(qa):
     """The shipped card's calibration (bench/reader/calibrate.py): the sample's plain facts are
     answered without the unsure note (the article's editorial note stays); the calibration is a probability that rises with the
@@ -284,9 +309,15 @@ def test_the_shipped_reader_is_sure_of_what_the_sample_states(qa):
         answer = qa.ask(question)
         assert answer.confidence is not None and answer.confidence >= LOW_CONFIDENCE, (question, answer.trace.reader)
         assert texts("de")["unsure"] not in (answer.note or "")
+    # answered with a sentence that only says who announced something: it says it is unsure
+    france = qa.ask("Who won the election in France?")
+    assert france.refused or (france.confidence is not None and france.confidence < LOW_CONFIDENCE), france.trace.reader
+    assert france.refused or texts("en")["unsure"] in (france.note or "")
 
 
-@pytest.mark.parametrize("calibration", ["high", [1.0], [1.0, float("nan")], {"a": 1, "b": 0}])
+@pytest.mark.parametrize(
+    "calibration", ["high", [1.0], [1.0, float("nan")], {"a": 1, "b": 0}, [True, 0.0], [-0.4, 1.0]]
+)
 def test_an_unreadable_calibration_is_an_error_at_start(tmp_path, calibration):
     copy = tmp_path / "reader"
     shutil.copytree(READER_DIR, copy)

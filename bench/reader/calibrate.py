@@ -80,10 +80,26 @@ UNSURE = (None, -5.5, -5.0, -4.5, -4.0, -3.5, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0)
 PRIORS = (0.0, 0.15, 0.3, 0.5, 0.8, 1.0, 1.2, 1.5, 2.0)
 
 
-def first(r: dict[str, Any], k: int, prior: float = DEFAULT_RANK_PRIOR, unsure: float | None = None) -> bool:
+def first(
+    r: dict[str, Any],
+    k: int,
+    prior: float = DEFAULT_RANK_PRIOR,
+    unsure: float | None = None,
+    threshold: float | None = None,
+) -> bool:
     """The gold sentence ranks first as ``bot.reader.read_quotes`` ranks (log-odds, rank prior)."""
+    at = first_at(r, k, prior, unsure, threshold)
+    return at is not None and r["gold"][at]
+
+
+def first_at(
+    r: dict[str, Any], k: int, prior: float, unsure: float | None, threshold: float | None = None
+) -> int | None:
+    """Which candidate ``bot.reader.read_quotes`` puts first: of those at or above ``threshold``
+    (all without one), the best log-odds minus the rank prior per place; None: none."""
     logits = seen(r, k, unsure)
-    return bool(logits) and r["gold"][max(range(len(logits)), key=lambda i: logits[i] - prior * i)]
+    places = [i for i in range(len(logits)) if threshold is None or logits[i] >= threshold]
+    return max(places, key=lambda i: logits[i] - prior * i) if places else None
 
 
 def table(
@@ -106,7 +122,9 @@ def table(
         share = lambda xs, f: round(sum(map(f, xs)) / len(xs), 3) if xs else None  # noqa: E731
         out[lang] = {
             "n": len(ans),
-            "top1": share(ans, lambda r: first(r, k, prior, unsure) and not refused(r, k, threshold, floor, unsure)),
+            "top1": share(
+                ans, lambda r: first(r, k, prior, unsure, threshold) and not refused(r, k, threshold, floor, unsure)
+            ),
             "refused_answerable": share(ans, lambda r: refused(r, k, threshold, floor, unsure)),
             "refused_hard": share(hard, lambda r: refused(r, k, threshold, floor, unsure)),
             "refused_absent": share(absent, lambda r: refused(r, k, threshold, floor, unsure)),
@@ -186,7 +204,7 @@ def main() -> None:
     prior = DEFAULT_RANK_PRIOR
     if best is not None:  # the rank prior, on the answerable questions the threshold keeps
         kept = [r for r in answerable if not refused(r, args.k, best, floor, unsure)]
-        shares = {p: round(sum(first(r, args.k, p, unsure) for r in kept) / max(len(kept), 1), 3) for p in PRIORS}
+        shares = {p: round(sum(first(r, args.k, p, unsure, best) for r in kept) / max(len(kept), 1), 3) for p in PRIORS}
         prior = max(PRIORS, key=lambda p: shares[p])
         print(f"first quote of the answered, by rank prior: {shares}; chosen: {prior}")
     for k in sorted({4, 6, 8, 12, args.k}):
@@ -219,9 +237,9 @@ def confidence_fit(
     for r in records:
         if refused(r, k, threshold, floor, unsure):
             continue
-        logits = seen(r, k, unsure)
-        at = max(range(len(logits)), key=lambda i: logits[i] - prior * i)
-        xs.append(logits[at])
+        at = first_at(r, k, prior, unsure, threshold)
+        assert at is not None  # not refused: one candidate reaches the threshold
+        xs.append(seen(r, k, unsure)[at])
         ys.append(bool(r["kind"] == "answerable" and r["gold"][at]))
     fit = LogisticRegression(C=1e4).fit(np.array(xs)[:, None], ys)
     a, b = round(float(fit.coef_[0][0]), 4), round(float(fit.intercept_[0]), 4)

@@ -60,9 +60,9 @@ class AnswerResponse(BaseModel):
     confidence: float | None = Field(
         None,
         description="How likely the first quote answers the question: the reader's probability, "
-        "calibrated on development questions (about that share of answers given it are right); "
-        "below 0.5 the note says the answer is unsure. Null for refusals, generated answers and "
-        "readers without a calibration.",
+        "calibrated on the news development questions (there, about that share of answers given it "
+        "are right); below 0.5 the note says the answer is unsure. Null for refusals, generated "
+        "answers, NEWSBOT_READER=none and readers without a calibration.",
     )
     answer_id: str | None = Field(
         None,

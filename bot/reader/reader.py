@@ -248,9 +248,13 @@ def _calibration(value: object, directory: Path) -> tuple[float, float] | None:
     if (
         not isinstance(value, list)
         or len(value) != 2
-        or not all(isinstance(x, int | float) and math.isfinite(x) for x in value)
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+        or value[0] < 0
     ):
-        raise ConfigError(f"the reader in {directory} has an unreadable calibration {value!r} (expected [a, b])")
+        raise ConfigError(
+            f"the reader in {directory} has an unreadable calibration {value!r} "
+            "(expected [a, b], a >= 0: more log-odds never make an answer less likely)"
+        )
     return float(value[0]), float(value[1])
 
 
