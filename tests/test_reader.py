@@ -49,6 +49,16 @@ NOT_IN_THE_SAMPLE = [
 ]
 
 
+def reader_with(tmp_path, **card: object):
+    """A copy of the shipped reader whose card says ``card`` instead."""
+    copy = tmp_path / "reader"
+    shutil.copytree(READER_DIR, copy)
+    (copy / CARD).write_text(
+        json.dumps({**json.loads((copy / CARD).read_text(encoding="utf-8")), **card}), encoding="utf-8"
+    )
+    return copy
+
+
 @pytest.mark.parametrize(("question", "word"), SAMPLE_QUESTIONS)
 def test_the_first_quote_is_the_answering_sentence(qa, question, word):
     answer = qa.ask(question)
@@ -90,10 +100,8 @@ def test_spans_are_marked_only_where_the_head_is_sure_and_never_alter_the_log_od
     shipped = E5Reader(READER_DIR)
     logits, spans = shipped.read(question, candidates)
     assert spans[0] is not None and candidates[0][0][spans[0][0] : spans[0][1]] == "Wladimir Medinski"
-    copy = tmp_path / "reader"
-    shutil.copytree(READER_DIR, copy)
-    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
-    (copy / CARD).write_text(json.dumps({**card, "span_threshold": 1.01}), encoding="utf-8")
+    copy = reader_with(tmp_path, span_threshold=1.01)
+    card = json.loads((READER_DIR / CARD).read_text(encoding="utf-8"))  # the shipped card
     unsure_logits, unsure = E5Reader(copy).read(question, candidates)
     assert unsure == [None, None] and np.array_equal(unsure_logits, logits)
     weights = {k: v for k, v in load_file(str(copy / WEIGHTS)).items() if not k.startswith("span.")}
@@ -225,10 +233,7 @@ def test_a_cross_encoder_directory_is_a_reader(index_settings, e5, tiny_cross_en
 def test_a_trained_reader_directory_is_a_reader(tmp_path):
     """NEWSBOT_READER=PATH takes a reader that bench/train_reader.py (or soup.py) wrote, with its
     own card's threshold, not only a CrossEncoder."""
-    copy = tmp_path / "my-reader"
-    shutil.copytree(READER_DIR, copy)
-    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
-    (copy / CARD).write_text(json.dumps({**card, "threshold": 1.25}), encoding="utf-8")
+    copy = reader_with(tmp_path, threshold=1.25)
     reader = load_reader(str(copy))
     assert isinstance(reader, E5Reader) and reader.threshold == 1.25
     assert load_reader(str(copy), -2.0).threshold == -2.0  # NEWSBOT_READER_THRESHOLD still wins
@@ -238,10 +243,7 @@ def test_a_trained_reader_directory_is_a_reader(tmp_path):
 def test_an_unsure_reader_reads_the_next_candidates(tmp_path, index_settings, e5, unsure, read):
     """Where none of the first candidates reaches the card's ``unsure`` log-odds, the reader
     reads the first stage's next ones too; the answer is still the answering sentence."""
-    copy = tmp_path / "reader"
-    shutil.copytree(READER_DIR, copy)
-    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
-    (copy / CARD).write_text(json.dumps({**card, "unsure": unsure}), encoding="utf-8")
+    copy = reader_with(tmp_path, unsure=unsure)
     with NewsQA(index_settings.model_copy(update={"reader": str(copy)}), embedder=e5) as qa:
         answer = qa.ask("Who led the Russian delegation in the talks?")
     assert answer.trace is not None and answer.trace.reader is not None
@@ -254,10 +256,7 @@ def test_an_answer_says_how_sure_it_is_and_says_so_when_unsure(tmp_path, index_s
     """``confidence`` is the card's calibrated probability that the first quote answers; below
     ``LOW_CONFIDENCE`` the answer keeps its quotes and its note says it is unsure, in the
     question's language."""
-    copy = tmp_path / "reader"
-    shutil.copytree(READER_DIR, copy)
-    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
-    (copy / CARD).write_text(json.dumps({**card, "calibration": calibration}), encoding="utf-8")
+    copy = reader_with(tmp_path, calibration=calibration)
     with NewsQA(index_settings.model_copy(update={"reader": str(copy)}), embedder=e5) as qa:
         german = qa.ask("Wer führte die russische Delegation bei den Verhandlungen an?")
         english = qa.ask("Who led the Russian delegation in the talks?")
@@ -319,10 +318,7 @@ def test_the_shipped_reader_is_sure_of_what_the_sample_states(qa):
     "calibration", ["high", [1.0], [1.0, float("nan")], {"a": 1, "b": 0}, [True, 0.0], [-0.4, 1.0]]
 )
 def test_an_unreadable_calibration_is_an_error_at_start(tmp_path, calibration):
-    copy = tmp_path / "reader"
-    shutil.copytree(READER_DIR, copy)
-    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
-    (copy / CARD).write_text(json.dumps({**card, "calibration": calibration}), encoding="utf-8")
+    copy = reader_with(tmp_path, calibration=calibration)
     with pytest.raises(ConfigError, match="calibration"):
         E5Reader(copy)
 
@@ -410,10 +406,8 @@ def test_a_reader_whose_card_says_so_reads_the_sentences_around_each_candidate(t
     assert E5Reader(READER_DIR).context
     assert pair_text("S.", "T", "B.") == "S. | B. | T" and pair_text("S.", "T", "T") == "S. | T"
     assert pair_text("S.", "T", "B.", "A.") == "S. | B. | T | A." and pair_text("S.", "T", None, "A.") == "S. | T | A."
-    copy = tmp_path / "reader"
-    shutil.copytree(READER_DIR, copy)
-    card = json.loads((copy / CARD).read_text(encoding="utf-8"))
-    (copy / CARD).write_text(json.dumps({**card, "context": None}), encoding="utf-8")
+    copy = reader_with(tmp_path, context=None)
+    card = json.loads((READER_DIR / CARD).read_text(encoding="utf-8"))  # the shipped card
     plain = E5Reader(copy)
     (copy / CARD).write_text(json.dumps({**card, "context": "before"}), encoding="utf-8")
     reading = E5Reader(copy)

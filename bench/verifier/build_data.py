@@ -102,11 +102,44 @@ def swapped_pairs(items: list[dict[str, Any]], rows: dict[int, str], seed: int) 
     return out
 
 
+# Kinds whose claim and evidence also fail the other way round: a changed claim does not state
+# its evidence either. (An added detail does state its evidence, and a shortening's evidence says
+# more than it: left out.)
+REVERSIBLE_REJECTS = ("swapped_roles", "invented_predicate", "changed_detail", "wrong_number", "negation")
+
+
+def reversed_pairs(items: list[dict[str, Any]], rows: dict[int, str]) -> list[dict[str, Any]]:
+    """Each paraphrase or translation read the other way round (the evidence as the claim, the
+    claim as what states it: label 1, they say the same) and each changed claim too (label 0):
+    equivalence from both sides, for the checker's paraphrases."""
+    out = []
+    for item in items:
+        if item["kind"] != "paraphrase" and item["kind"] not in REVERSIBLE_REJECTS:
+            continue
+        text = rows[item["row"]]
+        a, b = sentences(text, "de")[0]
+        out.append(
+            {
+                "group": f"{item['id']}-reversed",
+                "q": item["evidence"],
+                "s": item["claim"],
+                "t": text[a:b],
+                "y": int(item["label"] == "support"),
+                "lang": "de",
+                "src": f"reversed-{item['lang']}",
+            }
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--swapped", action="store_true", help="add a claim with two names or numbers swapped per supported claim"
+    )
+    parser.add_argument(
+        "--reversed", action="store_true", help="add each paraphrase and changed claim read the other way round"
     )
     parser.add_argument(
         "--parts",
@@ -124,6 +157,8 @@ def main() -> None:
         pairs = claim_pairs(part_items, rows)
         if args.swapped and part == "train":
             pairs += swapped_pairs(part_items, rows, SEED)
+        if args.reversed and part == "train":
+            pairs += reversed_pairs(part_items, rows)
         random.Random(SEED).shuffle(pairs)
         with (args.out / f"pairs.{part}.jsonl").open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
