@@ -77,20 +77,23 @@ def unstated_words(claim: str, support: str) -> list[str]:
     stemmed = {s for w in words for s in stems(w)}
     # a source word's dictionary form only where the source inflects it: "könnte sterben" and "will
     # gewinnen" name the verb without stating that it happened ("starb", "gewann")
-    lemmas = {form for w in support_words if (form := lemma(w)) != _plain(w)}
+    lemmas = {form for w in support_words if (form := lemma(w)) is not None and form != _plain(w)}
     return [word for word in content_words(claim) if not _aligned(word, words, stemmed, lemmas)]
 
 
-def lemma(word: str) -> str:
-    """``word``'s dictionary form (simplemma's German lexicon, casefolded), which a stem misses
-    where a verb changes its vowel or ending: "kommt" and "komme" -> "kommen", "starb" and
-    "gestorben" -> "sterben", "sank" -> "sinken"."""
-    return simplemma.lemmatize(word, lang="de").casefold()
+def lemma(word: str) -> str | None:
+    """``word``'s dictionary form where it is a form of a verb or an adjective (simplemma's German
+    lexicon), which a stem misses where a verb changes its vowel or ending: "kommt" and "komme" ->
+    "kommen", "starb" and "gestorben" -> "sterben", "sank" -> "sinken". None for a noun (the
+    lexicon writes its dictionary form capitalised: "des Treffens" is not "traf"); a word the
+    lexicon does not know is its own dictionary form."""
+    form = simplemma.lemmatize(word, lang="de")
+    return _plain(form) if form.islower() else None  # casefolded as the words it meets ("ß" is "ss")
 
 
 def _aligned(word: str, words: list[str], stemmed: set[str], lemmas: set[str]) -> bool:
     plain = _plain(word)
-    if any(s in stemmed for s in stems(plain)) or lemma(word) in lemmas:
+    if any(s in stemmed for s in stems(plain)) or (lemma(word) or "") in lemmas:
         return True
     for other in words:
         if len(plain) >= PREFIX and len(other) >= PREFIX and plain[:PREFIX] == other[:PREFIX]:

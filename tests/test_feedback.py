@@ -360,7 +360,8 @@ def test_processes_opening_an_old_log_at_once_upgrade_it_once(tmp_path, monkeypa
     and both of two that found the column missing must not add it (the second failed with
     "duplicate column name"). The connections here wait for each other just before adding it,
     so the race is not left to chance: where the upgrade holds the write lock from its first
-    look to its last, the second waits in vain (a second), then finds the log upgraded."""
+    look to its last, the one holding it waits for the other in vain (a second) and upgrades the
+    log, and the other, waiting for the lock, then finds it upgraded."""
     path = tmp_path / "data" / FILE_NAME
     _schema_1_log(path)
     before_alter = threading.Barrier(2, timeout=1.0)

@@ -419,6 +419,8 @@ def test_a_name_inside_a_hyphenated_compound_is_found(name, ok):
         ("Der Minister starb im März.", "Der Minister könnte im März sterben.", ["starb"]),
         ("Die Partei gewann die Wahl.", "Die Partei will die Wahl gewinnen.", ["gewann"]),
         ("Das Werk schloss im Mai.", "Der Konzern will das Werk im Mai schließen.", ["schloss"]),
+        # a noun made from a verb is not the verb
+        ("Die Ministerin traf Lawrow.", "Zu Beginn des Treffens der Ministerin mit Lawrow.", ["traf"]),
     ],
 )
 def test_a_verb_in_another_form_is_stated_and_another_verb_is_not(claim, source, unstated):
