@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.reader.build_data import news_part
 from bot.admin import NewsAdmin
-from bot.answer import LOW_CONFIDENCE
-from bot.evaluate import first_quote
+from bot.answer import is_unsure
+from bot.evaluate import confidence_shares, first_quote
 from bot.qa import NewsQA
 from bot.settings import Settings
 from index.loaders import Loader
@@ -133,7 +133,7 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
             ranking = (answer.trace.ranking if answer.trace else [])[:10]
             rr += 1 / (ranking.index(q["article_id"]) + 1) if q["article_id"] in ranking else 0.0
             if answer.confidence is not None:  # an answer given, by a reader that says how sure it is
-                given.append((unsure(answer), hit))
+                given.append((is_unsure(answer.confidence), hit))
             if not hit:
                 misses.append(
                     {
@@ -151,7 +151,7 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
                 un[q["kind"]][0] += answer.refused
                 un[q["kind"]][1] += 1
                 if answer.confidence is not None:
-                    given.append((unsure(answer), False))
+                    given.append((is_unsure(answer.confidence), False))
         n = max(len(answerable), 1)
         n_un = sum(v[1] for v in un.values())
         result[lang] = {
@@ -164,30 +164,17 @@ def evaluate(qa: NewsQA, items: list[dict[str, Any]]) -> dict[str, Any]:
             "refused_unanswerable": round(sum(v[0] for v in un.values()) / max(n_un, 1), 3),
             "refused_hard": round(un["hard"][0] / max(un["hard"][1], 1), 3),
             "refused_absent": round(un["absent"][0] / max(un["absent"][1], 1), 3),
-            **confidence_shares(given),
+            **shares(given),
             "given": given,
             "misses": misses,
         }
     return result
 
 
-def unsure(answer: Any) -> bool:
-    """The answer says it is unsure (its calibrated confidence is below ``LOW_CONFIDENCE``)."""
-    return bool(answer.confidence < LOW_CONFIDENCE)
-
-
-def confidence_shares(given: list[tuple[bool, bool]]) -> dict[str, Any]:
-    """Of the answers given with a confidence (to answerable and unanswerable questions): the share
-    marked unsure, and the share of sure and of unsure answers whose first quote answers (None: no
-    such answer; all three None with a reader that gives no confidence)."""
-    sure = [right for marked, right in given if not marked]
-    doubtful = [right for marked, right in given if marked]
-    share = lambda xs: round(sum(xs) / len(xs), 3) if xs else None  # noqa: E731
-    return {
-        "unsure": share([marked for marked, _ in given]),
-        "right_sure": share(sure),
-        "right_unsure": share(doubtful),
-    }
+def shares(given: list[tuple[bool, bool]]) -> dict[str, float | None]:
+    """``bot.evaluate.confidence_shares`` to 3 decimals (None: no such answer; all three None with
+    a reader that gives no confidence)."""
+    return {k: None if v is None else round(v, 3) for k, v in confidence_shares(given).items()}
 
 
 def main() -> None:
@@ -230,7 +217,7 @@ def main() -> None:
     print(f"{args.set} {args.part}: " + " | ".join(keys))
     for lang, m in result.items():
         print(f"  {lang}: " + " | ".join(str(m[k]) for k in keys))
-    overall = confidence_shares([g for m in result.values() for g in m["given"]])
+    overall = shares([g for m in result.values() for g in m["given"]])
     print("  all answers given: " + " | ".join(f"{k} {v}" for k, v in overall.items()))
 
 

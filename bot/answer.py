@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 LOW_CONFIDENCE = 0.5
 
 
+def is_unsure(confidence: float | None) -> bool:
+    """Whether an answer of this ``confidence`` says it is unsure (None: it says nothing of it)."""
+    return confidence is not None and confidence < LOW_CONFIDENCE
+
+
 @dataclass
 class ArticleRef:
     """What names an article wherever newsbot shows one (a citation, a search hit): id, title,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from bot.admin import NewsAdmin
-from bot.answer import LOW_CONFIDENCE
+from bot.answer import is_unsure
 from bot.errors import ConfigError
 from bot.qa import NewsQA
 from bot.settings import Settings
@@ -109,7 +109,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         if not q.answerable:
             refused_un += answer.refused
             if answer.confidence is not None:
-                given.append((answer.confidence < LOW_CONFIDENCE, False))
+                given.append((is_unsure(answer.confidence), False))
             continue
         ranking = (answer.trace.ranking if answer.trace else [])[:10]
         rank = ranking.index(q.article_id) + 1 if q.article_id in ranking else None
@@ -121,7 +121,7 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         first, span = first_quote(answer)
         top1 += any(gold in first for gold in q.answers)
         if answer.confidence is not None:
-            given.append((answer.confidence < LOW_CONFIDENCE, any(gold in first for gold in q.answers)))
+            given.append((is_unsure(answer.confidence), any(gold in first for gold in q.answers)))
         if span is not None:  # the words the reader marked as the answer, against the gold answers
             marked.append(max((token_f1(first[span[0] : span[1]], gold) for gold in q.answers), default=0.0))
         anyq += any(gold in text for text in quotes for gold in q.answers)
@@ -141,16 +141,27 @@ def score(qa: NewsQA, questions: list[EvalQuestion], *, progress: bool = False) 
         "latency_ms": _percentiles(latencies),
     }
     if given:  # the answers' confidence: how many said they were unsure, and how often each kind was right
-        sure = [right for unsure, right in given if not unsure]
-        doubtful = [right for unsure, right in given if unsure]
-        result["unsure"] = round(len(doubtful) / len(given), 4)
-        result["right_sure"] = round(sum(sure) / max(len(sure), 1), 4)
-        result["right_unsure"] = round(sum(doubtful) / max(len(doubtful), 1), 4)
+        result.update({k: round(v or 0.0, 4) for k, v in confidence_shares(given).items()})
     unanswerable = len(questions) - len(answerable)
     if unanswerable:
         result["n_unanswerable"] = unanswerable
         result["refused_unanswerable"] = round(refused_un / unanswerable, 4)
     return result
+
+
+def confidence_shares(given: list[tuple[bool, bool]]) -> dict[str, float | None]:
+    """Of the answers given with a confidence, each as (it said it was unsure, its first quote held
+    the answer): the share that said it was unsure (``unsure``), and the share of the sure and of
+    the unsure ones whose first quote held the answer (``right_sure``, ``right_unsure``; None: no
+    such answer)."""
+    sure = [right for unsure, right in given if not unsure]
+    doubtful = [right for unsure, right in given if unsure]
+    share = lambda xs: sum(xs) / len(xs) if xs else None  # noqa: E731
+    return {
+        "unsure": share([unsure for unsure, _ in given]),
+        "right_sure": share(sure),
+        "right_unsure": share(doubtful),
+    }
 
 
 def first_quote(answer: Answer) -> tuple[str, tuple[int, int] | None]:

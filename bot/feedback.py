@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz, process
 
-from bot.answer import LOW_CONFIDENCE, Answer
+from bot.answer import Answer, is_unsure
 from bot.errors import ForeignAnswerError, InvalidInputError, LoggingOffError, UnknownAnswerError
 from bot.language import ENGLISH, GERMAN, QUESTION_WORDS
 from bot.settings import Settings
@@ -449,8 +449,8 @@ def topics(questions: Iterable[str]) -> list[Topic]:
 
 
 def _unsure(e: LoggedQuestion) -> bool:
-    """An answer that said it was unsure whether its quote answers (``bot.answer.LOW_CONFIDENCE``)."""
-    return not e.refused and e.confidence is not None and e.confidence < LOW_CONFIDENCE
+    """An answer that said it was unsure whether its quote answers (``bot.answer.is_unsure``)."""
+    return not e.refused and is_unsure(e.confidence)
 
 
 def _marked_wrong(e: LoggedQuestion, zone: ZoneInfo) -> MarkedWrong:

@@ -23,7 +23,7 @@ from typing import Literal, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from bot.admin import NewsAdmin
-from bot.answer import LOW_CONFIDENCE, Answer, Citation, SearchHit
+from bot.answer import Answer, Citation, SearchHit, is_unsure
 from bot.answering import default_model, lead_score, normalized_evidence
 from bot.claims import lemma
 from bot.conversation import Conversation, has_topic, rewrite, trim
@@ -212,7 +212,7 @@ class NewsQA:
         confidence = (
             trace.reader.confidence if trace.reader is not None and mode == "extractive" and not refused else None
         )
-        if confidence is not None and confidence < LOW_CONFIDENCE:
+        if is_unsure(confidence):
             notes.append(texts(language)["unsure"])
         notes += [texts(language)["note"].format(note=n) for n in dict.fromkeys(c.note for c in citations if c.note)]
 
