@@ -322,9 +322,12 @@ CREATE TABLE feedback (
 
 
 def _schema_1_log(path: Path) -> None:
-    """A question log as newsbot wrote it before answers had a confidence, with one answer."""
+    """A question log as newsbot wrote it before answers had a confidence, with one answer: in WAL
+    mode, as every log is (a second opener switching a rollback-journal file to WAL while the first
+    upgrades it would find it locked, which no real log is)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA_1)
         db.execute(
             "INSERT INTO questions (answer_id, asked_ts, front_end, question, refused, mode, answer) "
