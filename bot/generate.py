@@ -481,10 +481,14 @@ def name_in(name: str, text: str) -> bool:
 
 def _written_in(name: str, words: list[str]) -> bool:
     """``name`` among ``words``: the same after transliteration, close to it (rapidfuzz), the same
-    beginning ("Russian" / "russischen") or the same stems."""
+    beginning ("Russian" / "russischen") or the same stems. A country, language or city is held
+    to its own names (``_names_place``): "Austria" is not "Australien", "Polish" not "Polizei"."""
     wanted = _translit(name)
     if not wanted:  # a script transliteration drops entirely (Cyrillic, Chinese): the word itself
         return name.casefold() in {w.casefold() for w in words}
+    named = _place_names(name)
+    if named:
+        return any(_names_place(word, wanted, named) for word in words)
     stem = set(stems(name))
     for word in words:
         other = _translit(word)
@@ -495,6 +499,27 @@ def _written_in(name: str, words: list[str]) -> bool:
         if stem and stem == set(stems(word)):
             return True
     return False
+
+
+def _place_names(word: str) -> frozenset[str]:
+    """What German and English call the country, language or city ``word`` names (transliterated;
+    ``exonyms``); empty for any other word."""
+    return frozenset(_translit(other) for other, _ in exonyms(word))
+
+
+def _names_place(word: str, wanted: str, named: frozenset[str]) -> bool:
+    """Whether ``word`` names the place or language whose names are ``named`` (``wanted``: the
+    claim's own word, transliterated): the same word, a name of the same place, or a word that
+    begins with one of its names and is not itself the name of another place ("belarussischen"
+    for Belarus, "Russlands" for Russland; not "Nigeria" for Niger). What beginnings and spellings
+    find for other words ("Austria" / "Australien", "Polish" / "Polizei") does not count here."""
+    other = _translit(word)
+    if other == wanted:
+        return True
+    theirs = _place_names(word)
+    if theirs:
+        return not theirs.isdisjoint(named | {wanted})
+    return any(len(base) >= EXONYM_MIN_LENGTH + 1 and other.startswith(base) for base in named | {wanted})
 
 
 def _exonym_forms(name: str) -> frozenset[str]:
