@@ -68,8 +68,11 @@ class Quote:
     score: float
     article: RankedArticle
     idxs: tuple[int, ...] = ()  # positions of the quoted sentences in their article
-    confidence: float | None = None  # probability that it answers (answer model), shown as the score
+    confidence: float | None = None  # probability that it answers (answer model or reader), shown as the score
     answer: tuple[int, int] | None = None  # where the answer lies in ``sentence.text`` (the reader's span head)
+    # what its citation shows as ``score`` where it is not ``confidence``: the reader's calibrated
+    # probability, on the scale of ``Answer.confidence`` (which is the first quote's)
+    shown: float | None = None
 
     @property
     def answer_span(self) -> tuple[int, int] | None:
@@ -84,6 +87,8 @@ class Quote:
 
     @property
     def shown_score(self) -> float:
+        if self.shown is not None:
+            return self.shown
         return self.confidence if self.confidence is not None else self.score
 
 

@@ -267,6 +267,8 @@ def test_an_answer_says_how_sure_it_is_and_says_so_when_unsure(tmp_path, index_s
         assert (answer.confidence >= LOW_CONFIDENCE) is sure
         assert (texts(language)["unsure"] in (answer.note or "")) is not sure, answer.note
         assert answer.to_dict()["confidence"] == answer.confidence
+        # the citations' scores are on the same scale: the first quote's is the answer's confidence
+        assert answer.citations[0].score == answer.confidence
     assert refused.refused and refused.confidence is None and refused.note is None
 
 

@@ -109,7 +109,11 @@ def read_quotes(reader: Reader, question: str, ranked: list[Quote]) -> tuple[lis
     kept = sorted(
         (
             dataclasses.replace(
-                q, score=logit - reader.rank_prior * place, confidence=probability(logit), answer=_shifted(q, span)
+                q,
+                score=logit - reader.rank_prior * place,
+                confidence=probability(logit),
+                shown=calibrated(reader, logit),
+                answer=_shifted(q, span),
             )
             for place, (q, logit, span) in enumerate(zip(read, logits, found, strict=True))
             if logit >= reader.threshold
