@@ -240,13 +240,15 @@ _SELECT = (
 def _migrate(db: sqlite3.Connection) -> None:
     """Create the tables, upgrade a log of an older schema in place (schema 1 lacks
     ``questions.confidence``), or refuse a log written by a newer newsbot. One ``BEGIN IMMEDIATE``
-    transaction, the version read again inside it: the API, the bot and the CLI may open the same
-    old log at once, and only one of them upgrades it."""
+    transaction, the version read (and a newer one refused) again inside it: the API, the bot and
+    the CLI may open the same old log at once, and only one of them upgrades it, or a newer newsbot
+    may have upgraded it in between."""
     check_schema(db)
     if int(db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
         return
     db.execute("BEGIN IMMEDIATE")
     try:
+        check_schema(db)
         if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
             for statement in filter(str.strip, SCHEMA.split(";")):  # not executescript: it commits first
                 db.execute(statement)
@@ -254,7 +256,8 @@ def _migrate(db: sqlite3.Connection) -> None:
                 db.execute("ALTER TABLE questions ADD COLUMN confidence REAL")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite ends it itself on some errors (a full disk, an I/O error):
+            db.execute("ROLLBACK")  # rolling back again would raise in place of the error that did it
         raise
     db.execute("COMMIT")
 

@@ -398,6 +398,56 @@ def test_processes_opening_an_old_log_at_once_upgrade_it_once(tmp_path, monkeypa
         store.close()
 
 
+def test_a_log_a_newer_newsbot_upgrades_while_this_one_waits_to_upgrade_it_is_refused(tmp_path, monkeypatch):
+    """Between this newsbot's first look at an old log and its write lock, a newer newsbot may
+    upgrade the log: the version read under the lock is checked again, and the log refused
+    untouched (before, this one went on and wrote rows a newer schema may read otherwise)."""
+    path = tmp_path / "data" / FILE_NAME
+    _schema_1_log(path)
+
+    class Overtaken(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.strip().upper() == "BEGIN IMMEDIATE":  # the newer newsbot gets the lock first
+                with closing(sqlite3.connect(path)) as newer:
+                    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+                    newer.commit()
+            return super().execute(sql, *args)
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": Overtaken}))
+    store = FeedbackStore(path, retention_days=30)
+    with pytest.raises(sqlite3.DatabaseError, match="newer newsbot"):
+        store.count()
+    monkeypatch.undo()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert "confidence" not in {row[1] for row in db.execute("PRAGMA table_info(questions)")}
+
+
+def test_an_upgrade_that_sqlite_rolls_back_itself_reports_the_error_that_did_it(tmp_path, monkeypatch):
+    """On a full disk or an I/O error SQLite ends the transaction itself: the upgrade reports that
+    error (which ``index.errors`` explains to the admin), not "cannot rollback - no transaction is
+    active" from rolling back a second time; the log stays at its old schema."""
+    path = tmp_path / "data" / FILE_NAME
+    _schema_1_log(path)
+
+    class FullDisk(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.lstrip().upper().startswith("ALTER TABLE"):
+                super().execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().execute(sql, *args)
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": FullDisk}))
+    store = FeedbackStore(path, retention_days=30)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        store.count()
+    monkeypatch.undo()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
 def test_logging_off_the_report_reads_a_log_of_the_previous_schema(tmp_path):
     """Logging off, the log is only read, never upgraded: an old log's answers read with their
     confidence unknown; a log of a newer newsbot is refused, not misread."""
