@@ -1,11 +1,12 @@
 """Which language a question is in: German and English by word lists, others by py3langid among
 the languages a newsroom's readers ask in (the framing of an answer is German for German, English
-for every other language: ``bot/texts.py``). Also the question words of the languages the
-follow-up and report heuristics know."""
+for every other language: ``bot/texts.py``; an LLM answers in the question's language). Also the
+question words of the languages the follow-up and report heuristics know."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -59,17 +60,56 @@ def has_function_words(words: set[str]) -> bool:
     return any(len(w) >= 3 for w in other) or len(other) >= 2
 
 
+# What a newsroom's readers ask in: the languages of Europe and its neighbours, and the world's
+# large ones (py3langid's codes)
+LANGUAGES = (
+    "de en fr es it nl pt pl cs sk sl hr sr bs bg ro hu el sv da no fi et lv lt uk ru tr ar fa he hi ur bn "
+    "zh ja ko id vi th sq mk ca"
+).split()
+# Letters German does not write (a loan word's "é" aside): where a question has one, its "ü" or
+# "ö" are another language's (Turkish "müzakerelerde kim başkanlık", Hungarian "Európába küldeni")
+GERMAN_LETTERS = frozenset("äöüß")
+NOT_GERMAN_LETTERS = frozenset("şğıçőűłąężźćńñãõâêîôûàèìòùáíóúýčřšžåøæœďťľĺŕė")
+# py3langid's probability from which a Latin-script text that no word list decides is taken for
+# another language than German or English; below it ("refugees Ukraine", "Wetter morgen": a
+# few keywords), for the more likely of the two
+SURE = 0.7
+# Where py3langid is unsure about a question in another script, the most asked-in of these that it
+# gives at least CONTENDER ("Куда ездят жители Форарльберга за покупками?": Bulgarian 0.57, Russian 0.31)
+FREQUENT = frozenset({"ru", "uk", "ar", "zh", "ja", "ko", "el", "he", "hi", "fa"})
+CONTENDER = 0.2
+
+
 def detect_language(text: str) -> str:
-    """'de' or 'en' (or another ISO code from py3langid when neither word list decides)."""
+    """'de' or 'en', or another ISO code (py3langid, ``LANGUAGES``). A question in another script is
+    told by its letters; a Latin-script one by its German and English words (and German letters,
+    where it has no letter German does not write), unless it has as many function words of
+    another language (``OTHER_FUNCTION_WORDS``: "Qui a négocié ...?" is French, though "a" is
+    English); then py3langid decides, where it is sure or the question has such words or
+    letters, else the likelier of German and English."""
     words = [w.casefold() for w in _WORD.findall(text)]
     if not words:
         return "de"
-    de = sum(w in GERMAN for w in words) + 2 * sum(ch in "äöüß" for ch in text.casefold())
+    letters = [c for c in text if c.isalpha()]
+    if sum(c.isascii() or "LATIN" in unicodedata.name(c, "") for c in letters) * 2 < len(letters):
+        ranked = _identifier().rank(text)
+        if ranked[0][1] >= SURE:
+            return str(ranked[0][0])
+        # unsure between neighbours of one script (Bulgarian or Russian): the one more often asked in
+        return str(next((code for code, p in ranked if code in FREQUENT and p >= CONTENDER), ranked[0][0]))
+    folded = text.casefold()
+    foreign = not NOT_GERMAN_LETTERS.isdisjoint(folded)
+    umlauts = 0 if foreign else sum(not GERMAN_LETTERS.isdisjoint(w) for w in words)
+    de = sum(w in GERMAN for w in words) + umlauts
     en = sum(w in ENGLISH for w in words)
-    if de != en:
+    other = sum(w in OTHER_FUNCTION_WORDS and w not in GERMAN and w not in ENGLISH for w in words)
+    if de != en and max(de, en) > other:
         return "de" if de > en else "en"
-    lang, _ = _identifier().classify(text)
-    return lang
+    ranked = _identifier().rank(text)
+    lang, probability = ranked[0]
+    if probability >= SURE or other or foreign:
+        return str(lang)
+    return str(next(code for code, _ in ranked if code in ("de", "en")))
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +117,6 @@ def _identifier() -> LanguageIdentifier:
     from py3langid.langid import LanguageIdentifier
 
     # from_model_file resolves a relative path against the package, as py3langid does itself
-    identifier = LanguageIdentifier.from_model_file("data/model.npz.xz")
-    # (other scripts are told apart by their letters: no German or English question is taken for them)
-    identifier.set_languages(["de", "en", "fr", "es", "it", "nl", "pl", "uk", "ru", "tr", "zh", "ja", "ar", "ko"])
+    identifier = LanguageIdentifier.from_model_file("data/model.npz.xz", norm_probs=True)
+    identifier.set_languages(LANGUAGES)
     return identifier
