@@ -71,6 +71,26 @@ def test_a_correct_fully_cited_answer_passes_unchanged(llm_qa, llm_server):
 
 
 @pytest.mark.parametrize(
+    ("question", "told"),
+    [
+        ("Wer hat in Belarus verhandelt?", "Answer in German,"),
+        ("Who negotiated in Belarus?", "Answer in English,"),
+        ("Rus heyetine müzakerelerde kim başkanlık etti?", "Answer in Turkish,"),  # was German: its "ü"
+        ("Qui a dirigé la délégation russe lors des négociations ?", "Answer in French,"),
+        ("Ποιος ηγήθηκε της ρωσικής αντιπροσωπείας στις διαπραγματεύσεις;", "Answer in Greek,"),
+    ],
+)
+def test_the_llm_is_told_to_answer_in_the_language_of_the_question(llm_qa, llm_server, question, told):
+    """A reporter asking in Turkish gets the answer in Turkish: the question's language, by name
+    (before, every language but German and English was "the language of the question", and a
+    Turkish question with "ü" was taken for German)."""
+    llm_server.script(GOOD_DE)
+    llm_qa.ask(question)
+    (request,) = llm_server.requests
+    assert told in request["messages"][0]["content"]
+
+
+@pytest.mark.parametrize(
     ("checker", "draft"),
     [
         (
