@@ -1,11 +1,14 @@
 """Dates in questions: "gestern", "am 7. März", "letzte Woche", "seit Montag", "yesterday",
-"in March 2022" and the like, resolved against an injectable ``now`` into a date filter.
+"in March 2022" and the like, resolved against an injectable ``now`` into a date filter. In a
+question in another language, a calendar day ("el 7 de marzo de 2022", "le 7 mars", "7 марта")
+and "yesterday" ("ayer", "hier", "вчера") are read through dateparser (``_other_language``).
 
 All ranges are half-open ``[since, until)`` in the newsroom's time zone.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,13 +119,84 @@ class DateFilter:
 
 
 REPORT_LAG_DAYS = 7  # articles about an event on a calendar date appear up to this many days later
+logger = logging.getLogger(__name__)
 
 
-def resolve(question: str, now: datetime, tz: str = "Europe/Berlin") -> DateFilter:
-    """Find date expressions in ``question`` and turn them into a filter relative to ``now``."""
+def resolve(question: str, now: datetime, tz: str = "Europe/Berlin", language: str | None = None) -> DateFilter:
+    """Find date expressions in ``question`` and turn them into a filter relative to ``now``; in
+    another language than German or English (``language``, ``bot.language``) its calendar days
+    and "yesterday" too."""
     zone = ZoneInfo(tz)
     now = now.astimezone(zone) if now.tzinfo else now.replace(tzinfo=zone)
-    return _Resolver(now.date(), zone).run(question)
+    german_or_english = language in (None, "de", "en")
+    # a German or English word is no date in another language's question ("el diario Heute")
+    result = _Resolver(now.date(), zone, words=german_or_english).run(question)
+    if not german_or_english and not result:
+        _other_language(question, language or "", now.date(), zone, result)
+    return result
+
+
+# A word before a date that makes it a bound ("desde el 7 de marzo", "depuis le 7 mars", "до 7
+# марта"), in the languages a newsroom's readers ask in: such a date is left alone (no filter is
+# better than a day where a range was meant)
+_BOUND_WORDS = frozenset(
+    "desde hasta depuis dès jusqu jusqu'au jusqu'à avant après dal dall fino dopo prima sinds vanaf tot voor "
+    "na od do przed po před после перед до с со після з із od entre between até antes após".split()
+)
+
+
+_UNSPACED = frozenset({"zh", "ja", "ko", "th"})  # "yesterday" may sit inside a longer run of letters ("昨天的")
+
+
+def _other_language(question: str, language: str, today: date, zone: ZoneInfo, result: DateFilter) -> None:
+    """Calendar days and "yesterday" in a question in ``language`` (dateparser's languages), into
+    ``result``. A calendar day is a phrase dateparser reads as a day that holds the day's number and
+    a month's name ("7 de marzo de 2022", "le 7 mars", "7 марта 2022 года"); it runs on by
+    ``REPORT_LAG_DAYS`` as the German and English ones do. Weekdays, "now", months without a day and
+    bare years are not read: dateparser also finds them in words that are none ("sa", "şu anda",
+    "hasta ahora"), and a year names when something happened, not when it was written."""
+    from dateparser.date import DateDataParser
+    from dateparser.languages.loader import default_loader
+    from dateparser.search import search_dates
+
+    try:
+        yesterday = default_loader.get_locale(language).info.get("relative-type", {}).get("1 day ago", [])
+        base = datetime.combine(today, time(12))
+        settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+        parser = DateDataParser(languages=[language], settings=settings)
+        found = [
+            (text, moment, parser.get_date_data(text).period)
+            for text, moment in search_dates(question, languages=[language], settings=settings) or []
+        ]
+    except Exception as exc:  # a language or text dateparser cannot read: no filter, the question still works
+        logger.debug("dateparser could not read %r (%s): %s", question, language, exc)
+        return
+    words = [w.casefold() for w in re.findall(r"[^\W\d_]+", question)]
+    for word in yesterday:
+        if word.casefold() in words or (language in _UNSPACED and word in question):
+            result.phrases.append(word)
+            result.since, result.until = (
+                datetime.combine(d, time.min, tzinfo=zone) for d in (today - timedelta(1), today)
+            )
+            return
+    for text, moment, period in found:
+        numbers = {int(n) for n in re.findall(r"(?<!\d)\d{1,2}(?!\d)", text)}
+        before = question[: question.find(text)].casefold().split()[-2:]
+        if (
+            moment.day not in numbers
+            or not re.search(r"[^\W\d_]{3,}", text)
+            or ":" in text
+            or not 1900 <= moment.year <= today.year + 1
+            or _BOUND_WORDS.intersection(w.strip("'’") for w in before)
+            or period != "day"
+        ):
+            continue
+        day = moment.date()
+        result.phrases.append(text.strip())
+        result.since = _later(result.since, datetime.combine(day, time.min, tzinfo=zone))
+        end = day + timedelta(days=1 + REPORT_LAG_DAYS)
+        result.until = _earlier(result.until, datetime.combine(end, time.min, tzinfo=zone))
+        return
 
 
 class _Resolver:
@@ -132,7 +206,7 @@ class _Resolver:
     usually names when the event happened, not when the article was written.
     """
 
-    def __init__(self, today: date, zone: ZoneInfo) -> None:
+    def __init__(self, today: date, zone: ZoneInfo, *, words: bool = True) -> None:
         self.today = today
         self.zone = zone
         today_ = today  # the lambdas below close over it
@@ -189,8 +263,9 @@ class _Resolver:
         ]
         # A calendar date in a question names when something happened; reports about it
         # follow for a while, so the article-date range runs on by REPORT_LAG_DAYS.
-        self.rules = [(re.compile(p, re.IGNORECASE), f, True) for p, f in calendar] + [
-            (re.compile(p, re.IGNORECASE), f, False) for p, f in relative
+        # without ``words``, only the calendar rules that a number anchors
+        self.rules = [(re.compile(p, re.IGNORECASE), f, True) for p, f in calendar if words or "<a>" in p] + [
+            (re.compile(p, re.IGNORECASE), f, False) for p, f in relative if words
         ]
 
     def run(self, question: str) -> DateFilter:

@@ -370,6 +370,28 @@ def test_relative_dates_filter_articles(dated_qa):
     assert dated_qa.ask("Worüber verhandelten die Delegationen am 20. Februar?", now=NOW).refused
 
 
+@pytest.mark.parametrize(
+    ("yesterday", "on_the_7th"),
+    [
+        (
+            "¿Sobre qué negociaron ayer las delegaciones de Rusia y Ucrania?",
+            "¿Sobre qué negociaron las delegaciones el 7 de marzo?",
+        ),
+        (
+            "О чём вчера вели переговоры делегации России и Украины?",
+            "О чём вели переговоры делегации 7 марта?",
+        ),
+    ],
+)
+def test_dates_in_another_language_filter_articles_as_german_ones_do(dated_qa, yesterday, on_the_7th):
+    """A Spanish or Russian reporter's "ayer" / "7 de marzo" filters as "gestern" / "am 7. März"
+    does (before, only German and English dates were read)."""
+    assert cited(dated_qa.ask(yesterday, now=NOW)) == ["talks-0308"]
+    answer = dated_qa.ask(on_the_7th, now=NOW)
+    assert answer.trace.date_filter["since"] == "2022-03-07T00:00:00+01:00"
+    assert answer.citations and set(cited(answer)) <= {"talks-0307", "talks-0308"}  # not the 1 March one
+
+
 def test_a_date_in_the_question_does_not_hide_undated_articles(tmp_path, e5):
     """Issue: "im September 2015" in a question must not make an undated article vanish; an
     explicit --since/--until still excludes it."""
