@@ -74,6 +74,10 @@ NOT_GERMAN_LETTERS = frozenset("şğıçőűłąężźćńñãõâêîôûàèì
 # another language than German or English; below it ("refugees Ukraine", "Wetter morgen": a
 # few keywords), for the more likely of the two
 SURE = 0.7
+# A German or English vote this small ("Qual bactéria do solo causa a doença?": English "do" and
+# "a") yields to py3langid where it is this sure of another language
+LONE_VOTE = 2
+OVERRULE = 0.9
 # Where py3langid is unsure about a question in another script, the most asked-in of these that it
 # gives at least CONTENDER ("Куда ездят жители Форарльберга за покупками?": Bulgarian 0.57, Russian 0.31)
 FREQUENT = frozenset({"ru", "uk", "ar", "zh", "ja", "ko", "el", "he", "hi", "fa"})
@@ -104,7 +108,12 @@ def detect_language(text: str) -> str:
     en = sum(w in ENGLISH for w in words)
     other = sum(w in OTHER_FUNCTION_WORDS and w not in GERMAN and w not in ENGLISH for w in words)
     if de != en and max(de, en) > other:
-        return "de" if de > en else "en"
+        if max(de, en) > LONE_VOTE:
+            return "de" if de > en else "en"
+        # a shared short word or two ("a", "do", "by") is little evidence: py3langid may overrule them
+        ranked = _identifier().rank(text)
+        sure = ranked[0][0] not in ("de", "en") and ranked[0][1] >= OVERRULE
+        return str(ranked[0][0]) if sure else ("de" if de > en else "en")
     ranked = _identifier().rank(text)
     lang, probability = ranked[0]
     if probability >= SURE or other or foreign:

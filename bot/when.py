@@ -145,6 +145,7 @@ _BOUND_WORDS = frozenset(
 )
 
 
+_PUNCTUATION = "\"'“”„«»‹›()[]{},.;:!?¿¡。，、！？؟…"
 _UNSPACED = frozenset({"zh", "ja", "ko", "th"})  # "yesterday" may sit inside a longer run of letters ("昨天的")
 
 
@@ -160,7 +161,9 @@ def _other_language(question: str, language: str, today: date, zone: ZoneInfo, r
     from dateparser.search import search_dates
 
     try:
-        yesterday = default_loader.get_locale(language).info.get("relative-type", {}).get("1 day ago", [])
+        relative = default_loader.get_locale(language).info.get("relative-type", {})
+        # (a word for both, Hindi "कल", says neither)
+        yesterday = [w for w in relative.get("1 day ago", []) if w not in relative.get("in 1 day", [])]
         base = datetime.combine(today, time(12))
         settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
         parser = DateDataParser(languages=[language], settings=settings)
@@ -171,7 +174,7 @@ def _other_language(question: str, language: str, today: date, zone: ZoneInfo, r
     except Exception as exc:  # a language or text dateparser cannot read: no filter, the question still works
         logger.debug("dateparser could not read %r (%s): %s", question, language, exc)
         return
-    words = [w.casefold() for w in re.findall(r"[^\W\d_]+", question)]
+    words = {w.strip(_PUNCTUATION).casefold() for w in question.split()}  # (a regex's \w splits Hindi words)
     for word in yesterday:
         if word.casefold() in words or (language in _UNSPACED and word in question):
             result.phrases.append(word)

@@ -28,6 +28,9 @@ from bot.language import detect_language
         ("Chi ha guidato la delegazione russa ai negoziati?", "it"),
         ("Kto przewodził rosyjskiej delegacji w negocjacjach?", "pl"),
         ("Kdo vedl ruskou delegaci při jednáních?", "cs"),
+        # a shared short word or two ("do", "a", "by") yield to py3langid where it is sure
+        ("Qual bactéria do solo causa a doença infecciosa melioidose?", "pt"),
+        ("Kolik procent Němců by podle Bitkomu už nyní koupilo samořídící auto?", "cs"),
         # another script is told by its letters, never taken for German or English
         ("Ποιος ηγήθηκε της ρωσικής αντιπροσωπείας στις διαπραγματεύσεις;", "el"),
         ("रूसी प्रतिनिधिमंडल का नेतृत्व किसने किया?", "hi"),

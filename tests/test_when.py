@@ -106,6 +106,8 @@ def test_a_calendar_day_or_yesterday_in_another_language(question, language, sin
         ("¿Quién ganó el Mundial de 2018?", "es"),  # a year names the event
         ("Doğu Ukrayna'daki çatışmada Nisan 2014'ten bu yana kaç kişi öldü?", "tr"),  # "since", read as 10 April
         ("¿Cuánto pagó el Ministerio al diario Heute por anuncios?", "es"),  # a German word is no date here
+        ("इस समय एयरबीएनबी पर वियना में ठहरने के कितने विकल्प उपलब्ध हैं?", "hi"),  # "कल" in "विकल्प"
+        ("मेडिंस्की ने कल क्या कहा?", "hi"),  # "कल" is yesterday and tomorrow
     ],
 )
 def test_what_is_no_date_in_another_language(question, language):

@@ -268,7 +268,10 @@ def main() -> None:
     originals = [q for q in news if q["part"] == "train" and ">" not in q["id"]]
     train = squad + news_pairs(originals, rows, rng)
     # translations last: the pairs above (and their random negatives) stay as they were
-    train += translated_squad(squad, [t for t in asked if t["src"] != "news"]) + news_pairs(translated, rows, rng)
+    # (a translation of a development or test question, ``translations/news-eval.jsonl``, is
+    # asked in its part only: never a training pair)
+    translated_train = [q for q in translated if q["part"] == "train"]
+    train += translated_squad(squad, [t for t in asked if t["src"] != "news"]) + news_pairs(translated_train, rows, rng)
     # the development pairs draw from a generator of their own: more training data leaves them as they are
     dev = news_pairs([q for q in news if q["part"] == "dev"], rows, random.Random(SEED + 1))
     for part, pairs in (("train", train), ("dev", dev)):
