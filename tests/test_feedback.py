@@ -338,6 +338,13 @@ def _schema_1_log(path: Path) -> None:
         db.commit()
 
 
+def connect_through(factory: type[sqlite3.Connection], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every SQLite connection opened from here on is a ``factory``: a real connection whose
+    ``execute`` a test steers (a race, a newer newsbot, a full disk) at one statement."""
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": factory}))
+
+
 def test_a_log_of_the_previous_schema_is_upgraded_in_place(tmp_path):
     """A question log written before answers had a confidence (schema 1) opens, keeps its entries
     (their confidence unknown) and takes new ones with it."""
@@ -376,8 +383,7 @@ def test_processes_opening_an_old_log_at_once_upgrade_it_once(tmp_path, monkeypa
                     before_alter.wait()
             return super().execute(sql, *args)
 
-    connect = sqlite3.connect
-    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": Racing}))
+    connect_through(Racing, monkeypatch)
     stores = [FeedbackStore(path, retention_days=30) for _ in range(2)]
     errors: list[BaseException] = []
 
@@ -413,8 +419,7 @@ def test_a_log_a_newer_newsbot_upgrades_while_this_one_waits_to_upgrade_it_is_re
                     newer.commit()
             return super().execute(sql, *args)
 
-    connect = sqlite3.connect
-    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": Overtaken}))
+    connect_through(Overtaken, monkeypatch)
     store = FeedbackStore(path, retention_days=30)
     with pytest.raises(sqlite3.DatabaseError, match="newer newsbot"):
         store.count()
@@ -438,8 +443,7 @@ def test_an_upgrade_that_sqlite_rolls_back_itself_reports_the_error_that_did_it(
                 raise sqlite3.OperationalError("database or disk is full")
             return super().execute(sql, *args)
 
-    connect = sqlite3.connect
-    monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": FullDisk}))
+    connect_through(FullDisk, monkeypatch)
     store = FeedbackStore(path, retention_days=30)
     with pytest.raises(sqlite3.OperationalError, match="disk is full"):
         store.count()
