@@ -522,16 +522,56 @@ def _place_names(word: str) -> frozenset[str]:
 def _names_place(word: str, wanted: str, named: frozenset[str]) -> bool:
     """Whether ``word`` names the place or language whose names are ``named`` (``wanted``: the
     claim's own word, transliterated): the same word, a name of the same place, or a word that
-    begins with one of its names and is not itself the name of another place ("belarussischen"
-    for Belarus, "Russlands" for Russland; not "Nigeria" for Niger). What beginnings and spellings
-    find for other words ("Austria" / "Australien", "Polish" / "Polizei") does not count here."""
+    begins with the stem of one of its names ("belarussischen" for Belarus, "Ukrainer" for
+    Ukrainians, "Russlands" for Russland). A claim's language or people may also be named by
+    its country ("Ukrainian" / "Ukraine", "Russian" / "Russland"); a country or city never by
+    another ("Austria" is not "Australien", "Niger" not "Nigeria"). What beginnings and
+    spellings find for other words ("Polish" / "Polizei") does not count here."""
     other = _translit(word)
     if other == wanted:
         return True
     theirs = _place_names(word)
-    if theirs:
-        return not theirs.isdisjoint(named | {wanted})
-    return any(len(base) >= EXONYM_MIN_LENGTH + 1 and other.startswith(base) for base in named | {wanted})
+    if not theirs.isdisjoint(named | {wanted}):
+        return True
+    if _country_or_city(wanted):  # its own names, as they begin a longer word ("Russlands")
+        return not theirs and any(len(base) > EXONYM_MIN_LENGTH and other.startswith(base) for base in named | {wanted})
+    return any(other.startswith(stem) for stem in _stems_of(named | {wanted}))  # a language's, a people's
+
+
+# What a language's or people's name ends in, cut to find the stem its country and people begin
+# with ("ukrainians" -> "ukrain", "russish" -> "russ", "italienish" -> "italien")
+PLACE_NAME_ENDINGS = ("ians", "ian", "ans", "an", "ishe", "ish", "ese", "es", "er", "s", "n", "e", "a")
+PLACE_STEM_MIN = 4  # "pol" of "Polish" would begin "Polizei"
+
+
+def _stems_of(names: frozenset[str]) -> set[str]:
+    stems_ = set()
+    for name in names:
+        stems_.add(name)
+        stems_.update(name[: -len(end)] for end in PLACE_NAME_ENDINGS if name.endswith(end))
+    return {stem for stem in stems_ if len(stem) >= PLACE_STEM_MIN}
+
+
+@lru_cache(maxsize=1)
+def _countries_and_cities() -> frozenset[str]:
+    """The names (transliterated) of countries and cities in ``EXONYM_LOCALES``: what ``exonyms``
+    reads other than languages and peoples."""
+    from babel import Locale
+
+    names: set[str] = set()
+    for code in EXONYM_LOCALES:
+        locale = Locale(code)
+        names.update(v for k, v in locale.territories.items() if k.isalpha())
+        names.update(
+            city
+            for zone, zone_names in locale.time_zones.items()
+            if _city_zone(zone) and isinstance(city := zone_names.get("city"), str)
+        )
+    return frozenset(_translit(n) for n in names if " " not in n)
+
+
+def _country_or_city(translit: str) -> bool:
+    return translit in _countries_and_cities() or (translit.endswith("s") and translit[:-1] in _countries_and_cities())
 
 
 def _exonym_forms(name: str) -> frozenset[str]:

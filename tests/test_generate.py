@@ -409,6 +409,12 @@ def test_names_allow_for_transliteration_but_not_for_other_names(name, ok):
         ("Russland", "Russlands Außenminister", True),
         ("Kyiv", "die Regierung in Kiew", True),
         ("Guinea", "in Guinea-Bissau", True),  # (a part of a hyphenated name, as for "AfD")
+        # a language or people is named by its country and its people's German name
+        ("Ukrainian", "der Präsident der Ukraine", True),
+        ("Ukrainians", "50.000 Ukrainer", True),
+        ("Russian", "Russland verschärft die Kontrollen", True),
+        ("Italian", "die Regierung in Italien", True),
+        ("Hungarian", "Ungarn baut einen Zaun", True),
     ],
 )
 def test_a_country_language_or_city_counts_under_its_name_in_another_language(name, source, ok):
