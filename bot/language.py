@@ -116,7 +116,9 @@ def detect_language(text: str) -> str:
         return str(ranked[0][0]) if sure else ("de" if de > en else "en")
     ranked = _identifier().rank(text)
     lang, probability = ranked[0]
-    if probability >= SURE or other or foreign:
+    # (a letter German does not write decides where no German or English word is there to vote:
+    # "Was forderte Vučić am Montag?" is German with a Serbian name)
+    if probability >= SURE or other or (foreign and not (de or en)):
         return str(lang)
     return str(next(code for code, _ in ranked if code in ("de", "en")))
 

@@ -394,8 +394,12 @@ def _clean(question: str) -> str:
 
 
 def _without(query: str, phrases: list[str]) -> str:
+    """``query`` without its date phrases, as whole words ("ayer" leaves "Bayern" alone), except
+    in a script written without spaces between words ("梅丁斯基昨天说了什么")."""
     for phrase in phrases:
-        query = re.sub(re.escape(phrase), " ", query, flags=re.IGNORECASE)
+        unspaced = any(unicodedata.east_asian_width(ch) in "WF" for ch in phrase)
+        pattern = re.escape(phrase) if unspaced else rf"(?<!\w){re.escape(phrase)}(?!\w)"
+        query = re.sub(pattern, " ", query, flags=re.IGNORECASE)
     stripped = " ".join(query.split())
     return stripped if re.search(r"\w{3,}", stripped) else query
 

@@ -136,13 +136,18 @@ def resolve(question: str, now: datetime, tz: str = "Europe/Berlin", language: s
     return result
 
 
-# A word before a date that makes it a bound ("desde el 7 de marzo", "depuis le 7 mars", "до 7
+# A word before a date that makes it a bound ("desde el 7 de marzo", "après le 7 mars", "до 7
 # марта"), in the languages a newsroom's readers ask in: such a date is left alone (no filter is
-# better than a day where a range was meant)
+# better than a day where a range was meant). Read among the five words before its number,
+# inside the phrase dateparser found or before it, apostrophes as spaces ("jusqu’au"; "entre el 1
+# y el 7 de marzo" is five words back).
 _BOUND_WORDS = frozenset(
-    "desde hasta depuis dès jusqu jusqu'au jusqu'à avant après dal dall fino dopo prima sinds vanaf tot voor "
-    "na od do przed po před после перед до с со після з із od entre between até antes após".split()
+    "desde hasta después tras antes partir entre depuis dès jusqu avant après dal dall fino dopo prima entro "
+    "sinds vanaf tot voor na od do przed po před після після з із до с со после перед по "
+    "até após between since until after before "
+    "cada chaque ogni elke każdego каждое каждый кожного every".split()  # (and a day of every year)
 )
+_BOUND_CONTEXT = 5
 
 
 _PUNCTUATION = "\"'“”„«»‹›()[]{},.;:!?¿¡。，、！？؟…"
@@ -184,13 +189,15 @@ def _other_language(question: str, language: str, today: date, zone: ZoneInfo, r
             return
     for text, moment, period in found:
         numbers = {int(n) for n in re.findall(r"(?<!\d)\d{1,2}(?!\d)", text)}
-        before = question[: question.find(text)].casefold().split()[-2:]
+        number_at = re.search(r"\d", text)
+        lead = question[: question.find(text)] + text[: number_at.start() if number_at else 0]
+        before = re.split(r"[\s'’]+", lead.casefold())[-_BOUND_CONTEXT - 1 :]
         if (
             moment.day not in numbers
             or not re.search(r"[^\W\d_]{3,}", text)
             or ":" in text
             or not 1900 <= moment.year <= today.year + 1
-            or _BOUND_WORDS.intersection(w.strip("'’") for w in before)
+            or _BOUND_WORDS.intersection(before)
             or period != "day"
         ):
             continue

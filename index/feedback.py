@@ -142,7 +142,7 @@ class FeedbackStore:
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             db.execute("COMMIT")
 
@@ -256,10 +256,17 @@ def _migrate(db: sqlite3.Connection) -> None:
                 db.execute("ALTER TABLE questions ADD COLUMN confidence REAL")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
-        if db.in_transaction:  # SQLite ends it itself on some errors (a full disk, an I/O error):
-            db.execute("ROLLBACK")  # rolling back again would raise in place of the error that did it
+        _rollback(db)
         raise
     db.execute("COMMIT")
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back a failed write, unless SQLite has ended the transaction itself (it does on a full
+    disk or an I/O error): rolling back again would raise "no transaction is active" in place of
+    the error that ended it."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def check_schema(db: sqlite3.Connection) -> None:

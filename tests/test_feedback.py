@@ -452,6 +452,28 @@ def test_an_upgrade_that_sqlite_rolls_back_itself_reports_the_error_that_did_it(
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
 
 
+def test_a_write_that_sqlite_rolls_back_itself_reports_the_error_that_did_it(tmp_path, monkeypatch):
+    """The same for every write to the log (here the retention purge): the full disk is what
+    fails, and the log keeps its entries."""
+    path = tmp_path / "data" / FILE_NAME
+    _schema_1_log(path)
+    FeedbackStore(path, retention_days=30).count()  # upgraded, before the disk fills
+
+    class FullDisk(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.lstrip().upper().startswith("DELETE"):
+                super().execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().execute(sql, *args)
+
+    connect_through(FullDisk, monkeypatch)
+    store = FeedbackStore(path, retention_days=30)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        store.count()  # (opening the log purges what is past the retention period)
+    monkeypatch.undo()
+    assert [e.answer_id for e in FeedbackStore(path, retention_days=30).entries()] == ["old"]
+
+
 def test_logging_off_the_report_reads_a_log_of_the_previous_schema(tmp_path):
     """Logging off, the log is only read, never upgraded: an old log's answers read with their
     confidence unknown; a log of a newer newsbot is refused, not misread."""

@@ -39,6 +39,9 @@ from bot.language import detect_language
         ("من قاد الوفد الروسي في المفاوضات؟", "ar"),
         ("交渉でロシア代表団を率いたのは誰ですか？", "ja"),
         ("협상에서 러시아 대표단을 이끈 사람은 누구입니까?", "ko"),
+        # a name's letters do not outvote German words ("was" is German and English)
+        ("Was forderte Vučić am Montag?", "de"),
+        ("Was forderte Šefčovič am Montag?", "de"),
         # a few keywords are German or English, whatever a short text resembles
         ("refugees Ukraine", "en"),
         ("Wetter morgen", "de"),

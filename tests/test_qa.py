@@ -392,6 +392,21 @@ def test_dates_in_another_language_filter_articles_as_german_ones_do(dated_qa, y
     assert answer.citations and set(cited(answer)) <= {"talks-0307", "talks-0308"}  # not the 1 March one
 
 
+@pytest.mark.parametrize(
+    ("question", "reads"),
+    [
+        ("¿Qué dijo ayer el Bayern de Múnich?", "¿Qué dijo el Bayern de Múnich?"),  # not "el B n"
+        ("Dünya Bankası dün ne açıkladı?", "Dünya Bankası ne açıkladı?"),
+        ("梅丁斯基昨天说了什么？", "梅丁斯基 说了什么？"),  # no spaces between Chinese words
+    ],
+)
+def test_a_date_phrase_leaves_the_words_around_it_whole(qa, question, reads):
+    """The search and the reader read the question without its date phrase, taken out as a whole
+    word: a one-word "yesterday" ("ayer", "dün") is also the inside of other words."""
+    found = qa.find(question)
+    assert found.dates.phrases and found.search == found.reading == reads
+
+
 def test_a_date_in_the_question_does_not_hide_undated_articles(tmp_path, e5):
     """Issue: "im September 2015" in a question must not make an undated article vanish; an
     explicit --since/--until still excludes it."""

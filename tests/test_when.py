@@ -100,6 +100,11 @@ def test_a_calendar_day_or_yesterday_in_another_language(question, language, sin
     ("question", "language"),
     [
         ("¿Qué pasó desde el 7 de marzo?", "es"),  # a bound, not a day: no filter rather than a wrong one
+        ("Qu'a dit Medinski après le 7 mars ?", "fr"),  # (dateparser's phrase holds "après")
+        ("Qu’a-t-il dit jusqu’au 7 mars ?", "fr"),
+        ("¿Qué pasó desde el pasado 7 de marzo?", "es"),
+        ("¿Qué pasó entre el 1 y el 7 de marzo?", "es"),
+        ("Что было после 7 марта?", "ru"),
         ("Qu'est-ce qui protège un mot de passe, si ce n'est pas sa complexité ?", "fr"),  # "sa": Saturday
         ("Sturm Graz şu anda ligde kaçıncı sırada bulunuyor?", "tr"),  # "şu": a month to dateparser
         ("¿Cuántas copias ha vendido Nintendo hasta ahora?", "es"),  # "ahora": not today
