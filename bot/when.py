@@ -143,7 +143,7 @@ def resolve(question: str, now: datetime, tz: str = "Europe/Berlin", language: s
 # y el 7 de marzo" is five words back).
 _BOUND_WORDS = frozenset(
     "desde hasta después tras antes partir entre depuis dès jusqu avant après dal dall fino dopo prima entro "
-    "sinds vanaf tot voor na od do przed po před після після з із до с со после перед по "
+    "sinds vanaf tot voor na od do przed po před після з із до с со после перед по "
     "até após between since until after before "
     "cada chaque ogni elke każdego каждое каждый кожного every".split()  # (and a day of every year)
 )
