@@ -345,6 +345,20 @@ def connect_through(factory: type[sqlite3.Connection], monkeypatch: pytest.Monke
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **kw: connect(*a, **{**kw, "factory": factory}))
 
 
+def full_disk_at(statement: str) -> type[sqlite3.Connection]:
+    """A connection whose disk fills at the first ``statement`` ("ALTER TABLE", "DELETE"): SQLite
+    ends the transaction itself, as it does on SQLITE_FULL, and the statement fails."""
+
+    class FullDisk(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.lstrip().upper().startswith(statement):
+                super().execute("ROLLBACK")
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().execute(sql, *args)
+
+    return FullDisk
+
+
 def test_a_log_of_the_previous_schema_is_upgraded_in_place(tmp_path):
     """A question log written before answers had a confidence (schema 1) opens, keeps its entries
     (their confidence unknown) and takes new ones with it."""
@@ -436,14 +450,7 @@ def test_an_upgrade_that_sqlite_rolls_back_itself_reports_the_error_that_did_it(
     path = tmp_path / "data" / FILE_NAME
     _schema_1_log(path)
 
-    class FullDisk(sqlite3.Connection):
-        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
-            if sql.lstrip().upper().startswith("ALTER TABLE"):
-                super().execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
-                raise sqlite3.OperationalError("database or disk is full")
-            return super().execute(sql, *args)
-
-    connect_through(FullDisk, monkeypatch)
+    connect_through(full_disk_at("ALTER TABLE"), monkeypatch)
     store = FeedbackStore(path, retention_days=30)
     with pytest.raises(sqlite3.OperationalError, match="disk is full"):
         store.count()
@@ -459,14 +466,7 @@ def test_a_write_that_sqlite_rolls_back_itself_reports_the_error_that_did_it(tmp
     _schema_1_log(path)
     FeedbackStore(path, retention_days=30).count()  # upgraded, before the disk fills
 
-    class FullDisk(sqlite3.Connection):
-        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
-            if sql.lstrip().upper().startswith("DELETE"):
-                super().execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
-                raise sqlite3.OperationalError("database or disk is full")
-            return super().execute(sql, *args)
-
-    connect_through(FullDisk, monkeypatch)
+    connect_through(full_disk_at("DELETE"), monkeypatch)
     store = FeedbackStore(path, retention_days=30)
     with pytest.raises(sqlite3.OperationalError, match="disk is full"):
         store.count()  # (opening the log purges what is past the retention period)
