@@ -38,6 +38,8 @@ import json
 import random
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,37 @@ def training_rows(rows: dict[int, tuple[str, str]]) -> list[int]:
     """Of ``rows`` (``gnad_rows``), the training articles and the rows no benchmark or held-out part uses."""
     held_out = set(set_rows()) | set(reader_rows())
     return sorted(r for r in rows if r not in held_out)
+
+
+@contextmanager
+def mining(items: list[dict[str, Any]]) -> Iterator[NewsQA]:
+    """The product's first stage (the reader off) over the mining index, built where missing;
+    each of ``items`` is given its article's title."""
+    settings = Settings(data_dir=OUT / "index")
+    texts = gnad_rows()
+    ingest_rows(settings, training_rows(texts), "mining index", texts)
+    for q in items:
+        a, b = sentences(texts[q["row"]][1], "de")[0]
+        q["title"] = texts[q["row"]][1][a:b]
+    with NewsQA(settings.model_copy(update={"reader": "none"})) as qa:
+        qa.warm_up()
+        yield qa
+
+
+def whole_questions(pairs: list[dict[str, Any]], n: int, seed: int, *, translated: bool = True) -> list[dict[str, Any]]:
+    """About ``n`` of ``pairs``, whole questions (groups) drawn at random with ``seed``; without
+    ``translated``, none of a translated question's (group "<original>><lang>")."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for p in pairs:
+        by_group.setdefault(p["group"], []).append(p)
+    names = sorted(name for name in by_group if translated or ">" not in name)
+    random.Random(seed).shuffle(names)
+    chosen: list[dict[str, Any]] = []
+    for name in names:
+        if len(chosen) >= n:
+            break
+        chosen += by_group[name]
+    return chosen
 
 
 def mine(qa: NewsQA, q: dict[str, Any], k: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -189,15 +222,8 @@ def main() -> None:
     items = [q for q in items if f"mined-{q['id']}" not in done or (q.get("answer") and q["id"] not in done_absent)]
     items = items[: args.limit] if args.limit else items
     if items:
-        settings = Settings(data_dir=OUT / "index")
-        texts = gnad_rows()
-        ingest_rows(settings, training_rows(texts), "mining index", texts)
-        for q in items:
-            a, b = sentences(texts[q["row"]][1], "de")[0]
-            q["title"] = texts[q["row"]][1][a:b]
         empty: list[str] = []  # answerable questions with no candidate of another article
-        with NewsQA(settings.model_copy(update={"reader": "none"})) as qa:
-            qa.warm_up()
+        with mining(items) as qa:
             for n, q in enumerate(items):
                 group, elsewhere = mine(qa, q, args.k)
                 if f"mined-{q['id']}" not in done:
@@ -223,17 +249,11 @@ def main() -> None:
     print(f"absent: {len({p['group'] for p in absent})} questions, {len(absent)} pairs")
     if args.mix:
         old = [json.loads(line) for line in (READER_PAIRS / "pairs.train.jsonl").read_text("utf-8").splitlines()]
+        # the translated questions (build_data.py: group "<id>><lang>") always, N of the others
+        chosen = whole_questions(old, args.mix, SEED, translated=False)
         by_group: dict[str, list[dict[str, Any]]] = {}
         for p in old:
             by_group.setdefault(p["group"], []).append(p)
-        # the translated questions (build_data.py: group "<id>><lang>") always, N of the others
-        names = sorted(name for name in by_group if ">" not in name)
-        random.Random(SEED).shuffle(names)
-        chosen: list[dict[str, Any]] = []
-        for name in names:
-            if len(chosen) >= args.mix:
-                break
-            chosen += by_group[name]
         translated = [p for name in sorted(by_group) if ">" in name for p in by_group[name]]
         changed = counterfactuals(mined, args.counterfactual, SEED) if args.counterfactual else []
         elsewhere = sorted({p["group"] for p in absent})

@@ -23,12 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.news_bench import gnad_rows, ingest_rows
 from bench.reader.build_data import OUT as READER_PAIRS
-from bench.reader.build_data import sentences
-from bench.reader.mine import OUT, K, add_context, mine, training_rows
-from bot.qa import NewsQA
-from bot.settings import Settings
+from bench.reader.mine import OUT, K, add_context, mine, mining, whole_questions
 
 LANGUAGES = "it,pl,pt,nl,uk,cs,ko,hi"  # run 17's: none of them was in the reader's training before
 REPLAY_SEED = 20261206  # run 17's draw of the replayed questions
@@ -49,31 +45,15 @@ def main() -> None:
     items = [q for q in map(json.loads, lines) if q["lang"] in wanted]
     if not items:
         sys.exit(f"no training questions in {args.langs}: run bench/reader/build_data.py first")
-    settings = Settings(data_dir=OUT / "index")
-    texts = gnad_rows()
-    ingest_rows(settings, training_rows(texts), "mining index", texts)
-    for q in items:
-        a, b = sentences(texts[q["row"]][1], "de")[0]
-        q["title"] = texts[q["row"]][1][a:b]
     mined: list[dict[str, Any]] = []
-    with NewsQA(settings.model_copy(update={"reader": "none"})) as qa:
-        qa.warm_up()
+    with mining(items) as qa:
         for n, q in enumerate(items):
             mined += mine(qa, q, K)[0]
             print(f"\rmined {n + 1}/{len(items)}", end="", file=sys.stderr)
     print(file=sys.stderr)
     add_context(mined, OUT / "index" / "catalog.sqlite3")
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for line in (READER_PAIRS / "pairs.train.jsonl").read_text("utf-8").splitlines():
-        pair = json.loads(line)
-        by_group.setdefault(pair["group"], []).append(pair)
-    names = sorted(by_group)
-    random.Random(REPLAY_SEED).shuffle(names)
-    replay: list[dict[str, Any]] = []
-    for name in names:
-        if len(replay) >= args.replay:
-            break
-        replay += by_group[name]
+    old = [json.loads(line) for line in (READER_PAIRS / "pairs.train.jsonl").read_text("utf-8").splitlines()]
+    replay = whole_questions(old, args.replay, REPLAY_SEED)
     args.out.mkdir(parents=True, exist_ok=True)
     train = mined + replay
     random.Random(1).shuffle(train)  # (as run 17's; the trainer groups pairs by question itself)
