@@ -552,26 +552,11 @@ def _stems_of(names: frozenset[str]) -> set[str]:
     return {stem for stem in stems_ if len(stem) >= PLACE_STEM_MIN}
 
 
-@lru_cache(maxsize=1)
-def _countries_and_cities() -> frozenset[str]:
-    """The names (transliterated) of countries and cities in ``EXONYM_LOCALES``: what ``exonyms``
-    reads other than languages and peoples."""
-    from babel import Locale
-
-    names: set[str] = set()
-    for code in EXONYM_LOCALES:
-        locale = Locale(code)
-        names.update(v for k, v in locale.territories.items() if k.isalpha())
-        names.update(
-            city
-            for zone, zone_names in locale.time_zones.items()
-            if _city_zone(zone) and isinstance(city := zone_names.get("city"), str)
-        )
-    return frozenset(_translit(n) for n in names if " " not in n)
-
-
 def _country_or_city(translit: str) -> bool:
-    return translit in _countries_and_cities() or (translit.endswith("s") and translit[:-1] in _countries_and_cities())
+    """Whether ``translit`` (or it without a plural "s") is a country's or city's name in
+    ``EXONYM_LOCALES``: what ``exonyms`` reads other than languages and peoples."""
+    places = _exonym_table()[2]
+    return translit in places or (translit.endswith("s") and translit[:-1] in places)
 
 
 def _exonym_forms(name: str) -> frozenset[str]:
@@ -631,7 +616,7 @@ def exonyms(name: str) -> frozenset[tuple[str, str]]:
     name of two of them, the one it is the German or English name of: "Cuba" is Turkish for Juba),
     read through an English plural ("Russians") and, for a word ending in "n" that is an English
     country's name without it, that country ("Croatian" -> "Croatia"); empty for any other word."""
-    table, countries = _exonym_table()
+    table, countries, _ = _exonym_table()
     key = name.casefold()
     for word in (key, key[:-1]) if len(key) > 4 and key.endswith("s") else (key,):
         if word in table:
@@ -642,10 +627,11 @@ def exonyms(name: str) -> frozenset[tuple[str, str]]:
 
 
 @lru_cache(maxsize=1)
-def _exonym_table() -> tuple[dict[str, frozenset[tuple[str, str]]], frozenset[str]]:
+def _exonym_table() -> tuple[dict[str, frozenset[tuple[str, str]]], frozenset[str], frozenset[str]]:
     """Each one-word name of ``EXONYM_LOCALES`` -> the German and English names of what it names,
     with their language (a name of two things that is the German or English name of neither, or
-    of both, left out), and the English names of countries."""
+    of both, left out); the English names of countries; and the one-word names (transliterated)
+    of countries and cities in every one of the locales."""
     from babel import Locale
 
     groups: dict[tuple[str, str], dict[str, set[str]]] = {}  # (kind, code) -> {name: its languages}
@@ -658,6 +644,13 @@ def _exonym_table() -> tuple[dict[str, frozenset[tuple[str, str]]], frozenset[st
         for zone, zone_names in locale.time_zones.items():
             if _city_zone(zone) and isinstance(city := zone_names.get("city"), str):
                 groups.setdefault(("city", zone), {}).setdefault(city, set()).add(code)
+    places = frozenset(
+        _translit(name)
+        for (kind, _), spelled in groups.items()
+        if kind != "language"
+        for name in spelled
+        if " " not in name
+    )
     for zone in {zone for kind, zone in groups if kind == "city"}:  # English: the zone's own city
         groups[("city", zone)].setdefault(zone.rsplit("/", 1)[-1].replace("_", " "), set()).add("en")
     owners: dict[str, set[tuple[str, str]]] = {}
@@ -680,7 +673,7 @@ def _exonym_table() -> tuple[dict[str, frozenset[tuple[str, str]]], frozenset[st
                 if language in codes and " " not in n
             )
     countries = frozenset(v.casefold() for k, v in Locale("en").territories.items() if k.isalpha())
-    return table, countries
+    return table, countries, places
 
 
 def _city_zone(zone: str) -> bool:
