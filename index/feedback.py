@@ -136,15 +136,8 @@ class FeedbackStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self.db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                _rollback(db)
-                raise
-            db.execute("COMMIT")
+        with self._lock, _immediate(self.db) as db:
+            yield db
 
     def purge(self) -> int:
         """Delete what is older than the retention period (feedback goes with its question)."""
@@ -243,39 +236,42 @@ def _migrate(db: sqlite3.Connection) -> None:
     transaction, the version read (and a newer one refused) again inside it: the API, the bot and
     the CLI may open the same old log at once, and only one of them upgrades it, or a newer newsbot
     may have upgraded it in between."""
-    check_schema(db)
-    if int(db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
+    if check_schema(db) == SCHEMA_VERSION:
         return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        check_schema(db)
-        if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+    with _immediate(db):
+        if check_schema(db) < SCHEMA_VERSION:
             for statement in filter(str.strip, SCHEMA.split(";")):  # not executescript: it commits first
                 db.execute(statement)
             if "confidence" not in {row[1] for row in db.execute("PRAGMA table_info(questions)")}:
                 db.execute("ALTER TABLE questions ADD COLUMN confidence REAL")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE``: the write lock from the first statement),
+    committed, or rolled back on any error, unless SQLite has ended it itself (it does on a full
+    disk or an I/O error): rolling back again would raise "no transaction is active" in place of
+    the error that ended it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
     except BaseException:
-        _rollback(db)
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 
 
-def _rollback(db: sqlite3.Connection) -> None:
-    """Roll back a failed write, unless SQLite has ended the transaction itself (it does on a full
-    disk or an I/O error): rolling back again would raise "no transaction is active" in place of
-    the error that ended it."""
-    if db.in_transaction:
-        db.execute("ROLLBACK")
-
-
-def check_schema(db: sqlite3.Connection) -> None:
-    """Refuse a log written by a newer newsbot (its rows may mean something this one cannot read)."""
+def check_schema(db: sqlite3.Connection) -> int:
+    """The log's schema version; a log written by a newer newsbot is refused (its rows may mean
+    something this one cannot read)."""
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise sqlite3.DatabaseError(
             f"the question log was written by a newer newsbot (schema {version}, this one knows {SCHEMA_VERSION})"
         )
+    return version
 
 
 def _entry(row: sqlite3.Row) -> LoggedQuestion:
